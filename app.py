@@ -1,0 +1,36 @@
+"""Entry point: `streamlit run app.py`. Navigation, page config and the sidebar; no logic."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.device import available_devices, torch_version
+from playground.limits import MAX_SEED
+
+st.set_page_config(page_title="PyTorch Playground", page_icon=":material/school:", layout="wide")
+
+PAGES = [
+    st.Page("pages/tensor_lab.py", title="Tensor Lab", icon=":material/grid_on:", url_path="tensor_lab", default=True),
+    st.Page("pages/autograd.py", title="Autograd", icon=":material/account_tree:", url_path="autograd"),
+    st.Page("pages/model_builder.py", title="Model Builder", icon=":material/model_training:", url_path="model_builder"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
+]
+
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.markdown("**PyTorch Playground**")
+    st.caption(f"torch {torch_version()}")
+    for device in available_devices():
+        st.caption(f"Device: {device.label}")
+    st.number_input(
+        "Global seed",
+        min_value=0,
+        max_value=MAX_SEED,
+        value=0,
+        step=1,
+        key="global_seed",
+        help="Every random thing on every page (random tensors, data, initial weights) starts from this seed.",
+    )
+
+page.run()

@@ -1,0 +1,1 @@
+"""Streamlit pages: widgets and layout only. Logic lives in playground/."""

@@ -1,0 +1,1 @@
+"""All logic of the PyTorch Playground. Importable and testable without Streamlit."""

@@ -1,0 +1,25 @@
+"""Errors a user can cause, as a plain sentence plus the library's own message."""
+
+from __future__ import annotations
+
+
+class PlaygroundError(ValueError):
+    """A mistake the user can fix.
+
+    ``sentence`` says what went wrong and what to do, in plain words; ``detail`` carries PyTorch's
+    (or NumPy's, or the parser's) own message, shown beneath it.
+    """
+
+    def __init__(self, sentence: str, detail: str | None = None) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.sentence if not self.detail else f"{self.sentence}\n{self.detail}"
+
+
+def library_message(exc: BaseException, limit: int = 600) -> str:
+    """The first lines of a library exception, trimmed so a huge message cannot flood the page."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= limit else text[:limit] + " ..."

@@ -1,0 +1,48 @@
+"""Every limit of the playground, in one place.
+
+Pages may use these numbers for widget ranges, but the logic in ``playground/`` enforces them itself,
+so a value that reaches it by another road (a URL, a test, a crafted request) is still checked.
+"""
+
+from __future__ import annotations
+
+# Tensor Lab
+MAX_TENSOR_ELEMENTS = 10_000
+MAX_TENSOR_DIMS = 6
+MAX_LITERAL_CHARS = 100_000
+MAX_CAT_INPUTS = 3
+MAX_ABS_EXPONENT = 64.0
+
+# Autograd
+MAX_EXPRESSION_CHARS = 500
+MAX_EXPRESSION_NODES = 200
+MAX_EXPRESSION_EXPONENT = 16.0
+MAX_VARIABLES = 8
+MAX_GRID_POINTS = 40_000  # 200 x 200
+MAX_GRID_SIDE = 200
+MAX_OPTIMIZER_STEPS = 2_000
+
+# Data
+MAX_SAMPLES = 100_000
+MIN_SAMPLES = 20
+MAX_CSV_ROWS = 100_000
+MAX_CSV_COLUMNS = 100
+MAX_CSV_BYTES = 10 * 1024 * 1024
+MAX_CLASSES = 20
+
+# Model and training
+MAX_HIDDEN_LAYERS = 8
+MAX_LAYER_WIDTH = 256
+MAX_EPOCHS = 2_000
+MIN_LEARNING_RATE = 1e-5
+MAX_LEARNING_RATE = 10.0
+MAX_BATCH_SIZE = MAX_SAMPLES
+MAX_CONCURRENT_TRAININGS = 4  # worker processes across the whole server
+MAX_TRAININGS_PER_SESSION = 1
+
+# Uploads and URLs
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # also server.maxUploadSize in .streamlit/config.toml
+MAX_QUERY_VALUE_CHARS = 2_000
+
+# Seeds
+MAX_SEED = 2**31 - 1

@@ -1,0 +1,30 @@
+"""AppTest fixtures: the real app.py, switched to one page, driven like a user."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+def open_page(page_path: str, timeout: float = 60) -> AppTest:
+    """Run app.py, switch to ``page_path`` and return the AppTest after the first run."""
+    at = AppTest.from_file("app.py", default_timeout=timeout)
+    at.run()
+    at.switch_page(page_path)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything a user reads on the page, as one string, for simple 'is it shown' checks."""
+    parts: list[str] = []
+    for kind in ("markdown", "caption", "error", "warning", "info", "success", "code", "text", "subheader", "header", "title"):
+        for element in getattr(at, kind):
+            parts.append(str(element.value))
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def tensor_lab() -> AppTest:
+    return open_page("pages/tensor_lab.py")
