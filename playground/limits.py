@@ -43,6 +43,13 @@ MAX_TRAININGS_PER_SESSION = 1
 # Uploads and URLs
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # also server.maxUploadSize in .streamlit/config.toml
 MAX_QUERY_VALUE_CHARS = 2_000
+MAX_QUERY_KEYS = 64  # query parameters read from one URL; the rest are ignored with a note
+MAX_CHECKPOINT_TENSORS = 64  # tensors in one uploaded checkpoint
+MAX_CHECKPOINT_METADATA_BYTES = 256 * 1024  # a safetensors header (spec, classes, statistics)
+
+# Run store
+MAX_RUNS_LISTED = 1_000  # newest runs shown on the Runs page
+MAX_RUNS_COMPARED = 8  # runs overlaid at once
 
 # Seeds
 MAX_SEED = 2**31 - 1
