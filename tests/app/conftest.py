@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def open_page(page_path: str, timeout: float = 60) -> AppTest:
     """Run app.py, switch to ``page_path`` and return the AppTest after the first run."""
-    at = AppTest.from_file("app.py", default_timeout=timeout)
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
     at.run()
     at.switch_page(page_path)
     at.run()
