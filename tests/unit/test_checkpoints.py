@@ -16,30 +16,15 @@ from torch import nn
 
 from playground import checkpoints, limits
 from playground.checkpoints import WeightsMismatch, read_spec_json, read_weights
-from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.config import ModelSpec
 from playground.errors import PlaygroundError
 from playground.model import TrainedModel, build_model
-
-SPEC = ModelSpec(in_features=2, hidden=(8, 4), activations=("tanh", "relu"), out_features=3)
+from tests import sample_runs
+from tests.sample_runs import SPEC
 
 
 def make_trained(spec: ModelSpec = SPEC, seed: int = 0) -> TrainedModel:
-    torch.manual_seed(seed)
-    model = build_model(spec)
-    config = RunConfig(
-        data=DataConfig(dataset="spiral3", features=("x1", "x2"), standardize=True),
-        model=spec,
-        train=TrainConfig(seed=seed, epochs=3),
-    )
-    return TrainedModel(
-        config=config,
-        state_dict={k: v.detach().clone() for k, v in model.state_dict().items()},
-        history=({"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "train_acc": 0.3, "val_acc": 0.3},),
-        test_metrics={"loss": 0.9, "accuracy": 0.4},
-        standardization={"mean": [0.1, -0.2], "std": [1.5, 2.0]},
-        classes=("a", "b", "c"),
-        feature_names=("x1", "x2"),
-    )
+    return sample_runs.make_trained(spec, seed)
 
 
 def assert_bit_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -71,7 +56,7 @@ def test_safetensors_round_trip_carries_the_spec():
     assert list(loaded.state_dict) == list(trained.state_dict)  # the model's key order, as load_state_dict shows
     assert loaded.config == trained.config
     assert loaded.standardization == trained.standardization
-    assert loaded.classes == ("a", "b", "c") and loaded.feature_names == ("x1", "x2")
+    assert loaded.classes == ("0", "1", "2") and loaded.feature_names == ("x1", "x2")
     assert loaded.test_metrics == {"loss": 0.9, "accuracy": 0.4}
     rebuilt = loaded.to_trained(loaded.config).build()
     x = torch.randn(5, 2)
