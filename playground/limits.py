@@ -21,6 +21,12 @@ MAX_VARIABLES = 8
 MAX_GRID_POINTS = 40_000  # 200 x 200
 MAX_GRID_SIDE = 200
 MAX_OPTIMIZER_STEPS = 2_000
+MAX_EXPRESSION_DEPTH = 32  # nesting of operations in one expression
+MAX_EXPRESSION_ELEMENTS = 1_000_000  # largest intermediate tensor an expression may create
+MAX_GRADCHECK_ELEMENTS = 256  # leaf elements checked by finite differences (2 evaluations each)
+MAX_ARROW_SIDE = 30  # gradient arrows per side on the 2-D field
+MAX_OPTIMIZERS_COMPARED = 6
+MAX_PLOT_RANGE = 1_000.0  # largest |x| or |y| a plot axis may reach
 
 # Data
 MAX_SAMPLES = 100_000
