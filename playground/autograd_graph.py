@@ -46,7 +46,7 @@ class AutogradResult:
     forward_dot: str
     backward_dot: str
     scalar: bool
-    backward_error: PlaygroundError | None = None
+    backward_problem: tuple[str, str] | None = None  # (sentence, PyTorch's message) when backward() cannot run
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -195,7 +195,7 @@ def trace(spec: ExpressionSpec, backward: bool = True) -> AutogradResult:
         forward_dot=forward_dot(nodes, output_id),
         backward_dot=backward_dot(output, {id(tensor): name for name, tensor in tensors.items()}),
         scalar=scalar,
-        backward_error=backward_error,
+        backward_problem=None if backward_error is None else (backward_error.sentence, backward_error.detail or ""),
         warnings=tuple(warnings),
     )
 

@@ -317,6 +317,8 @@ def _shape(value: torch.Tensor | float | int) -> tuple[int, ...]:
 
 def _check_size(node: Node, args: list[Any]) -> None:
     """Refuse, before computing it, an operation whose result would be too large."""
+    if math.prod(math.prod(_shape(arg)) for arg in args) <= MAX_EXPRESSION_ELEMENTS:
+        return  # no broadcast or product can be larger than the product of its operands' sizes
     args = [torch.empty(_shape(arg), device="meta") for arg in args]
     if node.op in ("+", "-", "*", "/", "**", "pow") and len(args) == 2:
         shape = torch.broadcast_shapes(args[0].shape, args[1].shape)

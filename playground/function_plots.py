@@ -113,7 +113,7 @@ def curve_1d(spec: Curve1DSpec) -> Curve1D:
     at = torch.tensor(spec.at, dtype=torch.float64, requires_grad=True)
     f_at = evaluate(tree, {"x": at}, dtype=torch.float64)
     slope = torch.autograd.grad(f_at, at)[0] if f_at.requires_grad else torch.zeros(())
-    return Curve1D(x.detach().numpy(), f.detach().numpy(), df.numpy(), spec.at, float(f_at), float(slope))
+    return Curve1D(x.detach().numpy(), f.detach().numpy(), df.numpy(), spec.at, float(f_at.detach()), float(slope))
 
 
 @dataclass(frozen=True)
