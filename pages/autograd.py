@@ -207,10 +207,10 @@ def show_result(spec: ExpressionSpec, result: AutogradResult) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Forward graph** (every value and, after `backward()`, its gradient)")
-        st.graphviz_chart(result.forward_dot, width="stretch")
+        st.graphviz_chart(result.forward_dot)
     with right:
         st.markdown("**PyTorch's backward graph** (`z.grad_fn` and its `next_functions`)")
-        st.graphviz_chart(result.backward_dot, width="stretch")
+        st.graphviz_chart(result.backward_dot)
 
     printed = [f"z = {result.result_repr}"]
     if not result.backward_problem:
@@ -368,6 +368,7 @@ def contour(field: Field2D) -> go.Figure:
                                   contours={"coloring": "heatmap"}, colorbar={"title": "f"}, name="f"))
     figure.update_layout(height=520, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="x", yaxis_title="y",
                          legend={"orientation": "h", "y": 1.08})
+    figure.update_yaxes(scaleanchor="x", scaleratio=1)  # equal scales: gradients stand at right angles to contours
     return figure
 
 

@@ -211,11 +211,12 @@ def _is_hidden(node: Node, recorded: list[tuple[Node, torch.Tensor]]) -> bool:
 
 
 def forward_dot(nodes: list[GraphNode] | tuple[GraphNode, ...], output_id: str) -> str:
-    """Micrograd's picture: a record ``{ name | shape | data | grad }`` per value, an ellipse per operation."""
+    """Micrograd's picture: a record ``name | shape | data | grad`` per value (stacked, as rankdir=LR turns
+    a record's fields), an ellipse per operation."""
     lines = [
         "digraph forward {",
-        '  rankdir=LR; bgcolor="transparent";',
-        '  node [fontname="Helvetica", fontsize=11];',
+        '  rankdir=LR; bgcolor="transparent"; nodesep=0.25; ranksep=0.35;',
+        '  node [fontname="Helvetica", fontsize=11, height=0.3];',
     ]
     for node in nodes:
         name = node.label if node.kind != "op" else (node.source if len(node.source) <= 28 else "t" + node.id[1:])
@@ -227,7 +228,7 @@ def forward_dot(nodes: list[GraphNode] | tuple[GraphNode, ...], output_id: str) 
             fields.append("no grad")
         color = "#e8f0fe" if node.kind == "leaf" else "#f5f5f5" if node.kind == "const" else "#ffffff"
         pen = ', penwidth=2' if node.id == output_id else ""
-        lines.append(f'  {node.id} [shape=record, style=filled, fillcolor="{color}"{pen}, label="{{ {" | ".join(fields)} }}"];')
+        lines.append(f'  {node.id} [shape=record, style=filled, fillcolor="{color}"{pen}, label="{" | ".join(fields)}"];')
         if node.kind == "op":
             lines.append(f'  {node.id}_op [shape=ellipse, label="{_dot_escape(node.label)}"];')
             lines.append(f"  {node.id}_op -> {node.id};")
@@ -239,8 +240,8 @@ def forward_dot(nodes: list[GraphNode] | tuple[GraphNode, ...], output_id: str) 
 
 def backward_dot(output: torch.Tensor, leaf_names: dict[int, str]) -> str:
     """PyTorch's own backward graph: ``output.grad_fn`` and its ``next_functions``, as PyTorch records it."""
-    lines = ["digraph backward {", '  rankdir=BT; bgcolor="transparent";',
-             '  node [fontname="Helvetica", fontsize=11, shape=box, style=filled, fillcolor="#fff4e5"];']
+    lines = ["digraph backward {", '  rankdir=BT; bgcolor="transparent"; nodesep=0.25; ranksep=0.3;',
+             '  node [fontname="Helvetica", fontsize=11, height=0.3, shape=box, style=filled, fillcolor="#fff4e5"];']
     if output.grad_fn is None:
         text = "no grad_fn: nothing in this result requires grad" if not output.requires_grad else "a leaf: no grad_fn"
         lines.append(f'  empty [label="{_dot_escape(text)}", fillcolor="#f5f5f5"];')
