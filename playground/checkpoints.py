@@ -178,7 +178,7 @@ def check_state_dict(state_dict: dict[str, torch.Tensor], spec: ModelSpec) -> No
     """Raise WeightsMismatch unless ``state_dict`` has exactly the model's keys, shapes and dtypes."""
     want = expected_shapes(spec)
     missing = [key for key in want if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in want]
+    unexpected = sorted((key for key in state_dict if key not in want), key=_natural)
     shapes = [
         (key, tuple(state_dict[key].shape), want[key])
         for key in want
@@ -193,12 +193,37 @@ def check_state_dict(state_dict: dict[str, torch.Tensor], spec: ModelSpec) -> No
         raise WeightsMismatch(missing, unexpected, shapes, dtypes)
 
 
+def _natural(key: str) -> tuple:
+    """``2.weight`` before ``10.bias``; weight before bias within a layer, as ``nn.Linear`` lists them."""
+    parts = key.split(".")
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, {"weight": "0", "bias": "1"}.get(p, p)) for p in parts)
+
+
 def fits(state_dict: dict[str, torch.Tensor], spec: ModelSpec) -> bool:
     try:
         check_state_dict(state_dict, spec)
     except WeightsMismatch:
         return False
     return True
+
+
+def parse_weights(filename: str, data: bytes) -> LoadedWeights:
+    """Read an uploaded ``.pt`` or ``.safetensors`` file safely, without checking it against a model yet.
+
+    Raises PlaygroundError for anything that is not a state_dict; never runs file content.
+    """
+    kind = _file_kind(filename, data)
+    if kind == "safetensors":
+        state_dict, metadata = _read_safetensors(data)
+        return _with_metadata(state_dict, metadata)
+    return LoadedWeights(state_dict=_read_pt(data), file_format="pt")
+
+
+def checked(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
+    """``loaded`` with its tensors in the model's key order, or WeightsMismatch saying how it does not fit."""
+    check_state_dict(loaded.state_dict, spec)
+    ordered = {key: loaded.state_dict[key] for key in expected_shapes(spec)}
+    return replace(loaded, state_dict=ordered)
 
 
 def read_weights(filename: str, data: bytes, expected: ModelSpec | None = None) -> LoadedWeights:
@@ -208,21 +233,20 @@ def read_weights(filename: str, data: bytes, expected: ModelSpec | None = None) 
     ``.pt`` file without ``expected`` cannot be checked, so it is refused with a sentence saying why.
     Raises PlaygroundError (WeightsMismatch when it parses but does not fit); never runs file content.
     """
-    kind = _file_kind(filename, data)
-    if kind == "safetensors":
-        state_dict, metadata = _read_safetensors(data)
-        loaded = _with_metadata(state_dict, metadata)
-    else:
-        loaded = LoadedWeights(state_dict=_read_pt(data), file_format="pt")
+    loaded = parse_weights(filename, data)
     spec = expected if expected is not None else (loaded.config.model if loaded.config else None)
     if spec is None:
         raise PlaygroundError(
             "This .pt file holds weights only, with no model spec, so there is no model to check it against.",
             "Set up the model in the Model Builder first, or load the .safetensors file, which carries its spec.",
         )
-    check_state_dict(loaded.state_dict, spec)
-    ordered = {key: loaded.state_dict[key] for key in expected_shapes(spec)}  # the model's own key order
-    return replace(loaded, state_dict=ordered)
+    return checked(loaded, spec)
+
+
+def read_upload(filename: str, data: bytes, current: ModelSpec) -> LoadedWeights:
+    """An upload for the Model Builder: checked against the spec it carries, else against ``current``."""
+    loaded = parse_weights(filename, data)
+    return checked(loaded, loaded.config.model if loaded.config is not None else current)
 
 
 def read_spec_json(data: bytes) -> RunConfig:

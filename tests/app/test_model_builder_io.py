@@ -1,0 +1,204 @@
+"""The Model Builder's "Save and load" panel, driven like a user in a host script that stands in for the
+page: a finished run is kept, the weights download, a file uploads back and loads, a bad file is a
+sentence, a spec that differs offers to rebuild, and a kept setup or ``?run=<id>`` opens the kept run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from playground import checkpoints
+from playground.model import TrainedModel
+from playground.run_store import SqliteRunStore
+from tests.app.conftest import texts
+from tests.sample_runs import SPEC, make_trained
+
+HOST = """
+import streamlit as st
+from pages import model_builder_io
+from tests.sample_runs import make_trained
+
+config = st.session_state.get("host_config") or make_trained(seed=1).config
+model_builder_io.render(st.session_state.get("mb_trained"), config)
+"""
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> SqliteRunStore:
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    return SqliteRunStore(tmp_path / "data")
+
+
+def host(trained: TrainedModel | None = None, config=None) -> AppTest:
+    at = AppTest.from_string(HOST, default_timeout=60)
+    if trained is not None:
+        at.session_state["mb_trained"] = trained
+    if config is not None:
+        at.session_state["host_config"] = config
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_finished_run_is_kept_once(store):
+    trained = make_trained(seed=1)
+    at = host(trained)
+    assert "was kept as run" in texts(at)
+    assert len(store.list()) == 1
+    at.run()  # a rerun does not keep it twice
+    assert len(store.list()) == 1 and "Kept in the run store as run" in texts(at)
+
+
+def test_downloads_are_offered_only_with_weights(store):
+    at = host(None)
+    buttons = {b.key: b for b in at.get("download_button")}
+    assert {"mb_io_download_pt", "mb_io_download_safetensors", "mb_io_download_spec"} <= set(buttons)
+    assert all(buttons[k].proto.disabled for k in ("mb_io_download_pt", "mb_io_download_safetensors"))
+    assert "Train a model (or load weights)" in texts(at)
+    at = host(make_trained(seed=1))
+    buttons = {b.key: b for b in at.get("download_button")}
+    assert not buttons["mb_io_download_pt"].proto.disabled
+
+
+def test_uploading_weights_loads_them(store):
+    trained = make_trained(seed=1)
+    other = make_trained(seed=7)  # same architecture, other weights
+    at = host(trained)
+    at.file_uploader(key="mb_io_upload").upload("other.pt", checkpoints.to_pt_bytes(other)).run()
+    assert not at.exception
+    assert "Loaded other.pt into the current model" in texts(at)
+    loaded = at.session_state["mb_loaded_model"]
+    assert same_weights(loaded.state_dict, other.state_dict) and loaded.config == trained.config
+    # The loaded model predicts as the original does.
+    x = torch.randn(4, SPEC.in_features)
+    assert torch.equal(loaded.build()(x), other.build()(x))
+
+
+def test_uploading_a_safetensors_of_the_same_setup_loads_it_with_its_statistics(store):
+    trained = make_trained(seed=1)
+    at = host(None)
+    at.file_uploader(key="mb_io_upload").upload("m.safetensors", checkpoints.to_safetensors_bytes(trained)).run()
+    loaded = at.session_state["mb_loaded_model"]
+    assert loaded.standardization == trained.standardization and loaded.classes == trained.classes
+
+
+@pytest.mark.parametrize(
+    "name, data, expected",
+    [
+        ("empty.pt", b"", "empty"),
+        ("half.pt", None, "not a complete PyTorch checkpoint"),
+        ("notes.txt.pt", b"hello, not weights", "not a complete PyTorch checkpoint"),
+        ("model.pt", "whole", "whole model object"),
+    ],
+)
+def test_a_bad_upload_is_a_sentence_and_keeps_the_model(store, name, data, expected):
+    trained = make_trained(seed=1)
+    if data is None:
+        full = checkpoints.to_pt_bytes(trained)
+        data = full[: len(full) // 2]
+    elif data == "whole":
+        buffer = io.BytesIO()
+        torch.save(trained.build(), buffer)
+        data = buffer.getvalue()
+    at = host(trained)
+    at.file_uploader(key="mb_io_upload").upload(name, data).run()
+    assert not at.exception
+    assert at.error and expected in at.error[0].value
+    assert "mb_loaded_model" not in at.session_state
+    at.run()  # the sentence stays while the file is in the uploader
+    assert at.error and expected in at.error[0].value
+
+
+def test_a_hostile_pickle_is_refused_and_never_runs(store, tmp_path):
+    sentinel = tmp_path / "pwned"
+
+    class RunsACommand:
+        def __reduce__(self):
+            return (os.system, (f"touch {sentinel}",))
+
+    buffer = io.BytesIO()
+    torch.save({"0.weight": RunsACommand()}, buffer)
+    at = host(make_trained(seed=1))
+    at.file_uploader(key="mb_io_upload").upload("evil.pt", buffer.getvalue()).run()
+    assert at.error and "tries to run code" in at.error[0].value
+    assert not sentinel.exists()
+
+
+def test_a_pt_of_another_architecture_says_how_it_does_not_fit(store):
+    from playground.config import ModelSpec
+
+    wide = ModelSpec(in_features=2, hidden=(16, 4), activations=("tanh", "relu"), out_features=3)
+    at = host(make_trained(seed=1))
+    at.file_uploader(key="mb_io_upload").upload("wide.pt", checkpoints.to_pt_bytes(make_trained(wide))).run()
+    assert "0.weight has shape [16, 2] but the model expects [8, 2]" in at.error[0].value
+
+
+def test_a_safetensors_with_another_spec_offers_to_rebuild(store):
+    from playground.config import ModelSpec
+
+    wide = make_trained(ModelSpec(in_features=2, hidden=(16,), activations=("relu",), out_features=3), seed=3)
+    at = host(make_trained(seed=1))
+    at.file_uploader(key="mb_io_upload").upload("wide.safetensors", checkpoints.to_safetensors_bytes(wide)).run()
+    assert "carries a setup that differs" in texts(at) and "hidden layers" in texts(at)
+    at.button(key="mb_io_rebuild").click().run()
+    assert at.session_state["mb_apply_config"] == wide.config
+    assert same_weights(at.session_state["mb_loaded_model"].state_dict, wide.state_dict)
+    assert "Rebuilt the model from wide.safetensors" in texts(at)
+
+
+def test_a_spec_json_offers_to_rebuild_the_setup(store):
+    other = make_trained(seed=5)
+    at = host(make_trained(seed=1))
+    at.file_uploader(key="mb_io_upload").upload("spec.json", checkpoints.spec_json(other).encode()).run()
+    assert "seed" in texts(at)
+    at.button(key="mb_io_rebuild").click().run()
+    assert at.session_state["mb_apply_config"] == other.config
+
+
+def test_a_setup_that_already_ran_offers_the_kept_run(store):
+    kept = make_trained(seed=1)
+    run_id = store.save(kept)
+    at = host(None)  # nothing trained in this session, same setup as the kept run
+    assert f"This setup and seed already ran (run {run_id})" in texts(at)
+    at.button(key="mb_io_open_kept").click().run()
+    assert same_weights(at.session_state["mb_trained"].state_dict, kept.state_dict)
+    assert at.session_state["mb_apply_config"] == kept.config
+    assert f"Opened the kept run {run_id}" in texts(at)
+    assert len(store.list()) == 1  # opening it does not keep it again
+
+
+def test_a_run_opens_from_the_url(store):
+    kept = make_trained(seed=2)
+    run_id = store.save(kept)
+    at = AppTest.from_string(HOST, default_timeout=60)
+    at.query_params["run"] = run_id
+    at.run()
+    assert not at.exception
+    assert at.session_state["mb_apply_config"] == kept.config
+    assert f"Opened run {run_id} from the link" in texts(at)
+
+
+@pytest.mark.parametrize("bad", ["0123456789ab", "'; DROP TABLE runs; --"])
+def test_a_bad_run_in_the_url_is_a_sentence(store, bad):
+    at = AppTest.from_string(HOST, default_timeout=60)
+    at.query_params["run"] = bad
+    at.run()
+    assert not at.exception and at.error
+    assert "mb_apply_config" not in at.session_state
+
+
+def test_an_unwritable_store_says_runs_will_not_be_kept(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(blocker / "data"))
+    at = host(make_trained(seed=1))
+    assert "runs will not be kept" in texts(at)
