@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from playground.device import available_devices, torch_version
 from playground.limits import MAX_SEED
 
-st.set_page_config(page_title="PyTorch Playground", page_icon=":material/school:", layout="wide")
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # bundled: no icon is fetched from a font server
+st.set_page_config(page_title="PyTorch Playground", page_icon=str(ICON), layout="wide")
 
 PAGES = [
-    st.Page("pages/tensor_lab.py", title="Tensor Lab", icon=":material/grid_on:", url_path="tensor_lab", default=True),
+    st.Page("pages/tensor_lab.py", title="Tensor Lab", icon=":material/grid_on:", default=True),
     st.Page("pages/autograd.py", title="Autograd", icon=":material/account_tree:", url_path="autograd"),
     st.Page("pages/model_builder.py", title="Model Builder", icon=":material/model_training:", url_path="model_builder"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),

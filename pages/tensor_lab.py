@@ -175,7 +175,7 @@ if result is not None:
     st.subheader("Shape picture")
     svg = shape_picture(op, result.input_shapes, result.torch_out.shape if result.torch_out.ok else
                         (result.numpy_out.shape if result.numpy_out.ok else None), dim, bool(st.session_state.tl_keepdim))
-    st.html(f'<div class="shape-picture-box">{svg}</div>')
+    st.markdown(svg, unsafe_allow_html=True)
     show_code(result.code, title="Code: the torch and NumPy lines for what is on screen")
 
 st.subheader("Device")

@@ -110,15 +110,20 @@ def page(browser, app_url):
 def wait_idle(tab, timeout: float = 30_000) -> None:
     """Wait until Streamlit has finished the current script run."""
     tab.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    tab.wait_for_timeout(250)
     tab.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        """() => {
+            const status = document.querySelector('[data-testid="stStatusWidget"]');
+            const running = status && /Running|Connecting/.test(status.innerText);
+            return !running && !document.querySelector('[data-stale="true"]');
+        }""",
         timeout=timeout,
     )
-    tab.wait_for_timeout(300)
+    tab.wait_for_timeout(200)
 
 
 def open_page(tab, app_url: str, url_path: str = "") -> None:
     tab.goto(f"{app_url}/{url_path}")
-    tab.wait_for_selector('[data-testid="stSidebar"]')
+    # app.py has run once its sidebar (the global seed) is drawn: the page is the v2 navigation's.
+    tab.wait_for_selector(".st-key-global_seed", timeout=60_000)
     wait_idle(tab)
