@@ -54,6 +54,8 @@ def _check_range(low: float, high: float, axis: str) -> None:
 
 
 def _elementwise(tree: Node, result: torch.Tensor, grid: torch.Tensor, text: str) -> torch.Tensor:
+    if not tree.names() and result.dim() == 0:  # a constant function: the same number at every point
+        return result.expand(grid.shape)
     if result.shape != grid.shape:
         raise PlaygroundError(
             f"{text} must work point by point for the plot, but it gives shape {tuple(result.shape)} for a grid of "

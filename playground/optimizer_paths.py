@@ -139,7 +139,7 @@ def run_path(expression: str, start: tuple[float, float], steps: int, optimizer_
         loss = f(p)
         losses.append(float(loss.detach()))
         if not torch.isfinite(loss) or float(p.detach().abs().max()) > RUNAWAY:
-            stopped = (f"{optimizer_spec.label} stopped at step {step}: the loss became {float(loss):g} "
+            stopped = (f"{optimizer_spec.label} stopped at step {step}: the loss became {losses[-1]:g} "
                        f"at ({float(p.detach()[0]):.3g}, {float(p.detach()[1]):.3g}). Lower the learning rate, or the function has "
                        "no bottom there.")
             break
