@@ -238,6 +238,8 @@ class _Converter:
         if identifier in FUNCTIONS:
             raise _refuse(f"{identifier} is a function: call it, as {identifier}(x) or x.{identifier}().")
         declared = ", ".join(sorted(self.names)) or "none yet"
+        if len(identifier) > 40:
+            identifier = identifier[:40] + "…"
         raise _refuse(
             f"The name {identifier} is not declared (declared: {declared}). Declare a variable called "
             f"{identifier}, or fix the spelling."

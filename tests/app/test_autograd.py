@@ -1,0 +1,194 @@
+"""The Autograd page driven like a user, with AppTest."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import open_page, texts
+
+COURSE_GRAD = "[[2., 0.], [-2., 2.]]"
+COURSE_PRINT = "x.grad = tensor([[ 2.,  0.],\n        [-2.,  2.]])"
+
+
+@pytest.fixture
+def at():
+    return open_page("pages/autograd.py")
+
+
+def dots(at) -> list[str]:
+    return [chart.proto.spec for chart in at.get("graphviz_chart")]
+
+
+def errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def assert_course_shown(at) -> None:
+    shown = texts(at)
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"**x.grad** = `{COURSE_GRAD}`" in shown
+    assert COURSE_PRINT in shown and "z = tensor(3., grad_fn=<SumBackward0>)" in shown
+    assert not errors(at)
+
+
+def test_course_example_is_preloaded_with_its_numbers(at):
+    assert at.text_input(key="ag_expression").value == "x.pow(2).sum()"
+    assert at.text_input(key="ag_var_0_literal").value == "[[1., 0.], [-1., 1.]]"
+    assert at.checkbox(key="ag_var_0_grad").value is True
+    assert_course_shown(at)
+    forward, backward = dots(at)
+    assert f"grad {COURSE_GRAD}" in forward and "pow 2" in forward and "data [[1., 0.], [-1., 1.]]" in forward
+    assert "SumBackward0" in backward and "PowBackward0" in backward and "AccumulateGrad" in backward
+    assert at.dataframe[0].value.values.tolist() == [[2.0, 0.0], [-2.0, 2.0]]
+    assert any("Pass: autograd agrees with finite differences" in s.value for s in at.success)
+    code = texts(at)
+    assert "x = torch.tensor([[1., 0.], [-1., 1.]], requires_grad=True)\nz = x.pow(2).sum()" in code
+
+
+@pytest.mark.parametrize("key,shown", [
+    ("accumulate", "x.grad = tensor([[ 4.,  0.],\n        [-4.,  4.]])"),
+    ("requires_grad", "RuntimeError: element 0 of tensors does not require grad"),
+    ("no_grad", "z.grad_fn = None"),
+    ("detach", "x_detached.requires_grad = False"),
+    ("non_scalar", "grad can be implicitly created only for scalar outputs"),
+])
+def test_each_lesson_button_runs_its_lesson(at, key, shown):
+    assert shown not in texts(at)
+    at.button(key=f"agbtn_lesson_{key}").click().run()
+    assert not at.exception
+    assert shown in texts(at)
+    assert at.info, "the lesson's takeaway is shown"
+    assert_course_shown(at)  # the rest of the page is still there
+
+
+@pytest.mark.parametrize("expression,sentence", [
+    ("x +", "The expression does not parse"),
+    ("y * 2", "The name y is not declared"),
+    ("open('f')", "The function open() is not allowed"),
+    ("__import__('os').system('echo pwned')", "is not allowed"),
+    ("x.__class__", "Attribute access"),
+    ("9**9**9", "Exponents made of numbers"),
+    ("x.pow(2)", "backward() needs a single number"),
+    ("log(x - 2).sum()", "The value became NaN at torch.log(x - 2)"),
+    ("exp(x * 1000).sum()", "infinite value"),
+    ("(x @ x.sum()).sum()", "cannot be matrix-multiplied"),
+    (" + ".join(["x"] * 120), "parts; keep it under"),
+])
+def test_bad_expressions_show_a_sentence_and_the_page_recovers(at, expression, sentence):
+    at.text_input(key="ag_expression").set_value(expression).run()
+    assert not at.exception
+    assert any(sentence in e for e in errors(at)), errors(at)
+    assert at.radio(key="ag_view").value  # the page is alive
+    at.text_input(key="ag_expression").set_value("x.pow(2).sum()").run()
+    assert_course_shown(at)
+
+
+def test_shapes_that_do_not_broadcast(at):
+    at.button(key="agbtn_add").click().run()
+    assert at.text_input(key="ag_var_1_name").value == "a"
+    at.text_input(key="ag_var_1_literal").set_value("[1., 2., 3.]").run()
+    at.text_input(key="ag_expression").set_value("(x + a).sum()").run()
+    assert any("The shapes 2×2 and 3 do not broadcast in x + a" in e for e in errors(at))
+    assert any("size of tensor" in c.value for c in at.caption)  # PyTorch's own message beneath
+    at.text_input(key="ag_var_1_literal").set_value("[1., 2.]").run()
+    assert not errors(at) and "**a.grad** = `[2., 2.]`" in texts(at)
+
+
+@pytest.mark.parametrize("field,value,sentence", [
+    ("literal", "[1, [2]", "does not parse"),
+    ("literal", "[[1, 2], [3]]", "different lengths"),
+    ("literal", "__import__('os')", "only numbers"),
+    ("name", "torch", "is taken"),
+    ("name", "1x", "cannot be a variable name"),
+])
+def test_bad_variables_show_a_sentence(at, field, value, sentence):
+    at.text_input(key=f"ag_var_0_{field}").set_value(value).run()
+    assert not at.exception
+    assert any(sentence in e for e in errors(at)), errors(at)
+    at.text_input(key=f"ag_var_0_{field}").set_value("x" if field == "name" else "[[1., 0.], [-1., 1.]]").run()
+    assert_course_shown(at)
+
+
+def test_requires_grad_off_leaves_no_gradient(at):
+    at.checkbox(key="ag_var_0_grad").uncheck().run()
+    assert any("nothing to differentiate" in e for e in errors(at))
+    assert "**x.grad** = `None` (requires_grad is off)" in texts(at)
+    at.checkbox(key="ag_var_0_grad").check().run()
+    assert_course_shown(at)
+
+
+def test_random_variable_and_presets(at):
+    at.selectbox(key="ag_preset").set_value("Neuron: sigmoid(w @ x + b)").run()
+    assert at.text_input(key="ag_expression").value == "sigmoid(w @ x + b)"
+    assert "SigmoidBackward0" in dots(at)[1] and "**x.grad** = `None`" in texts(at)
+    at.selectbox(key="ag_preset").set_value("Random layer: relu(W @ x).sum()").run()
+    first = texts(at)
+    assert "torch.manual_seed(0)" in first and not errors(at)
+    sources = [s for s in at.selectbox if s.key and s.key.endswith("_source")]
+    assert [s.value for s in sources] == ["random", "random"]
+    at.number_input(key="global_seed").set_value(5).run()
+    assert texts(at) != first and "torch.manual_seed(5)" in texts(at)  # the sidebar seed drives the random values
+    sources[0].set_value("literal").run()
+    assert not at.exception and "torch.manual_seed(5)" in texts(at)  # x is still random
+
+
+def test_remove_every_variable_then_add_one(at):
+    at.button(key="agbtn_remove_0").click().run()
+    assert any("Declare at least one variable" in e for e in errors(at))
+    at.button(key="agbtn_add").click().run()
+    assert not at.exception
+
+
+def test_work_is_kept_when_switching_views(at):
+    at.text_input(key="ag_expression").set_value("x.pow(3).sum()").run()
+    at.radio(key="ag_view").set_value("f and f′ (1-D)").run()
+    at.radio(key="ag_view").set_value("Graph and gradients").run()
+    assert at.text_input(key="ag_expression").value == "x.pow(3).sum()"
+    assert "**x.grad** = `[[3., 0.], [3., 3.]]`" in texts(at)
+
+
+def test_one_dimensional_view(at):
+    at.radio(key="ag_view").set_value("f and f′ (1-D)").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    assert "f(1) = `0.841471`, f′(1) = `0.540302`" in texts(at)
+    at.slider(key="ag_f1_at").set_value(0.0).run()
+    assert "f′(0) = `1`" in texts(at)
+    at.selectbox(key="ag_f1_preset").set_value("x³ − 3x").run()
+    assert at.text_input(key="ag_f1_expr").value == "x**3 - 3*x"
+    at.text_input(key="ag_f1_expr").set_value("x.sum()").run()
+    assert any("must work point by point" in e for e in errors(at))
+    at.text_input(key="ag_f1_expr").set_value("lambda: 1").run()
+    assert any("lambda is not allowed" in e for e in errors(at))
+    at.number_input(key="ag_f1_xmin").set_value(5.0).run()
+    assert any("must be smaller" in e for e in errors(at))
+    assert not at.exception
+
+
+def test_gradient_field_view(at):
+    at.radio(key="ag_view").set_value("Gradient field (2-D)").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    at.checkbox(key="ag_f2_surface").check().run()
+    assert len(at.get("plotly_chart")) == 2
+    at.selectbox(key="ag_f2_preset").set_value("Himmelblau").run()
+    assert at.number_input(key="ag_f2_xmin").value == -5.0
+    at.text_input(key="ag_f2_expr").set_value("x + z").run()
+    assert any("The name z is not declared" in e for e in errors(at))
+    assert not at.exception
+
+
+def test_optimizer_paths_view(at):
+    at.radio(key="ag_view").set_value("Optimizer paths").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 2  # the paths on the contour, the loss per step
+    code = texts(at)
+    assert "optimizer.zero_grad()" in code and "loss.backward()" in code and "optimizer.step()" in code
+    at.multiselect(key="ag_opt_kinds").set_value(["SGD", "SGD Nesterov", "Adam", "RMSprop"]).run()
+    table = at.dataframe[0].value
+    assert len(table) == 4 and (table["final loss"] < 1e-2).all()
+    at.number_input(key="ag_opt_SGD_lr").set_value(1.0).run()
+    assert any("stopped at step" in w.value for w in at.warning)
+    at.selectbox(key="ag_f2_preset").set_value("Rosenbrock").run()
+    assert at.slider(key="ag_opt_x0").value == -1.5 and not at.exception
+    at.multiselect(key="ag_opt_kinds").set_value([]).run()
+    assert any("Choose at least one optimizer" in e for e in errors(at))
+    assert not at.exception
