@@ -126,7 +126,8 @@ def test_random_variable_and_presets(at):
     assert "torch.manual_seed(0)" in first and not errors(at)
     sources = [s for s in at.selectbox if s.key and s.key.endswith("_source")]
     assert [s.value for s in sources] == ["random", "random"]
-    at.number_input(key="global_seed").set_value(5).run()
+    at.session_state["global_seed"] = 5  # the sidebar's seed (AppTest runs the page without app.py's sidebar)
+    at.run()
     assert texts(at) != first and "torch.manual_seed(5)" in texts(at)  # the sidebar seed drives the random values
     sources[0].set_value("literal").run()
     assert not at.exception and "torch.manual_seed(5)" in texts(at)  # x is still random
