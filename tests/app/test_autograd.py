@@ -130,7 +130,12 @@ def test_random_variable_and_presets(at):
     at.run()
     assert texts(at) != first and "torch.manual_seed(5)" in texts(at)  # the sidebar seed drives the random values
     sources[0].set_value("literal").run()
-    assert not at.exception and "torch.manual_seed(5)" in texts(at)  # x is still random
+    assert any("cannot be matrix-multiplied in W @ x" in e for e in errors(at))  # W is now the literal 0.
+    literal_key = sources[0].key.replace("_source", "_literal")
+    at.text_input(key=literal_key).set_value("[[1., 0., 0.], [0., 1., 0.]]").run()
+    assert not at.exception and not errors(at)
+    assert "W = torch.tensor([[1., 0., 0.], [0., 1., 0.]], requires_grad=True)" in texts(at)
+    assert "torch.manual_seed(5)" in texts(at)  # x is still random
 
 
 def test_remove_every_variable_then_add_one(at):
