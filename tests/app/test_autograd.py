@@ -135,7 +135,7 @@ def test_random_variable_and_presets(at):
     at.text_input(key=literal_key).set_value("[[1., 0., 0.], [0., 1., 0.]]").run()
     assert not at.exception and not errors(at)
     assert "W = torch.tensor([[1., 0., 0.], [0., 1., 0.]], requires_grad=True)" in texts(at)
-    assert "torch.manual_seed(5)" in texts(at)  # x is still random
+    assert "x = torch.randn(3, requires_grad=True)" in texts(at)  # x is still random
 
 
 def test_remove_every_variable_then_add_one(at):
