@@ -89,8 +89,9 @@ def show_outcome(column, title: str, outcome) -> None:
 
 
 st.title("Tensor Lab")
-st.caption("Build a tensor, run one operation, and compare PyTorch with NumPy on the same data. "
-           "PyTorch's `dim` is NumPy's `axis`.")
+st.caption("PyTorch is tensor computation like NumPy, accelerated on a GPU, plus automatic gradients. "
+           "Build a tensor, run one operation, and compare PyTorch with NumPy on the same data. "
+           "PyTorch's `dim` is NumPy's `axis`; `torch.float` is `torch.float32` and `torch.long` is `torch.int64`.")
 
 presets = st.columns(5)
 presets[0].button("Course: [1, 2, 3, 4] ** 2", on_click=preset_course_tensor, key="tl_preset_tensor")
@@ -194,10 +195,10 @@ st.subheader("torch.from_numpy shares memory; torch.tensor copies")
 share_cols = st.columns([2, 1, 1])
 share_cols[0].text_input("array values", value="1, 2, 3, 4", key="tl_share_values")
 share_cols[1].number_input("change index", min_value=0, max_value=99, value=0, step=1, key="tl_share_index")
-share_cols[2].number_input("to the value", value=100.0, key="tl_share_value")
+share_cols[2].number_input("to the value", value=100, step=1, key="tl_share_value")
 try:
     raw = [v for v in st.session_state.tl_share_values.replace("[", "").replace("]", "").split(",") if v.strip()]
-    values = [float(v) for v in raw]
+    values = [int(v) if v.strip().lstrip("+-").isdigit() else float(v) for v in raw]
     demo = sharing_demo(values, int(st.session_state.tl_share_index), float(st.session_state.tl_share_value))
 except ValueError as exc:
     show_error(exc if isinstance(exc, PlaygroundError) else PlaygroundError(

@@ -207,18 +207,21 @@ class SharingDemo:
 
 
 def sharing_demo(values: list[float], index: int = 0, new_value: float = 100.0) -> SharingDemo:
-    """Make an array, wrap it both ways, change one element of the array, and report what each saw."""
+    """Make an array, wrap it both ways, change one element of the array, and report what each saw.
+
+    Whole numbers make an int64 array, as ``np.array([1, 2, 3, 4])`` does in the course."""
     if not values or len(values) > 100:
         raise PlaygroundError("Give between 1 and 100 numbers for the array.")
     if not 0 <= index < len(values):
         raise PlaygroundError(f"The index must be from 0 to {len(values) - 1}.")
     if not math.isfinite(new_value):
         raise PlaygroundError("The new value must be a finite number.")
-    array = np.array(values, dtype=np.float64)
+    integral = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    array = np.array(values, dtype=np.int64 if integral else np.float64)
     before = array.tolist()
     shared = torch.from_numpy(array)
     copied = torch.tensor(array)
-    array[index] = new_value
+    array[index] = int(new_value) if integral else new_value
     return SharingDemo(
         array_before=before,
         array_after=array.tolist(),
@@ -231,7 +234,7 @@ def sharing_demo(values: list[float], index: int = 0, new_value: float = 100.0) 
             f"a = np.array({before})\n"
             "shared = torch.from_numpy(a)  # shares a's memory\n"
             "copied = torch.tensor(a)      # copies the numbers\n"
-            f"a[{index}] = {new_value!r}\n"
+            f"a[{index}] = {array[index].item()!r}\n"
             "print(shared)  # sees the change\n"
             "print(copied)  # does not"
         ),

@@ -423,6 +423,9 @@ REFERENCE_TABLE = (
     ("join along a dim", "torch.cat([x, y], dim=1)", "np.concatenate([a, b], axis=1)"),
     ("reduce along a dim", "x.sum(dim=0)", "a.sum(axis=0)"),
     ("the axis argument", "dim=", "axis="),
+    ("common dtypes", "torch.float (float32), torch.long (int64)", "np.float32, np.int64"),
+    ("from the other library", "torch.from_numpy(a) (shares memory)", "x.numpy() (shares memory on the CPU)"),
+    ("device", "torch.cuda.is_available(); x.to('cuda')", "(CPU only)"),
 )
 
 
