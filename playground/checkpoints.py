@@ -221,9 +221,28 @@ def parse_weights(filename: str, data: bytes) -> LoadedWeights:
 
 def checked(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
     """``loaded`` with its tensors in the model's key order, or WeightsMismatch saying how it does not fit."""
+    loaded = _without_prefix(loaded, spec)
     check_state_dict(loaded.state_dict, spec)
     ordered = {key: loaded.state_dict[key] for key in expected_shapes(spec)}
     return replace(loaded, state_dict=ordered)
+
+
+def _without_prefix(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
+    """Weights of a model that keeps its ``nn.Sequential`` in an attribute (``self.layers = ...``, as the
+    exported train.py does) have keys ``layers.0.weight``; with one such prefix on every key, drop it."""
+    want = set(expected_shapes(spec))
+    keys = list(loaded.state_dict)
+    if not keys or want & set(keys):
+        return loaded
+    prefixes = {key.split(".", 1)[0] for key in keys}
+    if len(prefixes) != 1 or not all("." in key for key in keys):
+        return loaded
+    prefix = prefixes.pop()
+    stripped = {key.split(".", 1)[1]: value for key, value in loaded.state_dict.items()}
+    if set(stripped) != want:
+        return loaded
+    note = f"Every key began with '{prefix[:40]}.' (the model kept its layers in self.{prefix[:40]}); it was dropped."
+    return replace(loaded, state_dict=stripped, notes=(*loaded.notes, note))
 
 
 def read_weights(filename: str, data: bytes, expected: ModelSpec | None = None) -> LoadedWeights:

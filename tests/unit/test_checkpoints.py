@@ -264,3 +264,15 @@ def test_gpu_saved_tensors_load_on_the_cpu():
     loaded = read_weights("gpu.pt", buffer.getvalue(), SPEC)
     assert all(v.device.type == "cpu" for v in loaded.state_dict.values())
     assert_bit_identical(loaded.state_dict, trained.state_dict)
+
+
+def test_a_model_that_keeps_its_layers_in_an_attribute_loads():
+    """A course-shaped nn.Module with self.layers = nn.Sequential(...) saves keys layers.0.weight, ..."""
+    trained = make_trained()
+    prefixed = {f"layers.{k}": v for k, v in trained.state_dict.items()}
+    loaded = read_weights("model.pt", pt_of(prefixed), SPEC)
+    assert_bit_identical(loaded.state_dict, trained.state_dict)
+    assert "layers." in loaded.notes[0]
+    mixed = {**prefixed, "other.0.weight": torch.zeros(1)}
+    with pytest.raises(WeightsMismatch):
+        read_weights("model.pt", pt_of(mixed), SPEC)
