@@ -13,7 +13,7 @@ import hashlib
 import streamlit as st
 
 from pages.widgets import show_error
-from playground import checkpoints, limits
+from playground import checkpoints, limits, url_state
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.model import TrainedModel
@@ -28,6 +28,7 @@ _UPLOAD_DONE = "mb_io_upload_done"  # file_id of the upload already read
 _UPLOAD_RESULT = "mb_io_upload_result"  # what reading it said, shown while the file stays in the uploader
 _PENDING = "mb_io_pending"  # a loaded file whose spec differs from the current setup: the user chooses
 _NOTE = "mb_io_note"  # a sentence to show once, after a rerun
+_URL_SEEN = "mb_io_url_seen"  # the query string last read or written, to tell a new link from our own
 
 
 def fingerprint(trained: TrainedModel) -> str:
@@ -82,6 +83,52 @@ def render(trained: TrainedModel | None, config: RunConfig) -> None:
     _already_ran(store, trained, config)
     _downloads(trained, config)
     _upload(config)
+
+
+# ------------------------------------------------------------------------------------ the URL
+
+
+def _query() -> dict[str, list[str]]:
+    return {key: st.query_params.get_all(key) for key in st.query_params.keys()}
+
+
+def _flat(query: dict[str, list[str]]) -> dict[str, str]:
+    return {key: values[-1] for key, values in query.items() if values}
+
+
+def read_url(base: RunConfig) -> RunConfig | None:
+    """Call at the top of the Model Builder, before its widgets: the setup a link carries, or None.
+
+    Returns a RunConfig when the query string holds settings that this session has not read or written
+    yet (a shared link, a reload, an edited URL); the page then sets its widgets from it. Each value that
+    was ignored or clamped is shown as a note. Never raises.
+    """
+    query = _query()
+    settings = {key: values for key, values in query.items() if key != url_state.RUN_KEY}
+    if not settings or st.session_state.get(_URL_SEEN) == _flat(query):
+        return None
+    st.session_state[_URL_SEEN] = _flat(query)
+    state = url_state.decode(settings, base)
+    if state.notes:
+        st.warning(
+            "Some settings in the link could not be used as they were:\n\n"
+            + "\n".join(f"- {note}" for note in state.notes[:20]),
+            icon=":material/link_off:",
+        )
+    return state.config
+
+
+def sync_url(config: RunConfig) -> None:
+    """Call once the widgets have made ``config``: the query string becomes that setup, so a copied link
+    opens it. ``?run=<id>`` stays while the shown model is that run's setup."""
+    params = url_state.encode(config)
+    run = st.query_params.get(url_state.RUN_KEY)
+    trained = st.session_state.get(TRAINED)
+    if run is not None and trained is not None and trained.config == config:
+        params[url_state.RUN_KEY] = run
+    if _flat(_query()) != params:
+        st.query_params.from_dict(params)
+    st.session_state[_URL_SEEN] = params
 
 
 # ------------------------------------------------------------------------------------ run store

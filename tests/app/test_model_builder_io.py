@@ -202,3 +202,68 @@ def test_an_unwritable_store_says_runs_will_not_be_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(blocker / "data"))
     at = host(make_trained(seed=1))
     assert "runs will not be kept" in texts(at)
+
+
+URL_HOST = """
+import json
+import streamlit as st
+from pages import model_builder_io
+from playground.config import RunConfig
+
+current = st.session_state.get("host_current") or RunConfig()
+from_link = model_builder_io.read_url(current)
+if from_link is not None:
+    current = from_link
+if st.button("seed + 1", key="host_bump"):
+    current = current.with_train(seed=current.train.seed + 1)
+st.session_state["host_current"] = current
+model_builder_io.sync_url(current)
+st.text(json.dumps(current.to_dict(), sort_keys=True))
+"""
+
+
+def shown_config(at):
+    import json
+
+    from playground.config import RunConfig
+
+    return RunConfig.from_dict(json.loads(at.text[-1].value))
+
+
+def test_a_shared_link_sets_the_setup_and_notes_what_it_changed(store):
+    at = AppTest.from_string(URL_HOST, default_timeout=60)
+    at.query_params.update({"dataset": "spiral3", "noise": "5", "lr": "0.1", "layers": "6,6,6", "bogus": "1"})
+    at.run()
+    assert not at.exception
+    config = shown_config(at)
+    assert config.data.dataset == "spiral3" and config.model.out_features == 3
+    assert config.data.noise == 1.0 and config.train.lr == 0.1 and config.model.hidden == (6, 6, 6)
+    warning = at.warning[0].value
+    assert "noise 5 is above the largest, 1" in warning and "'bogus' is not one the playground knows" in warning
+    at.run()  # the same link, read once: no second warning, setup kept
+    assert not at.warning and shown_config(at) == config
+
+
+def test_the_url_follows_the_setup(store):
+    from playground import url_state
+
+    at = AppTest.from_string(URL_HOST, default_timeout=60)
+    at.run()
+    at.button(key="host_bump").click().run()
+    config = shown_config(at)
+    assert config.train.seed == 1
+    assert {k: at.query_params[k][-1] if isinstance(at.query_params[k], list) else at.query_params[k]
+            for k in at.query_params} == url_state.encode(config)
+    # A link copied now opens the same setup in a new session.
+    other = AppTest.from_string(URL_HOST, default_timeout=60)
+    other.query_params.update(url_state.encode(config))
+    other.run()
+    assert shown_config(other) == config and not other.warning
+
+
+def test_a_hostile_link_never_breaks_the_page(store):
+    at = AppTest.from_string(URL_HOST, default_timeout=60)
+    at.query_params.update({"lr": "1" * 5000, "epochs": "-1e999", "features": ",,,", "<b>": "x", "run": "../../x"})
+    at.run()
+    assert not at.exception
+    assert shown_config(at).train.lr == 0.03  # unchanged
