@@ -24,6 +24,8 @@ def test_cat_shows_result_and_shape_picture(page, app_url):
     assert box and box["width"] > 200 and box["height"] > 100
     assert page.get_by_text("torch.cat([x, y, z], dim=1)").count() >= 1
     README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+    picture.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)
     page.screenshot(path=str(README_IMAGE), full_page=False)
 
 
