@@ -59,3 +59,7 @@ MAX_RUNS_COMPARED = 8  # runs overlaid at once
 
 # Seeds
 MAX_SEED = 2**31 - 1
+
+# Background training
+TRAINING_IDLE_TIMEOUT_S = 600  # a run no page has looked at for this long is stopped (its session is gone)
+MAX_DATALOADER_PREVIEW = 16  # rows of one batch shown in the DataLoader panel

@@ -1,0 +1,125 @@
+"""Plotly figures of the Model Builder: loss and accuracy curves, the decision-boundary heatmap with
+points, the confusion matrix, predicted-vs-true and neuron thumbnails. Pure functions of data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from playground.decision_boundary import Heatmap
+
+MAX_CURVE_POINTS = 2000
+CLASS_COLOURS = ["#ff7f0e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf"]
+BINARY_SCALE = [[0.0, "#f5a25d"], [0.5, "#f7f7f7"], [1.0, "#6baed6"]]
+
+
+def downsample(rows: Sequence[dict], limit: int = MAX_CURVE_POINTS) -> list[dict]:
+    """At most ``limit`` rows, evenly spaced, always keeping the last."""
+    if len(rows) <= limit:
+        return list(rows)
+    index = np.linspace(0, len(rows) - 1, limit).round().astype(int)
+    return [rows[i] for i in index]
+
+
+def curves_figure(history: Sequence[dict], task: str) -> go.Figure:
+    rows = downsample(history)
+    epochs = [r["epoch"] for r in rows]
+    classification = task == "classification" and rows and "train_acc" in rows[0]
+    fig = make_subplots(rows=1, cols=2 if classification else 1, subplot_titles=("loss", "accuracy") if classification else ("loss",))
+    fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in rows], name="train loss", line={"color": "#1f77b4"}), 1, 1)
+    fig.add_trace(go.Scatter(x=epochs, y=[r["val_loss"] for r in rows], name="validation loss", line={"color": "#ff7f0e"}), 1, 1)
+    if classification:
+        fig.add_trace(go.Scatter(x=epochs, y=[r["train_acc"] for r in rows], name="train accuracy", line={"color": "#1f77b4", "dash": "dot"}), 1, 2)
+        fig.add_trace(go.Scatter(x=epochs, y=[r["val_acc"] for r in rows], name="validation accuracy", line={"color": "#ff7f0e", "dash": "dot"}), 1, 2)
+        fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def boundary_figure(
+    heat: Heatmap,
+    points: Sequence[tuple[np.ndarray, np.ndarray, str]] = (),
+    discretize: bool = False,
+    n_classes: int = 2,
+) -> go.Figure:
+    """The heatmap over the plane and scatter layers ``(xy [n, 2], labels, name)`` on top."""
+    fig = go.Figure()
+    if heat.kind == "probability":
+        z = heat.values.astype(np.float32) / 255.0
+        if discretize:
+            z = (z >= 0.5).astype(np.float32)
+        fig.add_trace(go.Heatmap(x=heat.xs, y=heat.ys, z=z, zmin=0, zmax=1, colorscale=BINARY_SCALE, showscale=False, hoverinfo="skip"))
+    elif heat.kind == "class":
+        colours = CLASS_COLOURS[: max(n_classes, 2)]
+        scale = []
+        for i, colour in enumerate(colours):
+            scale += [[i / len(colours), colour], [(i + 1) / len(colours), colour]]
+        z = heat.values.astype(np.float32) + 0.5
+        fig.add_trace(go.Heatmap(x=heat.xs, y=heat.ys, z=z, zmin=0, zmax=len(colours), colorscale=scale,
+                                 showscale=False, hoverinfo="skip", opacity=0.45 if discretize else 0.3))
+    else:
+        z = heat.values
+        if discretize:
+            z = np.round(z * 4) / 4
+        fig.add_trace(go.Heatmap(x=heat.xs, y=heat.ys, z=z, colorscale="RdBu", showscale=True, hoverinfo="skip"))
+    for xy, labels, name in points:
+        if len(xy) == 0:
+            continue
+        test = name.startswith("test")
+        if heat.kind == "value":
+            marker = {"color": np.asarray(labels).reshape(-1), "colorscale": "RdBu", "size": 6,
+                      "line": {"color": "black" if test else "white", "width": 1}}
+        else:
+            marker = {"color": [CLASS_COLOURS[int(c) % len(CLASS_COLOURS)] for c in np.asarray(labels).reshape(-1)],
+                      "size": 6, "symbol": "diamond" if test else "circle",
+                      "line": {"color": "black" if test else "white", "width": 1}}
+        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, name=name, hoverinfo="skip"))
+    lo, hi = heat.extent[0], heat.extent[1]
+    fig.update_layout(
+        height=420, width=440, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"range": [lo, hi], "constrain": "domain", "title": "x₁"},
+        yaxis={"range": [heat.extent[2], heat.extent[3]], "scaleanchor": "x", "title": "x₂"},
+        legend={"orientation": "h", "y": -0.12},
+    )
+    return fig
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
+    m = np.asarray(matrix)
+    names = list(classes) or [str(i) for i in range(len(m))]
+    fig = go.Figure(go.Heatmap(z=m, x=names, y=names, colorscale="Blues", text=m, texttemplate="%{text}", showscale=False))
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis={"title": "predicted"}, yaxis={"title": "true", "autorange": "reversed"})
+    return fig
+
+
+def predicted_vs_true_figure(pred: np.ndarray, true: np.ndarray) -> go.Figure:
+    pred, true = np.asarray(pred).reshape(-1), np.asarray(true).reshape(-1)
+    lo = float(min(pred.min(), true.min())) if len(pred) else 0.0
+    hi = float(max(pred.max(), true.max())) if len(pred) else 1.0
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(x=true, y=pred, mode="markers", marker={"size": 5}, name="test rows"))
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dash", "color": "grey"}, name="perfect"))
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"title": "true"}, yaxis={"title": "predicted"})
+    return fig
+
+
+def thumbnails_figure(layers: Sequence[np.ndarray]) -> go.Figure | None:
+    """One row per hidden layer, one small image per neuron (grey scale, own range)."""
+    if not layers:
+        return None
+    cols = max(layer.shape[0] for layer in layers)
+    fig = make_subplots(rows=len(layers), cols=cols, horizontal_spacing=0.01, vertical_spacing=0.04)
+    for r, layer in enumerate(layers):
+        for c in range(layer.shape[0]):
+            fig.add_trace(go.Heatmap(z=layer[c].astype(np.float32), colorscale="RdBu", showscale=False, hoverinfo="skip"), r + 1, c + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=70 * len(layers) + 20, width=max(200, 62 * cols), margin={"l": 0, "r": 0, "t": 5, "b": 5})
+    return fig
