@@ -53,7 +53,7 @@ table = compare.runs_table(summaries)
 # ------------------------------------------------------------------------------------ table
 
 st.subheader("Kept runs")
-filters = st.columns([2, 2, 2, 2, 1])
+filters = st.columns([2, 2, 2, 2, 1.4])
 chosen_datasets = filters[0].multiselect(
     "Dataset", sorted(table["dataset"].unique()), key="runs_filter_dataset", placeholder="All datasets"
 )

@@ -119,9 +119,9 @@ def open_default_store() -> SqliteRunStore:
 def check_run_id(run_id: object) -> str:
     """A run id is 12 lowercase hex digits; anything else (a path, a quote, a huge string) is refused."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
-        shown = run_id[:20] if isinstance(run_id, str) else type(run_id).__name__
+        shown = f"'{run_id}'" if isinstance(run_id, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,20}", run_id) else "That"
         raise PlaygroundError(
-            f"{shown!r} is not a run id: a run id is 12 letters and digits (0-9, a-f), as the Runs page shows."
+            f"{shown} is not a run id: a run id is 12 letters and digits (0-9, a-f), as the Runs page shows."
         )
     return run_id
 

@@ -34,7 +34,7 @@ def make_trained(
             "epoch": e + 1,
             "train_loss": 1.0 / (e + 1) + seed * 0.01,
             "val_loss": 1.1 / (e + 1) + seed * 0.01,
-            **({"train_acc": 0.5 + 0.1 * e, "val_acc": 0.45 + 0.1 * e} if classification else {}),
+            **({"train_acc": min(0.99, 0.5 + 0.02 * e), "val_acc": min(0.98, 0.45 + 0.02 * e)} if classification else {}),
         }
         for e in range(epochs)
     )
