@@ -14,7 +14,7 @@ import torch
 
 from playground.autograd_variables import ExpressionSpec, format_nested, make_tensors
 from playground.errors import PlaygroundError, library_message
-from playground.expression import Node, evaluate
+from playground.expression import Node, code, evaluate
 
 FULL_VALUE_ELEMENTS = 12  # a tensor up to this many numbers is shown in full in a graph node
 
@@ -172,13 +172,13 @@ def trace(spec: ExpressionSpec, backward: bool = True) -> AutogradResult:
         if not np.isfinite(graph_node.value).all():
             what = "NaN" if np.isnan(graph_node.value).any() else "an infinite value"
             raise PlaygroundError(
-                f"The value became {what} at {graph_node.source} (shape {shape_text(graph_node.shape)}). "
+                f"The value became {what} at {code(graph_node.source)} (shape {shape_text(graph_node.shape)}). "
                 "Check the values there: log and sqrt need positive inputs, and exp or ** of large numbers overflows.",
                 f"{graph_node.source} = {value_text(graph_node.value)}",
             )
     for graph_node in nodes:
         if graph_node.grad is not None and not np.isfinite(graph_node.grad).all():
-            warnings.append(f"The gradient at {graph_node.source} is not finite (NaN or inf): the function has no "
+            warnings.append(f"The gradient at {code(graph_node.source)} is not finite (NaN or inf): the function has no "
                             "finite slope there (sqrt or abs at 0, log at 0).")
             break
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from playground.errors import PlaygroundError, library_message
-from playground.expression import FUNCTIONS, parse_expression
+from playground.expression import FUNCTIONS, code, parse_expression
 from playground.limits import MAX_LITERAL_CHARS, MAX_TENSOR_DIMS, MAX_TENSOR_ELEMENTS, MAX_VARIABLES
 
 RESERVED_NAMES = frozenset({"torch", "np", "numpy", "print", "f", "p", "step", "loss", "optimizer"}) | frozenset(FUNCTIONS)
@@ -123,11 +123,11 @@ class VariableSpec:
 
     def validate(self) -> VariableSpec:
         if not isinstance(self.name, str) or not self.name.isidentifier() or keyword.iskeyword(self.name):
-            raise PlaygroundError(f"'{self.name}' cannot be a variable name; use letters, digits and _, such as w or x1.")
+            raise PlaygroundError(f"{code(self.name)} cannot be a variable name; use letters, digits and `_`, such as `w` or `x1`.")
         if self.name.startswith("_"):
-            raise PlaygroundError(f"'{self.name}' cannot be a variable name; names may not start with _.")
+            raise PlaygroundError(f"{code(self.name)} cannot be a variable name; names may not start with `_`.")
         if self.name in RESERVED_NAMES:
-            raise PlaygroundError(f"'{self.name}' is taken by torch or by a function here; choose another name.")
+            raise PlaygroundError(f"{code(self.name)} is taken by torch or by a function here; choose another name.")
         if len(self.name) > 24:
             raise PlaygroundError("Variable names can be at most 24 characters long.")
         if self.source == "literal":
@@ -138,7 +138,7 @@ class VariableSpec:
             if math.prod(self.shape) > MAX_TENSOR_ELEMENTS:
                 raise PlaygroundError(f"The shape {self.shape} has more than {MAX_TENSOR_ELEMENTS:,} numbers; make it smaller.")
         else:
-            raise PlaygroundError(f"A variable's value is a literal or random, not {self.source!r}.")
+            raise PlaygroundError(f"A variable's value is a literal or random, not {code(self.source)}.")
         return self
 
     def to_dict(self) -> dict:

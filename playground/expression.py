@@ -73,10 +73,15 @@ BINARY_CALLS: dict[str, Callable[[Any, Any], torch.Tensor]] = {
 _AST_OF_SYMBOL = {symbol: kind for kind, symbol in BINARY_OPS.items()}
 
 ALLOWED_SENTENCE = (
-    "Allowed: the declared names, numbers, + - * / ** @, unary minus, and the functions "
-    + ", ".join(FUNCTIONS)
-    + " (as sin(x) or x.sin())."
+    "Allowed: the declared names, numbers, `+ - * / ** @`, unary minus, and the functions `"
+    + " ".join(FUNCTIONS)
+    + "` (as `sin(x)` or `x.sin()`)."
 )
+
+
+def code(text: str) -> str:
+    """User text inside a sentence, as inline code, so that Markdown leaves ``*`` and ``__`` alone."""
+    return "`" + str(text).replace("`", "'") + "`"
 
 # What a person calls the Python constructs we refuse.
 _REFUSED_KINDS = {
@@ -154,7 +159,7 @@ def parse_expression(text: str, names: set[str] | frozenset[str] | list[str]) ->
     """Parse ``text`` into a ``Node`` tree over the declared ``names``, or raise a PlaygroundError."""
     names = set(names)
     if not isinstance(text, str) or not text.strip():
-        raise _refuse("Write an expression, for example x.pow(2).sum().")
+        raise _refuse("Write an expression, for example `x.pow(2).sum()`.")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise _refuse(
             f"The expression is {len(text)} characters long; keep it under {MAX_EXPRESSION_CHARS}."
@@ -164,7 +169,7 @@ def parse_expression(text: str, names: set[str] | frozenset[str] | list[str]) ->
     except SyntaxError as exc:
         raise _refuse(
             "The expression does not parse; check the brackets and operators (it must be one line of "
-            "arithmetic such as (w * x + b - y).pow(2).mean()).",
+            "arithmetic such as `(w * x + b - y).pow(2).mean()`).",
             library_message(exc),
         ) from exc
     except (RecursionError, MemoryError, ValueError) as exc:
@@ -199,11 +204,11 @@ class _Converter:
                 if operand.op == "const":
                     return Node("const", value=-operand.value)
                 return Node("neg", (operand,))
-            raise _refuse(f"The operator {type(item.op).__name__} is not allowed. {ALLOWED_SENTENCE}")
+            raise _refuse(f"The operator {code(type(item.op).__name__)} is not allowed. {ALLOWED_SENTENCE}")
         if isinstance(item, ast.BinOp):
             symbol = BINARY_OPS.get(type(item.op))
             if symbol is None:
-                raise _refuse(f"The operator {_operator_text(item.op)} is not allowed. {ALLOWED_SENTENCE}")
+                raise _refuse(f"The operator {code(_operator_text(item.op))} is not allowed. {ALLOWED_SENTENCE}")
             left = self.convert(item.left, depth + 1)
             right = self.convert(item.right, depth + 1)
             if symbol == "**":
@@ -213,8 +218,8 @@ class _Converter:
             return self.call(item, depth)
         if isinstance(item, ast.Attribute):
             raise _refuse(
-                f"Attribute access (.{item.attr}) is not allowed; only calls of the listed methods, such as "
-                f"x.sum() or x.pow(2). {ALLOWED_SENTENCE}"
+                f"Attribute access ({code('.' + item.attr)}) is not allowed; only calls of the listed methods, such as "
+                f"`x.sum()` or `x.pow(2)`. {ALLOWED_SENTENCE}"
             )
         kind = _REFUSED_KINDS.get(type(item).__name__, type(item).__name__)
         raise _refuse(f"{kind[0].upper() + kind[1:]} is not allowed in an expression. {ALLOWED_SENTENCE}")
@@ -223,7 +228,7 @@ class _Converter:
         value = item.value
         if isinstance(value, bool) or not isinstance(value, int | float):
             shown = repr(value)[:40]
-            raise _refuse(f"{shown} is not a number; only numbers and declared names may appear. {ALLOWED_SENTENCE}")
+            raise _refuse(f"{code(shown)} is not a number; only numbers and declared names may appear. {ALLOWED_SENTENCE}")
         try:
             as_float = float(value)
         except OverflowError as exc:
@@ -236,13 +241,13 @@ class _Converter:
         if identifier in self.names:
             return Node("var", name=identifier)
         if identifier in FUNCTIONS:
-            raise _refuse(f"{identifier} is a function: call it, as {identifier}(x) or x.{identifier}().")
+            raise _refuse(f"{code(identifier)} is a function: call it, as {code(identifier + '(x)')} or {code('x.' + identifier + '()')}.")
         declared = ", ".join(sorted(self.names)) or "none yet"
         if len(identifier) > 40:
             identifier = identifier[:40] + "…"
         raise _refuse(
-            f"The name {identifier} is not declared (declared: {declared}). Declare a variable called "
-            f"{identifier}, or fix the spelling."
+            f"The name {code(identifier)} is not declared (declared: {declared}). Declare a variable called "
+            f"{code(identifier)}, or fix the spelling."
         )
 
     def call(self, item: ast.Call, depth: int) -> Node:
@@ -254,23 +259,24 @@ class _Converter:
             raise _refuse(f"Only the listed functions can be called. {ALLOWED_SENTENCE}")
         function = FUNCTIONS.get(fname)
         if function is None:
-            raise _refuse(f"The function {fname}() is not allowed. {ALLOWED_SENTENCE}")
+            raise _refuse(f"The function {code(fname + '()')} is not allowed. {ALLOWED_SENTENCE}")
         operands += list(item.args)
         if any(isinstance(arg, ast.Starred) for arg in operands):
-            raise _refuse(f"*args are not allowed in a call. {ALLOWED_SENTENCE}")
+            raise _refuse(f"`*args` are not allowed in a call. {ALLOWED_SENTENCE}")
         dim: int | None = None
         for keyword in item.keywords:
             if keyword.arg != "dim" or function.dim == "none":
                 shown = "**kwargs" if keyword.arg is None else f"{keyword.arg}="
-                raise _refuse(f"{fname}() does not take {shown} here; only sum, mean, softmax and log_softmax take dim=.")
+                raise _refuse(f"{code(fname + '()')} does not take {code(shown)} here; only sum, mean, softmax and "
+                              "log_softmax take `dim=`.")
             dim = _integer(keyword.value, fname)
         if function.dim != "none" and len(operands) == function.operands + 1 and dim is None:
             dim = _integer(operands.pop(), fname)
         if len(operands) != function.operands:
             want = "one tensor" if function.operands == 1 else "two tensors"
-            raise _refuse(f"{fname}() takes {want}" + (" and a dim" if function.dim != "none" else "") + f"; it got {len(operands)}.")
+            raise _refuse(f"{code(fname + '()')} takes {want}" + (" and a dim" if function.dim != "none" else "") + f"; it got {len(operands)}.")
         if function.dim == "required" and dim is None:
-            raise _refuse(f"{fname}() needs a dim, for example {fname}(z, dim=0).")
+            raise _refuse(f"{code(fname + '()')} needs a dim, for example {code(fname + '(z, dim=0)')}.")
         args = tuple(self.convert(arg, depth + 1) for arg in operands)
         if fname == "pow":
             _check_exponent(args[1])
@@ -284,9 +290,9 @@ def _integer(item: ast.AST, fname: str) -> int:
     elif isinstance(item, ast.Constant):
         value, sign = item.value, 1
     else:
-        raise _refuse(f"The dim of {fname}() must be a whole number, such as 0 or -1.")
+        raise _refuse(f"The dim of {code(fname + '()')} must be a whole number, such as 0 or -1.")
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 16:
-        raise _refuse(f"The dim of {fname}() must be a whole number, such as 0 or -1.")
+        raise _refuse(f"The dim of {code(fname + '()')} must be a whole number, such as 0 or -1.")
     return sign * value
 
 
@@ -333,7 +339,7 @@ def _check_size(node: Node, args: list[Any]) -> None:
     count = math.prod(shape)
     if count > MAX_EXPRESSION_ELEMENTS:
         raise _refuse(
-            f"{node.source()} would make a tensor of shape {_shape_text(shape)} ({count:,} numbers); "
+            f"{code(node.source())} would make a tensor of shape {_shape_text(shape)} ({count:,} numbers); "
             f"keep intermediate results under {MAX_EXPRESSION_ELEMENTS:,} numbers."
         )
 
@@ -341,7 +347,7 @@ def _check_size(node: Node, args: list[Any]) -> None:
 def _explain(node: Node, args: list[Any], exc: BaseException) -> PlaygroundError:
     message = str(exc)
     shapes = " and ".join(_shape_text(_shape(arg)) for arg in args)
-    where = node.source()
+    where = code(node.source())
     if node.op in ("@", "matmul"):
         sentence = (
             f"The shapes {shapes} cannot be matrix-multiplied in {where}: the last size of the left one must "
@@ -355,7 +361,7 @@ def _explain(node: Node, args: list[Any], exc: BaseException) -> PlaygroundError
     elif "Dimension out of range" in message:
         sentence = f"dim={node.dim} does not exist for a tensor of shape {shapes} in {where}; use a dim within its dimensions."
     elif "must be 2-D" in message or "expects a tensor with <= 2 dimensions" in message:
-        sentence = f"{node.op}() needs a matrix (2-D tensor) in {where}, but got shape {shapes}."
+        sentence = f"{code(node.op + '()')} needs a matrix (2-D tensor) in {where}, but got shape {shapes}."
     else:
         sentence = f"PyTorch could not compute {where} with shapes {shapes}; see its message below."
     return PlaygroundError(sentence, library_message(exc))
@@ -410,7 +416,7 @@ def _evaluate(node: Node, values: Mapping[str, torch.Tensor], dtype: torch.dtype
         try:
             result = apply(node, args, dtype)
         except MemoryError as exc:
-            raise _refuse(f"{node.source()} needs more memory than the playground allows; use smaller tensors.") from exc
+            raise _refuse(f"{code(node.source())} needs more memory than the playground allows; use smaller tensors.") from exc
     if on_node is not None:
         on_node(node, result if isinstance(result, torch.Tensor) else torch.tensor(float(result), dtype=dtype))
     return result

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from playground.errors import PlaygroundError
-from playground.expression import Node, evaluate, parse_expression
+from playground.expression import Node, code, evaluate, parse_expression
 from playground.limits import MAX_ARROW_SIDE, MAX_GRID_POINTS, MAX_GRID_SIDE, MAX_PLOT_RANGE
 
 FUNCTIONS_1D: dict[str, str] = {
@@ -58,7 +58,7 @@ def _elementwise(tree: Node, result: torch.Tensor, grid: torch.Tensor, text: str
         return result.expand(grid.shape)
     if result.shape != grid.shape:
         raise PlaygroundError(
-            f"{text} must work point by point for the plot, but it gives shape {tuple(result.shape)} for a grid of "
+            f"{code(text)} must work point by point for the plot, but it gives shape {tuple(result.shape)} for a grid of "
             f"shape {tuple(grid.shape)}. Remove reductions such as sum() or mean() and matrix products."
         )
     return result

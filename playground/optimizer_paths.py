@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from playground.errors import PlaygroundError
-from playground.expression import evaluate, parse_expression
+from playground.expression import code, evaluate, parse_expression
 from playground.limits import MAX_LEARNING_RATE, MAX_OPTIMIZER_STEPS, MAX_OPTIMIZERS_COMPARED, MAX_PLOT_RANGE
 
 OPTIMIZER_KINDS = ("SGD", "SGD Nesterov", "Adam", "RMSprop")
@@ -30,7 +30,7 @@ class OptimizerSpec:
 
     def validate(self) -> OptimizerSpec:
         if self.kind not in OPTIMIZER_KINDS:
-            raise PlaygroundError(f"Choose an optimizer among {', '.join(OPTIMIZER_KINDS)}; {self.kind!r} is not one.")
+            raise PlaygroundError(f"Choose an optimizer among {', '.join(OPTIMIZER_KINDS)}; {code(self.kind)} is not one.")
         if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LEARNING_RATE):
             raise PlaygroundError(f"The learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}.")
         if not 0 <= self.momentum < 1:
@@ -126,7 +126,7 @@ def run_path(expression: str, start: tuple[float, float], steps: int, optimizer_
     def f(p: torch.Tensor) -> torch.Tensor:
         loss = evaluate(tree, {"x": p[0], "y": p[1]}, dtype=torch.float64)
         if loss.dim() != 0:
-            raise PlaygroundError(f"{expression} must give one number for a point (x, y); it gives shape {tuple(loss.shape)}.")
+            raise PlaygroundError(f"{code(expression)} must give one number for a point (x, y); it gives shape {tuple(loss.shape)}.")
         return loss
 
     p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
@@ -144,7 +144,7 @@ def run_path(expression: str, start: tuple[float, float], steps: int, optimizer_
                        "no bottom there.")
             break
         if not loss.requires_grad:
-            stopped = f"{expression} does not depend on x or y, so there is no gradient to follow."
+            stopped = f"{code(expression)} does not depend on x or y, so there is no gradient to follow."
             break
         loss.backward()
         optimizer.step()

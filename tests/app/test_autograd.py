@@ -63,13 +63,13 @@ def test_each_lesson_button_runs_its_lesson(at, key, shown):
 
 @pytest.mark.parametrize("expression,sentence", [
     ("x +", "The expression does not parse"),
-    ("y * 2", "The name y is not declared"),
-    ("open('f')", "The function open() is not allowed"),
+    ("y * 2", "The name `y` is not declared"),
+    ("open('f')", "The function `open()` is not allowed"),
     ("__import__('os').system('echo pwned')", "is not allowed"),
     ("x.__class__", "Attribute access"),
     ("9**9**9", "Exponents made of numbers"),
     ("x.pow(2)", "backward() needs a single number"),
-    ("log(x - 2).sum()", "The value became NaN at torch.log(x - 2)"),
+    ("log(x - 2).sum()", "The value became NaN at `torch.log(x - 2)`"),
     ("exp(x * 1000).sum()", "infinite value"),
     ("(x @ x.sum()).sum()", "cannot be matrix-multiplied"),
     (" + ".join(["x"] * 120), "parts; keep it under"),
@@ -88,7 +88,7 @@ def test_shapes_that_do_not_broadcast(at):
     assert at.text_input(key="ag_var_1_name").value == "a"
     at.text_input(key="ag_var_1_literal").set_value("[1., 2., 3.]").run()
     at.text_input(key="ag_expression").set_value("(x + a).sum()").run()
-    assert any("The shapes 2×2 and 3 do not broadcast in x + a" in e for e in errors(at))
+    assert any("The shapes 2×2 and 3 do not broadcast in `x + a`" in e for e in errors(at))
     assert any("size of tensor" in c.value for c in at.caption)  # PyTorch's own message beneath
     at.text_input(key="ag_var_1_literal").set_value("[1., 2.]").run()
     assert not errors(at) and "**a.grad** = `[2., 2.]`" in texts(at)
@@ -130,7 +130,7 @@ def test_random_variable_and_presets(at):
     at.run()
     assert texts(at) != first and "torch.manual_seed(5)" in texts(at)  # the sidebar seed drives the random values
     sources[0].set_value("literal").run()
-    assert any("cannot be matrix-multiplied in W @ x" in e for e in errors(at))  # W is now the literal 0.
+    assert any("cannot be matrix-multiplied in `W @ x`" in e for e in errors(at))  # W is now the literal 0.
     literal_key = sources[0].key.replace("_source", "_literal")
     at.text_input(key=literal_key).set_value("[[1., 0., 0.], [0., 1., 0.]]").run()
     assert not at.exception and not errors(at)
@@ -178,7 +178,7 @@ def test_gradient_field_view(at):
     at.selectbox(key="ag_f2_preset").set_value("Himmelblau").run()
     assert at.number_input(key="ag_f2_xmin").value == -5.0
     at.text_input(key="ag_f2_expr").set_value("x + z").run()
-    assert any("The name z is not declared" in e for e in errors(at))
+    assert any("The name `z` is not declared" in e for e in errors(at))
     assert not at.exception
 
 

@@ -184,7 +184,7 @@ def test_redundant_brackets_are_harmless():
 
 
 def test_undeclared_name_is_named():
-    with pytest.raises(PlaygroundError, match="The name y is not declared"):
+    with pytest.raises(PlaygroundError, match="The name `y` is not declared"):
         parse_expression("x + y", {"x"})
 
 
@@ -196,7 +196,7 @@ def test_huge_constant_exponent_is_refused_quickly_but_small_ones_work():
 
 def test_broadcast_error_names_the_shapes():
     tree = parse_expression("a + b", {"a", "b"})
-    with pytest.raises(PlaygroundError, match=r"The shapes 2 and 3 do not broadcast in a \+ b") as info:
+    with pytest.raises(PlaygroundError, match=r"The shapes 2 and 3 do not broadcast in `a \+ b`") as info:
         evaluate(tree, {"a": torch.ones(2), "b": torch.ones(3)})
     assert "size of tensor" in info.value.detail
 

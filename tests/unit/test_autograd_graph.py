@@ -147,9 +147,9 @@ def test_nothing_requires_grad_is_explained():
 
 
 def test_nan_says_where_it_appeared():
-    with pytest.raises(PlaygroundError, match=r"NaN at torch\.log\(x\)"):
+    with pytest.raises(PlaygroundError, match=r"NaN at `torch\.log\(x\)`"):
         trace(spec("log(x).sum()", VariableSpec("x", literal="[1., -1.]")))
-    with pytest.raises(PlaygroundError, match=r"infinite value at torch\.exp\(x\)"):
+    with pytest.raises(PlaygroundError, match=r"infinite value at `torch\.exp\(x\)`"):
         trace(spec("exp(x).sum()", VariableSpec("x", literal="[1000.]")))
 
 

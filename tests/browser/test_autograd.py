@@ -1,0 +1,73 @@
+"""The Autograd page in a real browser: the graphs render as SVG, the optimizer paths as a plotly plot."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import open_page, wait_idle
+
+pytestmark = pytest.mark.browser
+
+GRAPH = '[data-testid="stGraphVizChart"] svg'
+
+
+def svg_texts(page) -> list[str]:
+    """The text of every node of every graph on the page, one string per graph."""
+    page.wait_for_selector(GRAPH)
+    return page.eval_on_selector_all(
+        GRAPH, "svgs => svgs.map(s => Array.from(s.querySelectorAll('text')).map(t => t.textContent).join('\\n'))"
+    )
+
+
+def test_course_graph_renders_as_svg_with_values_and_gradients(page, app_url):
+    open_page(page, app_url, "autograd")
+    forward, backward = svg_texts(page)
+    for label in ("x", "shape 2×2", "data [[1., 0.], [-1., 1.]]", "grad [[2., 0.], [-2., 2.]]", "pow 2", "sum",
+                  "x.pow(2).sum()", "data 3."):
+        assert label in forward.splitlines(), label
+    for label in ("SumBackward0", "PowBackward0", "AccumulateGrad", "x.grad"):
+        assert label in backward.splitlines(), label
+    box = page.locator(GRAPH).first.bounding_box()
+    assert box and box["width"] > 300
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_new_expression_redraws_the_graphs(page, app_url):
+    open_page(page, app_url, "autograd")
+    page.wait_for_selector(GRAPH)
+    box = page.locator(".st-key-ag_expression input")
+    box.fill("(x.sin() * 2).sum()")
+    box.press("Enter")
+    wait_idle(page)
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('[data-testid=\"stGraphVizChart\"] svg text'))"
+        ".some(t => t.textContent === 'SinBackward0')"
+    )
+    forward, backward = svg_texts(page)
+    assert "sin" in forward.splitlines() and "*" in forward.splitlines()
+    assert "MulBackward0" in backward.splitlines()
+    # A bad expression: a sentence, no traceback, and the page still answers.
+    box = page.locator(".st-key-ag_expression input")
+    box.fill("__import__('os')")
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_text("The function __import__() is not allowed").wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_optimizer_paths_plot_renders(page, app_url):
+    open_page(page, app_url, "autograd")
+    page.get_by_text("Optimizer paths", exact=True).click()
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
+    plots = page.locator(".js-plotly-plot")
+    assert plots.count() == 2  # the paths on the contour, the loss per step
+    legend = page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
+    assert "SGD (lr 0.05)" in legend and "Adam (lr 0.1)" in legend
+    # each path is drawn: a line with as many points as steps + 1
+    points = page.evaluate(
+        "() => document.querySelectorAll('.js-plotly-plot')[0]._fullData"
+        ".filter(t => t.name && t.name.startsWith('SGD')).map(t => t.x.length)"
+    )
+    assert points == [101]
+    assert page.locator("code", has_text="optimizer.zero_grad()").count() >= 1
