@@ -30,7 +30,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not inner:
         return ()
     parts = [p.strip() for p in inner.split(",") if p.strip() != ""]
-    if not all(re.fullmatch(r"\d{1,9}", p) for p in parts):
+    if not all(re.fullmatch(r"\d{1,18}", p) for p in parts):
         raise PlaygroundError(f"The shape {text!r} must be whole numbers separated by commas, e.g. 2, 3.")
     shape = tuple(int(p) for p in parts)
     check_shape(shape)

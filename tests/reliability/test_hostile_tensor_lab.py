@@ -1,0 +1,156 @@
+"""Tensor Lab under hostile input, through the page (AppTest) and through playground/ directly.
+
+Each page case: markers the user set (the sharing demo's array and value) are in place; a hostile
+value goes into one widget; our sentence is shown with no traceback; then a normal literal gives the
+normal result and the markers are still there.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from playground import limits
+from playground.errors import PlaygroundError
+from playground.tensor_build import TensorSpec, build, parse_shape
+from tests.app.conftest import open_page, texts
+from tests.reliability.conftest import assert_no_traceback, assert_plain, assert_sentence
+
+NORMAL = {"tl_source": "literal", "tl_literal": "[1, 2, 3, 4]", "tl_dtype": "float32", "tl_op": "pow", "tl_exponent": "2"}
+NORMAL_RESULT = "tensor([ 1.,  4.,  9., 16.])"
+MARKERS = {"tl_share_value": 42.0, "tl_share_values": "5, 6, 7"}
+
+DEEP = "[" * 1_000 + "1" + "]" * 1_000
+FIVE_MB = "[" + "1, " * 1_750_000 + "1]"  # 5.25 MB of text
+MANY = "[" + ", ".join(["1"] * (limits.MAX_TENSOR_ELEMENTS + 1)) + "]"
+
+# (case id, widget values, the sentence fragment shown as an error)
+PAGE_CASES = [
+    ("literal-unclosed", {"tl_literal": "[1, 2"}, "missing 1 closing bracket"),
+    ("literal-double-comma", {"tl_literal": "[1,, 2]"}, "unexpected comma"),
+    ("literal-trailing-comma", {"tl_literal": "[1, 2,]"}, "trailing comma"),
+    ("literal-ragged", {"tl_literal": "[[1, 2], [3]]"}, "ragged"),
+    ("literal-mixed-depth", {"tl_literal": "[[1], 2]"}, "mixes numbers and lists"),
+    ("literal-depth-1000", {"tl_literal": DEEP}, "nested deeper than 6 levels"),
+    ("literal-5-MB", {"tl_literal": FIVE_MB}, "characters long; the limit is 100,000"),
+    ("literal-over-element-limit", {"tl_literal": MANY}, "more than 10,000 numbers"),
+    ("literal-empty-string", {"tl_literal": "   "}, "The literal is empty"),
+    ("literal-arabic-digits", {"tl_literal": "[١, ٢, ٣]"}, "not a plain ASCII digit"),
+    ("literal-fullwidth-digits", {"tl_literal": "[１, ２]"}, "not a plain ASCII digit"),
+    ("literal-python-code", {"tl_literal": "__import__('os').system('touch /tmp/pwned')"}, "is not a number"),
+    ("literal-lambda", {"tl_literal": "lambda: 1"}, "is not a number"),
+    ("literal-string-item", {"tl_literal": "['a', 'b']"}, "Could not read the literal"),
+    ("literal-nul-byte", {"tl_literal": "[1\x00]"}, "Could not read the literal"),
+    ("literal-float-overflow", {"tl_literal": "[1e999]"}, "too large for a float"),
+    ("literal-int64-overflow", {"tl_literal": "[99999999999999999999]"}, "does not fit in a 64-bit integer"),
+    ("literal-nan-as-int64", {"tl_literal": "[nan, 1]", "tl_dtype": "int64"}, "PyTorch could not build that tensor"),
+    ("shape-10^9-elements", {"tl_source": "randn", "tl_shape": "1000, 1000, 1000"}, "holds 1,000,000,000 elements"),
+    ("shape-10^9-one-size", {"tl_source": "zeros", "tl_shape": "1000000000"}, "holds 1,000,000,000 elements"),
+    ("shape-seven-dims", {"tl_source": "ones", "tl_shape": "1, 1, 1, 1, 1, 1, 1"}, "over the limit of 6"),
+    ("shape-negative", {"tl_source": "ones", "tl_shape": "-1, 2"}, "whole numbers separated by commas"),
+    ("shape-words", {"tl_source": "arange", "tl_shape": "two, three"}, "whole numbers separated by commas"),
+    ("shape-huge-integers", {"tl_source": "rand", "tl_shape": "9" * 30 + ", 9"}, "whole numbers"),
+    ("exponent-huge", {"tl_exponent": "1e9"}, "Keep the exponent between -64 and 64"),
+    ("exponent-9**9**9", {"tl_exponent": "9**9**9"}, "is not a number"),
+    ("exponent-nan", {"tl_exponent": "nan"}, "is not a number"),
+    ("reshape-two-minus-ones", {"tl_op": "reshape", "tl_new_shape": "-1, -1"}, "Only one size may be -1"),
+    ("reshape-words", {"tl_op": "view", "tl_new_shape": "rm -rf /"}, "must be whole numbers"),
+    ("cat-input-10^9", {"tl_op": "cat", "tl_dim": 0, "tl_cat1_source": "ones", "tl_cat1_shape": "100000, 100000"},
+     "the limit here is 10,000"),
+    ("sharing-demo-words", {"tl_share_values": "1, two, 3"}, "must be numbers separated by commas"),
+    ("sharing-demo-too-many", {"tl_share_values": ", ".join(["1"] * 500)}, "between 1 and 100 numbers"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return open_page("pages/tensor_lab.py")
+
+
+def find(at, key: str):
+    """The widget with ``key`` in the main area or the sidebar (KeyError when it is not drawn)."""
+    try:
+        return at.get_by_key(key)
+    except KeyError:
+        return at.sidebar.get_by_key(key)
+
+
+def set_widgets(at, values: dict) -> None:
+    """Set each widget as a user would (in order, one rerun each); a widget not drawn yet is set in state."""
+    for key, value in values.items():
+        try:
+            find(at, key).set_value(value)
+        except KeyError:
+            at.session_state[key] = value
+        at.run()
+
+
+def restore_normal(at) -> None:
+    set_widgets(at, {**NORMAL, "tl_new_shape": "2, 2"})
+    assert_no_traceback(at)
+    assert NORMAL_RESULT in texts(at), texts(at)[:2000]
+
+
+@pytest.mark.parametrize(("values", "sentence"), [c[1:] for c in PAGE_CASES], ids=[c[0] for c in PAGE_CASES])
+def test_hostile_input_on_the_page(lab, values, sentence):
+    at = lab
+    restore_normal(at)
+    set_widgets(at, MARKERS)
+    set_widgets(at, values)
+    assert_sentence(at, sentence)  # our sentence, no traceback, not the generic fallback
+    if "tl_share_values" not in values:
+        restore_normal(at)  # the page still works
+    else:
+        set_widgets(at, MARKERS)
+        assert not at.error and "torch.from_numpy(a)" in texts(at)
+    assert find(at, "tl_share_value").value == 42.0  # nothing the user had is lost
+    if "tl_share_values" not in values:
+        assert find(at, "tl_share_values").value == "5, 6, 7"
+
+
+@pytest.mark.parametrize(("literal", "shown"), [
+    ("[nan, inf, -inf, 1]", "tensor([nan, inf, inf, 1.])"),
+    ("[]", "shape `[0]`"),
+    ("[[], []]", "shape `[2, 0]`"),
+], ids=["nan-and-inf", "empty-list", "empty-rows"])
+def test_valid_but_strange_literals_give_a_result_not_an_error(lab, literal, shown):
+    """NaN, inf and empty lists are legal tensors: the page computes them (NaN compares as equal) and shows it."""
+    at = lab
+    restore_normal(at)
+    set_widgets(at, {"tl_literal": literal})
+    assert_no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    assert shown in texts(at)
+    restore_normal(at)
+
+
+# -------------------------------------------------------------------------------- playground/ level
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    (DEEP, "nested deeper"),
+    ("[" * 100_001, "characters long"),  # over the character limit before any parsing
+    ("[" * 99_999, "nested deeper"),  # just under it: the loop stops at depth 7, no recursion
+    ("[1]" * 30_000, "text after the end"),
+    ("[" + "1," * 20_000 + "1]", "more than 10,000 numbers"),
+    ("\u0661", "not a plain ASCII digit"),
+    (12345, "must be text"),
+], ids=["depth-1000", "100k-brackets", "99999-brackets", "repeated-lists", "20k-numbers", "arabic-one", "not-a-string"])
+def test_literal_parser_refuses_in_bounded_time(text, fragment):
+    with pytest.raises(PlaygroundError) as caught:
+        build(TensorSpec(source="literal", literal=text, shape=(), dtype="float32", seed=0))
+    assert_plain(caught.value, fragment)
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("1000, 1000, 1000", "1,000,000,000 elements"),
+    ("10001", "the limit here is 10,000"),
+    ("0, 1000000000000", None),  # zero elements: allowed, and cheap
+], ids=["10^9", "one-over", "zero-times-huge"])
+def test_shape_limits(text, fragment):
+    if fragment is None:
+        built = build(TensorSpec(source="zeros", literal="", shape=parse_shape(text), dtype="float32", seed=0))
+        assert built.tensor.numel() == 0
+        return
+    with pytest.raises(PlaygroundError) as caught:
+        build(TensorSpec(source="randn", literal="", shape=parse_shape(text), dtype="float32", seed=0))
+    assert_plain(caught.value, fragment)
