@@ -29,6 +29,7 @@ from playground.config import (
     TrainConfig,
     task_of,
 )
+from playground.datasets import CLASS_COUNTS  # the data module owns how many classes each dataset has
 from playground.errors import PlaygroundError
 
 RUN_KEY = "run"
@@ -99,11 +100,7 @@ def class_count(dataset: str) -> int:
     """Outputs the model needs for a generated dataset: its classes, or 1 for regression."""
     if task_of(dataset) == "regression":
         return 1
-    try:
-        from playground.datasets import CLASS_COUNTS  # the data module owns how many classes each has
-    except ImportError:  # until the data module lands
-        CLASS_COUNTS = {"spiral3": 3, "blobs": 3}  # noqa: N806
-    return int(CLASS_COUNTS.get(dataset, 2))
+    return int(CLASS_COUNTS[dataset])
 
 
 # ------------------------------------------------------------------------------------------- encode
