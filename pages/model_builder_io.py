@@ -13,7 +13,7 @@ import hashlib
 import streamlit as st
 
 from pages.widgets import show_error
-from playground import checkpoints, limits, url_state
+from playground import checkpoints, limits, train_script, url_state
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.model import TrainedModel
@@ -229,11 +229,6 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
 
 
 def _train_script_button(column, config: RunConfig) -> None:
-    try:
-        from playground import train_script
-    except ImportError:  # the code export is not there yet
-        return
-
     def build() -> bytes:
         return train_script.render(config).encode()
 

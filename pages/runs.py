@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages.widgets import show_error
-from playground import checkpoints, limits
+from playground import checkpoints, limits, train_script
 from playground import run_comparison as compare
 from playground.errors import PlaygroundError
 from playground.run_store import check_run_id, open_default_store
@@ -165,7 +165,7 @@ summary = by_id[run_id]
 if linked_run and run_id == linked_run:
     st.info(f"Run {run_id} was opened from the link.", icon=":material/link:")
 
-buttons = st.columns(5)
+buttons = st.columns(6)
 if buttons[0].button("Open in Model Builder", key="runs_open", icon=":material/open_in_new:", type="primary"):
     try:
         trained = store.get(run_id)
@@ -188,6 +188,8 @@ def _weights(kind: str, chosen: str):
             return checkpoints.to_pt_bytes(trained)
         if kind == "safetensors":
             return checkpoints.to_safetensors_bytes(trained)
+        if kind == "train.py":
+            return train_script.render(trained.config).encode()
         return checkpoints.spec_json(trained).encode()
 
     return make
@@ -205,7 +207,11 @@ buttons[3].download_button(
     "spec .json", _weights("json", run_id), file_name=f"run-{run_id}.json", mime="application/json",
     key="runs_download_json", icon=":material/download:", on_click="ignore",
 )
-if buttons[4].button("Delete", key="runs_delete", icon=":material/delete:", disabled=not store.writable):
+buttons[4].download_button(
+    "train.py", _weights("train.py", run_id), file_name=f"train-{run_id}.py", mime="text/x-python",
+    key="runs_download_train_py", icon=":material/code:", on_click="ignore",
+)
+if buttons[5].button("Delete", key="runs_delete", icon=":material/delete:", disabled=not store.writable):
     st.session_state["runs_confirm_delete"] = run_id
 
 pending = st.session_state.get("runs_confirm_delete")

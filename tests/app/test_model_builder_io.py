@@ -61,7 +61,9 @@ def test_a_finished_run_is_kept_once(store):
 def test_downloads_are_offered_only_with_weights(store):
     at = host(None)
     buttons = {b.key: b for b in at.get("download_button")}
-    assert {"mb_io_download_pt", "mb_io_download_safetensors", "mb_io_download_spec"} <= set(buttons)
+    assert {"mb_io_download_pt", "mb_io_download_safetensors", "mb_io_download_spec",
+            "mb_io_download_train_py"} <= set(buttons)
+    assert not buttons["mb_io_download_train_py"].proto.disabled  # the script needs only the setup
     assert all(buttons[k].proto.disabled for k in ("mb_io_download_pt", "mb_io_download_safetensors"))
     assert "Train a model (or load weights)" in texts(at)
     at = host(make_trained(seed=1))
