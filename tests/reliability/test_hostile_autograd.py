@@ -1,0 +1,154 @@
+"""Autograd under hostile expressions and variable values: each is refused (or computed) with a plain
+sentence, nothing runs, the page recovers, and the other inputs the user typed are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from playground.errors import PlaygroundError
+from playground.expression import evaluate_text, parse_expression
+from tests.app.conftest import open_page, texts
+from tests.reliability.conftest import assert_plain, assert_sentence
+
+COURSE_EXPRESSION = "x.pow(2).sum()"
+COURSE_VALUE = "[[1., 0.], [-1., 1.]]"
+COURSE_GRAD = "**x.grad** = `[[2., 0.], [-2., 2.]]`"
+SENTINEL = Path("/tmp/playground-reliability-expression-sentinel")
+
+EXPRESSION_CASES = [
+    ("import-os", "__import__('os')", "is not allowed"),
+    ("import-os-system", f"__import__('os').system('touch {SENTINEL}')", "is not allowed"),
+    ("attribute-walk-mro", "x.__class__.__mro__", "Attribute access"),
+    ("attribute-walk-subclasses", "x.__class__.__base__.__subclasses__()", "is not allowed"),
+    ("attribute-globals", "sum.__globals__", "Attribute access"),
+    ("lambda", "(lambda: x)()", "Only the listed functions can be called"),
+    ("list-comprehension", "[x for x in range(10**9)]", "is not allowed"),
+    ("generator", "sum(x for x in x)", "is not allowed"),
+    ("subscript", "x[0]", "is not allowed"),
+    ("conditional", "x if x else x", "is not allowed"),
+    ("walrus", "(y := x)", "is not allowed"),
+    ("string-repeat", "'a' * 10**8", "is not a number"),
+    ("open-file", "open('/etc/passwd').read()", "is not allowed"),
+    ("eval", "eval('1+1')", "eval()` is not allowed"),
+    ("statement", "x; import os", "does not parse"),
+    ("9**9**9", "9**9**9", "Exponents made of numbers"),
+    ("huge-exponent-call", "x.pow(10**10).sum()", "Exponents made of numbers"),
+    ("huge-number", "x * 1" + "0" * 400, "too large"),
+    ("division-by-zero", "(x / 0).sum()", "became NaN at `x / 0`"),
+    ("log-of-negative", "log(x - 2).sum()", "The value became NaN"),
+    ("sqrt-of-negative", "sqrt(-x * x - 1).sum()", "became NaN"),
+    ("overflow-exp", "exp(x * 1000).sum()", "infinite value"),
+    ("matmul-mismatch", "(x @ x.sum()).sum()", "cannot be matrix-multiplied"),
+    ("bad-dim", "x.sum(dim=99)", "dim"),
+    ("undeclared-name", "y * 2", "is not declared"),
+    ("torch-call", "torch.ones(3)", "is not allowed"),
+    ("too-many-parts", " + ".join(["x"] * 120), "parts; keep it under"),
+    ("non-scalar-backward", "x.pow(2)", "backward() needs a single number"),
+]
+
+VALUE_CASES = [
+    ("value-code", "__import__('os').system('id')", "A value may hold only numbers"),
+    ("value-depth-1000", "[" * 1_000 + "1." + "]" * 1_000, "does not parse"),
+    ("value-5-MB", "[" + "1., " * 1_300_000 + "1.]", "does not parse"),  # the box keeps 100,000 characters
+    ("value-ragged", "[[1., 2.], [3.]]", "different lengths"),
+    ("value-empty-list", "[]", "empty list"),
+    ("value-inf", "1e999", "too large"),
+    ("value-arabic-digits", "[١, ٢]", "does not parse"),
+    ("value-dict", "{'a': 1}", "A value may hold only numbers"),
+]
+
+
+@pytest.fixture(scope="module")
+def page():
+    return open_page("pages/autograd.py")
+
+
+def set_text(at, key: str, value: str) -> None:
+    at.text_input(key=key).set_value(value).run()
+
+
+def restore(at) -> None:
+    if at.text_input(key="ag_var_0_name").value != "x":
+        set_text(at, "ag_var_0_name", "x")
+    set_text(at, "ag_var_0_literal", COURSE_VALUE)
+    set_text(at, "ag_expression", COURSE_EXPRESSION)
+    assert COURSE_GRAD in texts(at) and not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize(("expression", "sentence"), [c[1:] for c in EXPRESSION_CASES], ids=[c[0] for c in EXPRESSION_CASES])
+def test_hostile_expression_on_the_page(page, expression, sentence):
+    at = page
+    restore(at)
+    set_text(at, "ag_expression", expression)
+    assert_sentence(at, sentence)
+    assert not SENTINEL.exists(), "an expression ran a command"
+    assert at.text_input(key="ag_var_0_literal").value == COURSE_VALUE  # the variable is kept
+    assert at.text_input(key="ag_expression").value == expression  # what the user typed stays, to be fixed
+    restore(at)
+
+
+def test_non_broadcastable_shapes_are_a_sentence(page):
+    at = page
+    restore(at)
+    set_text(at, "ag_var_0_literal", "[[1., 2., 3.], [4., 5., 6.]]")
+    set_text(at, "ag_expression", "(x + x.t()).sum()")
+    assert_sentence(at, "broadcast")
+    restore(at)
+
+
+@pytest.mark.parametrize(("value", "sentence"), [c[1:] for c in VALUE_CASES], ids=[c[0] for c in VALUE_CASES])
+def test_hostile_variable_value_on_the_page(page, value, sentence):
+    at = page
+    restore(at)
+    set_text(at, "ag_var_0_literal", value)
+    assert_sentence(at, sentence)
+    assert at.text_input(key="ag_expression").value == COURSE_EXPRESSION  # the expression is kept
+    restore(at)
+
+
+@pytest.mark.parametrize(("name", "sentence"), [
+    ("__class__", "may not start with"),
+    ("torch", "is taken"),
+    ("x y", "cannot be a variable name"),
+], ids=["dunder-name", "reserved-name", "name-with-space"])
+def test_hostile_variable_name_on_the_page(page, name, sentence):
+    at = page
+    restore(at)
+    set_text(at, "ag_var_0_name", name)
+    assert_sentence(at, sentence)
+    set_text(at, "ag_var_0_name", "x")
+    restore(at)
+
+
+# -------------------------------------------------------------------------------- playground/ level
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("x + " * 150 + "x", "characters long"),  # the box stops typing at 500; a crafted request is refused here
+    ("-" * 40 + "x", "levels deep"),
+    ("(" * 1_000 + "x" + ")" * 1_000, "characters long"),
+])
+def test_parser_limits(text, fragment):
+    with pytest.raises(PlaygroundError) as caught:
+        parse_expression(text, {"x"})
+    assert_plain(caught.value, fragment)
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os').system('id')", "x.__class__.__mro__", "(lambda: 0)()", "[i for i in x]",
+    "getattr(x, '__class__')", "x.__dict__", "globals()", "breakpoint()",
+])
+def test_parser_refuses_code(text):
+    with pytest.raises(PlaygroundError) as caught:
+        parse_expression(text, {"x"})
+    assert_plain(caught.value, "")
+    assert any(word in caught.value.sentence for word in ("not allowed", "not declared", "can be called"))
+
+
+def test_evaluation_never_sees_a_python_object():
+    """Only tensors go in and come out: the evaluator has no names beyond the declared ones."""
+    out = evaluate_text("(x * 2).sum()", {"x": torch.ones(3)})
+    assert isinstance(out, torch.Tensor) and out.item() == 6.0
