@@ -276,3 +276,15 @@ def test_a_model_that_keeps_its_layers_in_an_attribute_loads():
     mixed = {**prefixed, "other.0.weight": torch.zeros(1)}
     with pytest.raises(WeightsMismatch):
         read_weights("model.pt", pt_of(mixed), SPEC)
+
+
+def test_an_upload_is_checked_against_its_own_spec_else_the_current_model():
+    current = make_trained()
+    other_spec = ModelSpec(in_features=2, hidden=(5,), activations=("relu",), out_features=3)
+    other = make_trained(other_spec)
+    carried = checkpoints.read_upload("o.safetensors", checkpoints.to_safetensors_bytes(other), SPEC)
+    assert carried.config == other.config and not checkpoints.fits(carried.state_dict, SPEC)
+    with pytest.raises(WeightsMismatch):  # a .pt carries no spec: it must fit the current model
+        checkpoints.read_upload("o.pt", checkpoints.to_pt_bytes(other), SPEC)
+    plain = checkpoints.read_upload("c.pt", checkpoints.to_pt_bytes(current), SPEC)
+    assert plain.config is None and checkpoints.fits(plain.state_dict, SPEC)
