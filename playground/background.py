@@ -17,9 +17,11 @@ no page has looked at for ``limits.TRAINING_IDLE_TIMEOUT_S`` is stopped too.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import traceback
@@ -281,6 +283,31 @@ class TrainingJob:
         self.done_event.set()
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Start a child without re-running the parent's main script in it.
+
+    ``spawn`` re-imports ``__main__`` in every child. Under Streamlit (and AppTest) ``__main__`` is the
+    app script itself, which must not run in a training worker; the worker needs only this module.
+    """
+    main = sys.modules.get("__main__")
+    with _MAIN_LOCK:
+        saved_file = main.__dict__.pop("__file__", None) if main is not None else None
+        saved_spec = getattr(main, "__spec__", None)
+        if main is not None:
+            main.__spec__ = None
+        try:
+            yield
+        finally:
+            if main is not None:
+                main.__spec__ = saved_spec
+                if saved_file is not None:
+                    main.__file__ = saved_file
+
+
 class _Worker:
     """A worker process, its two pipes and the thread that drains its progress."""
 
@@ -290,7 +317,8 @@ class _Worker:
         self.progress, progress_send = context.Pipe(duplex=False)
         self.process = context.Process(target=worker_main, args=(control_recv, progress_send), daemon=True,
                                        name="playground-trainer")
-        self.process.start()
+        with _main_module_hidden():
+            self.process.start()
         control_recv.close()  # the child's ends: closing ours lets a dead child show as EOF
         progress_send.close()
         self.ready = threading.Event()

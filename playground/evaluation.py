@@ -10,6 +10,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from playground.config import RunConfig
+from playground.datasets import PreparedData
+from playground.model import TrainedModel
 from playground.training import EVAL_BATCH
 
 
@@ -91,3 +94,28 @@ def predictions_table(
     for j, name in enumerate(names):
         table[f"p({name})"] = probs[:, j]
     return table
+
+
+def test_outputs(record: TrainedModel, data: PreparedData) -> torch.Tensor:
+    """A finished model's outputs on the test split of its data (CPU, eval mode)."""
+    return predict(record.build(), data.X_test)
+
+
+def make_trained_model(
+    config: RunConfig,
+    state: dict[str, Any],
+    history: list[dict],
+    status: str,
+    data: PreparedData,
+    device: str = "cpu",
+    duration_s: float = 0.0,
+) -> TrainedModel:
+    """The record of a finished (or stopped, or diverged) run, with its test figures computed on the CPU."""
+    state_dict = {k: torch.as_tensor(v).detach().cpu().clone() for k, v in state.items()}
+    record = TrainedModel(
+        config=config, state_dict=state_dict, history=tuple(dict(r) for r in history), status=status,
+        device=device, duration_s=float(duration_s), standardization=data.standardization,
+        classes=tuple(data.classes), feature_names=tuple(data.feature_names),
+    )
+    metrics = test_metrics(test_outputs(record, data), data.y_test, data.task, data.classes)
+    return TrainedModel(**{**record.__dict__, "test_metrics": metrics})

@@ -73,3 +73,19 @@ def network_figure(
         plot_bgcolor="white",
     )
     return fig
+
+
+def layer_table(model) -> list[dict[str, object]]:
+    """One row per module of an ``nn.Sequential``: its printout, weight and bias shapes, parameter count."""
+    rows = []
+    for index, module in enumerate(model):
+        weight = getattr(module, "weight", None)
+        bias = getattr(module, "bias", None)
+        rows.append({
+            "index": index,
+            "module": repr(module),
+            "weight": str(list(weight.shape)) if weight is not None else "",
+            "bias": str(list(bias.shape)) if bias is not None else "",
+            "parameters": sum(p.numel() for p in module.parameters()),
+        })
+    return rows
