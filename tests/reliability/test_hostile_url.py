@@ -1,0 +1,135 @@
+"""Hostile query strings: the Model Builder's link reader (pages/model_builder_io.read_url, in a host
+script standing in for the page), ``?run=`` on the Model Builder panel and on the Runs page, and
+playground/url_state.decode directly. Every odd value is ignored or clamped with a sentence the page
+shows; the setup stays valid; a normal link read next applies as usual; kept runs stay listed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground import limits
+from playground.config import RunConfig
+from playground.run_store import SqliteRunStore
+from playground.url_state import decode
+from tests.app.conftest import texts
+from tests.reliability.conftest import ROOT, assert_no_traceback, assert_sentence
+from tests.sample_runs import make_trained
+
+READER = """
+import streamlit as st
+from pages import model_builder_io
+from playground.config import RunConfig
+config = model_builder_io.read_url(RunConfig())
+if config is not None:
+    st.session_state["host_config"] = config
+"""
+
+LONG = "9" * (limits.MAX_QUERY_VALUE_CHARS + 1)
+
+# (case id, query parameters, note fragment, check on the resulting RunConfig)
+URL_CASES = [
+    ("samples-below-range", {"samples": "1"}, "below the smallest", lambda c: c.data.n_samples == limits.MIN_SAMPLES),
+    ("samples-above-range", {"samples": "10000000000"}, "above the largest", lambda c: c.data.n_samples == limits.MAX_SAMPLES),
+    ("samples-wrong-type", {"samples": "lots"}, "not a whole number", lambda c: c.data.n_samples == RunConfig().data.n_samples),
+    ("lr-huge", {"lr": "1e300"}, "above the largest", lambda c: c.train.lr == limits.MAX_LEARNING_RATE),
+    ("lr-nan", {"lr": "nan"}, "not a number", lambda c: c.train.lr == RunConfig().train.lr),
+    ("lr-negative", {"lr": "-1"}, "below the smallest", lambda c: c.train.lr == limits.MIN_LEARNING_RATE),
+    ("epochs-negative", {"epochs": "-5"}, "below the smallest", lambda c: c.train.epochs == 1),
+    ("layers-too-wide", {"layers": "100000,3"}, "above the largest", lambda c: c.model.hidden[0] == limits.MAX_LAYER_WIDTH),
+    ("layers-too-many", {"layers": ",".join(["4"] * 50)}, "hidden layers", lambda c: len(c.model.hidden) <= limits.MAX_HIDDEN_LAYERS),
+    ("activation-unknown", {"activations": "os.system,tanh"}, "not one of", lambda c: "os.system" not in c.model.activations),
+    ("dataset-path", {"dataset": "../../etc/passwd"}, "not one of", lambda c: c.data.dataset == RunConfig().data.dataset),
+    ("dataset-csv", {"dataset": "csv"}, "cannot travel in a link", lambda c: c.data.dataset == RunConfig().data.dataset),
+    ("bool-wrong-type", {"shuffle": "maybe"}, "shuffling", lambda c: c.train.shuffle == RunConfig().train.shuffle),
+    ("repeated-key", {"samples": ["100", "200", "300"]}, "3 times; the last one was used", lambda c: c.data.n_samples == 300),
+    ("very-long-value", {"seed": LONG}, "longer than 2,000 characters", lambda c: c.train.seed == RunConfig().train.seed),
+    ("unknown-key", {"evil": "1"}, "'evil' is not one the playground knows", lambda c: c == RunConfig()),
+    ("script-in-key", {"<script>alert(1)</script>": "1"}, "with an unreadable name", lambda c: c == RunConfig()),
+    ("too-many-keys", {f"k{i}": "1" for i in range(limits.MAX_QUERY_KEYS + 10)}, f"only the first {limits.MAX_QUERY_KEYS}",
+     lambda c: c == RunConfig()),
+]
+
+
+def reader(query: dict) -> AppTest:
+    at = AppTest.from_string(READER, default_timeout=30)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    return at
+
+
+def warnings(at) -> str:
+    return "\n".join(str(w.value) for w in at.warning)
+
+
+@pytest.mark.parametrize(("query", "note", "check"), [c[1:] for c in URL_CASES], ids=[c[0] for c in URL_CASES])
+def test_hostile_link_is_noted_and_the_setup_stays_valid(query, note, check):
+    at = reader(query)
+    assert_no_traceback(at)
+    assert note in warnings(at), warnings(at)
+    config = at.session_state["host_config"]
+    assert isinstance(config, RunConfig) and check(config)
+    RunConfig.from_dict(config.to_dict())  # still a valid, self-checking setup
+    # A normal link read next applies as usual, with no note.
+    at.query_params.clear()
+    at.query_params["samples"] = "300"
+    at.run()
+    assert_no_traceback(at)
+    assert at.session_state["host_config"].data.n_samples == 300 and not at.warning
+
+
+@pytest.fixture
+def kept_run(tmp_path, monkeypatch) -> str:
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    return SqliteRunStore(tmp_path / "data").save(make_trained(seed=3))
+
+
+@pytest.mark.parametrize(("run", "sentence"), [
+    ("../../etc/passwd", "is not a run id"),
+    ("'; DROP TABLE runs; --", "is not a run id"),
+    ("0" * 12, "no kept run"),
+    (LONG, "is not a run id"),
+], ids=["path", "sql", "missing-id", "very-long"])
+def test_hostile_run_link_on_the_runs_page(kept_run, run, sentence):
+    at = AppTest.from_file(str(ROOT / "pages" / "runs.py"), default_timeout=60)
+    at.query_params["run"] = run
+    at.run()
+    shown = [str(e.value) for e in at.error]
+    assert_no_traceback(at)
+    assert any(sentence.lower() in e.lower() for e in shown), shown
+    assert kept_run in texts(at) or any(kept_run in str(df.value) for df in at.dataframe)  # the kept run is still listed
+    assert [s.run_id for s in SqliteRunStore(os.environ["PLAYGROUND_DATA_DIR"]).list()] == [kept_run]
+
+
+def test_hostile_run_link_on_the_model_builder_panel(kept_run):
+    host = """
+import streamlit as st
+from pages import model_builder_io
+from tests.sample_runs import make_trained
+model_builder_io.render(st.session_state.get("mb_trained"), make_trained(seed=1).config)
+"""
+    trained = make_trained(seed=1)
+    at = AppTest.from_string(host, default_timeout=60)
+    at.session_state["mb_trained"] = trained
+    at.query_params["run"] = "../../../../etc/shadow"
+    at.run()
+    assert_sentence(at, "is not a run id")
+    assert at.session_state["mb_trained"] is not None
+
+
+@pytest.mark.parametrize("params", [
+    {"samples": ["1", "2"] * 500},
+    {"layers": ",".join(["256"] * 1000)},
+    {"features": ",".join(["x1"] * 1000)},
+    {"lr": "1" + "0" * 1999},
+    {"x" * 10_000: "1"},
+    {"noise": "inf", "train": "-inf", "val": "1e-400"},
+], ids=["1000-repeats", "1000-layers", "1000-features", "1999-digit-number", "10k-char-key", "inf-and-denormal"])
+def test_decode_never_raises_and_gives_a_valid_setup(params):
+    state = decode(params)
+    assert state.notes
+    RunConfig.from_dict(state.config.to_dict())
+    assert all(len(note) < 400 for note in state.notes)
