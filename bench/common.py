@@ -1,0 +1,346 @@
+"""What every benchmark shares: the machine, statistics, a Streamlit server, Chromium, and RESULTS.md.
+
+Every figure is reported beside a baseline measured in the same run (interleaved where it can be), as a
+ratio, because this machine is shared and absolute times drift with its load. Nothing here imports torch
+(start-up is measured from a cold Python and the machine summary must not pay for it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Sessions whose browser went away are dropped after this many seconds on the bench's servers
+# (Streamlit 1.67's server.disconnectedSessionTTL; its default is 120 s).
+SESSION_TTL_S = 5
+
+HELLO_APP = '''import streamlit as st
+
+st.title("Hello")
+st.write("hello world")
+'''
+
+# A trivial app with one of each widget the benchmarks touch: the baseline for a rerun.
+TRIVIAL_APP = '''import streamlit as st
+
+st.title("Trivial")
+choice = st.radio("choice", ["a", "b", "c"], key="choice", horizontal=True)
+level = st.slider("level", 0, 100, 50, key="level")
+flag = st.checkbox("flag", key="flag")
+st.write(f"choice {choice}, level {level}, flag {flag}")
+'''
+
+
+# ---------------------------------------------------------------------------------------------- machine
+
+def machine() -> dict[str, str]:
+    """CPU model, cores, RAM, Python, torch and streamlit versions (torch's read without importing it)."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = "?"
+    with contextlib.suppress(Exception):
+        import psutil
+
+        ram = f"{psutil.virtual_memory().total / 2**30:.1f} GiB"
+
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    gpu = "none seen"
+    with contextlib.suppress(Exception):
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=10)
+        if out.returncode == 0 and out.stdout.strip():
+            gpu = ", ".join(out.stdout.strip().splitlines())
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "ram": ram,
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "streamlit": version("streamlit"),
+        "os": platform.platform(),
+    }
+
+
+def load_note() -> str:
+    """The load average now: other work on the machine makes absolute figures noisy (ratios less so)."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: list[float]) -> str:
+    """min..max of a sample, for the reader to judge the noise."""
+    return f"{min(values):.3g}..{max(values):.3g}" if values else "-"
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+@dataclass
+class Row:
+    """One figure beside its same-run baseline. ``ratio`` is figure / baseline."""
+
+    what: str
+    value: float | None
+    unit: str
+    baseline_what: str = ""
+    baseline: float | None = None
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value is None or self.baseline in (None, 0):
+            return None
+        return self.value / self.baseline  # type: ignore[operator]
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "not measured"
+    if value != value:  # NaN
+        return "n/a"
+    text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return f"{text} {unit}".strip()
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| measurement | figure | baseline (same run) | baseline figure | ratio | target | met |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
+        met = {True: "met", False: "**not met**", None: "-"}[r.met]
+        what = r.what + (f" ({r.note})" if r.note else "")
+        lines.append(f"| {what} | {fmt(r.value, r.unit)} | {r.baseline_what or '-'} | "
+                     f"{fmt(r.baseline, r.unit) if r.baseline_what else '-'} | {ratio} | {r.target or '-'} | {met} |")
+    return "\n".join(lines)
+
+
+@dataclass
+class Section:
+    """One benchmark's part of RESULTS.md: a ``## title`` heading and its body."""
+
+    title: str
+    body: list[str] = field(default_factory=list)
+
+    def add(self, *lines: str) -> None:
+        self.body.extend(lines)
+
+    def text(self) -> str:
+        return f"## {self.title}\n\n" + "\n".join(self.body).rstrip() + "\n"
+
+
+HEADER_TITLE = "# Benchmark results"
+
+
+def split_sections(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The preamble and each ``## title`` section (title, whole text including the heading)."""
+    parts = re.split(r"(?m)^(?=## )", text)
+    preamble, sections = parts[0], []
+    for part in parts[1:]:
+        title = part.splitlines()[0][3:].strip()
+        sections.append((title, part.rstrip() + "\n"))
+    return preamble, sections
+
+
+def write_sections(new: list[Section], preamble: str | None = None, path: Path = RESULTS) -> None:
+    """Replace the sections with these titles (others' sections, e.g. training throughput, are kept)."""
+    old = path.read_text() if path.exists() else ""
+    old_preamble, sections = split_sections(old)
+    by_title = {s.title: s.text() for s in new}
+    merged: list[str] = []
+    for title, text in sections:
+        merged.append(by_title.pop(title, text))
+    merged.extend(by_title.values())
+    head = preamble if preamble is not None else (old_preamble.strip() or HEADER_TITLE) + "\n"
+    path.write_text(head.rstrip() + "\n\n" + "\n".join(m.rstrip() + "\n" for m in merged))
+
+
+def section_stamp() -> str:
+    m = machine()
+    return (f"Measured {now_utc()} on {m['cpu']} ({m['cores']} cores, {m['ram']}), torch {m['torch']}, "
+            f"streamlit {m['streamlit']}; {load_note()} at the start.")
+
+
+# ---------------------------------------------------------------------------------------------- servers
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def health_ok(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    port: int
+    started: float  # perf_counter just before Popen
+    healthy_at: float = 0.0  # perf_counter when /_stcore/health first answered OK
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def start_server(script: Path, cwd: Path, data_dir: Path | None = None, log: Path | None = None,
+                 extra_args: tuple[str, ...] = (), timeout: float = 120) -> Server:
+    """``streamlit run <script>`` on a free port, returned once /_stcore/health answers OK."""
+    port = free_port()
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["PLAYGROUND_DATA_DIR"] = str(data_dir)
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+    args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--server.disconnectedSessionTTL", str(SESSION_TTL_S), *extra_args]
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    server = Server(proc, port, started, log=log)
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early (code {proc.returncode}); log: {log}")
+        if health_ok(port):
+            server.healthy_at = time.perf_counter()
+            return server
+        time.sleep(0.02)
+    stop_server(server)
+    raise RuntimeError(f"streamlit did not answer /_stcore/health in {timeout:.0f} s; log: {log}")
+
+
+def stop_server(server: Server) -> None:
+    proc = server.proc
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{prefix}-") as name:
+        yield Path(name)
+
+
+def write_app(folder: Path, source: str, name: str = "app.py") -> Path:
+    """A stand-alone Streamlit app in ``folder`` (no pages/ folder beside it)."""
+    path = folder / name
+    path.write_text(source)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- browser
+
+def chromium_available() -> bool:
+    if not os.path.exists(CHROMIUM):
+        return False
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """A headless Chromium (Debian's), launched by Playwright; never downloads a browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_tab(browser, timeout_ms: float = 60_000):
+    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+    tab = context.new_page()
+    tab.set_default_timeout(timeout_ms)
+    return context, tab
+
+
+def script_finished_kind(payload) -> str | None:
+    """If a websocket frame is Streamlit's ``script_finished`` message, its status name (else None)."""
+    if not isinstance(payload, bytes | bytearray):
+        return None
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    try:
+        msg = ForwardMsg.FromString(bytes(payload))
+    except Exception:  # noqa: BLE001 - not a ForwardMsg (or a partial one): not what we wait for
+        return None
+    if msg.WhichOneof("type") != "script_finished":
+        return None
+    return ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
+
+
+def next_paint(tab) -> None:
+    """Wait for two animation frames: what the last message changed has been laid out and painted."""
+    tab.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
