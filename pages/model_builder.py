@@ -31,7 +31,7 @@ from playground.datasets import DATASET_LABELS, FEATURE_LABELS, PreparedData, cs
 from playground.decision_boundary import heatmap, layer_weights, neuron_thumbnails
 from playground.device import available_devices, default_device
 from playground.errors import PlaygroundError
-from playground.evaluation import make_trained_model, predictions_table, test_outputs
+from playground.evaluation import make_trained_model, predict_test, predictions_table
 from playground.figures import (
     boundary_figure,
     confusion_figure,
@@ -546,7 +546,7 @@ else:
             test_data = job_data
         else:
             test_data = load_data(trained.config.data)
-        outputs = test_outputs(trained, test_data)
+        outputs = predict_test(trained, test_data)
         metrics = trained.test_metrics or make_trained_model(
             trained.config, trained.state_dict, list(trained.history), trained.status, test_data).test_metrics
         history = trained.history

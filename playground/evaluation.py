@@ -59,7 +59,7 @@ def mae(pred: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred.reshape(-1).double() - y.reshape(-1).double()).abs().mean())
 
 
-def test_metrics(outputs: torch.Tensor, y: torch.Tensor, task: str, classes: tuple[str, ...] = ()) -> dict[str, Any]:
+def compute_test_metrics(outputs: torch.Tensor, y: torch.Tensor, task: str, classes: tuple[str, ...] = ()) -> dict[str, Any]:
     """The test figures of a set of outputs, as plain Python values (JSON-friendly, for the run store)."""
     if len(y) == 0:
         return {}
@@ -96,7 +96,7 @@ def predictions_table(
     return table
 
 
-def test_outputs(record: TrainedModel, data: PreparedData) -> torch.Tensor:
+def predict_test(record: TrainedModel, data: PreparedData) -> torch.Tensor:
     """A finished model's outputs on the test split of its data (CPU, eval mode)."""
     return predict(record.build(), data.X_test)
 
@@ -117,5 +117,5 @@ def make_trained_model(
         device=device, duration_s=float(duration_s), standardization=data.standardization,
         classes=tuple(data.classes), feature_names=tuple(data.feature_names),
     )
-    metrics = test_metrics(test_outputs(record, data), data.y_test, data.task, data.classes)
+    metrics = compute_test_metrics(predict_test(record, data), data.y_test, data.task, data.classes)
     return TrainedModel(**{**record.__dict__, "test_metrics": metrics})
