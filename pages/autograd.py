@@ -133,7 +133,8 @@ def load_function_2d() -> None:
     st.session_state.update(
         ag_f2_expr=surface.expression, ag_f2_xmin=surface.x_range[0], ag_f2_xmax=surface.x_range[1],
         ag_f2_ymin=surface.y_range[0], ag_f2_ymax=surface.y_range[1],
-        ag_opt_x0=surface.start[0], ag_opt_y0=surface.start[1],
+        ag_opt_x0=surface.start[0], ag_opt_y0=surface.start[1], ag_opt_steps=surface.steps,
+        ag_f2_log=surface.log_colors, ag_opt_SGD_momentum=surface.momentum,
     )
     for kind in OPTIMIZER_KINDS:
         st.session_state[f"ag_opt_{kind}_lr"] = surface.lr if kind.startswith("SGD") else DEFAULT_LR[kind]
@@ -148,7 +149,7 @@ for _key, _value in {
     "ag_f1_points": 200, "ag_f1_at": 1.0,
     "ag_f2_preset": "bowl", "ag_f2_expr": _bowl.expression, "ag_f2_xmin": _bowl.x_range[0], "ag_f2_xmax": _bowl.x_range[1],
     "ag_f2_ymin": _bowl.y_range[0], "ag_f2_ymax": _bowl.y_range[1], "ag_f2_side": 80, "ag_f2_arrows": 15,
-    "ag_f2_downhill": False, "ag_f2_surface": False,
+    "ag_f2_downhill": False, "ag_f2_surface": False, "ag_f2_log": False,
     "ag_opt_x0": _bowl.start[0], "ag_opt_y0": _bowl.start[1], "ag_opt_steps": 100, "ag_opt_kinds": ["SGD", "Adam"],
     **{f"ag_opt_{kind}_lr": DEFAULT_LR[kind] for kind in OPTIMIZER_KINDS},
     **{f"ag_opt_{kind}_momentum": m for kind, m in DEFAULT_MOMENTUM.items()},
@@ -356,6 +357,7 @@ def surface_inputs() -> tuple[str, tuple[float, float], tuple[float, float]] | N
                                        max_value=limits.MAX_PLOT_RANGE)
               for i, (label, key) in enumerate((("x from", "ag_f2_xmin"), ("x to", "ag_f2_xmax"),
                                                 ("y from", "ag_f2_ymin"), ("y to", "ag_f2_ymax")))]
+    st.checkbox("log colour scale", key="ag_f2_log", help="Colour by log10(1 + f − min f), for steep functions.")
     if bounds[0] >= bounds[1] or bounds[2] >= bounds[3]:
         show_error(PlaygroundError("Each range must go from a smaller number to a larger one."))
         return None
@@ -368,8 +370,12 @@ def scatter(x, y, name: str, mode: str = "lines", **style) -> dict:
 
 def contour(field: Field2D) -> dict:
     """A plotly figure as a plain dict (building go.Figure objects trace by trace costs tens of ms a rerun)."""
-    data = [{"type": "contour", "x": field.xs, "y": field.ys, "z": field.z, "colorscale": "Viridis", "ncontours": 30,
-             "contours": {"coloring": "heatmap"}, "colorbar": {"title": {"text": "f"}}, "name": "f"}]
+    z, title = field.z, "f"
+    if st.session_state.get("ag_f2_log") and np.isfinite(z).any():
+        z, title = np.log10(1 + z - np.nanmin(z[np.isfinite(z)])), "log10(1 + f − min f)"
+    data = [{"type": "contour", "x": field.xs, "y": field.ys, "z": z, "colorscale": "Viridis", "ncontours": 30,
+             "contours": {"coloring": "heatmap"}, "colorbar": {"title": {"text": title}}, "name": "f",
+             "customdata": field.z, "hovertemplate": "x %{x:.3g}<br>y %{y:.3g}<br>f %{customdata:.4g}<extra></extra>"}]
     layout = {"height": 520, "margin": MARGIN, "legend": {"orientation": "h", "y": 1.08},
               "xaxis": {"title": {"text": "x"}},
               # equal scales: gradients stand at right angles to the contour lines

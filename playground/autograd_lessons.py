@@ -46,7 +46,7 @@ LESSONS: dict[str, str] = {
     "requires_grad": "requires_grad=False",
     "no_grad": "torch.no_grad()",
     "detach": ".detach()",
-    "non_scalar": "backward() on a non-scalar",
+    "non_scalar": "non-scalar backward()",
 }
 
 

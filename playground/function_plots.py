@@ -35,13 +35,18 @@ class Surface2D:
     x_range: tuple[float, float]
     y_range: tuple[float, float]
     start: tuple[float, float]
-    lr: float  # a learning rate that works for plain SGD
+    lr: float  # a learning rate that works for SGD
+    momentum: float = 0.0  # SGD's momentum in the preset
+    steps: int = 100  # enough steps to see where the optimizers go
+    log_colors: bool = False  # colour by log(1 + f - min f): steep walls would hide the valley otherwise
 
 
 FUNCTIONS_2D: dict[str, Surface2D] = {
     "bowl": Surface2D("x**2 + 3*y**2", (-3.0, 3.0), (-3.0, 3.0), (-2.5, 2.0), 0.05),
-    "Rosenbrock": Surface2D("(1 - x)**2 + 100*(y - x**2)**2", (-2.0, 2.0), (-1.0, 3.0), (-1.5, 2.5), 0.001),
-    "Himmelblau": Surface2D("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", (-5.0, 5.0), (-5.0, 5.0), (-0.5, -0.5), 0.01),
+    "Rosenbrock": Surface2D("(1 - x)**2 + 100*(y - x**2)**2", (-2.0, 2.0), (-1.0, 3.0), (-1.5, 2.5), 0.001,
+                            momentum=0.9, steps=1000, log_colors=True),
+    "Himmelblau": Surface2D("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", (-5.0, 5.0), (-5.0, 5.0), (-0.5, -0.5), 0.01,
+                            log_colors=True),
     "saddle": Surface2D("x**2 - y**2", (-2.0, 2.0), (-2.0, 2.0), (-1.5, 0.05), 0.05),
 }
 

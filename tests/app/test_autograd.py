@@ -195,6 +195,9 @@ def test_optimizer_paths_view(at):
     assert any("stopped at step" in w.value for w in at.warning)
     at.selectbox(key="ag_f2_preset").set_value("Rosenbrock").run()
     assert at.slider(key="ag_opt_x0").value == -1.5 and not at.exception
+    assert at.number_input(key="ag_opt_steps").value == 1000 and at.checkbox(key="ag_f2_log").value
+    table = at.dataframe[0].value.set_index("optimizer")
+    assert table.loc["SGD (lr 0.001, momentum 0.9)", "final loss"] < 1e-3  # down Rosenbrock's valley to (1, 1)
     at.multiselect(key="ag_opt_kinds").set_value([]).run()
     assert any("Choose at least one optimizer" in e for e in errors(at))
     assert not at.exception
