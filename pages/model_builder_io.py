@@ -155,6 +155,11 @@ def _keep(store: RunStore, trained: TrainedModel | None) -> None:
     if mark in kept:
         st.caption(f"Kept in the run store as run {kept[mark]}: the Runs page lists it.")
         return
+    same = _already_kept(store, trained, mark)
+    if same is not None:
+        kept[mark] = same
+        st.caption(f"Kept in the run store as run {same}: the Runs page lists it.")
+        return
     if not store.writable:
         st.warning(store.reason, icon=":material/warning:")
         return
@@ -169,6 +174,17 @@ def _keep(store: RunStore, trained: TrainedModel | None) -> None:
         "and the Runs page lists it.",
         icon=":material/save:",
     )
+
+
+def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | None:
+    """The id of a kept run that is this very run (same setup, same weights), e.g. one reopened here."""
+    run_id = store.find(trained.config.key())
+    if run_id is None:
+        return None
+    try:
+        return run_id if fingerprint(store.get(run_id)) == mark else None
+    except PlaygroundError:
+        return None
 
 
 def _already_ran(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from pages.model_builder_io import mark_kept
 from pages.widgets import show_error
 from playground import checkpoints, limits, train_script
 from playground import run_comparison as compare
@@ -176,6 +177,7 @@ if buttons[0].button("Open in Model Builder", key="runs_open", icon=":material/o
         st.session_state["mb_loaded_model"] = trained
         st.session_state["mb_trained"] = trained
         st.session_state["mb_url_run_handled"] = run_id
+        mark_kept(trained, run_id)
         st.switch_page(BUILDER, query_params={"run": run_id})
 
 

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import torch
 
+from playground import evaluation
 from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.model import TrainedModel, build_model
 
 SPEC = ModelSpec(in_features=2, hidden=(8, 4), activations=("tanh", "relu"), out_features=3)
+
+
+def _test_metrics(model, spec: ModelSpec, seed: int) -> dict:
+    """The test figures the app computes, of this model on random inputs (real shapes, made-up data)."""
+    metrics = getattr(evaluation, "compute_test_metrics", None) or evaluation.test_metrics
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.randn(50, spec.in_features, generator=generator)
+    with torch.no_grad():
+        outputs = model.eval()(X)
+    if spec.task == "regression":
+        return metrics(outputs, torch.randn(50, 1, generator=generator), "regression")
+    y = torch.randint(0, spec.out_features, (50,), generator=generator)
+    return metrics(outputs, y, "classification", tuple(str(i) for i in range(spec.out_features)))
 
 
 def make_trained(
@@ -42,7 +56,7 @@ def make_trained(
         config=config,
         state_dict={k: v.detach().clone() for k, v in model.state_dict().items()},
         history=history,
-        test_metrics={"loss": 0.9, "accuracy": 0.4} if classification else {"loss": 0.2},
+        test_metrics=_test_metrics(model, spec, seed),
         status=status,
         device="cpu",
         duration_s=1.5,

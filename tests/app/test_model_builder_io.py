@@ -269,3 +269,11 @@ def test_a_hostile_link_never_breaks_the_page(store):
     at.run()
     assert not at.exception
     assert shown_config(at).train.lr == 0.03  # unchanged
+
+
+def test_a_run_already_in_the_store_is_not_kept_twice(store):
+    kept = make_trained(seed=3)
+    run_id = store.save(kept)
+    at = host(kept)  # e.g. reopened from the Runs page, or a reload of the same run
+    assert f"Kept in the run store as run {run_id}" in texts(at)
+    assert len(store.list()) == 1

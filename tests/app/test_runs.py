@@ -83,13 +83,18 @@ def test_delete_asks_first(store):
 
 
 def test_open_in_model_builder_hands_over_the_run(store):
-    run_id = store.save(make_trained(seed=4))
+    kept = make_trained(seed=4, lr=0.07, optimizer="sgd")
+    run_id = store.save(kept)
     at = open_page("pages/runs.py")
     at.selectbox(key="runs_action_run").set_value(run_id).run()
     at.button(key="runs_open").click().run()
-    assert at.session_state["mb_apply_config"] == make_trained(seed=4).config
-    assert at.session_state["mb_loaded_model"].config == make_trained(seed=4).config
+    assert not at.exception, [e.value for e in at.exception]
+    # The Model Builder took the run: its widgets carry the run's setup, and the run is its model.
+    assert at.session_state["mb_trained"].config == kept.config
+    assert at.session_state["mb_seed"] == 4 and at.session_state["mb_lr"] == 0.07
+    assert at.session_state["mb_optimizer"] == "sgd" and at.session_state["mb_dataset"] == "spiral3"
     assert at.session_state["mb_url_run_handled"] == run_id
+    assert len(store.list()) == 1  # opening a kept run does not keep it again
 
 
 def test_a_run_linked_by_id_is_preselected(store):
