@@ -267,7 +267,7 @@ def _read_text(source: bytes | BinaryIO | Any) -> str:
 
 
 def _delimiter(text: str) -> str:
-    head = "\n".join(text.splitlines()[:20])
+    head = "\n".join(text[:200_000].splitlines()[:20])  # not splitlines() of the whole file: millions of strings
     counts = {sep: head.count(sep) for sep in (",", ";", "\t")}
     return max(counts, key=lambda sep: counts[sep]) if any(counts.values()) else ","
 
@@ -281,6 +281,26 @@ def _number(cell: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def _rows(text: str) -> list[list[str]]:
+    """The non-blank rows, read one at a time so an oversized file is refused before it is all in memory
+    (a 10 MB file of short rows would otherwise become millions of lists), and a malformed one
+    (a cell over the csv module's field limit) is a sentence, not a crash."""
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(io.StringIO(text), delimiter=_delimiter(text)):
+            if not any(c.strip() for c in row):
+                continue
+            if len(row) > limits.MAX_CSV_COLUMNS and not rows:
+                raise PlaygroundError(f"The CSV has {len(row)} columns; at most {limits.MAX_CSV_COLUMNS} are allowed.")
+            rows.append(row)
+            if len(rows) > limits.MAX_CSV_ROWS + 1:
+                raise PlaygroundError(f"The CSV has more than {limits.MAX_CSV_ROWS:,} rows; at most {limits.MAX_CSV_ROWS:,} are allowed.")
+    except csv.Error as exc:
+        raise PlaygroundError("The CSV could not be read: a cell is too long or a quote is not closed.",
+                              library_message(exc)) from exc
+    return rows
 
 
 def infer_task(values: list[str]) -> str:
@@ -306,7 +326,7 @@ class CsvDataset(Dataset):
         text = _read_text(source)
         if not text.strip():
             raise PlaygroundError("The CSV is empty: it needs a header row and at least one row of data.")
-        rows = [row for row in csv.reader(io.StringIO(text), delimiter=_delimiter(text)) if any(c.strip() for c in row)]
+        rows = _rows(text)
         if len(rows) < 2:
             raise PlaygroundError("The CSV has a header but no data rows; add rows of numbers below the header.")
         header = [name.strip() for name in rows[0]]

@@ -1,0 +1,134 @@
+"""Hostile CSV files: through playground/datasets (CsvDataset, csv_columns, prepare_data), which the
+Model Builder calls on an upload, and through the page itself.
+
+Each refused file gives one plain sentence (a PlaygroundError, which the page shows with show_error);
+odd but valid files (semicolons, a byte-order mark, text labels) load correctly. Large files are
+refused in bounded time and memory.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pytest
+
+from playground import limits
+from playground.config import DataConfig
+from playground.datasets import CsvDataset, csv_columns, prepare_data
+from playground.errors import PlaygroundError
+from tests.app.conftest import open_page
+from tests.reliability.conftest import assert_plain, assert_sentence, record
+
+
+def rows(n: int, sep: str = ",") -> str:
+    return "\n".join(f"{i % 13}{sep}{(i * 7) % 5}{sep}{i % 2}" for i in range(n))
+
+
+GOOD = ("a,b,label\n" + rows(60) + "\n").encode()
+
+# (case id, file bytes, sentence fragment)
+REFUSED = [
+    ("empty", b"", "The CSV is empty"),
+    ("whitespace-only", b"  \n\n \t\n", "The CSV is empty"),
+    ("header-only", b"a,b,label\n", "header but no data rows"),
+    ("one-column", b"a\n1\n2\n", "at least two columns"),
+    ("no-numeric-columns", b"name,colour,label\nx,red,0\ny,blue,1\n", "no numeric feature columns"),
+    ("nan-cell", ("a,b,label\n1,nan,0\n" + rows(30)).encode(), "is not a number ('nan')"),
+    ("inf-cell", ("a,b,label\n1,inf,0\n" + rows(30)).encode(), "is not a number ('inf')"),
+    ("empty-cell", ("a,b,label\n1,,0\n" + rows(30)).encode(), "is not a number"),
+    ("mixed-types", ("a,b,label\n1,two,0\n" + rows(30)).encode(), "column 'b' is not a number ('two')"),
+    ("ragged-row", ("a,b,label\n1,2\n" + rows(30)).encode(), "make every row the same length"),
+    ("duplicate-header", ("a,a,label\n" + rows(30)).encode(), "a name of its own"),
+    ("empty-target", ("a,b,label\n1,2,\n" + rows(30)).encode(), "(the target) is empty"),
+    ("one-class", ("a,b,label\n" + "\n".join(f"{i},{i},1" for i in range(30))).encode(), "only one class"),
+    ("too-many-classes", ("a,b,label\n" + "\n".join(f"{i},{i},c{i}" for i in range(40))).encode(), "at most 20 classes"),
+    ("rows-over-limit", ("a,b,label\n" + "1,2,0\n3,4,1\n" * (limits.MAX_CSV_ROWS // 2 + 1)).encode(), "at most 100,000"),
+    ("columns-over-limit", (",".join(f"c{i}" for i in range(limits.MAX_CSV_COLUMNS + 1)) + "\n"
+                            + ",".join("1" for _ in range(limits.MAX_CSV_COLUMNS + 1)) + "\n").encode(), "at most 100 are allowed"),
+    ("bytes-over-limit", b"a,b\n" + b"1,1\n" * (limits.MAX_CSV_BYTES // 4 + 1), "the limit is 10 MB"),
+    ("cell-over-field-limit", b"a,b,label\n" + b"x" * 200_000 + b",1,0\n", "a cell is too long"),
+    ("three-million-columns", b"a," * 3_000_000, "columns; at most 100"),
+]
+
+
+@pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+def test_refused_csv_is_one_sentence(data, fragment):
+    start = time.perf_counter()
+    with pytest.raises(PlaygroundError) as caught:
+        CsvDataset(data)
+    assert_plain(caught.value, fragment)
+    assert time.perf_counter() - start < 5.0  # refused in bounded time
+
+
+def test_a_ten_megabyte_file_of_short_rows_is_refused_fast_and_small():
+    """The row limit is checked while reading, so 2.6 million short rows never all sit in memory."""
+    data = b"a,b\n" + b"1,1\n" * ((limits.MAX_CSV_BYTES - 4) // 4)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(PlaygroundError) as caught:
+        CsvDataset(data)
+    seconds = time.perf_counter() - start
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert_plain(caught.value, "at most 100,000")
+    record("csv", "10 MB of short rows: seconds to refuse", round(seconds, 3))
+    record("csv", "10 MB of short rows: peak memory growth (MB, upper bound)", round(grown_mb, 1))
+    assert seconds < 3.0 and grown_mb < 150
+
+
+@pytest.mark.parametrize(("data", "features", "classes"), [
+    (("a;b;label\n" + rows(40, ";")).encode(), ("a", "b"), ("0", "1")),
+    (("\ufeffa,b,label\n" + rows(40)).encode(), ("a", "b"), ("0", "1")),
+    (("a\tb\tlabel\n" + rows(40, "\t")).encode(), ("a", "b"), ("0", "1")),
+    (("a,b,label\n" + "\n".join(f"{i},{i % 3},{'=cmd|/C calc!A0' if i % 2 else 'ok'}" for i in range(40))).encode(),
+     ("a", "b"), ("=cmd|/C calc!A0", "ok")),
+    (("id,name,a,label\n" + "\n".join(f"{i},n{i},{i % 5},{i % 2}" for i in range(40))).encode(), ("id", "a"), ("0", "1")),
+    ("a,b,label\n1,2,0\n3,4,1\n".encode("latin-1") + "5,6,\xe9\n".encode("latin-1"), ("a", "b"), ("0", "1", "\xe9")),
+], ids=["semicolons", "byte-order-mark", "tabs", "formula-injection-label-is-just-text", "text-column-ignored", "latin-1"])
+def test_odd_but_valid_csv_loads(data, features, classes):
+    dataset = CsvDataset(data)
+    assert dataset.feature_names == features and dataset.classes == classes
+    assert csv_columns(data)[0] in (features[0], "id")  # no byte-order mark in the first name
+
+
+def test_too_few_rows_for_training_is_a_sentence():
+    config = DataConfig(dataset="csv", features=(), csv_name="small.csv")
+    with pytest.raises(PlaygroundError) as caught:
+        prepare_data(config, ("a,b,label\n" + rows(10)).encode())
+    assert_plain(caught.value, "at least 20")
+
+
+def test_csv_name_is_never_a_path():
+    """The name travels in the config for display only; a path there reads nothing."""
+    config = DataConfig(dataset="csv", features=(), csv_name="../../../../etc/passwd")
+    with pytest.raises(PlaygroundError) as caught:
+        prepare_data(config, None)
+    assert_plain(caught.value, "Upload a CSV file first")
+
+
+# --------------------------------------------------------------------------------------------- page
+
+PAGE_CASES = [
+    ("empty", b"", "The CSV is empty"),
+    ("header-only", b"a,b,label\n", "header but no data rows"),
+    ("nan-cell", ("a,b,label\n1,nan,0\n" + rows(30)).encode(), "is not a number"),
+    ("one-class", ("a,b,label\n" + "\n".join(f"{i},{i},1" for i in range(30))).encode(), "only one class"),
+    ("cell-over-field-limit", b"a,b,label\n" + b"x" * 200_000 + b",1,0\n", "a cell is too long"),
+]
+
+
+@pytest.fixture(scope="module")
+def builder():
+    return open_page("pages/model_builder.py", timeout=120)
+
+
+@pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in PAGE_CASES], ids=[c[0] for c in PAGE_CASES])
+def test_hostile_csv_on_the_model_builder(builder, data, fragment):
+    at = builder
+    at.selectbox(key="mb_dataset").set_value("csv").run()
+    at.file_uploader(key="mb_csv_file").upload("hostile.csv", data).run()
+    assert_sentence(at, fragment)
+    at.file_uploader(key="mb_csv_file").upload("good.csv", GOOD).run()  # the page still works
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.selectbox(key="mb_dataset").set_value("circle").run()  # the generated data's settings are still there
+    assert not at.exception and not at.error
