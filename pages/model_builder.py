@@ -83,14 +83,28 @@ def widgets_from_config(config: RunConfig) -> None:
         STATE["mb_notice"] = f"This server has no {t.device}; the run is set to the CPU."
 
 
+PERSISTENT = ("mb_dataset", "mb_n_samples", "mb_noise", "mb_train_fraction", "mb_val_fraction", "mb_standardize",
+              "mb_data_seed", "mb_layers", "mb_dropout", "mb_optimizer", "mb_lr", "mb_momentum", "mb_weight_decay",
+              "mb_beta1", "mb_beta2", "mb_batch", "mb_shuffle", "mb_epochs", "mb_reg", "mb_reg_rate", "mb_seed",
+              "mb_device", "mb_cudnn_det", "mb_cudnn_bench", "mb_csv_target", "mb_csv_task", "mb_resume",
+              "mb_show_test", "mb_discretize")
+PERSISTENT_PREFIXES = ("mb_feat_", "mb_width_", "mb_act_")
+
+
 def init_defaults() -> None:
-    if "mb_dataset" in STATE:
-        return
-    seed = global_seed()
-    widgets_from_config(RunConfig(
-        data=DataConfig(seed=seed),
-        train=TrainConfig(seed=seed, device=default_device()),
-    ))
+    """Defaults for every setting, and keep the settings of widgets not drawn this run (Streamlit would
+    drop them: e.g. the noise slider while a CSV is chosen, or SGD's momentum while Adam is)."""
+    if "mb_dataset" not in STATE:
+        seed = global_seed()
+        widgets_from_config(RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed, device=default_device())))
+    defaults = RunConfig()
+    STATE.setdefault("mb_n_samples", defaults.data.n_samples)
+    STATE.setdefault("mb_noise", float(defaults.data.noise))
+    for feature in FEATURES:
+        STATE.setdefault(f"mb_feat_{feature}", feature in defaults.data.features)
+    for key in list(STATE.keys()):
+        if key in PERSISTENT or key.startswith(PERSISTENT_PREFIXES):
+            STATE[key] = STATE[key]
 
 
 def data_config() -> DataConfig:

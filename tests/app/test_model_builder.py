@@ -1,0 +1,161 @@
+"""Model Builder driven like a user: build, train in the background, watch, test; bad inputs; hand-overs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.model import TrainedModel
+from tests.app.conftest import open_page, texts
+
+PAGE = "pages/model_builder.py"
+DEADLINE_S = 120
+
+
+def poll_until_done(at, deadline_s: float = DEADLINE_S):
+    """Rerun the page (as the fragment's timer would) until the run has ended."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        view = at.session_state["mb_job"].snapshot()
+        if not view.active:
+            at.run()
+            return view
+        time.sleep(0.3)
+    raise AssertionError("the run did not finish in time")
+
+
+def charts(at) -> list:
+    return at.get("plotly_chart")
+
+
+@pytest.fixture
+def at():
+    return open_page(PAGE)
+
+
+def test_page_shows_data_model_and_the_course_examples(at):
+    shown = texts(at)
+    for words in ("1 · Data", "2 · Model", "3 · Training", "4 · Evaluation and test", "Save and load",
+                  "DataLoader(dataset, batch_size=4, shuffle=True)", "nn.Linear(32, 64)", "[64, 32]", "[64]",
+                  "torch.backends.cudnn.deterministic = True", "Sequential(", "Epoch 0"):
+        assert words in shown, words
+    assert isinstance(at.session_state["mb_config"], RunConfig)
+    assert at.dataframe  # the layer table
+    assert len(charts(at)) >= 2  # the untrained model's boundary and the network diagram
+
+
+def test_train_circle_see_curves_metrics_and_confusion_matrix(at):
+    at.number_input(key="mb_epochs").set_value(12).run()
+    at.button(key="mb_play").click().run()
+    view = poll_until_done(at)
+    assert view.status == "finished" and view.epoch == 12
+    trained = at.session_state["mb_trained"]
+    assert isinstance(trained, TrainedModel) and len(trained.history) == 12
+    assert trained.test_metrics["accuracy"] >= 0.8
+    shown = texts(at)
+    assert "Epoch 12" in shown and "finished" in shown
+    assert "Confusion matrix" in shown and "Per class" in shown
+    assert [m.label for m in at.metric][:2] == ["Test accuracy", "Test rows"]
+    keys = [c.proto.id for c in charts(at)]
+    assert len(keys) >= 5  # curves, boundary, network, thumbnails, confusion matrix
+    assert at.get("download_button")
+    # a rerun does not lose anything
+    at.run()
+    assert at.session_state["mb_trained"] is trained
+
+
+def test_regression_shows_mse_mae(at):
+    at.selectbox(key="mb_dataset").set_value("plane").run()
+    at.number_input(key="mb_epochs").set_value(3).run()
+    at.button(key="mb_play").click().run()
+    view = poll_until_done(at)
+    assert view.status == "finished"
+    labels = [m.label for m in at.metric]
+    assert "Test MSE" in labels and "Test MAE" in labels
+
+
+def test_step_then_stop_keeps_the_partial_model(at):
+    at.number_input(key="mb_epochs").set_value(2000).run()
+    at.number_input(key="mb_batch").set_value(1).run()
+    at.button(key="mb_step").click().run()
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        at.run()
+        view = at.session_state["mb_job"].snapshot()
+        if view.status == "paused" and view.epoch == 1:
+            break
+        time.sleep(0.2)
+    assert view.epoch == 1 and view.status == "paused"
+    at.button(key="mb_play").click().run()
+    time.sleep(1.0)
+    at.button(key="mb_stop").click().run()
+    at.run()
+    trained = at.session_state["mb_trained"]
+    assert trained.status == "stopped" and len(trained.history) >= 1
+    assert "stopped early" in texts(at)
+    at.button(key="mb_reset").click().run()
+    assert "mb_trained" not in at.session_state and "Epoch 0" in texts(at)
+
+
+def test_bad_settings_get_a_sentence_and_nothing_breaks(at):
+    at.slider(key="mb_train_fraction").set_value(0.9).run()
+    at.slider(key="mb_val_fraction").set_value(0.3).run()
+    assert not at.exception
+    assert any("leave some data for the test" in e.value for e in at.error)
+    at.slider(key="mb_val_fraction").set_value(0.2).run()
+    at.slider(key="mb_train_fraction").set_value(0.6).run()
+    assert not at.error
+    at.number_input(key="mb_batch").set_value(5000).run()
+    assert any("clamped" in i.value for i in at.info)
+
+
+def test_csv_upload_good_and_bad(at):
+    at.selectbox(key="mb_dataset").set_value("csv").run()
+    uploader = at.file_uploader[0]
+    uploader.set_value(("empty.csv", b"", "text/csv")).run()
+    assert not at.exception
+    assert any("empty" in e.value for e in at.error)
+    at.file_uploader[0].set_value(("nan.csv", b"a,b,label\n1,2,0\n3,,1\n" + b"5,6,0\n" * 30, "text/csv")).run()
+    assert any("Row 2, column 'b'" in e.value for e in at.error)
+    good = b"x,y,label\n" + b"".join(f"{i % 7},{i % 5},{'hi' if i % 7 > 3 else 'lo'}\n".encode() for i in range(60))
+    at.file_uploader[0].set_value(("good.csv", good, "text/csv")).run()
+    assert not at.error, [e.value for e in at.error]
+    config = at.session_state["mb_config"]
+    assert config.data.dataset == "csv" and config.model.in_features == 2 and config.data.csv_target == "label"
+    at.radio(key="mb_csv_task").set_value("regression").run()
+    assert any("regression" in e.value for e in at.error)
+
+
+def test_a_setup_handed_over_is_applied_to_the_widgets(at):
+    config = RunConfig(
+        data=DataConfig(dataset="spiral3", n_samples=300, features=("x1", "x2", "sin_x1"), seed=4),
+        model=ModelSpec(in_features=3, hidden=(12, 6, 4), activations=("relu", "tanh", "sigmoid"), out_features=3),
+        train=TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, batch_size=32, epochs=7, seed=3),
+    )
+    at.session_state["mb_apply_config"] = config
+    at.run()
+    assert at.session_state["mb_config"] == config
+    assert at.number_input(key="mb_layers").value == 3 and at.selectbox(key="mb_act_2").value == "sigmoid"
+
+
+def test_a_loaded_model_is_tested_and_can_be_resumed(at):
+    import torch
+
+    from playground.model import build_model
+
+    config = RunConfig(model=ModelSpec(hidden=(8, 8), activations=("tanh", "tanh")), train=TrainConfig(epochs=2))
+    torch.manual_seed(0)
+    state = build_model(config.model).state_dict()
+    history = ({"epoch": 1, "train_loss": 0.7, "val_loss": 0.7, "train_acc": 0.5, "val_acc": 0.5},)
+    at.session_state["mb_loaded_model"] = TrainedModel(config=config, state_dict=state, history=history)
+    at.run()
+    assert "Model loaded" in texts(at)
+    assert [m.label for m in at.metric][0] == "Test accuracy"
+    at.checkbox(key="mb_resume").check().run()
+    at.button(key="mb_play").click().run()
+    view = poll_until_done(at)
+    assert [row["epoch"] for row in view.history] == [1, 2, 3]
