@@ -430,9 +430,15 @@ class CsvDataset(Dataset):
 def csv_columns(source: bytes) -> tuple[str, ...]:
     """The header of a CSV, for the target picker (the full checks run in ``CsvDataset``)."""
     text = _read_text(source)
-    for row in csv.reader(io.StringIO(text), delimiter=_delimiter(text)):
-        if any(c.strip() for c in row):
-            return tuple(name.strip() for name in row)
+    try:
+        for row in csv.reader(io.StringIO(text), delimiter=_delimiter(text)):
+            if any(c.strip() for c in row):
+                if len(row) > limits.MAX_CSV_COLUMNS:
+                    raise PlaygroundError(f"The CSV has {len(row)} columns; at most {limits.MAX_CSV_COLUMNS} are allowed.")
+                return tuple(name.strip() for name in row)
+    except csv.Error as exc:
+        raise PlaygroundError("The CSV could not be read: a cell is too long or a quote is not closed.",
+                              library_message(exc)) from exc
     raise PlaygroundError("The CSV is empty: it needs a header row and at least one row of data.")
 
 

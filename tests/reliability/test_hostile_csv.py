@@ -61,6 +61,18 @@ def test_refused_csv_is_one_sentence(data, fragment):
     assert time.perf_counter() - start < 5.0  # refused in bounded time
 
 
+@pytest.mark.parametrize(("data", "fragment"), [
+    (b"x" * 200_000 + b",label\n1,2\n", "a cell is too long"),
+    (",".join(f"c{i}" for i in range(500)).encode() + b"\n", "at most 100 are allowed"),
+    (b"", "The CSV is empty"),
+], ids=["header-cell-over-field-limit", "500-header-columns", "empty"])
+def test_column_picker_refuses_with_a_sentence(data, fragment):
+    """csv_columns runs first on an upload (the target picker): it must refuse as plainly as CsvDataset."""
+    with pytest.raises(PlaygroundError) as caught:
+        csv_columns(data)
+    assert_plain(caught.value, fragment)
+
+
 def test_a_ten_megabyte_file_of_short_rows_is_refused_fast_and_small():
     """The row limit is checked while reading, so 2.6 million short rows never all sit in memory."""
     data = b"a,b\n" + b"1,1\n" * ((limits.MAX_CSV_BYTES - 4) // 4)
@@ -114,6 +126,7 @@ PAGE_CASES = [
     ("nan-cell", ("a,b,label\n1,nan,0\n" + rows(30)).encode(), "is not a number"),
     ("one-class", ("a,b,label\n" + "\n".join(f"{i},{i},1" for i in range(30))).encode(), "only one class"),
     ("cell-over-field-limit", b"a,b,label\n" + b"x" * 200_000 + b",1,0\n", "a cell is too long"),
+    ("header-cell-over-field-limit", b"x" * 200_000 + b",label\n1,0\n", "a cell is too long"),
 ]
 
 
