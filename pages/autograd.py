@@ -205,24 +205,22 @@ def show_result(spec: ExpressionSpec, result: AutogradResult) -> None:
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
 
-    left, right = st.columns([3, 2])
-    with left:
-        st.markdown("**Forward graph** (every value and, after `backward()`, its gradient)")
+    forward, backward = st.columns([3, 2])
+    with forward:
+        st.markdown("**Forward graph**: every value and, after `backward()`, its gradient")
         st.graphviz_chart(result.forward_dot)
-    with right:
-        st.markdown("**PyTorch's backward graph** (`z.grad_fn` and its `next_functions`)")
+    with backward:
+        st.markdown("**PyTorch's backward graph**: `z.grad_fn` and its `next_functions`")
         st.graphviz_chart(result.backward_dot)
-
     printed = [f"z = {result.result_repr}"]
     if not result.backward_problem:
         printed += [f"{name}.grad = {text}" for name, text in result.grad_reprs.items()]
     st.markdown("**What PyTorch prints**")
     st.code("\n".join(printed), language="text")
-
     grads = {name: grad for name, grad in result.leaf_grads.items() if grad is not None}
     if grads:
         st.markdown("**Gradients of the leaves**")
-        cols = st.columns(min(len(grads), 4))
+        cols = st.columns(min(len(grads), 3))
         for index, (name, grad) in enumerate(grads.items()):
             with cols[index % len(cols)]:
                 st.caption(f"{name}.grad, shape {shape_text(grad.shape)}")

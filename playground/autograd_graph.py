@@ -211,11 +211,11 @@ def _is_hidden(node: Node, recorded: list[tuple[Node, torch.Tensor]]) -> bool:
 
 
 def forward_dot(nodes: list[GraphNode] | tuple[GraphNode, ...], output_id: str) -> str:
-    """Micrograd's picture: a record ``name | shape | data | grad`` per value (stacked, as rankdir=LR turns
-    a record's fields), an ellipse per operation."""
+    """Micrograd's picture: a record ``{ name | shape | data | grad }`` per value, an ellipse per operation,
+    drawn top to bottom so that it stands beside PyTorch's backward graph, which runs bottom to top."""
     lines = [
         "digraph forward {",
-        '  rankdir=LR; bgcolor="transparent"; nodesep=0.25; ranksep=0.35;',
+        '  rankdir=TB; bgcolor="transparent"; nodesep=0.25; ranksep=0.3;',
         '  node [fontname="Helvetica", fontsize=11, height=0.3];',
     ]
     for node in nodes:
@@ -228,7 +228,7 @@ def forward_dot(nodes: list[GraphNode] | tuple[GraphNode, ...], output_id: str) 
             fields.append("no grad")
         color = "#e8f0fe" if node.kind == "leaf" else "#f5f5f5" if node.kind == "const" else "#ffffff"
         pen = ', penwidth=2' if node.id == output_id else ""
-        lines.append(f'  {node.id} [shape=record, style=filled, fillcolor="{color}"{pen}, label="{" | ".join(fields)}"];')
+        lines.append(f'  {node.id} [shape=record, style=filled, fillcolor="{color}"{pen}, label="{{{" | ".join(fields)}}}"];')
         if node.kind == "op":
             lines.append(f'  {node.id}_op [shape=ellipse, label="{_dot_escape(node.label)}"];')
             lines.append(f"  {node.id}_op -> {node.id};")
