@@ -49,7 +49,7 @@ def tab(browser, runs_url):
 
 def download(page, key: str) -> bytes:
     with page.expect_download() as info:
-        page.locator(f".st-key-{key} button").click()
+        page.locator(f".st-key-{key} button").first.click()  # a button with help has a nested one
     path = info.value.path()
     return Path(path).read_bytes()
 
@@ -105,3 +105,96 @@ def test_kept_runs_survive_a_server_restart(browser, kept, chromium_path):
             context.close()
         finally:
             stop_app(proc)
+
+
+# ------------------------------------------------------------------------------ the Model Builder
+
+
+def builder_calls(name: str) -> bool:
+    return f"model_builder_io.{name}(" in (Path(__file__).resolve().parents[2] / "pages" / "model_builder.py").read_text()
+
+
+def train_a_few_epochs(page, app_url: str, epochs: int = 4) -> None:
+    open_page(page, app_url, "model_builder")
+    box = page.locator(".st-key-mb_epochs input")
+    box.fill(str(epochs))
+    box.press("Enter")
+    wait_idle(page)
+    page.locator(".st-key-mb_play button").click()
+    page.get_by_text(f"finished after {epochs} epochs").wait_for(timeout=180_000)
+    page.get_by_text("run was kept as run").wait_for(timeout=60_000)
+    wait_idle(page)
+
+
+def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from playground.config import RunConfig
+
+    train_a_few_epochs(page, app_url)
+    weights = download(page, "mb_io_download_pt")
+    spec = json.loads(download(page, "mb_io_download_spec"))
+    predictions = pd.read_csv(io.BytesIO(download(page, "mb_download_predictions")))
+
+    # A freshly built model, the downloaded state_dict loaded with plain torch.load, as the course does.
+    config = RunConfig.from_dict(spec["config"])
+    model = build_model(config.model)
+    model.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu"))
+    model.eval()
+    features = list(spec["feature_names"])
+    X = torch.tensor(predictions[features].to_numpy(), dtype=torch.float32)
+    with torch.no_grad():
+        probabilities = torch.softmax(model(X), dim=1).numpy()
+    app_probabilities = predictions[[f"p({name})" for name in spec["classes"]]].to_numpy()
+    assert abs(probabilities - app_probabilities).max() < 1e-5
+    predicted = [spec["classes"][i] for i in probabilities.argmax(1)]
+    assert predicted == list(predictions["predicted"].astype(str))
+
+    # Upload it back through the page.
+    path = tmp_path / "model.pt"
+    path.write_bytes(weights)
+    page.locator(".st-key-mb_io_upload input[type=file]").set_input_files(str(path))
+    page.get_by_text("Loaded model.pt into the current model").wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    # A hostile file is refused with a sentence; the page keeps working.
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(weights[: len(weights) // 2])
+    page.locator(".st-key-mb_io_upload input[type=file]").set_input_files(str(bad))
+    page.get_by_text("not a complete PyTorch checkpoint").wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.mark.skipif(not builder_calls("read_url"), reason="pages/model_builder.py does not call model_builder_io.read_url/sync_url yet")
+def test_a_shared_link_opens_the_same_setup_in_another_browser(browser, page, app_url):
+    open_page(page, app_url, "model_builder")
+    box = page.locator(".st-key-mb_seed input")
+    box.fill("42")
+    box.press("Enter")
+    wait_idle(page)
+    box = page.locator(".st-key-mb_layers input")
+    box.fill("3")
+    box.press("Enter")
+    wait_idle(page)
+    page.wait_for_function("() => location.search.includes('seed=42') && location.search.includes('layers=')")
+    link = page.url
+
+    other = browser.new_context(viewport={"width": 1440, "height": 1100})
+    try:
+        tab = other.new_page()
+        tab.set_default_timeout(60_000)
+        tab.goto(link)
+        tab.wait_for_selector('[data-testid="stSidebar"]')
+        wait_idle(tab)
+        assert tab.locator(".st-key-mb_seed input").input_value() == "42"
+        assert tab.locator(".st-key-mb_layers input").input_value() == "3"
+        assert tab.locator('[data-testid="stException"]').count() == 0
+        # A hostile link: notes, no crash.
+        tab.goto(f"{app_url}/model_builder?noise=5&lr=abc&%3Cb%3E=1")
+        wait_idle(tab)
+        tab.get_by_text("could not be used as they were").wait_for()
+        assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        other.close()
