@@ -192,7 +192,7 @@ def grad_table(grad: np.ndarray) -> pd.DataFrame:
 
 def show_result(spec: ExpressionSpec, result: AutogradResult) -> None:
     output = result.output
-    summary = [f"**z** = `{value_text(output.value)}` (shape {shape_text(output.shape)})"]
+    summary = [f"**z** = `{output.value_summary}` (shape {shape_text(output.shape)})"]
     for name, grad in result.leaf_grads.items():
         if grad is not None:
             summary.append(f"**{name}.grad** = `{value_text(grad)}`")

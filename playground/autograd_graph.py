@@ -15,6 +15,7 @@ import torch
 from playground.autograd_variables import ExpressionSpec, format_nested, make_tensors
 from playground.errors import PlaygroundError, library_message
 from playground.expression import Node, code, evaluate
+from playground.limits import MAX_TENSOR_ELEMENTS
 
 FULL_VALUE_ELEMENTS = 12  # a tensor up to this many numbers is shown in full in a graph node
 
@@ -29,9 +30,11 @@ class GraphNode:
     source: str  # the PyTorch code that computes it
     inputs: tuple[str, ...]
     shape: tuple[int, ...]
-    value: np.ndarray
+    value: np.ndarray | None  # None for tensors above MAX_TENSOR_ELEMENTS: only their summary is kept
     requires_grad: bool
     grad: np.ndarray | None = None
+    value_summary: str = ""  # what the graph shows: the numbers in full when few, else mean/min/max
+    grad_summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,26 +164,27 @@ def trace(spec: ExpressionSpec, backward: bool = True) -> AutogradResult:
     for ident, node, tensor in entries:
         if _is_hidden(node, recorded):
             continue
-        value = tensor.detach().double().numpy().copy()
-        grad = None if tensor.grad is None else tensor.grad.detach().double().numpy().copy()
+        value = tensor.detach().double().numpy()
+        if not np.isfinite(value).all():
+            what = "NaN" if np.isnan(value).any() else "an infinite value"
+            raise PlaygroundError(
+                f"The value became {what} at {code(node.source())} (shape {shape_text(tuple(tensor.shape))}). "
+                "Check the values there: log and sqrt need positive inputs, and exp or ** of large numbers overflows.",
+                f"{node.source()} = {value_text(value)}",
+            )
+        grad = None if tensor.grad is None else tensor.grad.detach().double().numpy()
+        if grad is not None and not np.isfinite(grad).all() and not warnings:
+            warnings.append(f"The gradient at {code(node.source())} is not finite (NaN or inf): the function has no "
+                            "finite slope there (sqrt or abs at 0, log at 0).")
+        small = value.size <= MAX_TENSOR_ELEMENTS
         kind = "leaf" if node.op == "var" else "const" if node.op == "const" else "op"
         label = node.name if kind == "leaf" else node.source() if kind == "const" else _label(node)
-        nodes.append(GraphNode(ident, kind, label, node.source(), child_ids.get(id(node), ()),
-                               tuple(tensor.shape), value, bool(tensor.requires_grad), grad))
-
-    for graph_node in nodes:
-        if not np.isfinite(graph_node.value).all():
-            what = "NaN" if np.isnan(graph_node.value).any() else "an infinite value"
-            raise PlaygroundError(
-                f"The value became {what} at {code(graph_node.source)} (shape {shape_text(graph_node.shape)}). "
-                "Check the values there: log and sqrt need positive inputs, and exp or ** of large numbers overflows.",
-                f"{graph_node.source} = {value_text(graph_node.value)}",
-            )
-    for graph_node in nodes:
-        if graph_node.grad is not None and not np.isfinite(graph_node.grad).all():
-            warnings.append(f"The gradient at {code(graph_node.source)} is not finite (NaN or inf): the function has no "
-                            "finite slope there (sqrt or abs at 0, log at 0).")
-            break
+        nodes.append(GraphNode(
+            ident, kind, label, node.source(), child_ids.get(id(node), ()), tuple(tensor.shape),
+            value.copy() if small else None, bool(tensor.requires_grad),
+            grad.copy() if small and grad is not None else None,
+            value_text(value), None if grad is None else value_text(grad),
+        ))
 
     leaf_grads = {name: tensor.grad.detach().double().numpy().copy() if tensor.grad is not None else None
                   for name, tensor in tensors.items()}
@@ -221,9 +225,9 @@ def forward_dot(nodes: list[GraphNode] | tuple[GraphNode, ...], output_id: str) 
     for node in nodes:
         name = node.label if node.kind != "op" else (node.source if len(node.source) <= 28 else "t" + node.id[1:])
         fields = [_dot_escape(name), _dot_escape(f"shape {shape_text(node.shape)}"),
-                  _dot_escape(f"data {value_text(node.value)}")]
-        if node.grad is not None:
-            fields.append(_dot_escape(f"grad {value_text(node.grad)}"))
+                  _dot_escape(f"data {node.value_summary}")]
+        if node.grad_summary is not None:
+            fields.append(_dot_escape(f"grad {node.grad_summary}"))
         elif node.kind == "leaf" and not node.requires_grad:
             fields.append("no grad")
         color = "#e8f0fe" if node.kind == "leaf" else "#f5f5f5" if node.kind == "const" else "#ffffff"

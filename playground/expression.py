@@ -24,6 +24,7 @@ from playground.limits import (
     MAX_EXPRESSION_ELEMENTS,
     MAX_EXPRESSION_EXPONENT,
     MAX_EXPRESSION_NODES,
+    MAX_EXPRESSION_TOTAL_ELEMENTS,
 )
 
 
@@ -398,25 +399,32 @@ def evaluate(
     on_node: Callable[[Node, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Evaluate the tree with torch on ``values``; ``on_node`` sees every node's result, children first."""
-    result = _evaluate(node, values, dtype, on_node)
+    result = _evaluate(node, values, dtype, on_node, [0])
     if not isinstance(result, torch.Tensor):  # an expression of numbers only
         result = torch.tensor(float(result), dtype=dtype)
     return result
 
 
 def _evaluate(node: Node, values: Mapping[str, torch.Tensor], dtype: torch.dtype,
-              on_node: Callable[[Node, torch.Tensor], None] | None) -> torch.Tensor | float | int:
-    """Numbers stay Python numbers (as in the code view); everything else is a tensor."""
+              on_node: Callable[[Node, torch.Tensor], None] | None, computed: list[int]) -> torch.Tensor | float | int:
+    """Numbers stay Python numbers (as in the code view); everything else is a tensor.
+
+    ``computed`` counts the numbers made so far, so that many large steps together stay within a limit."""
     if node.op == "var":
         result = values[node.name]
     elif node.op == "const":
         result = node.value
     else:
-        args = [_evaluate(arg, values, dtype, on_node) for arg in node.args]
+        args = [_evaluate(arg, values, dtype, on_node, computed) for arg in node.args]
         try:
             result = apply(node, args, dtype)
         except MemoryError as exc:
             raise _refuse(f"{code(node.source())} needs more memory than the playground allows; use smaller tensors.") from exc
+        if isinstance(result, torch.Tensor):
+            computed[0] += result.numel()
+            if computed[0] > MAX_EXPRESSION_TOTAL_ELEMENTS:
+                raise _refuse(f"The expression computes more than {MAX_EXPRESSION_TOTAL_ELEMENTS:,} numbers in all; "
+                              "use smaller tensors, a smaller grid or fewer operations.")
     if on_node is not None:
         on_node(node, result if isinstance(result, torch.Tensor) else torch.tensor(float(result), dtype=dtype))
     return result

@@ -14,7 +14,7 @@ import torch
 from playground.autograd_variables import ExpressionSpec, make_tensors
 from playground.errors import PlaygroundError
 from playground.expression import evaluate
-from playground.limits import MAX_GRADCHECK_ELEMENTS
+from playground.limits import MAX_GRADCHECK_ELEMENTS, MAX_GRADCHECK_WORK
 
 STEP = 1e-6
 TOLERANCE = 1e-5
@@ -46,18 +46,20 @@ class GradCheckReport:
 
 
 def finite_difference_check(spec: ExpressionSpec, step: float = STEP, tolerance: float = TOLERANCE) -> GradCheckReport:
-    """Check every leaf with requires_grad (at most MAX_GRADCHECK_ELEMENTS elements in all, the first ones)."""
+    """Check every leaf with requires_grad: the first elements, at most MAX_GRADCHECK_ELEMENTS in all, and
+    fewer when one evaluation computes so many numbers that 2 per element would pass MAX_GRADCHECK_WORK."""
     spec.validate()
     tree = spec.parse()
     tensors = make_tensors(spec, dtype=torch.float64)
-    output = evaluate(tree, tensors, dtype=torch.float64)
+    work = [0]
+    output = evaluate(tree, tensors, dtype=torch.float64, on_node=lambda node, t: work.__setitem__(0, work[0] + t.numel()))
     if output.dim() != 0:
         raise PlaygroundError("The finite-difference check needs a scalar result; reduce it with .sum() or .mean().")
     leaves = [name for name in spec.names if tensors[name].requires_grad and name in tree.names()]
     if not leaves:
         raise PlaygroundError("No variable in the expression has requires_grad on, so there is nothing to check.")
     grads = torch.autograd.grad(output, [tensors[name] for name in leaves], allow_unused=True)
-    budget = MAX_GRADCHECK_ELEMENTS
+    budget = max(1, min(MAX_GRADCHECK_ELEMENTS, MAX_GRADCHECK_WORK // (2 * max(work[0], 1))))
     plain = {name: tensor.detach() for name, tensor in tensors.items()}
     results: list[LeafCheck] = []
     with torch.no_grad():

@@ -219,6 +219,15 @@ def test_intermediate_size_limit_is_enforced_before_computing():
         evaluate(parse_expression("a @ b", {"a", "b"}), {"a": a, "b": b})
 
 
+def test_total_work_of_one_evaluation_is_limited():
+    from playground.limits import MAX_EXPRESSION_TOTAL_ELEMENTS
+
+    a = torch.ones(1000, 1000)
+    count = MAX_EXPRESSION_TOTAL_ELEMENTS // a.numel() + 2
+    with pytest.raises(PlaygroundError, match="numbers in all"):
+        evaluate(parse_expression(" + ".join(["a"] * count), {"a"}), {"a": a})
+
+
 def test_softmax_needs_a_dim():
     with pytest.raises(PlaygroundError, match="needs a dim"):
         parse_expression("softmax(x)", {"x"})

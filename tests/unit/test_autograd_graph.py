@@ -215,3 +215,23 @@ def test_the_check_is_capped():
 def test_the_check_needs_a_scalar():
     with pytest.raises(PlaygroundError, match="scalar"):
         finite_difference_check(spec("x * 2", VariableSpec("x", literal="[1., 2.]")))
+
+
+def test_the_check_does_less_when_each_evaluation_is_large():
+    from playground.limits import MAX_GRADCHECK_WORK
+
+    s = spec("(a * b).sum()", VariableSpec("a", "random", shape=(1000, 1)), VariableSpec("b", "random", shape=(1, 1000)))
+    report = finite_difference_check(s)
+    checked = sum(leaf.checked for leaf in report.leaves)
+    assert 0 < checked < MAX_GRADCHECK_ELEMENTS
+    assert checked * 2 * 1_000_000 <= MAX_GRADCHECK_WORK + 2 * 1_002_001
+    assert report.passed
+
+
+def test_large_intermediates_keep_only_a_summary():
+    s = spec("(a * b).sum()", VariableSpec("a", "random", shape=(200, 1)), VariableSpec("b", "random", shape=(1, 200)))
+    result = trace(s)
+    product = next(n for n in result.nodes if n.label == "*")
+    assert product.value is None and product.grad is None and product.shape == (200, 200)
+    assert product.value_summary.startswith("mean ") and product.grad_summary == "mean 1., min 1., max 1."
+    assert result.leaf_grads["a"].shape == (200, 1)
