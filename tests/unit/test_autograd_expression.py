@@ -285,3 +285,20 @@ def test_random_expressions_match_pytorch_values_and_gradients(pair, x_values):
         a = torch.zeros(3, dtype=torch.float64) if a is None else a
         b = torch.zeros(3, dtype=torch.float64) if b is None else b
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+PYTHONISH = st.text(alphabet=list("xyw()[]{}.,:+-*/@%<>=!~&|^'\"_ 0123456789eEjsinpowsumtlambdaimport"), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(PYTHONISH, st.text(max_size=40)))
+def test_any_text_either_parses_and_evaluates_or_is_refused_with_a_sentence(text):
+    """Fuzz: whatever a user types, the only failure is a PlaygroundError (never a crash or a traceback)."""
+    values = {"x": torch.tensor([0.5, -1.0]), "y": torch.tensor(2.0), "w": torch.ones(2, 2)}
+    try:
+        tree = parse_expression(text, set(values))
+        result = evaluate(tree, values)
+    except PlaygroundError as error:
+        assert error.sentence
+        return
+    assert isinstance(result, torch.Tensor)
