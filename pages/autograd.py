@@ -162,6 +162,7 @@ for _key, _value in {
 def variable_editor() -> ExpressionSpec:
     """One row of widgets per variable; returns the spec they describe (validated by the caller)."""
     variables = []
+    problems: list[PlaygroundError] = []
     for row in st.session_state["ag_rows"]:
         cols = st.columns([1.1, 1.2, 3.2, 1.3, 0.5], vertical_alignment="bottom")
         name = cols[0].text_input("name", key=f"ag_var_{row}_name", max_chars=24)
@@ -177,8 +178,14 @@ def variable_editor() -> ExpressionSpec:
         grad = cols[3].checkbox("requires_grad", key=f"ag_var_{row}_grad")
         cols[4].button(":material/delete:", key=f"agbtn_remove_{row}", on_click=remove_variable, args=(row,),
                        help=f"Remove {name}")
-        shape = parse_shape(shape_text_) if source == "random" else ()
+        try:  # every row stays drawn even when one of them is wrong
+            shape = parse_shape(shape_text_) if source == "random" else ()
+        except PlaygroundError as exc:
+            problems.append(exc)
+            continue
         variables.append(VariableSpec(name.strip(), source, literal, shape, grad))
+    if problems:
+        raise problems[0]
     return ExpressionSpec(tuple(variables), st.session_state["ag_expression"], global_seed())
 
 
@@ -271,10 +278,12 @@ def show_lessons(spec: ExpressionSpec) -> None:
 
 
 def graph_view() -> None:
-    top = st.columns([2, 3])
+    top = st.columns([2, 0.5, 3], vertical_alignment="bottom")
     top[0].selectbox("Preset", list(PRESETS), key="ag_preset", on_change=load_preset,
                      help="Loads the preset's variables and expression.")
-    top[1].text_input("Expression", key="ag_expression", max_chars=limits.MAX_EXPRESSION_CHARS,
+    top[1].button("Reload", icon=":material/restart_alt:", key="agbtn_reload", on_click=load_preset,
+                  help="Put the preset's variables and expression back.")
+    top[2].text_input("Expression", key="ag_expression", max_chars=limits.MAX_EXPRESSION_CHARS,
                       help="Declared names, numbers, + - * / ** @, unary minus and "
                       "sin cos exp log sqrt abs tanh sigmoid relu sum mean pow matmul softmax log_softmax t "
                       "(as sin(x) or x.sin()). Parsed with an allow-list, never run as Python.")

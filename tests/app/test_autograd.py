@@ -201,3 +201,15 @@ def test_optimizer_paths_view(at):
     at.multiselect(key="ag_opt_kinds").set_value([]).run()
     assert any("Choose at least one optimizer" in e for e in errors(at))
     assert not at.exception
+
+
+def test_bad_random_shape_keeps_every_row_and_reload_restores_the_course(at):
+    at.button(key="agbtn_add").click().run()
+    at.selectbox(key="ag_var_0_source").set_value("random").run()
+    at.text_input(key="ag_var_0_shape").set_value("2, x").run()
+    assert any("A shape is whole numbers" in e for e in errors(at))
+    assert at.text_input(key="ag_var_1_name").value == "a"  # the row after the bad one is still drawn
+    at.text_input(key="ag_expression").set_value("nonsense(").run()
+    at.button(key="agbtn_reload").click().run()
+    assert_course_shown(at)
+    assert len([t for t in at.text_input if t.key and t.key.endswith("_name")]) == 1
