@@ -278,11 +278,11 @@ def show_lessons(spec: ExpressionSpec) -> None:
 
 
 def graph_view() -> None:
-    top = st.columns([2, 0.5, 3], vertical_alignment="bottom")
+    top = st.columns([2, 0.3, 3], vertical_alignment="bottom")
     top[0].selectbox("Preset", list(PRESETS), key="ag_preset", on_change=load_preset,
                      help="Loads the preset's variables and expression.")
-    top[1].button("Reload", icon=":material/restart_alt:", key="agbtn_reload", on_click=load_preset,
-                  help="Put the preset's variables and expression back.")
+    top[1].button(":material/restart_alt:", key="agbtn_reload", on_click=load_preset,
+                  help="Reload: put the preset's variables and expression back.")
     top[2].text_input("Expression", key="ag_expression", max_chars=limits.MAX_EXPRESSION_CHARS,
                       help="Declared names, numbers, + - * / ** @, unary minus and "
                       "sin cos exp log sqrt abs tanh sigmoid relu sum mean pow matmul softmax log_softmax t "
