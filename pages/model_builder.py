@@ -37,7 +37,7 @@ from playground.figures import (
     confusion_figure,
     curves_figure,
     predicted_vs_true_figure,
-    thumbnails_figure,
+    thumbnails_image,
 )
 from playground.model import TrainedModel, build_model, parameter_count
 from playground.network_diagram import layer_table, network_figure
@@ -45,7 +45,7 @@ from playground.network_diagram import layer_table, network_figure
 LR_OPTIONS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 REG_RATES = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 ACTIVATION_LABELS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": "Linear"}
-REFRESH_S = 0.3  # the live view refreshes about three times a second while a run is active
+REFRESH_S = 0.5  # the live view refreshes twice a second while a run is active
 STATE = st.session_state
 
 
@@ -371,8 +371,8 @@ with left:
         c2.number_input("Weight decay", 0.0, 1.0, step=1e-4, format="%g", key="mb_weight_decay")
     else:
         c1, c2, c3 = st.columns(3)
-        c1.slider("beta1", 0.0, 0.999, step=0.001, key="mb_beta1")
-        c2.slider("beta2", 0.0, 0.9999, step=0.0001, key="mb_beta2")
+        c1.slider("beta1", 0.0, 0.999, step=0.001, format="%.3f", key="mb_beta1")
+        c2.slider("beta2", 0.0, 0.9999, step=0.0001, format="%.4f", key="mb_beta2")
         c3.number_input("Weight decay", 0.0, 1.0, step=1e-4, format="%g", key="mb_weight_decay")
     c1, c2 = st.columns(2)
     c1.number_input("Batch size", min_value=1, max_value=limits.MAX_BATCH_SIZE, step=1, key="mb_batch")
@@ -534,10 +534,9 @@ def live_view() -> None:
         st.plotly_chart(network_figure(cfg.model.widths, live.get("weights"), labels=prepared.feature_names),
                         key="mb_network", width="stretch")
         st.caption("Links: blue positive, orange negative, thicker is larger |weight|.")
-        thumbs = thumbnails_figure(live.get("thumbnails") or [])
+        thumbs = thumbnails_image(live.get("thumbnails") or [])
         if thumbs is not None:
-            st.plotly_chart(thumbs, key="mb_thumbs", width="content")
-            st.caption("What each hidden neuron computes over the plane (one row a layer).")
+            st.image(thumbs, caption="What each hidden neuron computes over the plane (a row a layer; orange low, blue high).")
     if run_active and snap is not None and not snap.active:
         st.rerun()  # the run ended: redraw the whole page (results, buttons), and stop the timer
 

@@ -370,12 +370,11 @@ class WorkerPool:
 
     # ---------------------------------------------------------------- public
     def prewarm(self, count: int = 1) -> None:
-        """Start idle workers now so the first Play does not wait for Python and torch to import."""
+        """Have at least ``count`` workers (busy or idle) started, so the first Play does not wait for Python
+        and torch to import. It never adds workers beside busy ones: a spare would take CPU from training."""
         with self.lock:
-            idle = sum(1 for w in self.workers if w.job is None)
-            while idle < count and len(self.workers) < self.max_workers:
+            while len(self.workers) < min(count, self.max_workers):
                 self.workers.append(_Worker(self, self.context))
-                idle += 1
 
     def submit(
         self,

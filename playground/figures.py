@@ -110,16 +110,22 @@ def predicted_vs_true_figure(pred: np.ndarray, true: np.ndarray) -> go.Figure:
     return fig
 
 
-def thumbnails_figure(layers: Sequence[np.ndarray]) -> go.Figure | None:
-    """One row per hidden layer, one small image per neuron (grey scale, own range)."""
+def thumbnails_image(layers: Sequence[np.ndarray], scale: int = 3, gap: int = 6) -> np.ndarray | None:
+    """All neuron thumbnails as one RGB image (a row a layer): cheap to send and draw 2-4 times a second.
+
+    Low outputs are orange, high outputs blue (each neuron on its own range), as in the boundary.
+    """
     if not layers:
         return None
+    side = layers[0].shape[1] * scale
     cols = max(layer.shape[0] for layer in layers)
-    fig = make_subplots(rows=len(layers), cols=cols, horizontal_spacing=0.01, vertical_spacing=0.04)
+    image = np.full((len(layers) * (side + gap) - gap, cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
+    low, mid, high = np.array([245, 162, 93.0]), np.array([247, 247, 247.0]), np.array([107, 174, 214.0])
     for r, layer in enumerate(layers):
         for c in range(layer.shape[0]):
-            fig.add_trace(go.Heatmap(z=layer[c].astype(np.float32), colorscale="RdBu", showscale=False, hoverinfo="skip"), r + 1, c + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(height=70 * len(layers) + 20, width=max(200, 62 * cols), margin={"l": 0, "r": 0, "t": 5, "b": 5})
-    return fig
+            t = layer[c][::-1].astype(np.float32)[..., None] / 255.0  # row 0 is the bottom of the plane
+            rgb = np.where(t < 0.5, low + (mid - low) * (t * 2), mid + (high - mid) * (t * 2 - 1))
+            rgb = np.kron(rgb, np.ones((scale, scale, 1)))
+            y0, x0 = r * (side + gap), c * (side + gap)
+            image[y0 : y0 + side, x0 : x0 + side] = rgb.round().astype(np.uint8)
+    return image
