@@ -96,19 +96,20 @@ def _flat(query: dict[str, list[str]]) -> dict[str, str]:
     return {key: values[-1] for key, values in query.items() if values}
 
 
-def read_url(base: RunConfig) -> RunConfig | None:
+def read_url(base: RunConfig, choices: dict[str, list[float]] | None = None) -> RunConfig | None:
     """Call at the top of the Model Builder, before its widgets: the setup a link carries, or None.
 
     Returns a RunConfig when the query string holds settings that this session has not read or written
     yet (a shared link, a reload, an edited URL); the page then sets its widgets from it. Each value that
-    was ignored or clamped is shown as a note. Never raises.
+    was ignored or clamped is shown as a note. ``choices`` names settings whose widget offers only some
+    values (``{"lr": LR_OPTIONS, "reg_rate": REG_RATES}``); a link's value moves to the nearest. Never raises.
     """
     query = _query()
     settings = {key: values for key, values in query.items() if key != url_state.RUN_KEY}
     if not settings or st.session_state.get(_URL_SEEN) == _flat(query):
         return None
     st.session_state[_URL_SEEN] = _flat(query)
-    state = url_state.decode(settings, base)
+    state = url_state.decode(settings, base, choices)
     if state.notes:
         st.warning(
             "Some settings in the link could not be used as they were:\n\n"

@@ -66,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
             max_items=limits.MAX_HIDDEN_LAYERS),
     Setting("activations", "model", "activations", "choices", "activations", choices=ACTIVATIONS,
             max_items=limits.MAX_HIDDEN_LAYERS),
-    Setting("dropout", "model", "dropout", "float", "dropout", 0.0, 0.85),
+    Setting("dropout", "model", "dropout", "float", "dropout", 0.0, 0.8),
     Setting("optimizer", "train", "optimizer", "choice", "optimizer", choices=OPTIMIZERS),
     Setting("lr", "train", "lr", "float", "learning rate", limits.MIN_LEARNING_RATE, limits.MAX_LEARNING_RATE),
     Setting("momentum", "train", "momentum", "float", "momentum", 0.0, 0.99),
@@ -129,10 +129,16 @@ def _format(value: Any, setting: Setting) -> str:
 # ------------------------------------------------------------------------------------------- decode
 
 
-def decode(params: Mapping[str, Any], base: RunConfig | None = None) -> UrlState:
+def decode(
+    params: Mapping[str, Any],
+    base: RunConfig | None = None,
+    choices: Mapping[str, Sequence[float]] | None = None,
+) -> UrlState:
     """The setup a link describes, starting from ``base`` (the defaults) for anything it does not set.
 
-    ``params`` maps each key to a string or a list of strings (a key given several times). Never raises.
+    ``params`` maps each key to a string or a list of strings (a key given several times). ``choices``
+    names settings whose widget offers only some values (e.g. ``{"lr": [0.001, 0.003, ...]}``): a value
+    between them is moved to the nearest, with a note. Never raises.
     """
     base = base or RunConfig()
     notes: list[str] = []
@@ -167,6 +173,8 @@ def decode(params: Mapping[str, Any], base: RunConfig | None = None) -> UrlState
             notes.append("A CSV dataset cannot travel in a link; upload the CSV again. The dataset was left as it was.")
             continue
         parsed = _parse(raw, setting, notes)
+        if parsed is not None and choices and name in choices and setting.kind in ("int", "float"):
+            parsed = _nearest(parsed, choices[name], setting, notes)
         if parsed is not None:
             values[name] = parsed
     config = _assemble(values, base, notes)
@@ -264,6 +272,19 @@ def _clamp(value: int | float, setting: Setting, notes: list[str]) -> int | floa
         notes.append(f"The link's {setting.label} {value:g} is above the largest, {high:g}; it was set to {high:g}.")
         value = high
     return int(value) if setting.kind in ("int", "ints") else float(value)
+
+
+def _nearest(value: float, allowed: Sequence[float], setting: Setting, notes: list[str]) -> float:
+    """The allowed value closest to ``value`` (on a log scale when all are positive, as rates are)."""
+    options = sorted(float(a) for a in allowed)
+    if not options or value in options:
+        return value
+    if value > 0 and options[0] > 0:
+        best = min(options, key=lambda a: abs(math.log(a) - math.log(value)))
+    else:
+        best = min(options, key=lambda a: abs(a - value))
+    notes.append(f"The link's {setting.label} {value:g} is not one of the choices; the nearest, {best:g}, was used.")
+    return int(best) if setting.kind == "int" else best
 
 
 def _assemble(values: dict[str, Any], base: RunConfig, notes: list[str]) -> RunConfig:

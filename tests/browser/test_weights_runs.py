@@ -188,8 +188,10 @@ def test_a_shared_link_opens_the_same_setup_in_another_browser(browser, page, ap
         tab.goto(link)
         tab.wait_for_selector('[data-testid="stSidebar"]')
         wait_idle(tab)
-        assert tab.locator(".st-key-mb_seed input").input_value() == "42"
-        assert tab.locator(".st-key-mb_layers input").input_value() == "3"
+        tab.wait_for_function(  # the page may still be drawing its first run: wait for the values
+            "() => document.querySelector('.st-key-mb_seed input')?.value === '42'"
+            " && document.querySelector('.st-key-mb_layers input')?.value === '3'"
+        )
         assert tab.locator('[data-testid="stException"]').count() == 0
         # A hostile link: notes, no crash.
         tab.goto(f"{app_url}/model_builder?noise=5&lr=abc&%3Cb%3E=1")

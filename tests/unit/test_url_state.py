@@ -42,7 +42,7 @@ def run_configs(draw) -> RunConfig:
         activations=tuple(draw(st.sampled_from(url_state.ACTIVATIONS)) for _ in hidden),
         out_features=url_state.class_count(dataset),
         task=task_of(dataset),
-        dropout=draw(st.floats(0.0, 0.85)),
+        dropout=draw(st.floats(0.0, 0.8)),
     )
     train = TrainConfig(
         optimizer=draw(st.sampled_from(url_state.OPTIMIZERS)),
@@ -175,3 +175,11 @@ def test_any_link_gives_a_valid_setup_and_never_raises(params):
     RunConfig.from_dict(state.config.to_dict())  # valid through and through
     assert all(isinstance(note, str) and note for note in state.notes)
     assert decode(encode(state.config)).config == state.config
+
+
+def test_values_between_a_widgets_choices_move_to_the_nearest():
+    choices = {"lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3], "reg_rate": [0.0, 0.001, 0.01, 0.1]}
+    state = decode({"lr": "0.07", "reg_rate": "0.004", "seed": "3"}, choices=choices)
+    assert state.config.train.lr == 0.1 and state.config.train.reg_rate == 0.001 and state.config.train.seed == 3
+    assert any("learning rate 0.07 is not one of the choices; the nearest, 0.1, was used" in n for n in state.notes)
+    assert decode({"lr": "0.03"}, choices=choices).notes == ()
