@@ -64,3 +64,7 @@ def record(section: str, name: str, value) -> None:
         tmp = FIGURES.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, FIGURES)
+
+
+# The browser fixtures (Debian's Chromium through Playwright; skipped without it, failed under CI=true).
+from tests.browser.conftest import browser, chromium_path  # noqa: E402, F401
