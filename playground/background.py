@@ -37,8 +37,9 @@ from playground.errors import PlaygroundError
 
 ACTIVE = ("queued", "starting", "running", "paused")
 DONE = ("finished", "stopped", "diverged", "failed")
+WORKER_NICENESS = 10  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
-VIEW_EVERY_S = 0.25  # heatmap and thumbnails at most this often (and never more than ~5% of the time)
+VIEW_EVERY_S = 0.4  # heatmap and thumbnails at most this often (and never more than ~5% of the time)
 START_FAILED_SENTENCE = "The training process could not start on this server; try again, or tell the administrator."
 DIED_SENTENCE = "The training process stopped unexpectedly (it may have run out of memory); train again."
 
@@ -74,6 +75,7 @@ class _JobRunner:
         self.rows: list[dict] = []
         self.next_flush = 0.0
         self.next_view = 0.0
+        self.next_check = 0.0
         self.trainer = None
 
     def send(self, kind: str, *args: Any) -> None:
@@ -130,7 +132,7 @@ class _JobRunner:
     def run(self) -> None:
         import torch
 
-        from playground.training import Diverged, Stopped, Trainer
+        from playground.training import CHECK_EVERY_S, Diverged, Stopped, Trainer
 
         p = self.payload
         config = RunConfig.from_dict(p["config"])
@@ -150,12 +152,15 @@ class _JobRunner:
                               "batch_clamped": trainer.batch_clamped, "n_train": trainer.n_train, "pid": os.getpid()})
         self.send_view()
         status, message = "finished", ""
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             while trainer.epoch < target:
-                if self.control():
-                    status = "stopped"
-                    break
+                now = time.monotonic()
+                if self.mode != "run" or now >= self.next_check:  # ask for control messages every CHECK_EVERY_S
+                    if self.control():
+                        status = "stopped"
+                        break
+                    self.next_check = now + CHECK_EVERY_S
                 result = trainer.run_epoch(self.control)
                 self.rows.append(result.as_row())
                 if self.mode == "step":
@@ -169,10 +174,10 @@ class _JobRunner:
             status = "stopped"
         except Diverged as exc:
             status, message = "diverged", exc.sentence
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         self.flush(view=True)
         state = {k: v.detach().cpu().numpy().copy() for k, v in trainer.model.state_dict().items()}
-        self.send("done", status, message, state, {"train_seconds": seconds, "steps": trainer.steps,
+        self.send("done", status, message, state, {"train_seconds": seconds, "train_cpu_seconds": cpu_seconds, "steps": trainer.steps,
                                                    "epochs": trainer.epoch})
 
 
@@ -180,6 +185,10 @@ def worker_main(control_conn, progress_conn) -> None:
     """Entry point of a worker process: warm up, then run jobs one after another until told to quit."""
     import torch
 
+    try:
+        os.nice(WORKER_NICENESS)  # the web server (every session's reruns) comes first; training takes the rest
+    except OSError:
+        pass
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
