@@ -23,13 +23,13 @@ from bench.common import RESULTS, ROOT, Section, load_note, machine, now_utc, sp
 
 # name: (module, section title, time limit in seconds)
 BENCHMARKS: dict[str, tuple[str, str, int]] = {
-    "startup": ("bench.startup", "Start-up", 150),
-    "interaction": ("bench.interaction", "Interaction latency (server side, AppTest)", 150),
-    "browser_roundtrip": ("bench.browser_roundtrip", "Browser round trip", 120),
-    "training_live": ("bench.training_live", "Live training and concurrency", 150),
-    "memory": ("bench.memory", "Memory", 120),
-    "scale": ("bench.scale", "Scale of the work", 90),
-    "training_throughput": ("bench.training_throughput", "Training throughput", 120),
+    "startup": ("bench.startup", "Start-up", 120),
+    "interaction": ("bench.interaction", "Interaction latency (server side, AppTest)", 120),
+    "browser_roundtrip": ("bench.browser_roundtrip", "Browser round trip", 150),
+    "training_live": ("bench.training_live", "Live training and concurrency", 200),
+    "memory": ("bench.memory", "Memory", 200),
+    "scale": ("bench.scale", "Scale of the work", 60),
+    "training_throughput": ("bench.training_throughput", "Training throughput", 90),
     "gpu_check": ("bench.gpu_check", "GPU check", 240),
 }
 

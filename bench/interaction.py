@@ -245,7 +245,7 @@ def measure(reps: int = 30, warmup: int = 2, pages: tuple[str, ...] | None = Non
     return {"baseline": baseline, "interactions": interactions}
 
 
-def run(reps: int = 30, pages: tuple[str, ...] | None = None, write: bool = True, log=print) -> Section:
+def run(reps: int = 20, pages: tuple[str, ...] | None = None, write: bool = True, log=print) -> Section:
     stamp = section_stamp()
     with scratch_dir("interaction") as data:
         os.environ["PLAYGROUND_DATA_DIR"] = str(data)
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description="Interaction latency (AppTest)")
-    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--reps", type=int, default=20)
     args = parser.parse_args(argv)
     print(run(reps=args.reps).text())
     return 0

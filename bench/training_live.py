@@ -48,7 +48,8 @@ from bench.common import (
 )
 
 TITLE = "Live training and concurrency"
-EPOCHS = 150
+EPOCHS = 100
+CONCURRENCY_EPOCHS = 60
 REFRESH_TARGET = 2.0
 RATIO_TARGET = 0.9
 
@@ -310,7 +311,7 @@ def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
         log(f"  page-open part not measured: {msg}")
         rows.append(Row("refresh rate and steps/s with the page open", None, "", note=f"not measured: {msg}"))
     try:
-        conc = measure_concurrency(epochs, log=log)
+        conc = measure_concurrency(CONCURRENCY_EPOCHS, log=log)
         idle_base = median(conc["idle_baseline"]) * 1000
         one = conc["runs"].get(1, {}).get("aggregate")
         for count, r in conc["runs"].items():
@@ -324,7 +325,7 @@ def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
                             "the same rerun, nothing training", idle_base, "reported", None,
                             f"n={len(r['idle'])}, {spread([t * 1000 for t in r['idle']])} ms"))
         s.add(f"Concurrency: a pool of 4 workers (the app's cap, `limits.MAX_CONCURRENT_TRAININGS`), each run "
-              f"the default setup with {epochs} epochs and its own seed, all submitted at once. The idle session "
+              f"the default setup with {CONCURRENCY_EPOCHS} epochs and its own seed, all submitted at once. The idle session "
               "is the Tensor Lab in AppTest (change the op, rerun) in the process that holds the pool, as the "
               f"server does; nothing training: median {idle_base:.0f} ms.", "")
     except Exception as exc:  # noqa: BLE001

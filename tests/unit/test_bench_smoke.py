@@ -1,0 +1,90 @@
+"""bench/ must not rot: import every benchmark and run its cheapest piece with tiny sizes (no timings asserted)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = ["bench", "bench.common", "bench.__main__", "bench.startup", "bench.interaction", "bench.browser_roundtrip",
+           "bench.training_live", "bench.memory", "bench.scale", "bench.gpu_check"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_imports(name):
+    importlib.import_module(name)
+
+
+def test_results_sections_are_merged_not_overwritten(tmp_path):
+    from bench.common import Row, Section, split_sections, table, write_sections
+
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\nold header\n\n## Training throughput\n\ntheirs\n\n## Start-up\n\nold\n")
+    write_sections([Section("Start-up", ["new"]), Section("Memory", [table([Row("x", 2.0, "MB", "b", 4.0, "<= 3", True)])])],
+                   path=path)
+    preamble, sections = split_sections(path.read_text())
+    assert "old header" in preamble
+    assert [title for title, _ in sections] == ["Training throughput", "Start-up", "Memory"]
+    text = dict(sections)
+    assert "theirs" in text["Training throughput"] and "new" in text["Start-up"] and "old" not in text["Start-up"]
+    assert "0.50x" in text["Memory"] and "| met |" in text["Memory"]
+
+
+def test_runner_lists_every_benchmark(capsys):
+    from bench.__main__ import BENCHMARKS, main
+
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in BENCHMARKS)
+
+
+def test_script_finished_is_read_from_a_websocket_frame():
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from bench.common import script_finished_kind
+
+    msg = ForwardMsg()
+    msg.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
+    assert script_finished_kind(msg.SerializeToString()) == "FINISHED_SUCCESSFULLY"
+    assert script_finished_kind("text frame") is None
+
+
+def test_machine_summary_names_versions_without_importing_torch():
+    from bench.common import machine
+
+    m = machine()
+    assert m["cores"] and m["torch"] and m["streamlit"]
+
+
+def test_scale_tiny():
+    from bench.scale import measure
+
+    r = measure(widths=(8,), depths=(1,), sizes=(100,), slice_s=0.02, rounds=1, log=lambda *_: None)
+    assert len(r["width"]) == 1 and len(r["depth"]) == 1 and len(r["data"]) == 1 and r["baseline"]
+
+
+def test_gpu_check_without_cuda_or_on_cpu():
+    from bench import gpu_check
+
+    assert gpu_check.main(["--quick", "--no-write"]) == 0
+    case = gpu_check.Case("tiny", (4,), "tanh", 100, 10, 2, 0.03)
+    result = gpu_check.check_case(case, "cpu", lambda *_: None)  # cpu against itself: exactly equal
+    assert result["agree"] and result["first"]["grad_max_abs_diff"] == 0.0
+
+
+def test_training_live_counts_steps_as_the_engine_does():
+    from bench.training_live import steps_of
+    from playground.config import RunConfig
+
+    config = RunConfig().with_train(epochs=3)
+    assert steps_of(config) == 3 * 30  # 500 samples, 60% training, batch 10
+
+
+def test_one_interaction_reruns_the_tensor_lab():
+    from bench.interaction import open_app_page, tensor_lab
+
+    at = open_app_page("pages/tensor_lab.py")
+    first = tensor_lab()[0]
+    first.act(at, 4)
+    at.run()
+    assert not at.exception
