@@ -43,6 +43,7 @@ from playground.model import TrainedModel, build_model, parameter_count
 from playground.network_diagram import layer_table, network_figure
 
 LR_OPTIONS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+SAMPLE_OPTIONS = [20, 50, 100, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000]
 REG_RATES = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 ACTIVATION_LABELS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": "Linear"}
 REFRESH_S = 0.5  # the live view refreshes twice a second while a run is active
@@ -266,7 +267,8 @@ with left:
             except PlaygroundError as exc:
                 show_error(exc)
     else:
-        st.number_input("Samples", min_value=limits.MIN_SAMPLES, max_value=limits.MAX_SAMPLES, step=100, key="mb_n_samples")
+        sample_options = sorted({n for n in SAMPLE_OPTIONS if n <= limits.MAX_SAMPLES} | {int(STATE["mb_n_samples"])})
+        st.select_slider("Samples", sample_options, key="mb_n_samples")
         st.slider("Noise", 0.0, 1.0, step=0.05, key="mb_noise")
         st.caption("Input features")
         feature_cols = st.columns(4)

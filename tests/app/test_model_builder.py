@@ -60,8 +60,9 @@ def test_train_circle_see_curves_metrics_and_confusion_matrix(at):
     assert "Epoch 12" in shown and "finished" in shown
     assert "Confusion matrix" in shown and "Per class" in shown
     assert [m.label for m in at.metric][:2] == ["Test accuracy", "Test rows"]
-    keys = [c.proto.id for c in charts(at)]
-    assert len(keys) >= 5  # curves, boundary, network, thumbnails, confusion matrix
+    keys = {c.proto.id.rsplit("-", 1)[-1] for c in charts(at)}
+    assert {"mb_curves", "mb_heatmap", "mb_network", "mb_confusion"} <= keys
+    assert at.get("image")  # the neuron thumbnails
     assert at.get("download_button")
     # a rerun does not lose anything
     at.run()
@@ -159,3 +160,27 @@ def test_a_loaded_model_is_tested_and_can_be_resumed(at):
     at.button(key="mb_play").click().run()
     view = poll_until_done(at)
     assert [row["epoch"] for row in view.history] == [1, 2, 3]
+
+
+def test_a_dead_worker_is_said_and_the_session_trains_again(at):
+    import os
+    import signal
+
+    at.number_input(key="mb_epochs").set_value(2000).run()
+    at.number_input(key="mb_batch").set_value(1).run()
+    at.button(key="mb_play").click().run()
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        at.run()
+        view = at.session_state["mb_job"].snapshot()
+        if view.status == "running" and view.info.get("pid"):
+            break
+        time.sleep(0.2)
+    os.kill(view.info["pid"], signal.SIGKILL)
+    view = poll_until_done(at)
+    assert view.status == "failed"
+    assert any("stopped unexpectedly" in e.value for e in at.error)
+    at.number_input(key="mb_epochs").set_value(2).run()
+    at.number_input(key="mb_batch").set_value(10).run()
+    at.button(key="mb_play").click().run()
+    assert poll_until_done(at).status == "finished"
