@@ -79,7 +79,7 @@ def render(trained: TrainedModel | None, config: RunConfig) -> None:
     if note:
         st.success(note, icon=":material/check_circle:")
     _open_linked_run(store)
-    _keep(store, trained)
+    _keep(store, trained, config)
     _already_ran(store, trained, config)
     _downloads(trained, config)
     _upload(config)
@@ -148,33 +148,34 @@ def _open_linked_run(store: RunStore) -> None:
         show_error(exc)
 
 
-def _keep(store: RunStore, trained: TrainedModel | None) -> None:
+def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
     if trained is None or trained.status not in KEPT_STATUSES:
         return
     kept = st.session_state.setdefault(_KEPT, {})
     mark = fingerprint(trained)
-    if mark in kept:
-        st.caption(f"Kept in the run store as run {kept[mark]}: the Runs page lists it.")
-        return
-    same = _already_kept(store, trained, mark)
-    if same is not None:
-        kept[mark] = same
-        st.caption(f"Kept in the run store as run {same}: the Runs page lists it.")
-        return
-    if not store.writable:
+    run_id = kept.get(mark) or _already_kept(store, trained, mark)
+    if run_id is not None:
+        kept[mark] = run_id
+        st.caption(f"Kept in the run store as run {run_id}: the Runs page lists it.")
+    elif not store.writable:
         st.warning(store.reason, icon=":material/warning:")
         return
-    try:
-        run_id = store.save(trained)
-    except PlaygroundError as exc:
-        show_error(exc)
-        return
-    kept[mark] = run_id
-    st.success(
-        f"This {trained.status} run was kept as run {run_id}: it survives reloads and restarts, "
-        "and the Runs page lists it.",
-        icon=":material/save:",
-    )
+    else:
+        try:
+            run_id = store.save(trained)
+        except PlaygroundError as exc:
+            show_error(exc)
+            return
+        kept[mark] = run_id
+        st.success(
+            f"This {trained.status} run was kept as run {run_id}: it survives reloads and restarts, "
+            "and the Runs page lists it.",
+            icon=":material/save:",
+        )
+    if trained.config == config and st.query_params.get(url_state.RUN_KEY) != run_id:
+        # The link now names the run: a reload (or the link sent on) brings this very model back.
+        st.session_state[URL_RUN_HANDLED] = run_id
+        st.query_params[url_state.RUN_KEY] = run_id
 
 
 def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | None:
@@ -278,6 +279,8 @@ def _upload(config: RunConfig) -> None:
         st.session_state[_UPLOAD_DONE] = upload.file_id
         st.session_state.pop(_PENDING, None)
         st.session_state[_UPLOAD_RESULT] = _read_upload(upload, config)
+        if st.session_state[_UPLOAD_RESULT][0] == "success" and LOADED_MODEL in st.session_state:
+            st.rerun()  # the page above shows and evaluates the loaded model at once
     kind, payload = st.session_state.get(_UPLOAD_RESULT, ("", None))
     if kind == "error":
         show_error(payload)

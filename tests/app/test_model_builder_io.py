@@ -277,3 +277,16 @@ def test_a_run_already_in_the_store_is_not_kept_twice(store):
     at = host(kept)  # e.g. reopened from the Runs page, or a reload of the same run
     assert f"Kept in the run store as run {run_id}" in texts(at)
     assert len(store.list()) == 1
+
+
+def test_a_kept_run_is_named_in_the_link_so_a_reload_brings_it_back(store):
+    trained = make_trained(seed=1)
+    at = host(trained)
+    run_id = store.list()[0].run_id
+    assert at.query_params["run"] in (run_id, [run_id])
+    # A reload: a new session on the same link opens that very run.
+    again = AppTest.from_string(HOST, default_timeout=60)
+    again.query_params["run"] = run_id
+    again.run()
+    assert same_weights(again.session_state["mb_trained"].state_dict, trained.state_dict)
+    assert len(store.list()) == 1
