@@ -152,6 +152,14 @@ def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp
     predicted = [spec["classes"][i] for i in probabilities.argmax(1)]
     assert predicted == list(predictions["predicted"].astype(str))
 
+    # The link now names the kept run: a reload (a new session) brings the same model back.
+    page.wait_for_function("() => new URLSearchParams(location.search).get('run')")
+    run_id = page.evaluate("() => new URLSearchParams(location.search).get('run')")
+    page.reload()
+    page.get_by_text(f"Opened run {run_id} from the link").wait_for(timeout=120_000)
+    page.get_by_text("Model loaded, finished after 4 epochs").wait_for()
+    assert download(page, "mb_io_download_pt") == weights
+
     # Upload it back through the page.
     path = tmp_path / "model.pt"
     path.write_bytes(weights)
