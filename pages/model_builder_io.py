@@ -301,7 +301,7 @@ def _read_upload(upload, config: RunConfig) -> tuple[str, object]:
         data = upload.getvalue()
         if name.lower().endswith(".json"):
             spec_config = checkpoints.read_spec_json(data)
-            if spec_config == config:
+            if _same_setup(spec_config, config):
                 return "success", f"{name} describes the current setup already."
             st.session_state[_PENDING] = ("spec", name, spec_config, None)
             return "", None
@@ -310,7 +310,7 @@ def _read_upload(upload, config: RunConfig) -> tuple[str, object]:
         return "error", exc
     for line in loaded.notes:
         st.warning(line, icon=":material/warning:")
-    if loaded.config is None or loaded.config == config:
+    if loaded.config is None or _same_setup(loaded.config, config):
         trained = loaded.to_trained(config)
         st.session_state[LOADED_MODEL] = trained
         st.session_state[TRAINED] = trained
@@ -320,6 +320,11 @@ def _read_upload(upload, config: RunConfig) -> tuple[str, object]:
         )
     st.session_state[_PENDING] = ("weights", name, loaded.config, loaded)
     return "", None
+
+
+def _same_setup(a: RunConfig, b: RunConfig) -> bool:
+    """Equal but perhaps for the device: weights trained on a GPU load into the same setup on a CPU."""
+    return a.with_train(device=b.train.device) == b
 
 
 def _pending_choice(config: RunConfig) -> None:

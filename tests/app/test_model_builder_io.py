@@ -290,3 +290,12 @@ def test_a_kept_run_is_named_in_the_link_so_a_reload_brings_it_back(store):
     again.run()
     assert same_weights(again.session_state["mb_trained"].state_dict, trained.state_dict)
     assert len(store.list()) == 1
+
+
+def test_a_gpu_trained_file_of_the_same_setup_loads_on_this_machine(store):
+    here = make_trained(seed=1)
+    on_gpu = TrainedModel(**{**here.__dict__, "config": here.config.with_train(device="cuda:0"), "device": "cuda:0"})
+    at = host(None, config=here.config)
+    at.file_uploader(key="mb_io_upload").upload("gpu.safetensors", checkpoints.to_safetensors_bytes(on_gpu)).run()
+    assert "Loaded gpu.safetensors into the current model" in texts(at)
+    assert at.session_state["mb_trained"].config == here.config  # the device stays this machine's
