@@ -78,6 +78,7 @@ def render(trained: TrainedModel | None, config: RunConfig) -> None:
     note = st.session_state.pop(_NOTE, None)
     if note:
         st.success(note, icon=":material/check_circle:")
+        st.toast(note, icon=":material/history:")  # seen wherever the page is scrolled to
     _open_linked_run(store)
     _keep(store, trained, config)
     _already_ran(store, trained, config)
