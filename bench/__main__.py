@@ -6,7 +6,7 @@
     python -m bench --list
 
 Each benchmark runs in its own Python process (a cold start for each, nothing shared between them), with
-a time limit, and writes its own section of bench/RESULTS.md; sections written by others (the training
+a time limit (its own, cut so that the whole run stays within ten minutes), and writes its own section of bench/RESULTS.md; sections written by others (the training
 throughput benchmark of the Model Builder) are kept. A full run also rewrites the header: the machine,
 the date and what ran. A benchmark that fails or is missing gets a "not measured" note with the reason.
 """
@@ -34,9 +34,14 @@ BENCHMARKS: dict[str, tuple[str, str, int]] = {
 }
 
 
-def run_one(name: str) -> tuple[str, float, str]:
+TOTAL_BUDGET_S = 600  # python -m bench as a whole
+MIN_SLICE_S = 45  # kept back for each benchmark still to come
+
+
+def run_one(name: str, limit: float | None = None) -> tuple[str, float, str]:
     """Run one benchmark in a fresh process; returns (status, seconds, note)."""
-    module, title, limit = BENCHMARKS[name]
+    module, title, own_limit = BENCHMARKS[name]
+    limit = int(min(own_limit, limit if limit is not None else own_limit))
     path = ROOT / Path(*module.split(".")).with_suffix(".py")
     if not path.exists():
         note = f"not measured: {path.relative_to(ROOT)} does not exist yet"
@@ -109,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     load = load_note()
     started = time.perf_counter()
     statuses = [("load", "", 0.0, load)]
-    for name in names:
-        status, seconds, note = run_one(name)
+    for index, name in enumerate(names):
+        left = TOTAL_BUDGET_S - (time.perf_counter() - started) - MIN_SLICE_S * (len(names) - index - 1)
+        status, seconds, note = run_one(name, max(MIN_SLICE_S, left))
         statuses.append((name, status, seconds, note))
     total = time.perf_counter() - started
     if not args.names:  # a full run rewrites the header

@@ -35,6 +35,22 @@ from bench.common import (
 )
 
 TARGET_MS = {"Tensor Lab": 100.0, "Autograd": 100.0, "Model Builder": 200.0}
+# Where the time goes when a target is missed (cProfile of the script thread, 2026-11-26); printed with a miss.
+CAUSES = {
+    "Autograd": (
+        "Autograd's optimizer view: moving the start point misses the page's cache, so `run_paths` runs every "
+        "optimizer's steps again (100 steps x 2 optimizers = 200 real `torch.optim` steps with a backward each, "
+        "about 60% of the rerun: per-step overhead of autograd and the optimizer wrappers, not arithmetic), then "
+        "builds the Plotly figures. Ways out for the Autograd page: fewer default steps, or a path computed once "
+        "per start point in a background thread, or gradients of the closed-form surface batched over all steps "
+        "of the cheap optimizers."),
+    "Model Builder": (
+        "Model Builder: about half of each rerun is the live-view fragment, drawn on every rerun even without "
+        "training: the untrained model's decision-boundary heatmap and neuron thumbnails (a forward pass over a "
+        "grid per neuron), the network picture and the boundary figure, built as `plotly.graph_objects` (whose "
+        "property validation dominates). Ways out for its page: cache the untrained view by (model spec, seed, "
+        "data), and build the figures as plain dicts (as the Autograd page did to save ~25 ms a rerun)."),
+}
 PAGES = {"Tensor Lab": "pages/tensor_lab.py", "Autograd": "pages/autograd.py",
          "Model Builder": "pages/model_builder.py", "Runs": "pages/runs.py"}
 
@@ -272,6 +288,10 @@ def run(reps: int = 20, pages: tuple[str, ...] | None = None, write: bool = True
                 "turns repetition by repetition. Baseline: the same kind of change in a trivial app (title, radio, "
                 f"slider, checkbox), median {base_ms:.1f} ms ({spread([t * 1000 for t in result['baseline']])} ms). "
                 "AppTest's own overhead is in both.", "", table(rows))
+    missed = {r.what.split(":")[0] for r in rows if r.met is False}
+    for page in ("Autograd", "Model Builder"):
+        if page in missed:
+            section.add("", CAUSES[page])
     if write:
         write_sections([section])
     return section
