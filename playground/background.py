@@ -37,7 +37,7 @@ from playground.errors import PlaygroundError
 
 ACTIVE = ("queued", "starting", "running", "paused")
 DONE = ("finished", "stopped", "diverged", "failed")
-WORKER_NICENESS = 10  # workers yield the CPU to the server process, so pages stay responsive while they train
+WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.4  # heatmap and thumbnails at most this often (and never more than ~5% of the time)
 START_FAILED_SENTENCE = "The training process could not start on this server; try again, or tell the administrator."
