@@ -110,6 +110,27 @@ def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+# ---------------------------------------------------------------------------------------------- time budget
+
+class Budget:
+    """The seconds a benchmark may spend: from BENCH_BUDGET_S (set by `python -m bench`) or a default.
+
+    On a loaded machine a benchmark does fewer repetitions (never none) rather than run out of time and
+    lose everything it measured.
+    """
+
+    def __init__(self, default_s: float) -> None:
+        self.total = float(os.environ.get("BENCH_BUDGET_S", default_s))
+        self.started = time.perf_counter()
+
+    def spent(self) -> float:
+        return time.perf_counter() - self.started
+
+    def used(self, share: float) -> bool:
+        """True once ``share`` of the budget is spent."""
+        return self.spent() > share * self.total
+
+
 # ---------------------------------------------------------------------------------------------- statistics
 
 def median(values: list[float]) -> float:

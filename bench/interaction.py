@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from bench.common import (
     ROOT,
     TRIVIAL_APP,
+    Budget,
     Row,
     Section,
     median,
@@ -205,6 +206,7 @@ def measure(reps: int = 30, warmup: int = 2, pages: tuple[str, ...] | None = Non
     """Round-robin over the baseline and every interaction; returns the raw times (seconds)."""
     from streamlit.testing.v1 import AppTest
 
+    budget = Budget(120)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # app.py imports pages/ and playground/ from the repository root
     groups = {"Tensor Lab": tensor_lab, "Autograd": autograd, "Model Builder": model_builder, "Runs": runs}
@@ -234,6 +236,9 @@ def measure(reps: int = 30, warmup: int = 2, pages: tuple[str, ...] | None = Non
     baseline: list[float] = []
     choices = ["a", "b", "c"]
     for rep in range(-warmup, reps):
+        if rep > 2 and budget.used(0.8):
+            log(f"  stopping after {rep} repetitions: 80% of the {budget.total:.0f} s budget is spent (a loaded machine)")
+            break
         started = time.perf_counter()
         base.radio(key="choice").set_value(_cycle(choices, rep + 1)).run()
         if rep >= 0:
@@ -283,7 +288,7 @@ def run(reps: int = 20, pages: tuple[str, ...] | None = None, write: bool = True
         log(f"  {inter.page} / {inter.name}: median {ms:.1f} ms (baseline {base_ms:.1f} ms)")
     section = Section("Interaction latency (server side, AppTest)")
     section.add(stamp, "",
-                f"Median time of one rerun after the change, {reps} repetitions each (after 2 warm-ups), every page "
+                f"Median time of one rerun after the change, {len(result['baseline'])} repetitions each (after 2 warm-ups), every page "
                 "opened through app.py (sidebar included) in AppTest; all interactions and the baseline take "
                 "turns repetition by repetition. Baseline: the same kind of change in a trivial app (title, radio, "
                 f"slider, checkbox), median {base_ms:.1f} ms ({spread([t * 1000 for t in result['baseline']])} ms). "

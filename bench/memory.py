@@ -28,6 +28,7 @@ from bench.common import (
     HELLO_APP,
     ROOT,
     SESSION_TTL_S,
+    Budget,
     Row,
     Section,
     chromium,
@@ -116,7 +117,8 @@ def visit_hello(browser, url: str):
     return context
 
 
-def measure_app(browser, script, cwd, data, log_path, visit, warm_up, sessions: int, log, name: str) -> dict:
+def measure_app(browser, script, cwd, data, log_path, visit, warm_up, sessions: int, log, name: str,
+                budget, share: float) -> dict:
     server = start_server(script, cwd, data_dir=data, log=log_path)
     out: dict = {}
     try:
@@ -130,10 +132,14 @@ def measure_app(browser, script, cwd, data, log_path, visit, warm_up, sessions: 
             f"(+ {out['rest'][2]} child processes, {out['rest'][1]:.0f} MB)")
         contexts = []
         for i in range(sessions):
+            if i and budget.used(share):
+                log(f"  {name}: stopping at {i} session(s): the time budget is being spent (a loaded machine)")
+                break
             contexts.append(visit(server.url))
             log(f"  {name}: session {i + 1} open, server {rss(server.pid)[0]:.0f} MB")
         settle(2.0)
         out["open"] = rss(server.pid)
+        out["sessions"] = len(contexts)
         for context in contexts:
             context.close()
         settle(SESSION_TTL_S + 6)
@@ -145,25 +151,26 @@ def measure_app(browser, script, cwd, data, log_path, visit, warm_up, sessions: 
 
 
 def measure(sessions: int = SESSIONS, log=print) -> dict:
+    budget = Budget(200)
     with scratch_dir("memory") as tmp, chromium() as browser:
         data = tmp / "data"
         data.mkdir()
         hello = write_app(tmp, HELLO_APP, "hello.py")
         base = measure_app(browser, hello, tmp, None, tmp / "hello.log", lambda url: visit_hello(browser, url),
-                           lambda url: [visit_hello(browser, url)], sessions, log, "hello-world")
+                           lambda url: [visit_hello(browser, url)], sessions, log, "hello-world", budget, 0.2)
         app = measure_app(browser, ROOT / "app.py", ROOT, data, tmp / "app.log",
                           lambda url: visit_playground(browser, url, train=True),
                           lambda url: [visit_playground(browser, url, train=False), visit_runs(browser, url)],
-                          sessions, log, "playground")
+                          sessions, log, "playground", budget, 0.6)
     return {"hello": base, "app": app, "sessions": sessions}
 
 
 def run(sessions: int = SESSIONS, write: bool = True, log=print) -> Section:
     stamp = section_stamp()
     r = measure(sessions, log)
-    a, h, n = r["app"], r["hello"], r["sessions"]
+    a, h, n = r["app"], r["hello"], r["app"]["sessions"]
     per = (a["open"][0] - a["rest"][0]) / n
-    per_hello = (h["open"][0] - h["rest"][0]) / n
+    per_hello = (h["open"][0] - h["rest"][0]) / h["sessions"]
     back = a["after"][0] - a["rest"][0]
     rows = [
         Row("server RSS, fresh (health OK)", a["fresh"][0], "MB", "hello-world app, same", h["fresh"][0], "reported"),

@@ -31,6 +31,7 @@ import time
 
 from bench.common import (
     ROOT,
+    Budget,
     Row,
     Section,
     chromium,
@@ -191,9 +192,10 @@ def idle_reruns(at, until, limit: int = 400, pause_s: float = 0.0) -> list[float
     return times
 
 
-def measure_page(epochs: int = EPOCHS, pairs: int = 2, log=print) -> dict:
+def measure_page(epochs: int = EPOCHS, pairs: int = 2, log=print, budget=None) -> dict:
     from playground.run_store import SqliteRunStore
 
+    budget = budget or Budget(200)
     out = {"page": [], "nopage": []}
     with scratch_dir("live") as tmp, chromium() as browser:
         data = tmp / "data"
@@ -205,6 +207,9 @@ def measure_page(epochs: int = EPOCHS, pairs: int = 2, log=print) -> dict:
             # A first, untimed visit: the server imports torch and its worker warms up.
             page_run(browser, server.url, store, seed=100, epochs=5)
             for k in range(pairs):
+                if k and budget.used(0.3):
+                    log(f"  stopping after {k} pair(s): the time budget is being spent (a loaded machine)")
+                    break
                 p = page_run(browser, server.url, store, seed=k + 1, epochs=epochs)
                 out["page"].append(p)
                 log(f"  page open, seed {k + 1}: {p['rate']:.0f} steps/s ({p['steps']} steps in "
@@ -219,7 +224,7 @@ def measure_page(epochs: int = EPOCHS, pairs: int = 2, log=print) -> dict:
     return out
 
 
-def measure_concurrency(epochs: int = EPOCHS, counts=(1, 2, 4), log=print) -> dict:
+def measure_concurrency(epochs: int = EPOCHS, counts=(1, 2, 4), log=print, budget=None) -> dict:
     import threading
 
     from streamlit.testing.v1 import AppTest
@@ -239,6 +244,10 @@ def measure_concurrency(epochs: int = EPOCHS, counts=(1, 2, 4), log=print) -> di
             idle_reruns(at, lambda: False, limit=2)  # warm-up
         out["idle_baseline"] = idle_reruns(at, lambda: False, limit=20, pause_s=IDLE_PAUSE_S)
         for count in counts:
+            if budget is not None and count > 1 and budget.used(0.75):
+                out["runs"][count] = {"error": "skipped: the time budget is being spent (a loaded machine)"}
+                log(f"  {count} at once: skipped, the time budget is being spent")
+                continue
             configs = [base.with_train(epochs=epochs, seed=10 + i) for i in range(count)]
             try:
                 result = pool_runs(pool, configs)  # alone: the aggregate
@@ -271,6 +280,7 @@ def measure_concurrency(epochs: int = EPOCHS, counts=(1, 2, 4), log=print) -> di
 
 
 def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
+    budget = Budget(200)
     stamp = section_stamp()
     s = Section(TITLE)
     s.add(stamp, "")
@@ -278,7 +288,7 @@ def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
     try:
         if not chromium_available():
             raise RuntimeError("Chromium (/usr/bin/chromium) or Playwright is missing")
-        live = measure_page(epochs, log=log)
+        live = measure_page(epochs, log=log, budget=budget)
         page_rate, nopage_rate = median([p["rate"] for p in live["page"]]), median(live["nopage"])
         counter = median([p["counter_rate"] for p in live["page"]])
         frag = median([p["fragment_rate"] for p in live["page"]])
@@ -323,7 +333,7 @@ def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
         log(f"  page-open part not measured: {msg}")
         rows.append(Row("refresh rate and steps/s with the page open", None, "", note=f"not measured: {msg}"))
     try:
-        conc = measure_concurrency(CONCURRENCY_EPOCHS, log=log)
+        conc = measure_concurrency(CONCURRENCY_EPOCHS, log=log, budget=budget)
         idle_base = median(conc["idle_baseline"]) * 1000
         one = conc["runs"].get(1, {}).get("aggregate")
         for count, r in conc["runs"].items():
