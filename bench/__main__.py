@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         statuses.append((name, status, seconds, note))
     total = time.perf_counter() - started
     if not args.names:  # a full run rewrites the header
-        write_sections([], preamble=header(statuses) + f"\nThe whole run took {total:.0f} s.\n")
+        write_sections([], preamble=header(statuses) + f"\nThe whole run took {total:.0f} s.\n",
+                       order=[title for _, title, _ in BENCHMARKS.values()])
     print(f"\nDone in {total:.0f} s: " + ", ".join(f"{n} {s}" for n, s, _, _ in statuses[1:]))
     print(f"Results: {RESULTS.relative_to(ROOT)}")
     return 0 if all(s in ("ok", "missing") for _, s, _, _ in statuses[1:]) else 1

@@ -212,8 +212,12 @@ def split_sections(text: str) -> tuple[str, list[tuple[str, str]]]:
     return preamble, sections
 
 
-def write_sections(new: list[Section], preamble: str | None = None, path: Path = RESULTS) -> None:
-    """Replace the sections with these titles (others' sections, e.g. training throughput, are kept)."""
+def write_sections(new: list[Section], preamble: str | None = None, path: Path = RESULTS,
+                   order: list[str] | None = None) -> None:
+    """Replace the sections with these titles (others' sections, e.g. training throughput, are kept).
+
+    ``order``: titles to put first, in this order; the other sections follow as they were.
+    """
     old = path.read_text() if path.exists() else ""
     old_preamble, sections = split_sections(old)
     by_title = {s.title: s.text() for s in new}
@@ -221,6 +225,10 @@ def write_sections(new: list[Section], preamble: str | None = None, path: Path =
     for title, text in sections:
         merged.append(by_title.pop(title, text))
     merged.extend(by_title.values())
+    if order:
+        rank = {title: i for i, title in enumerate(order)}
+        titles = [split_sections(m)[1][0][0] for m in merged]
+        merged = [m for _, m in sorted(zip(titles, merged, strict=True), key=lambda tm: rank.get(tm[0], len(rank)))]
     head = preamble if preamble is not None else (old_preamble.strip() or HEADER_TITLE) + "\n"
     path.write_text(head.rstrip() + "\n\n" + "\n".join(m.rstrip() + "\n" for m in merged))
 

@@ -28,6 +28,8 @@ def test_results_sections_are_merged_not_overwritten(tmp_path):
     text = dict(sections)
     assert "theirs" in text["Training throughput"] and "new" in text["Start-up"] and "old" not in text["Start-up"]
     assert "0.50x" in text["Memory"] and "| met |" in text["Memory"]
+    write_sections([], path=path, order=["Memory", "Start-up"])
+    assert [title for title, _ in split_sections(path.read_text())[1]] == ["Memory", "Start-up", "Training throughput"]
 
 
 def test_runner_lists_every_benchmark(capsys):
