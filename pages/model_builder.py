@@ -276,8 +276,10 @@ with left:
             feature_cols[i % 4].checkbox(FEATURE_LABELS[feature], key=f"mb_feat_{feature}")
     st.slider("Training share", 0.1, 0.9, step=0.05, key="mb_train_fraction")
     st.slider("Validation share", 0.0, 0.8, step=0.05, key="mb_val_fraction", help="The rest is the test split.")
-    st.checkbox("Standardise features (mean and std of the training split)", key="mb_standardize")
-    seed_col, regen_col = st.columns([2, 1])
+    st.checkbox("Standardise features", key="mb_standardize",
+                help="Subtract the mean and divide by the standard deviation of each feature, both fit on the "
+                "training split only.")
+    seed_col, regen_col = st.columns([1, 1], vertical_alignment="bottom")
     seed_col.number_input("Data seed", min_value=0, max_value=limits.MAX_SEED, step=1, key="mb_data_seed")
     regen_col.button("Regenerate", icon=":material/refresh:", key="mb_regenerate",
                      on_click=lambda: STATE.update(mb_data_seed=(int(STATE["mb_data_seed"]) + 1) % limits.MAX_SEED))
