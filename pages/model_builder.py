@@ -559,7 +559,7 @@ if not isinstance(trained, TrainedModel):
 else:
     try:
         job_data = STATE.get("mb_job_data")
-        if STATE.get("mb_trained_source") == "trained" and isinstance(job_data, PreparedData):
+        if isinstance(job_data, PreparedData) and STATE.get("mb_job_config") == trained.config:
             test_data = job_data
         else:
             test_data = load_data(trained.config.data)
@@ -597,7 +597,7 @@ else:
         st.dataframe(table, width="stretch", height=240, key="mb_predictions")
         st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(), file_name="predictions.csv",
                            mime="text/csv", icon=":material/download:", key="mb_download_predictions")
-    except PlaygroundError as exc:
+    except Exception as exc:  # a model that does not fit its data (or a CSV not uploaded): a sentence, not a dead page
         show_error(exc)
     show_code(builder_code.test_code(trained.config.model.task), title="Code: test loop", expanded=False)
 
