@@ -156,7 +156,11 @@ def run(reps: int = 3, write: bool = True, log=print) -> Section:
         "`playground.device` imports torch at module top, but making that lazy would not shorten this: the "
         "Tensor Lab (like every page of the playground) imports torch itself in the same first run. The "
         "second visitor's render shows what the page costs once torch is imported; the gap is the one-off "
-        "import, paid by the first visitor after each server start.")
+        "import, paid by the first visitor after each server start. A fix that would close most of it, left "
+        "to the lead because it changes the start command: start the server from a small launcher that begins "
+        "`import torch` in a background thread and then hands over to Streamlit's own `streamlit run` "
+        "(`streamlit.web.cli`), so the import overlaps the server's start and the browser's loading of the "
+        "page instead of following them.")
     if write:
         write_sections([section])
     return section
