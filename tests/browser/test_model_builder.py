@@ -20,7 +20,7 @@ def epoch_and_status(tab) -> tuple[int, str]:
     return int(epoch), status
 
 
-def wait_epoch(tab, at_least: int, timeout_s: float = 60) -> int:
+def wait_epoch(tab, at_least: int, timeout_s: float = 90) -> int:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         epoch, status = epoch_and_status(tab)
@@ -48,7 +48,7 @@ def test_train_circle_in_the_background_and_test_it(page, app_url):
     later = wait_epoch(page, first + 3)
     assert later > first and epoch_and_status(page)[1] == "training"
 
-    wait_epoch(page, 20, timeout_s=90)
+    wait_epoch(page, 20, timeout_s=120)
     page.locator(".st-key-mb_stop button").first.click()
     page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)
     wait_idle(page)
