@@ -53,7 +53,8 @@ def run_one(name: str, limit: float | None = None) -> tuple[str, float, str]:
     started = time.perf_counter()
     print(f"\n=== {name} ({module}, limit {limit} s)", flush=True)
     try:
-        env = dict(os.environ, BENCH_BUDGET_S=str(int(limit * 0.85)))  # the benchmark paces itself within it
+        # The benchmark paces itself within the budget; unbuffered, so a timed-out one still shows its lines.
+        env = dict(os.environ, BENCH_BUDGET_S=str(int(limit * 0.85)), PYTHONUNBUFFERED="1")
         proc = subprocess.run([sys.executable, "-m", module], cwd=ROOT, timeout=limit, capture_output=True, text=True,
                               env=env)
         out, code = proc.stdout + proc.stderr, proc.returncode

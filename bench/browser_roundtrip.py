@@ -67,30 +67,34 @@ def _enter(selector: str, text: str):
     return prepare
 
 
-def steps() -> list[Step]:
+def steps(extended: bool = False) -> list[Step]:
+    """One or two interactions a page (each in its own tab); ``extended`` adds the rest."""
     ops = ("sum", "mean", "pow")
-    return [
+    core = [
         Step("", "Tensor Lab: change the op", lambda tab, i: _click_option(".st-key-tl_op", ops[i % 3])),
-        Step("", "Tensor Lab: type a new literal + Enter",
-             lambda tab, i: _enter(".st-key-tl_literal input", f"[[{i}, {i + 1}], [{i + 2}, {i + 3}]]")(tab)),
-        Step("", "Tensor Lab: toggle keepdim",
-             lambda tab, i: (lambda t: t.locator(".st-key-tl_keepdim label").first.click()),
-             setup=lambda tab: _setup_keepdim(tab)),
         Step("", "Tensor Lab: press the cat preset",
              lambda tab, i: _then(tab, lambda t: t.get_by_role("button", name="Course: [1, 2, 3, 4] ** 2").click(),
                                   lambda t: t.get_by_role("button", name="Course: cat along dim 1").click())),
         Step("autograd", "Autograd: type a new expression + Enter",
              lambda tab, i: _enter(".st-key-ag_expression input",
                                    ("(x * x).sum()", "x.sin().sum()", "x.pow(2).sum()")[i % 3] + " " * (i // 3))(tab)),
-        Step("autograd", "Autograd: switch the view (graph <-> f and f')",
-             lambda tab, i: _click_option(".st-key-ag_view", ("f and f′ (1-D)", "Graph and gradients")[i % 2])),
         Step("model_builder", "Model Builder: toggle an input feature (x₁²)",
              lambda tab, i: (lambda t: t.get_by_text("x₁²", exact=True).first.click())),
-        Step("model_builder", "Model Builder: change a layer's width + Enter",
-             lambda tab, i: _enter(".st-key-mb_width_0 input", str(4 + i % 8))(tab)),
         Step("runs", "Runs: type in the filter + Enter",
              lambda tab, i: _enter(".st-key-runs_filter_text input", ("8", "tanh", "")[i % 3])(tab)),
     ]
+    extra = [
+        Step("", "Tensor Lab: type a new literal + Enter",
+             lambda tab, i: _enter(".st-key-tl_literal input", f"[[{i}, {i + 1}], [{i + 2}, {i + 3}]]")(tab)),
+        Step("", "Tensor Lab: toggle keepdim",
+             lambda tab, i: (lambda t: t.locator(".st-key-tl_keepdim label").first.click()),
+             setup=lambda tab: _setup_keepdim(tab)),
+        Step("autograd", "Autograd: switch the view (graph <-> f and f')",
+             lambda tab, i: _click_option(".st-key-ag_view", ("f and f′ (1-D)", "Graph and gradients")[i % 2])),
+        Step("model_builder", "Model Builder: change a layer's width + Enter",
+             lambda tab, i: _enter(".st-key-mb_width_0 input", str(4 + i % 8))(tab)),
+    ]
+    return core + (extra if extended else [])
 
 
 def _then(tab, untimed, timed):
@@ -150,10 +154,10 @@ def open_tab(browser, url: str, ready: str):
     return context, tab
 
 
-def measure(reps: int = 5, log=print) -> dict:
+def measure(reps: int = 5, log=print, extended: bool = False) -> dict:
     from bench.interaction import seed_runs
 
-    all_steps = steps()
+    all_steps = steps(extended)
     baseline: list[float] = []
     budget = Budget(150)
     with scratch_dir("roundtrip") as tmp, chromium() as browser:
@@ -213,9 +217,9 @@ def measure(reps: int = 5, log=print) -> dict:
     return {"baseline": baseline, "steps": all_steps}
 
 
-def run(reps: int = 3, write: bool = True, log=print) -> Section:
+def run(reps: int = 3, write: bool = True, log=print, extended: bool = False) -> Section:
     stamp = section_stamp()
-    r = measure(reps, log)
+    r = measure(reps, log, extended)
     base = median(r["baseline"]) * 1000
     rows = []
     for step in r["steps"]:
@@ -231,7 +235,9 @@ def run(reps: int = 3, write: bool = True, log=print) -> Section:
           "from just before the click (or the Enter key, the text typed untimed) to Streamlit's `script_finished` "
           "message received on the page's websocket plus two animation frames (painted). Baseline: a radio click "
           f"in a trivial app, median {base:.0f} ms ({spread([t * 1000 for t in r['baseline']])} ms). Playwright's "
-          "own overhead (actionability checks, the round trip to the browser) is in both.", "", table(rows))
+          "own overhead (actionability checks, the round trip to the browser) is in both. Each interaction has "
+          "its own tab (session). `python -m bench.browser_roundtrip --all` adds the literal, keepdim, Autograd "
+          "view switch and layer width.", "", table(rows))
     if write:
         write_sections([s])
     return s
@@ -242,13 +248,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="Browser round trip per interaction")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--all", action="store_true", help="also the literal, keepdim, view switch and width")
     args = parser.parse_args(argv)
     if not chromium_available():
         s = Section(TITLE, ["not measured: Chromium (/usr/bin/chromium) or Playwright is missing."])
         write_sections([s])
         print(s.text())
         return 0
-    print(run(args.reps).text())
+    print(run(args.reps, extended=args.all).text())
     return 0
 
 
