@@ -144,7 +144,7 @@ def measure_app(browser, script, cwd, data, log_path, visit, warm_up, sessions: 
             context.close()
         settle(SESSION_TTL_S + 6)
         out["after"] = rss(server.pid)
-        log(f"  {name}: {sessions} open {out['open'][0]:.0f} MB, after closing {out['after'][0]:.0f} MB")
+        log(f"  {name}: {len(contexts)} open {out['open'][0]:.0f} MB, after closing {out['after'][0]:.0f} MB")
     finally:
         stop_server(server)
     return out

@@ -50,7 +50,7 @@ from bench.common import (
 
 TITLE = "Live training and concurrency"
 EPOCHS = 100
-CONCURRENCY_EPOCHS = 40
+CONCURRENCY_EPOCHS = 100
 IDLE_PAUSE_S = 0.25  # between an idle session's reruns (a person clicking), so they do not hog a core
 REFRESH_TARGET = 2.0
 RATIO_TARGET = 0.9
