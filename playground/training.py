@@ -86,16 +86,20 @@ def weight_matrices(model: nn.Module) -> list[torch.Tensor]:
     return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
 
 
-def epoch_permutation(n: int, g: torch.Generator, shuffle: bool) -> torch.Tensor:
+def epoch_permutation(n: int, g: torch.Generator, shuffle: bool, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """The order of one epoch, drawing from ``g`` what ``DataLoader(..., generator=g)`` draws first."""
-    torch.empty((), dtype=torch.int64).random_(generator=g)  # the DataLoader iterator's base seed
+    seed = scratch if scratch is not None else torch.empty((), dtype=torch.int64)
+    seed.random_(generator=g)  # the DataLoader iterator's base seed
     return torch.randperm(n, generator=g) if shuffle else torch.arange(n)
 
 
-def finish_epoch_draws(n: int, g: torch.Generator, shuffle: bool) -> None:
-    """RandomSampler's remainder draw at the end of every epoch (``randperm(n)[:0]``)."""
+def finish_epoch_draws(n: int, g: torch.Generator, shuffle: bool, out: torch.Tensor | None = None) -> None:
+    """RandomSampler's remainder draw at the end of every epoch (``randperm(n)[:0]``); ``out`` reuses memory."""
     if shuffle:
-        torch.randperm(n, generator=g)
+        if out is not None:
+            torch.randperm(n, generator=g, out=out)
+        else:
+            torch.randperm(n, generator=g)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -177,6 +181,8 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self._params = list(self.model.parameters())
         self._modules = list(self.model.modules())
+        self._seed_scratch = torch.empty((), dtype=torch.int64)
+        self._perm_scratch = torch.empty(self.n_train, dtype=torch.int64)
         self._last_finite = [p.detach().clone() for p in self._params]
         self._next_snapshot = 0.0
 
@@ -219,7 +225,7 @@ class Trainer:
         """One pass over the training split (semantics in the module docstring); returns its data loss."""
         model, optimizer, criterion = self.model, self.optimizer, self.criterion
         X, y, n, batch = self.X_train, self.y_train, self.n_train, self.batch_size
-        perm = epoch_permutation(n, self.g, self.shuffle)
+        perm = epoch_permutation(n, self.g, self.shuffle, self._seed_scratch)
         if self.device.type != "cpu":
             perm = perm.to(self.device)
         penalty = self._penalty if self.regularization != "none" else None
@@ -243,7 +249,7 @@ class Trainer:
                 if control():  # type: ignore[misc]
                     raise Stopped()
                 next_check = time.monotonic() + CHECK_EVERY_S
-        finish_epoch_draws(n, self.g, self.shuffle)
+        finish_epoch_draws(n, self.g, self.shuffle, self._perm_scratch)
         return total / n
 
     @torch.no_grad()
