@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 import threading
 import time
@@ -27,14 +28,14 @@ from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.datasets import prepare_data
 from playground.errors import PlaygroundError
 from playground.run_store import SqliteRunStore
-from tests.browser.conftest import CHROMIUM_ARGS, open_page, wait_idle
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_page, wait_idle
 from tests.reliability.browser_helpers import SESSION_TTL_S, Server, epoch_and_status, wait_epoch
 from tests.reliability.conftest import assert_plain, record
 
-SESSIONS = 20
-EPOCHS = 3
-PAGES = ("", "autograd", "model_builder", "runs")
-LOAD_DEADLINE_S = 240  # the whole load phase, all sessions together
+SESSIONS = int(os.environ.get("RELIABILITY_LOAD_SESSIONS", "20"))
+EPOCHS = 2
+PAGES = ("", "autograd", "runs", "model_builder")  # the Model Builder last: the session trains there
+LOAD_DEADLINE_S = 420  # the whole load phase, all sessions together
 
 
 # ------------------------------------------------------------------------------------------ isolation
@@ -138,17 +139,34 @@ async def _wait_idle(tab, timeout: float = 90_000) -> None:
     )
 
 
+def _log(line: str) -> None:
+    """Progress of the load run, for reading while it runs: tests/browser/artifacts/reliability-load-progress.log."""
+    with open(ARTIFACTS / "reliability-load-progress.log", "a") as handle:
+        handle.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+
+NAV_TITLES = {"": "Tensor Lab", "autograd": "Autograd", "runs": "Runs", "model_builder": "Model Builder"}
+
+
 async def _session(browser, url: str, index: int, result: dict) -> None:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    """One visitor: opens the app (a full load), goes to every page through the sidebar as a user does
+    (each page's script runs on the server), then trains the default model for EPOCHS epochs."""
+    context = await browser.new_context(viewport={"width": 1000, "height": 700})
     tab = await context.new_page()
-    tab.set_default_timeout(120_000)
+    tab.set_default_timeout(150_000)
     try:
-        for path in PAGES:
+        for n, path in enumerate(PAGES):
             start = time.monotonic()
-            await tab.goto(f"{url}/{path}")
-            await tab.wait_for_selector(".st-key-global_seed", timeout=120_000)
+            if n == 0:
+                await tab.goto(f"{url}/{path}")
+                await tab.wait_for_selector(".st-key-global_seed", timeout=150_000)
+            else:
+                await tab.locator('[data-testid="stSidebarNavLink"]', has_text=NAV_TITLES[path]).first.click()
+                await tab.wait_for_url(re.compile(f"/{path}$"), timeout=60_000)
+            await tab.locator("h1", has_text=NAV_TITLES[path]).first.wait_for(timeout=150_000)
             await _wait_idle(tab)
             result["pages"].append((path or "tensor_lab", time.monotonic() - start))
+            _log(f"session {index} {path or 'tensor_lab'} {time.monotonic() - start:.1f}s")
             result["exceptions"] += await tab.locator('[data-testid="stException"]').count()
         box = tab.locator(".st-key-mb_epochs input")
         await box.fill(str(EPOCHS))
@@ -163,13 +181,24 @@ async def _session(browser, url: str, index: int, result: dict) -> None:
             if found and found.group(2) in ("finished", "failed", "diverged", "stopped"):
                 result["status"] = (int(found.group(1)), found.group(2))
                 break
-            await tab.wait_for_timeout(300)
+            await tab.wait_for_timeout(500)
         result["train_s"] = time.monotonic() - start
+        _log(f"session {index} trained {result['status']} in {result['train_s']:.1f}s")
         result["exceptions"] += await tab.locator('[data-testid="stException"]').count()
     except Exception as exc:  # noqa: BLE001 - reported per session below
         result["error"] = f"session {index}: {type(exc).__name__}: {str(exc)[:300]}"
     finally:
         await context.close()
+
+
+def _niced_chromium(tmp_path) -> str:
+    """Chromium started at a low priority. The 20 browsers share this machine's cores with the server;
+    in real use they run on the visitors' machines. Niced, they no longer starve the server and its
+    (also niced, but less) training workers, so the test measures the server rather than the browsers."""
+    wrapper = tmp_path / "chromium-niced"
+    wrapper.write_text(f"#!/bin/sh\nexec nice -n 19 {CHROMIUM} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 async def _load(chromium: str, url: str) -> tuple[list[dict], float]:
@@ -215,7 +244,9 @@ def _run_async(coro):
 
 @pytest.mark.slow
 @pytest.mark.browser
+@pytest.mark.timeout(900)
 def test_twenty_concurrent_sessions_open_every_page_and_train(chromium_path, tmp_path):
+    chromium_path = _niced_chromium(tmp_path)
     server = Server(tmp_path / "data", "reliability-load")
     sampler = MemorySampler(server)
     try:
@@ -247,7 +278,7 @@ def test_twenty_concurrent_sessions_open_every_page_and_train(chromium_path, tmp
     record("load", "page loads per second", round(len(page_times) / elapsed, 2))
     record("load", "slowest page response (s, page)", [round(slowest[1], 1), slowest[0]])
     record("load", "median page response (s)", round(sorted(page_times)[len(page_times) // 2], 2))
-    record("load", "slowest training of 3 epochs, queue included (s)", round(max(r["train_s"] for r in results), 1))
+    record("load", f"slowest training of {EPOCHS} epochs, queue included (s)", round(max(r["train_s"] for r in results), 1))
     record("load", "server RSS baseline / peak / after (MB)", [round(baseline_server), round(peak_server), round(after_server)])
     record("load", "workers RSS baseline / peak / after (MB)", [round(baseline_workers), round(peak_workers), round(after_workers)])
     record("load", "worker processes at most (limit)", limits.MAX_CONCURRENT_TRAININGS)
