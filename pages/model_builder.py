@@ -4,7 +4,6 @@ the work is in playground/ (datasets, training, background, evaluation, figures)
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import uuid
 
 import pandas as pd
@@ -12,6 +11,7 @@ import streamlit as st
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from pages import model_builder_io
 from pages.widgets import global_seed, show_code, show_error
 from playground import builder_code, limits
 from playground.background import get_pool
@@ -78,6 +78,14 @@ def widgets_from_config(config: RunConfig) -> None:
     for i, (width, activation) in enumerate(zip(m.hidden, m.activations, strict=True)):
         STATE[f"mb_width_{i}"] = width
         STATE[f"mb_act_{i}"] = activation
+    # A crafted file or link may hold values valid for the config but beyond a slider's range.
+    clamped = []
+    for key, top in (("mb_dropout", 0.8), ("mb_momentum", 0.99), ("mb_beta1", 0.999), ("mb_beta2", 0.9999)):
+        if STATE[key] > top:
+            clamped.append(f"{key.removeprefix('mb_')} {STATE[key]:g} -> {top:g}")
+            STATE[key] = top
+    if clamped:
+        STATE["mb_notice"] = "Some settings were beyond the sliders' range and were clamped: " + ", ".join(clamped) + "."
     devices = [x.name for x in available_devices()]
     STATE["mb_device"] = t.device if t.device in devices else "cpu"
     if t.device not in devices:
@@ -181,6 +189,13 @@ def apply_pending() -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
+def read_linked_setup() -> RunConfig | None:
+    """The setup a shared link carries (each ignored or clamped value noted), or None."""
+    seed = global_seed()
+    base = RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed, device=default_device()))
+    return model_builder_io.read_url(base, {"lr": LR_OPTIONS, "reg_rate": REG_RATES})
+
+
 def current_job():
     return STATE.get("mb_job")
 
@@ -235,6 +250,9 @@ st.caption(
 get_pool().prewarm(1)
 apply_pending()
 init_defaults()
+linked = read_linked_setup()
+if linked is not None:
+    widgets_from_config(linked)
 if "mb_notice" in STATE:
     st.info(STATE.pop("mb_notice"), icon=":material/info:")
 
@@ -290,6 +308,7 @@ try:
     config = build_config()
     data = load_data(config.data)
     STATE["mb_config"] = config
+    model_builder_io.sync_url(config)
 except PlaygroundError as exc:
     with right:
         show_error(exc)
@@ -426,7 +445,7 @@ with right:
         if play and config is not None and data is not None:
             if view is not None and view.active:
                 job.play()
-            else:
+            elif STATE.get("mb_resume") or not model_builder_io.open_kept_run_instead(config):
                 start_job(config, data, "run")
             st.rerun()
         if pause and job is not None:
@@ -604,11 +623,8 @@ else:
 
 # ---- Save and load (issue 5) ---------------------------------------------------------------------
 def render_io() -> None:
-    """The weights and run-store panel, written in pages/model_builder_io.py."""
-    if importlib.util.find_spec("pages.model_builder_io"):
-        from pages import model_builder_io
-
-        model_builder_io.render(STATE.get("mb_trained"), STATE["mb_config"])
+    """The weights and run-store panel (pages/model_builder_io.py)."""
+    model_builder_io.render(STATE.get("mb_trained"), STATE["mb_config"])
 
 
 st.subheader("Save and load")
