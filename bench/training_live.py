@@ -326,7 +326,7 @@ def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
         cfg = live["page"][0]["config"]
         s.add(f"Page-open runs: the Model Builder's default setup with {epochs} epochs ({live['page'][0]['steps']} "
               f"steps: {cfg.data.n_samples} samples, batch {cfg.train.batch_size}, {cfg.model.hidden} {cfg.model.activations[0]}), "
-              "seeds 1 and 2, each followed by the same configuration on the engine with no page. The app's "
+              f"{len(live['page'])} seed(s), each followed by the same configuration on the engine with no page. The app's "
               "fragment is set to refresh every 0.3 s while a run is active.", "")
     except Exception as exc:  # noqa: BLE001 - reported as not measured
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
