@@ -227,7 +227,7 @@ def test_batch_1_on_the_largest_data_then_stop_mid_epoch_keeps_the_partial_model
     """The extreme: 100,000 samples with batch size 1 (60,000 steps an epoch). It starts, makes progress
     and, stopped in the middle of an epoch, keeps the weights of that moment and the epochs before."""
     at = builder
-    set_value(at, "number_input", "mb_n_samples", 100_000)
+    set_value(at, "select_slider", "mb_n_samples", 100_000)
     set_value(at, "number_input", "mb_batch", 1)
     set_value(at, "number_input", "mb_epochs", 50)
     initial = {k: v.clone() for k, v in _initial_weights(at).items()}

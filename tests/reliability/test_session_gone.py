@@ -54,7 +54,7 @@ def test_a_vanished_session_frees_its_worker_and_memory(browser, tmp_path):
         open_page(other.new_page(), server.url, "")
         other.close()
         freed_after = None
-        deadline = closed + SESSION_TTL_S + 60
+        deadline = closed + SESSION_TTL_S + 150
         while time.monotonic() < deadline:
             if server.busy_workers() == 0:
                 freed_after = time.monotonic() - closed
@@ -71,5 +71,5 @@ def test_a_vanished_session_frees_its_worker_and_memory(browser, tmp_path):
            [round(before_server), round(during_server), round(after_server)])
     record("session gone", "workers RSS before / during / after (MB)",
            [round(before_workers), round(during_workers), round(after_workers)])
-    assert freed_after <= SESSION_TTL_S + 30
+    assert freed_after <= SESSION_TTL_S + 120  # TTL, the next visitor's disconnect, then garbage collection
     assert after_server <= during_server + 50  # nothing keeps growing once the session is gone
