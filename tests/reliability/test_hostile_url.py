@@ -133,3 +133,41 @@ def test_decode_never_raises_and_gives_a_valid_setup(params):
     assert state.notes
     RunConfig.from_dict(state.config.to_dict())
     assert all(len(note) < 400 for note in state.notes)
+
+
+# ------------------------------------------------------------------------ the real Model Builder page
+
+PAGE_LINKS = [
+    ("out-of-range-and-wrong-types", {"samples": "1", "lr": "1e300", "layers": "100000,3", "epochs": "many"},
+     ["below the smallest", "above the largest", "not a whole number"],
+     lambda c: c.data.n_samples == limits.MIN_SAMPLES and c.train.lr == limits.MAX_LEARNING_RATE and c.model.hidden[0] == 256),
+    ("hostile-keys-and-long-values", {"<img src=x onerror=alert(1)>": "1", "seed": LONG, "dataset": "../../etc/passwd"},
+     ["with an unreadable name", "longer than 2,000 characters", "not one of"],
+     lambda c: c.data.dataset == RunConfig().data.dataset),
+    ("repeated-keys", {"samples": ["100", "200"], "noise": ["0.1", "0.5"]}, ["2 times; the last one was used"],
+     lambda c: c.data.n_samples == 200),
+]
+
+
+@pytest.mark.parametrize(("query", "notes", "check"), [c[1:] for c in PAGE_LINKS], ids=[c[0] for c in PAGE_LINKS])
+def test_hostile_link_on_the_model_builder_page(tmp_path, monkeypatch, query, notes, check):
+    """The page itself reads the link: every odd value is noted in a warning, the setup is valid, and a
+    normal link opened next applies without a note."""
+    from tests.app.conftest import open_page
+
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    at = open_page("pages/model_builder.py", timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert_no_traceback(at)
+    for note in notes:
+        assert note in warnings(at), warnings(at)
+    assert "<img" not in warnings(at)  # a hostile key never reaches the page
+    assert check(at.session_state["mb_config"])
+    assert not at.error, [e.value for e in at.error]
+    at.query_params.clear()
+    at.query_params["samples"] = "300"
+    at.run()
+    assert_no_traceback(at)
+    assert at.session_state["mb_config"].data.n_samples == 300
