@@ -79,7 +79,7 @@ def idle(tab) -> None:
     tab.wait_for_function(IDLE_JS, timeout=120_000)
 
 
-def visit_playground(browser, url: str, train: bool):
+def visit_playground(browser, url: str, train: bool, seed: int = 0):
     """One session: Tensor Lab, then Autograd and the Model Builder through the sidebar; train if asked."""
     context, tab = new_tab(browser, timeout_ms=120_000)
     tab.goto(url)
@@ -92,10 +92,12 @@ def visit_playground(browser, url: str, train: bool):
     tab.locator(".st-key-mb_play button").wait_for()
     idle(tab)
     if train:
-        box = tab.locator(".st-key-mb_epochs input").first
-        box.fill(str(TRAIN_EPOCHS))
-        box.press("Enter")
-        idle(tab)
+        # Each session its own seed: the same setup twice would offer the kept run instead of training.
+        for key, value in (("mb_epochs", TRAIN_EPOCHS), ("mb_seed", seed)):
+            box = tab.locator(f".st-key-{key} input").first
+            box.fill(str(value))
+            box.press("Enter")
+            idle(tab)
         tab.locator(".st-key-mb_play button").click()
         tab.get_by_text(re.compile(r"Epoch \d+ · finished")).first.wait_for(timeout=180_000)
         idle(tab)
@@ -135,7 +137,7 @@ def measure_app(browser, script, cwd, data, log_path, visit, warm_up, sessions: 
             if i and budget.used(share):
                 log(f"  {name}: stopping at {i} session(s): the time budget is being spent (a loaded machine)")
                 break
-            contexts.append(visit(server.url))
+            contexts.append(visit(server.url, i + 1))
             log(f"  {name}: session {i + 1} open, server {rss(server.pid)[0]:.0f} MB")
         settle(2.0)
         out["open"] = rss(server.pid)
@@ -156,10 +158,10 @@ def measure(sessions: int = SESSIONS, log=print) -> dict:
         data = tmp / "data"
         data.mkdir()
         hello = write_app(tmp, HELLO_APP, "hello.py")
-        base = measure_app(browser, hello, tmp, None, tmp / "hello.log", lambda url: visit_hello(browser, url),
+        base = measure_app(browser, hello, tmp, None, tmp / "hello.log", lambda url, seed: visit_hello(browser, url),
                            lambda url: [visit_hello(browser, url)], sessions, log, "hello-world", budget, 0.2)
         app = measure_app(browser, ROOT / "app.py", ROOT, data, tmp / "app.log",
-                          lambda url: visit_playground(browser, url, train=True),
+                          lambda url, seed: visit_playground(browser, url, train=True, seed=seed),
                           lambda url: [visit_playground(browser, url, train=False), visit_runs(browser, url)],
                           sessions, log, "playground", budget, 0.6)
     return {"hello": base, "app": app, "sessions": sessions}
@@ -177,7 +179,7 @@ def run(sessions: int = SESSIONS, write: bool = True, log=print) -> Section:
         Row("server RSS at rest (every page loaded once, session expired)", a["rest"][0], "MB",
             "hello-world app, same", h["rest"][0], "reported"),
         Row("training workers at rest (child processes)", a["rest"][1], "MB", "", None, "reported", None,
-            f"{a['rest'][2]} process(es)"),
+            f"{a['rest'][2]} process(es): the worker pool and multiprocessing's resource tracker"),
         Row(f"server growth per session ({n} open, each trained the default model)", per, "MB",
             "hello-world app, per session", per_hello, f"<= {TARGET_MB:g} MB", per <= TARGET_MB),
         Row(f"training workers with {n} sessions open", a["open"][1], "MB", "", None, "reported", None,
