@@ -308,7 +308,6 @@ try:
     config = build_config()
     data = load_data(config.data)
     STATE["mb_config"] = config
-    model_builder_io.sync_url(config)
 except PlaygroundError as exc:
     with right:
         show_error(exc)
@@ -630,5 +629,8 @@ def render_io() -> None:
 st.subheader("Save and load")
 if "mb_config" in STATE:
     render_io()
+    if config is not None:
+        # Last, once a linked ?run=<id> has been opened: the URL becomes the setup shown.
+        model_builder_io.sync_url(config)
 else:
     st.caption("Fix the settings above to save or load a model.")
