@@ -126,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         status, seconds, note = run_one(name, max(MIN_SLICE_S, left))
         statuses.append((name, status, seconds, note))
     total = time.perf_counter() - started
+    if args.names and RESULTS.exists():  # a partial run says so in the header, which keeps the full run's table
+        preamble, _ = split_sections(RESULTS.read_text())
+        lines = [line for line in preamble.rstrip().splitlines() if not line.startswith("Rerun on its own afterwards")]
+        done = ", ".join(f"{n} ({s})" for n, s, _, _ in statuses[1:])
+        lines += ["", f"Rerun on its own afterwards ({now_utc()}, {load}): {done}. Each section says when it was measured."]
+        write_sections([], preamble="\n".join(line for i, line in enumerate(lines)
+                                               if not (line == "" and i and lines[i - 1] == "")) + "\n")
     if not args.names:  # a full run rewrites the header
         write_sections([], preamble=header(statuses) + f"\nThe whole run took {total:.0f} s (budget {args.budget} s).\n",
                        order=[title for _, title, _ in BENCHMARKS.values()])
