@@ -100,9 +100,21 @@ PERSISTENT = ("mb_dataset", "mb_n_samples", "mb_noise", "mb_train_fraction", "mb
 PERSISTENT_PREFIXES = ("mb_feat_", "mb_width_", "mb_act_")
 
 
+SAVED = "mb_saved_settings"  # not a widget key, so Streamlit keeps it while other pages run
+
+
+def save_settings() -> None:
+    """A copy of every setting, kept outside the widgets: Streamlit drops a widget's state when a run
+    of another page does not draw it, so a visit to Tensor Lab would otherwise reset the builder."""
+    STATE[SAVED] = {k: STATE[k] for k in list(STATE.keys()) if k in PERSISTENT or k.startswith(PERSISTENT_PREFIXES)}
+
+
 def init_defaults() -> None:
     """Defaults for every setting, and keep the settings of widgets not drawn this run (Streamlit would
     drop them: e.g. the noise slider while a CSV is chosen, or SGD's momentum while Adam is)."""
+    for key, value in STATE.get(SAVED, {}).items():
+        if key not in STATE:
+            STATE[key] = value
     if "mb_dataset" not in STATE:
         seed = global_seed()
         widgets_from_config(RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed, device=default_device())))
@@ -625,6 +637,8 @@ def render_io() -> None:
     """The weights and run-store panel (pages/model_builder_io.py)."""
     model_builder_io.render(STATE.get("mb_trained"), STATE["mb_config"])
 
+
+save_settings()
 
 st.subheader("Save and load")
 if "mb_config" in STATE:

@@ -351,9 +351,6 @@ def test_the_largest_model_trains(builder):
     record("extremes", "largest model: seconds for 2 epochs of 300 rows", round(view.stats["train_seconds"], 2))
 
 
-@pytest.mark.xfail(strict=False, reason="reported: the Model Builder's settings reset to their defaults after a visit to "
-                   "another page (Streamlit drops the state of widgets that were not drawn; the page re-saves "
-                   "PERSISTENT keys only while it runs)")
 def test_model_builder_settings_survive_a_visit_to_another_page(builder):
     """Nothing the user had is lost: settings typed in the Model Builder are still there after a page switch."""
     at = builder
