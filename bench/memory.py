@@ -163,7 +163,7 @@ def measure(sessions: int = SESSIONS, log=print) -> dict:
         app = measure_app(browser, ROOT / "app.py", ROOT, data, tmp / "app.log",
                           lambda url, seed: visit_playground(browser, url, train=True, seed=seed),
                           lambda url: [visit_playground(browser, url, train=False), visit_runs(browser, url)],
-                          sessions, log, "playground", budget, 0.6)
+                          sessions, log, "playground", budget, 0.75)
     return {"hello": base, "app": app, "sessions": sessions}
 
 
