@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     if args.names and RESULTS.exists():  # a partial run says so in the header, which keeps the full run's table
         preamble, _ = split_sections(RESULTS.read_text())
-        lines = [line for line in preamble.rstrip().splitlines() if not line.startswith("Rerun on its own afterwards")]
+        lines = preamble.rstrip().splitlines()  # earlier partial runs' lines stay: each names its benchmarks
         done = ", ".join(f"{n} ({s})" for n, s, _, _ in statuses[1:])
         lines += ["", f"Rerun on its own afterwards ({now_utc()}, {load}): {done}. Each section says when it was measured."]
         write_sections([], preamble="\n".join(line for i, line in enumerate(lines)
