@@ -8,3 +8,28 @@ import pytest
 @pytest.fixture(autouse=True)
 def isolated_run_store(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "playground-data"))
+
+
+@pytest.fixture(autouse=True)
+def stop_leftover_trainings():
+    """After each test, stop every run still going in the server-wide worker pool: a page test that
+    ends mid-training must not leave workers busy (they would starve the next tests of CPU)."""
+    yield
+    from playground import background
+
+    pool = background._POOL
+    if pool is None:
+        return
+    with pool.lock:
+        jobs = [job for job in pool.jobs.values() if job.status in background.ACTIVE]
+    for job in jobs:
+        pool.control(job, "stop")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shut_down_worker_pool():
+    yield
+    from playground import background
+
+    if background._POOL is not None:
+        background._POOL.shutdown()

@@ -88,8 +88,10 @@ def app_url(tmp_path_factory, chromium_path) -> str:
     stop_app(proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path):
+    # Package scope: the sync Playwright loop ends with tests/browser, so later async Playwright tests
+    # (tests/reliability) do not find it running.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
