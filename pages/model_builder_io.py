@@ -229,7 +229,7 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
     columns[0].download_button(
         "Weights .pt", make("pt"), file_name=f"{stem}.pt", mime="application/octet-stream",
         key="mb_io_download_pt", icon=":material/download:", disabled=not has_weights, on_click="ignore",
-        help="torch.save(model.state_dict(), path): load it with model.load_state_dict(torch.load(path)).",
+        help="torch.save(model.state_dict(), path): load it with model.load_state_dict(torch.load(path, weights_only=True)).",
     )
     columns[1].download_button(
         "Weights .safetensors", make("safetensors"), file_name=f"{stem}.safetensors",

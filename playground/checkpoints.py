@@ -17,6 +17,7 @@ from typing import Any
 
 import safetensors.torch
 import torch
+from safetensors.torch import load as load_safetensors_bytes  # bytes in, tensors out: no pickle
 
 from playground import limits
 from playground.config import ModelSpec, RunConfig
@@ -420,7 +421,7 @@ def _read_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, s
     if not isinstance(metadata, dict):
         metadata = {}
     try:
-        state_dict = safetensors.torch.load(bytes(data))
+        state_dict = load_safetensors_bytes(bytes(data))
     except Exception as exc:  # noqa: BLE001 - SafetensorError and friends
         raise _truncated_safetensors(exc) from None
     return _as_state_dict(state_dict), {str(k): str(v) for k, v in metadata.items()}

@@ -390,7 +390,7 @@ def main():
     print(f"test loss {{test_loss:.6f}}" + (f"  test accuracy {{test_acc:.4f}}" if test_acc is not None else ""))
     print(f"{{len(predictions)}} test predictions")
 
-    torch.save(model.state_dict(), ARGS.out)  # load with model.load_state_dict(torch.load(ARGS.out))
+    torch.save(model.state_dict(), ARGS.out)  # load with model.load_state_dict(torch.load(ARGS.out, weights_only=True))
     print(f"saved the state_dict to {{ARGS.out}}")
     if ARGS.history:
         with open(ARGS.history, "w") as handle:
