@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from pages import model_builder_io
 from pages.widgets import global_seed, show_code, show_error
 from playground import builder_code, limits
-from playground.background import get_pool
+from playground.background import get_pool, refresh_interval
 from playground.config import (
     ACTIVATIONS,
     CSV_DATASET,
@@ -46,7 +46,6 @@ LR_OPTIONS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0
 SAMPLE_OPTIONS = [20, 50, 100, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000]
 REG_RATES = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 ACTIVATION_LABELS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": "Linear"}
-REFRESH_S = 0.5  # the live view refreshes twice a second while a run is active
 STATE = st.session_state
 
 
@@ -485,8 +484,26 @@ with right:
                 f"is clamped to {data.sizes[0]}: one batch an epoch (full batch).", icon=":material/info:")
 
 
+def cached(name: str, inputs: tuple, build):
+    """``build()``, reused while ``inputs`` are the same objects (compared by identity) as last time.
+
+    The live view is redrawn on a timer; between two views from the worker (and all the while a run waits
+    or is paused) its figures are the same, so they are built once, not on every redraw."""
+    cache = STATE.setdefault("mb_figure_cache", {})
+    hit = cache.get(name)
+    if hit is not None and len(hit[0]) == len(inputs) and all(a is b for a, b in zip(hit[0], inputs, strict=True)):
+        return hit[1]
+    value = build()
+    cache[name] = (inputs, value)  # holding the inputs keeps their ids from being reused
+    return value
+
+
 def initial_view(cfg: RunConfig, prepared: PreparedData) -> dict:
     """What the untrained (or the current trained) model computes, when no run is sending its view."""
+    return cached("initial_view", (cfg, prepared, STATE.get("mb_trained")), lambda: compute_initial_view(cfg, prepared))
+
+
+def compute_initial_view(cfg: RunConfig, prepared: PreparedData) -> dict:
     trained_model = STATE.get("mb_trained")
     if isinstance(trained_model, TrainedModel) and trained_model.config.model == cfg.model:
         model = trained_model.build()
@@ -502,10 +519,10 @@ def initial_view(cfg: RunConfig, prepared: PreparedData) -> dict:
     return out
 
 
-run_active = bool(view and view.active)
+page_refresh = refresh_interval(view.status if view is not None else None)
 
 
-@st.fragment(run_every=REFRESH_S if run_active else None)
+@st.fragment(run_every=page_refresh)
 def live_view() -> None:
     """The run as it is now: epoch, curves, decision boundary, neurons, network. Refreshed on a timer while active."""
     handle = current_job()
@@ -516,7 +533,7 @@ def live_view() -> None:
         collect_finished(snap)
         target = cfg.train.epochs + STATE.get("mb_job_offset", 0)
         label = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
-                 "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged",
+                 "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged",
                  "failed": "failed"}[snap.status]
         where = f" on {snap.info['device']}" if snap.info.get("device") else ""
         st.markdown(f"**Epoch {snap.epoch}** · {label}{where}" +
@@ -536,7 +553,8 @@ def live_view() -> None:
             if "train_acc" in last:
                 parts += [f"train accuracy {last['train_acc']:.3f}", f"validation accuracy {last['val_acc']:.3f}"]
             st.caption(" · ".join(parts))
-            st.plotly_chart(curves_figure(snap.history, cfg.model.task), key="mb_curves", width="stretch")
+            curves = cached("curves", (handle.job, len(snap.history), cfg), lambda: curves_figure(snap.history, cfg.model.task))
+            st.plotly_chart(curves, key="mb_curves", width="stretch")
         live = snap.view
         if live is None and prepared is not None:
             live = initial_view(cfg, prepared)
@@ -558,21 +576,23 @@ def live_view() -> None:
             points = [(prepared.points_train.numpy(), prepared.y_train.numpy(), "training points")]
             if show_test:
                 points.append((prepared.points_test.numpy(), prepared.y_test.numpy(), "test points"))
-            st.plotly_chart(boundary_figure(live["heatmap"], points, discretize=discretize, n_classes=prepared.n_outputs),
-                            key="mb_heatmap", width="content")
+            boundary = cached("boundary", (live, prepared, show_test, discretize), lambda: boundary_figure(
+                live["heatmap"], points, discretize=discretize, n_classes=prepared.n_outputs))
+            st.plotly_chart(boundary, key="mb_heatmap", width="content")
             st.caption("Decision boundary over the input plane" if prepared.task == "classification"
                        else "Regression surface over the input plane")
         else:
             st.caption("A CSV's inputs are not a plane: see the curves and the test figures.")
     with c2:
-        st.plotly_chart(network_figure(cfg.model.widths, live.get("weights"), labels=prepared.feature_names),
-                        key="mb_network", width="stretch")
+        network = cached("network", (live, cfg, prepared), lambda: network_figure(
+            cfg.model.widths, live.get("weights"), labels=prepared.feature_names))
+        st.plotly_chart(network, key="mb_network", width="stretch")
         st.caption("Links: blue positive, orange negative, thicker is larger |weight|.")
-        thumbs = thumbnails_image(live.get("thumbnails") or [])
+        thumbs = cached("thumbnails", (live,), lambda: thumbnails_image(live.get("thumbnails") or []))
         if thumbs is not None:
             st.image(thumbs, caption="What each hidden neuron computes over the plane (a row a layer; orange low, blue high).")
-    if run_active and snap is not None and not snap.active:
-        st.rerun()  # the run ended: redraw the whole page (results, buttons), and stop the timer
+    if snap is not None and refresh_interval(snap.status) != page_refresh:
+        st.rerun()  # the run started, paused or ended: redraw the whole page (buttons, results) and reset the timer
 
 
 if config is not None or current_job() is not None:

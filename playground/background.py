@@ -35,13 +35,29 @@ from playground import limits
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 
-ACTIVE = ("queued", "starting", "running", "paused")
+ACTIVE = ("queued", "starting", "running", "pausing", "paused")
 DONE = ("finished", "stopped", "diverged", "failed")
 WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.4  # heatmap and thumbnails at most this often (and never more than ~5% of the time)
 START_FAILED_SENTENCE = "The training process could not start on this server; try again, or tell the administrator."
 DIED_SENTENCE = "The training process stopped unexpectedly (it may have run out of memory); train again."
+REFRESH_TRAINING_S = 0.5  # a page redraws a run that is training twice a second
+REFRESH_WAITING_S = 2.0  # a run waiting in the queue or paused: only its place (or nothing) changes
+
+
+def refresh_interval(status: str | None) -> float | None:
+    """How often a page should redraw a run in ``status``; None once it has ended (or there is none).
+
+    Waiting runs are redrawn seldom: with many sessions queued behind the cap, their redraws would
+    otherwise take the server's time from the sessions that are training and from new visitors. A
+    paused run is still redrawn now and then, which also tells the pool that its page is open.
+    """
+    if status in ("starting", "running", "pausing"):
+        return REFRESH_TRAINING_S
+    if status in ("queued", "paused"):
+        return REFRESH_WAITING_S
+    return None
 
 
 # ==================================================================================================
@@ -435,9 +451,9 @@ class WorkerPool:
                 return
             worker = job.worker
         if worker is not None:
-            if kind == "pause":
+            if kind == "pause":  # "paused" comes from the worker once it has really stopped between steps
                 with job.lock:
-                    job.status = "paused" if job.status == "running" else job.status
+                    job.status = "pausing" if job.status == "running" else job.status
             worker.send((kind, job.id))
 
     def queue_position(self, job: TrainingJob) -> int:

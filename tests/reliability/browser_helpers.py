@@ -84,4 +84,8 @@ def wait_epoch(tab, at_least: int, timeout_s: float = 90) -> int:
             return epoch
         assert status not in ("failed", "diverged"), status
         tab.wait_for_timeout(200)
-    raise AssertionError(f"epoch {at_least} not reached; last {epoch, status}")
+    shot = ARTIFACTS / f"wait-epoch-{int(time.time())}.png"
+    tab.screenshot(path=str(shot), full_page=True)
+    body = tab.inner_text("body")
+    start = max(0, body.find("Reset") - 200)
+    raise AssertionError(f"epoch {at_least} not reached; last {epoch, status}; screenshot {shot}; page: {body[start:start + 800]!r}")

@@ -72,22 +72,29 @@ def test_two_sessions_train_different_models_at_once_and_each_keeps_its_own(brow
             tab.set_default_timeout(60_000)
             tabs.append(tab)
         a, b = tabs
-        _train(a, server.url, layers=None, epochs=150)  # the default: two hidden layers of 8
-        _train(b, server.url, layers=1, epochs=150)
+        # Runs far longer than the test: both are surely training at the same time; each is then stopped,
+        # and a stopped run is kept like a finished one.
+        _train(a, server.url, layers=None, epochs=2_000)  # the default: two hidden layers of 8
+        _train(b, server.url, layers=1, epochs=2_000)
         a.locator(".st-key-mb_play button").first.click()
         b.locator(".st-key-mb_play button").first.click()
         wait_epoch(a, 2)
         wait_epoch(b, 2)
         assert epoch_and_status(a)[1] == "training" and epoch_and_status(b)[1] == "training"  # at the same time
+        before = [epoch_and_status(tab)[0] for tab in (a, b)]
+        wait_epoch(a, before[0] + 2)
+        wait_epoch(b, before[1] + 2)
+        assert epoch_and_status(a)[1] == "training" and epoch_and_status(b)[1] == "training"  # both went on together
         a_params = re.search(r"([\d,]+) parameters", a.inner_text("body")).group(1)
         b_params = re.search(r"([\d,]+) parameters", b.inner_text("body")).group(1)
         assert a_params != b_params and b_params not in a.inner_text("body").split(" parameters")[0][-12:]
         ids = []
         for tab in (a, b):
-            wait_epoch(tab, 150, timeout_s=180)
+            tab.locator(".st-key-mb_stop button").first.click()
             tab.get_by_text("was kept as run").wait_for(timeout=60_000)
             wait_idle(tab)
-            assert epoch_and_status(tab) == (150, "finished")
+            epoch, status = epoch_and_status(tab)
+            assert 2 <= epoch < 2_000 and status == "stopped"
             assert tab.locator('[data-testid="stException"]').count() == 0
             ids.append(re.search(r"kept as run ([0-9a-f]{12})", tab.inner_text("body")).group(1))
         assert ids[0] != ids[1]

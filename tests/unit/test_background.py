@@ -14,15 +14,28 @@ from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.datasets import prepare_data
 from playground.errors import PlaygroundError
 
-DEADLINE_S = 60
+DEADLINE_S = 120  # generous: on a loaded 2-core machine a worker's spawn and torch import can take long
 
 
 @pytest.fixture(scope="module")
-def pool():
+def shared_pool():
     pool = WorkerPool(max_workers=2)
     pool.prewarm(2)
     yield pool
     pool.shutdown()
+
+
+@pytest.fixture
+def pool(shared_pool):
+    """The module's pool, left with no run going after each test, whatever the test did: a test that fails
+    mid-run would otherwise keep a worker busy and the next tests would wait in the queue behind it."""
+    yield shared_pool
+    with shared_pool.lock:
+        jobs = list(shared_pool.jobs.values())
+    for job in jobs:
+        shared_pool.control(job, "stop")
+    for job in jobs:
+        assert job.done_event.wait(DEADLINE_S), f"job {job.id} did not stop"
 
 
 def setup(epochs: int = 5, batch: int = 10, n: int = 200) -> tuple[RunConfig, object]:
@@ -69,6 +82,7 @@ def test_pause_step_play_stop(pool):
     handle.play()
     wait_for(handle, lambda v: v.epoch >= 3)
     handle.pause()
+    assert handle.snapshot().status in ("pausing", "paused")  # said at once; "paused" once the worker has stopped
     paused_at = wait_for(handle, lambda v: v.status == "paused").epoch
     time.sleep(0.3)
     assert handle.snapshot().epoch == paused_at
@@ -129,3 +143,14 @@ def test_divergence_in_the_worker(pool):
     view = handle.snapshot()
     assert view.status == "diverged" and "lower the learning rate" in view.message
     assert all(abs(v).max() < float("inf") for v in view.final_state.values())
+
+
+@pytest.mark.parametrize(("status", "interval"), [
+    (None, None), ("queued", 2.0), ("starting", 0.5), ("running", 0.5), ("pausing", 0.5), ("paused", 2.0),
+    ("finished", None), ("stopped", None), ("diverged", None), ("failed", None),
+])
+def test_pages_redraw_training_runs_often_waiting_runs_seldom_and_ended_runs_never(status, interval):
+    from playground.background import ACTIVE, DONE, refresh_interval
+
+    assert refresh_interval(status) == interval
+    assert (status in ACTIVE) == (interval is not None) and (status in DONE) == (status is not None and interval is None)
