@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import re
@@ -194,6 +195,11 @@ async def _session(browser, url: str, index: int, result: dict) -> None:
         result["exceptions"] += await tab.locator('[data-testid="stException"]').count()
     except Exception as exc:  # noqa: BLE001 - reported per session below
         result["error"] = f"session {index}: {type(exc).__name__}: {str(exc)[:300]}"
+        with contextlib.suppress(Exception):  # what the visitor saw, for whoever reads the failure
+            await tab.screenshot(path=str(ARTIFACTS / f"load-session-{index}.png"))
+            body = await tab.inner_text("body")
+            status = await tab.locator('[data-testid="stStatusWidget"]').all_inner_texts()
+            _log(f"session {index} failed; status widget {status}; page text: {body[-1500:]!r}")
     finally:
         await context.close()
 
