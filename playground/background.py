@@ -72,7 +72,8 @@ def _warm_up() -> None:
 
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
     x, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
-    for opt in (torch.optim.Adam(model.parameters(), lr=0.01), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)):
+    for opt in (torch.optim.Adam(model.parameters(), lr=0.01, fused=True),
+                torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()

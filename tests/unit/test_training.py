@@ -94,7 +94,7 @@ def test_engine_equals_a_course_style_dataloader_loop():
     train_loader = DataLoader(TensorDataset(tensors["X_train"], tensors["y_train"]), batch_size=16, shuffle=True, generator=g)
     val_loader = DataLoader(TensorDataset(tensors["X_val"], tensors["y_val"]), batch_size=EVAL_BATCH)
     criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.03, betas=(0.9, 0.999), weight_decay=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03, betas=(0.9, 0.999), weight_decay=0.0, fused=True)
     for epoch in range(config.train.epochs):
         model.train()
         total = 0.0
@@ -209,3 +209,14 @@ def test_cudnn_flags_are_applied():
     assert torch.backends.cudnn.benchmark is True and torch.backends.cudnn.deterministic is False
     Trainer(circle_config()[0], tensors)
     assert torch.backends.cudnn.benchmark is False and torch.backends.cudnn.deterministic is True
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_optimizer_is_fused_where_torch_has_the_kernel_and_plain_elsewhere(optimizer):
+    from playground.training import make_optimizer
+
+    train = TrainConfig(optimizer=optimizer)
+    on_cpu = make_optimizer(nn.Linear(2, 3).parameters(), train)
+    assert on_cpu.defaults["fused"] is True
+    on_meta = make_optimizer(nn.Linear(2, 3, device="meta").parameters(), train)  # no fused kernel there
+    assert not on_meta.defaults["fused"]
