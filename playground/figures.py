@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from playground.decision_boundary import Heatmap
 
@@ -27,19 +26,39 @@ def downsample(rows: Sequence[dict], limit: int = MAX_CURVE_POINTS) -> list[dict
 
 
 def curves_figure(history: Sequence[dict], task: str) -> go.Figure:
+    """Loss per epoch (and accuracy beside it for classification), train and validation.
+
+    The two panels are laid out by hand (axis domains and two titles) rather than with ``make_subplots``,
+    which costs several times more; the live view redraws this figure a few times a second."""
     rows = downsample(history)
     epochs = [r["epoch"] for r in rows]
-    classification = task == "classification" and rows and "train_acc" in rows[0]
-    fig = make_subplots(rows=1, cols=2 if classification else 1, subplot_titles=("loss", "accuracy") if classification else ("loss",))
-    fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in rows], name="train loss", line={"color": "#1f77b4"}), 1, 1)
-    fig.add_trace(go.Scatter(x=epochs, y=[r["val_loss"] for r in rows], name="validation loss", line={"color": "#ff7f0e"}), 1, 1)
+    classification = bool(task == "classification" and rows and "train_acc" in rows[0])
+    curves = [("train_loss", "train loss", "#1f77b4", None, 1), ("val_loss", "validation loss", "#ff7f0e", None, 1)]
     if classification:
-        fig.add_trace(go.Scatter(x=epochs, y=[r["train_acc"] for r in rows], name="train accuracy", line={"color": "#1f77b4", "dash": "dot"}), 1, 2)
-        fig.add_trace(go.Scatter(x=epochs, y=[r["val_acc"] for r in rows], name="validation accuracy", line={"color": "#ff7f0e", "dash": "dot"}), 1, 2)
-        fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.25})
-    return fig
+        curves += [("train_acc", "train accuracy", "#1f77b4", "dot", 2), ("val_acc", "validation accuracy", "#ff7f0e", "dot", 2)]
+    data = []
+    for key, name, colour, dash, panel in curves:
+        axis = "" if panel == 1 else "2"
+        line = {"color": colour} | ({"dash": dash} if dash else {})
+        data.append({"type": "scatter", "x": epochs, "y": [r[key] for r in rows], "name": name, "line": line,
+                     "xaxis": f"x{axis}", "yaxis": f"y{axis}"})
+    split = (0.0, 0.45, 0.55, 1.0) if classification else (0.0, 1.0)
+    layout: dict = {
+        "height": 300, "margin": {"l": 40, "r": 10, "t": 30, "b": 40}, "legend": {"orientation": "h", "y": -0.25},
+        "xaxis": {"domain": list(split[:2]), "anchor": "y", "title": {"text": "epoch"}},
+        "yaxis": {"anchor": "x"},
+        "annotations": [_panel_title("loss", sum(split[:2]) / 2)],
+    }
+    if classification:
+        layout["xaxis2"] = {"domain": list(split[2:]), "anchor": "y2", "title": {"text": "epoch"}}
+        layout["yaxis2"] = {"anchor": "x2", "range": [0, 1.02]}
+        layout["annotations"].append(_panel_title("accuracy", sum(split[2:]) / 2))
+    return go.Figure(data=data, layout=layout)
+
+
+def _panel_title(text: str, x: float) -> dict:
+    return {"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
+            "xanchor": "center", "yanchor": "bottom", "font": {"size": 16}}
 
 
 def boundary_figure(
