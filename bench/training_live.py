@@ -47,6 +47,7 @@ from bench.common import (
     table,
     write_sections,
 )
+from playground.background import REFRESH_TRAINING_S, REFRESH_WAITING_S
 
 TITLE = "Live training and concurrency"
 EPOCHS = 100
@@ -309,16 +310,16 @@ def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
         if counter < REFRESH_TARGET:
             notes.append(
                 f"Refresh: the epoch counter changed {counter:.2f} times a second (target {REFRESH_TARGET:g}). The "
-                f"fragment asks for a rerun every 0.3 s, but {cut:.2f} reruns a second were cut short by the next "
+                f"fragment asks for a rerun every {REFRESH_TRAINING_S:g} s, but {cut:.2f} reruns a second were cut short by the next "
                 f"timer tick and only {frag:.2f} a second finished: one fragment run (curves, decision-boundary "
-                "heatmap, neuron thumbnails, network picture, as Plotly figures) takes longer than 0.3 s on this "
+                f"heatmap, neuron thumbnails, network picture, as Plotly figures) takes longer than {REFRESH_TRAINING_S:g} s on this "
                 "loaded 2-core machine, where the server, the training worker and Chromium share two cores. The "
                 "fix belongs to the Model Builder's page: a refresh interval that grows with the fragment's own "
                 "cost (or lighter figures while training), so that each run finishes.")
         if page_rate / nopage_rate < RATIO_TARGET:
             notes.append(
                 f"Engine speed: {page_rate / nopage_rate:.2f}x with the page open. The worker is niced by design "
-                "(pages first), so on two cores every CPU-second that the page's fragment reruns (every 0.3 s, "
+                f"(pages first), so on two cores every CPU-second that the page's fragment reruns (every {REFRESH_TRAINING_S:g} s, "
                 "each longer than that here) and Chromium drawing their Plotly figures take (the browser runs on the "
                 "same machine here, as on a student's laptop) comes out of training; with no page the worker "
                 "competes only with the machine's other load. A cheaper fragment (see the refresh note) is the "
@@ -327,7 +328,8 @@ def run(epochs: int = EPOCHS, write: bool = True, log=print) -> Section:
         s.add(f"Page-open runs: the Model Builder's default setup with {epochs} epochs ({live['page'][0]['steps']} "
               f"steps: {cfg.data.n_samples} samples, batch {cfg.train.batch_size}, {cfg.model.hidden} {cfg.model.activations[0]}), "
               f"{len(live['page'])} seed(s), each followed by the same configuration on the engine with no page. The app's "
-              "fragment is set to refresh every 0.3 s while a run is active.", "")
+              f"fragment is set to refresh every {REFRESH_TRAINING_S:g} s while a run trains (every {REFRESH_WAITING_S:g} s "
+              "while it waits in the queue or is paused).", "")
     except Exception as exc:  # noqa: BLE001 - reported as not measured
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         log(f"  page-open part not measured: {msg}")

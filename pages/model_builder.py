@@ -39,6 +39,7 @@ from playground.figures import (
     predicted_vs_true_figure,
     thumbnails_image,
 )
+from playground.memo import IdentityMemo
 from playground.model import TrainedModel, build_model, parameter_count
 from playground.network_diagram import layer_table, network_figure
 
@@ -485,17 +486,8 @@ with right:
 
 
 def cached(name: str, inputs: tuple, build):
-    """``build()``, reused while ``inputs`` are the same objects (compared by identity) as last time.
-
-    The live view is redrawn on a timer; between two views from the worker (and all the while a run waits
-    or is paused) its figures are the same, so they are built once, not on every redraw."""
-    cache = STATE.setdefault("mb_figure_cache", {})
-    hit = cache.get(name)
-    if hit is not None and len(hit[0]) == len(inputs) and all(a is b for a, b in zip(hit[0], inputs, strict=True)):
-        return hit[1]
-    value = build()
-    cache[name] = (inputs, value)  # holding the inputs keeps their ids from being reused
-    return value
+    """``build()``, reused while ``inputs`` are the same objects as last time (this session's memo)."""
+    return STATE.setdefault("mb_figure_memo", IdentityMemo()).get(name, inputs, build)
 
 
 def initial_view(cfg: RunConfig, prepared: PreparedData) -> dict:
