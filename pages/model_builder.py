@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from pages import model_builder_io
 from pages.widgets import global_seed, show_code, show_error
 from playground import builder_code, limits
-from playground.background import get_pool, refresh_interval
+from playground.background import get_pool, pictures_interval, refresh_interval
 from playground.config import (
     ACTIVATIONS,
     CSV_DATASET,
@@ -512,15 +512,22 @@ def compute_initial_view(cfg: RunConfig, prepared: PreparedData) -> dict:
 
 
 page_refresh = refresh_interval(view.status if view is not None else None)
+pictures_refresh = pictures_interval(view.status if view is not None else None)
 
 
-@st.fragment(run_every=page_refresh)
-def live_view() -> None:
-    """The run as it is now: epoch, curves, decision boundary, neurons, network. Refreshed on a timer while active."""
+def live_run():
+    """(handle, snapshot, config, data) of the run shown: this session's job, or the settings before any."""
     handle = current_job()
     snap = handle.snapshot() if handle is not None else None
     cfg = STATE.get("mb_job_config") if snap is not None else STATE.get("mb_config")
     prepared = STATE.get("mb_job_data") if snap is not None else data
+    return handle, snap, cfg, prepared
+
+
+@st.fragment(run_every=page_refresh)
+def live_status() -> None:
+    """The run as it is now: epoch, progress, losses and the curves. Redrawn often while it trains."""
+    handle, snap, cfg, prepared = live_run()
     if snap is not None and cfg is not None:
         collect_finished(snap)
         target = cfg.train.epochs + STATE.get("mb_job_offset", 0)
@@ -547,18 +554,22 @@ def live_view() -> None:
             st.caption(" · ".join(parts))
             curves = cached("curves", (handle.job, len(snap.history), cfg), lambda: curves_figure(snap.history, cfg.model.task))
             st.plotly_chart(curves, key="mb_curves", width="stretch")
-        live = snap.view
-        if live is None and prepared is not None:
-            live = initial_view(cfg, prepared)
-        if snap.status in ("failed",) and prepared is not None:
-            live = initial_view(cfg, prepared)
     elif cfg is not None and prepared is not None:
         st.markdown("**Epoch 0** · press Play to train; the picture shows what the untrained model computes.")
+    if snap is not None and refresh_interval(snap.status) != page_refresh:
+        st.rerun()  # the run started, paused or ended: redraw the whole page (buttons, results) and reset the timers
+
+
+@st.fragment(run_every=pictures_refresh)
+def live_pictures() -> None:
+    """What the model computes: decision boundary, network, neurons. Redrawn about once a second while it
+    trains: two Plotly figures cost the browser far more to draw than the epoch line and the curves."""
+    _, snap, cfg, prepared = live_run()
+    if cfg is None or prepared is None:
+        return
+    live = snap.view if snap is not None and snap.status != "failed" else None
+    if live is None:
         live = initial_view(cfg, prepared)
-    else:
-        return
-    if cfg is None or prepared is None or live is None:
-        return
     c1, c2 = st.columns([3, 2])
     with c1:
         if live.get("heatmap") is not None and prepared.points_train is not None:
@@ -583,12 +594,11 @@ def live_view() -> None:
         thumbs = cached("thumbnails", (live,), lambda: thumbnails_image(live.get("thumbnails") or []))
         if thumbs is not None:
             st.image(thumbs, caption="What each hidden neuron computes over the plane (a row a layer; orange low, blue high).")
-    if snap is not None and refresh_interval(snap.status) != page_refresh:
-        st.rerun()  # the run started, paused or ended: redraw the whole page (buttons, results) and reset the timer
 
 
 if config is not None or current_job() is not None:
-    live_view()
+    live_status()
+    live_pictures()
 if config is not None:
     show_code(builder_code.seed_code(config.train.seed, config.train) + "\n" + builder_code.training_code(config),
               title="Code: seeds, cudnn flags, training and validation loops", expanded=False)

@@ -39,11 +39,22 @@ ACTIVE = ("queued", "starting", "running", "pausing", "paused")
 DONE = ("finished", "stopped", "diverged", "failed")
 WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
-VIEW_EVERY_S = 0.4  # heatmap and thumbnails at most this often (and never more than ~5% of the time)
+VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and never more than ~5% of the time)
 START_FAILED_SENTENCE = "The training process could not start on this server; try again, or tell the administrator."
 DIED_SENTENCE = "The training process stopped unexpectedly (it may have run out of memory); train again."
-REFRESH_TRAINING_S = 0.5  # a page redraws a run that is training twice a second
+REFRESH_TRAINING_S = 0.35  # a page redraws a run that is training about three times a second
 REFRESH_WAITING_S = 2.0  # a run waiting in the queue or paused: only its place (or nothing) changes
+
+
+REFRESH_PICTURES_S = 1.0  # the boundary, network and neurons of a run that is training (see pictures_interval)
+
+
+def pictures_interval(status: str | None) -> float | None:
+    """How often a page should redraw the pictures of a run (decision boundary, network, neurons): about once a
+    second while it trains, never otherwise (they change only while it trains). Each redraw of those two
+    Plotly figures costs the browser far more than the epoch line and the curves; on a machine where the
+    browser and the training share the cores, redrawing them with the epoch line took the training's time."""
+    return REFRESH_PICTURES_S if refresh_interval(status) == REFRESH_TRAINING_S else None
 
 
 def refresh_interval(status: str | None) -> float | None:

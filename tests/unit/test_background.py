@@ -146,7 +146,7 @@ def test_divergence_in_the_worker(pool):
 
 
 @pytest.mark.parametrize(("status", "interval"), [
-    (None, None), ("queued", 2.0), ("starting", 0.5), ("running", 0.5), ("pausing", 0.5), ("paused", 2.0),
+    (None, None), ("queued", 2.0), ("starting", 0.35), ("running", 0.35), ("pausing", 0.35), ("paused", 2.0),
     ("finished", None), ("stopped", None), ("diverged", None), ("failed", None),
 ])
 def test_pages_redraw_training_runs_often_waiting_runs_seldom_and_ended_runs_never(status, interval):
@@ -154,3 +154,13 @@ def test_pages_redraw_training_runs_often_waiting_runs_seldom_and_ended_runs_nev
 
     assert refresh_interval(status) == interval
     assert (status in ACTIVE) == (interval is not None) and (status in DONE) == (status is not None and interval is None)
+
+
+@pytest.mark.parametrize("status", [None, "queued", "starting", "running", "pausing", "paused", "finished", "stopped",
+                                    "diverged", "failed"])
+def test_pictures_are_redrawn_about_once_a_second_while_training_and_not_otherwise(status):
+    from playground.background import REFRESH_PICTURES_S, pictures_interval, refresh_interval
+
+    training = status in ("starting", "running", "pausing")
+    assert pictures_interval(status) == (REFRESH_PICTURES_S if training else None)
+    assert not training or pictures_interval(status) > refresh_interval(status)  # the epoch line goes faster
