@@ -157,14 +157,16 @@ def run(reps: int = 3, write: bool = True, log=print) -> Section:
         "`playground.device` imports torch at module top, but making that lazy would not shorten this: the "
         "Tensor Lab (like every page of the playground) imports torch itself in the same first run. The "
         "second visitor's render shows what the page costs once torch is imported: "
-        f"{second_ratio:.2f}x the hello-world app's second visit here, so even with the import gone before the "
-        "first visitor arrives the first render would stay near that ratio, because the Tensor Lab is a far "
-        "bigger page than one line of text (its widgets, tensors and code blocks are what the browser draws). "
-        "Tried for this bench: `app.py` as an `st.App` whose lifespan starts `import torch` in a thread when the "
-        "server starts (`streamlit run app.py` unchanged): measured 1.78x against about 2x without it, on a "
-        "loaded machine. Not adopted: it moves the navigation and sidebar out of app.py into a second script "
-        "(DESIGN.md's layout puts them in app.py) and runs the server in Streamlit's newer ASGI mode, for a "
-        "gain that cannot reach 1.5x while the page alone costs about 1.6x.")
+        f"{second_ratio:.2f}x the hello-world app's second visit here (the Tensor Lab is a bigger page than one "
+        "line of text). Tried for this bench, on the quiet machine, 2026-11-26: `app.py` also defined as an "
+        "`st.App` whose lifespan starts importing torch and the first page's modules in a thread when the "
+        "server starts (`streamlit run app.py` unchanged). First render 1.59x to 1.74x in three runs, against "
+        "1.93x for the app as it is in a run just before; a trace showed why it stops there: the lifespan runs "
+        "only about 1.1 s after the process starts (Streamlit and uvicorn import first), the import then takes "
+        "about 1.5 s beside the server's own start, and the first browser connects about 1.5 s after the "
+        "lifespan, so the page still waits a little for torch and then runs and draws. Not adopted: it puts the "
+        "server in Streamlit's newer ASGI mode and makes app.py two programs in one, for about 0.3 s that still "
+        "misses 1.5x.")
     if write:
         write_sections([section])
     return section
