@@ -189,8 +189,8 @@ class _JobRunner:
                         status = "stopped"
                         break
                     self.next_check = now + CHECK_EVERY_S
-                result = trainer.run_epoch(self.control)
-                self.rows.append(result.as_row())
+                trainer.run_epoch(self.control)
+                self.rows.append(trainer.history[-1])  # the epoch's row, as the trainer keeps it
                 if self.mode == "step":
                     self.mode = "pause"
                 now = time.monotonic()
