@@ -21,8 +21,8 @@ def table(figures: dict) -> str:
     machine = figures["_machine"]
     lines = [
         f"Machine: {machine['platform']}, {machine['cpus']} CPU cores, 24 GiB RAM, Python {machine['python']}, "
-        "torch 2.13.0+cpu, Chromium from Debian. The machine was shared with other engineers' test and benchmark "
-        "runs while these were measured (load average 20 to 40 on 2 cores), so times are upper bounds.",
+        "torch 2.13.0+cpu, Chromium from Debian. Written by the last run of the tests (a full `CI=true pytest` on a "
+        "clean clone, tests one after another); on a machine shared with other work the times are longer.",
         "",
         "| area | figure | value | measured (UTC) | by |",
         "|---|---|---|---|---|",
