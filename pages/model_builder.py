@@ -597,8 +597,9 @@ def live_pictures() -> None:
 
 
 if config is not None or current_job() is not None:
-    live_status()
-    live_pictures()
+    with right:  # beside the training settings, under the buttons
+        live_status()
+        live_pictures()
 if config is not None:
     show_code(builder_code.seed_code(config.train.seed, config.train) + "\n" + builder_code.training_code(config),
               title="Code: seeds, cudnn flags, training and validation loops", expanded=False)
