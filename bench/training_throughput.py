@@ -42,7 +42,7 @@ from playground.model import build_model
 TITLE = "Training throughput"
 N_TRAIN = 1000
 ROUNDS = 6  # rounds alternate which loop goes first; the ratio is the median of the per-round ratios
-ROUND_S = 0.3  # target seconds of training per measured round (short rounds, many: the machine is shared)
+ROUND_S = 0.5  # target seconds of training per measured round (short rounds, many: the machine is shared)
 
 
 def make_config(batch: int, epochs: int = 10) -> RunConfig:
