@@ -31,7 +31,9 @@ from playground.optimizer_paths import (
     OptimizerPath,
     OptimizerRunSpec,
     OptimizerSpec,
+    parse_learning_rates,
     run_paths,
+    with_learning_rates,
 )
 
 VIEWS = ("Graph and gradients", "f and f′ (1-D)", "Gradient field (2-D)", "Optimizer paths")
@@ -153,6 +155,7 @@ for _key, _value in {
     "ag_opt_x0": _bowl.start[0], "ag_opt_y0": _bowl.start[1], "ag_opt_steps": 100, "ag_opt_kinds": ["SGD", "Adam"],
     **{f"ag_opt_{kind}_lr": DEFAULT_LR[kind] for kind in OPTIMIZER_KINDS},
     **{f"ag_opt_{kind}_momentum": m for kind, m in DEFAULT_MOMENTUM.items()},
+    **{f"ag_opt_{kind}_more": "" for kind in OPTIMIZER_KINDS},
 }.items():
     st.session_state.setdefault(_key, _value)
 
@@ -448,7 +451,14 @@ def optimizer_view() -> None:
                 momentum = 0.0
                 if kind.startswith("SGD"):
                     momentum = st.slider("momentum", 0.0, 0.99, key=f"ag_opt_{kind}_momentum", step=0.01)
-                optimizers.append(OptimizerSpec(kind, float(lr), float(momentum)))
+                more = st.text_input("also at lr", key=f"ag_opt_{kind}_more", placeholder="e.g. 0.01, 0.3",
+                                     help="The same optimizer at other learning rates, one path each.")
+                try:
+                    optimizers += with_learning_rates(OptimizerSpec(kind, float(lr), float(momentum)),
+                                                      parse_learning_rates(more))
+                except PlaygroundError as exc:
+                    show_error(exc)
+                    optimizers.append(OptimizerSpec(kind, float(lr), float(momentum)))
     else:
         show_error(PlaygroundError("Choose at least one optimizer to run."))
         return

@@ -14,7 +14,13 @@ import torch
 
 from playground.errors import PlaygroundError
 from playground.expression import code, evaluate, parse_expression
-from playground.limits import MAX_LEARNING_RATE, MAX_OPTIMIZER_STEPS, MAX_OPTIMIZERS_COMPARED, MAX_PLOT_RANGE
+from playground.limits import (
+    MAX_LEARNING_RATE,
+    MAX_OPTIMIZER_STEPS,
+    MAX_OPTIMIZERS_COMPARED,
+    MAX_PLOT_RANGE,
+    MIN_LEARNING_RATE,
+)
 
 OPTIMIZER_KINDS = ("SGD", "SGD Nesterov", "Adam", "RMSprop")
 RUNAWAY = 1e6  # a point farther than this from the origin has left for good
@@ -72,6 +78,41 @@ class OptimizerSpec:
     @classmethod
     def from_dict(cls, data: dict) -> OptimizerSpec:
         return cls(str(data["kind"]), float(data["lr"]), float(data.get("momentum", 0.0))).validate()
+
+
+MAX_LR_TEXT_CHARS = 200
+
+
+def parse_learning_rates(text: str) -> tuple[float, ...]:
+    """More learning rates to compare, typed as ``0.01, 0.3`` (commas or spaces between them).
+
+    Each is read with ``float`` (never evaluated) and must lie within the learning-rate limits; repeats
+    are dropped, the order is kept. An empty text gives no extra rates."""
+    if len(text) > MAX_LR_TEXT_CHARS:
+        raise PlaygroundError(f"Type at most {MAX_LR_TEXT_CHARS} characters of learning rates, e.g. 0.01, 0.3.")
+    rates: list[float] = []
+    for token in text.replace(",", " ").split():
+        try:
+            value = float(token)
+        except ValueError:
+            raise PlaygroundError(f"{code(token)} is not a learning rate: type numbers such as 0.01, 0.3.") from None
+        if not (math.isfinite(value) and MIN_LEARNING_RATE <= value <= MAX_LEARNING_RATE):
+            raise PlaygroundError(f"Each learning rate must be between {MIN_LEARNING_RATE:g} and {MAX_LEARNING_RATE:g}; "
+                                  f"{code(token)} is not.")
+        if value not in rates:
+            rates.append(value)
+    if len(rates) > MAX_OPTIMIZERS_COMPARED - 1:
+        raise PlaygroundError(f"At most {MAX_OPTIMIZERS_COMPARED} paths are compared at once; type fewer learning rates.")
+    return tuple(rates)
+
+
+def with_learning_rates(optimizer: OptimizerSpec, more: tuple[float, ...]) -> list[OptimizerSpec]:
+    """``optimizer`` and the same optimizer at each of ``more`` learning rates (its own rate once)."""
+    specs = [optimizer]
+    for lr in more:
+        if lr != optimizer.lr:
+            specs.append(OptimizerSpec(optimizer.kind, lr, optimizer.momentum))
+    return specs
 
 
 @dataclass(frozen=True)

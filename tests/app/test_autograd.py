@@ -213,3 +213,16 @@ def test_bad_random_shape_keeps_every_row_and_reload_restores_the_course(at):
     at.button(key="agbtn_reload").click().run()
     assert_course_shown(at)
     assert len([t for t in at.text_input if t.key and t.key.endswith("_name")]) == 1
+
+
+def test_one_optimizer_compared_at_several_learning_rates(at):
+    at.radio(key="ag_view").set_value("Optimizer paths").run()
+    at.multiselect(key="ag_opt_kinds").set_value(["SGD"]).run()
+    at.text_input(key="ag_opt_SGD_more").set_value("0.01, 0.2").run()
+    table = at.dataframe[0].value
+    assert list(table["optimizer"]) == ["SGD (lr 0.05)", "SGD (lr 0.01)", "SGD (lr 0.2)"]
+    assert table["final loss"].iloc[2] < table["final loss"].iloc[0] < table["final loss"].iloc[1]  # faster with a larger lr
+    assert texts(at).count("optimizer = torch.optim.SGD([p], lr=") == 3  # the code runs each of them
+    at.text_input(key="ag_opt_SGD_more").set_value("0.01, fast").run()
+    assert any("is not a learning rate" in e for e in errors(at))
+    assert list(at.dataframe[0].value["optimizer"]) == ["SGD (lr 0.05)"] and not at.exception  # the page goes on

@@ -123,6 +123,25 @@ def test_hostile_variable_name_on_the_page(page, name, sentence):
     restore(at)
 
 
+@pytest.mark.parametrize(("text", "sentence"), [
+    (f"__import__('os').system('touch {SENTINEL}')", "is not a learning rate"),
+    ("1e309", "Each learning rate must be between"),
+    ("0.1 " * 80, "at most 200 characters"),
+    ("0.01 0.02 0.03 0.04 0.05 0.06 0.07", "At most 6 paths"),
+], ids=["lr-code", "lr-overflow", "lr-long", "lr-too-many"])
+def test_hostile_learning_rates_on_the_optimizer_view(page, text, sentence):
+    at = page
+    at.radio(key="ag_view").set_value("Optimizer paths").run()
+    at.multiselect(key="ag_opt_kinds").set_value(["SGD"]).run()
+    set_text(at, "ag_opt_SGD_more", text)
+    assert_sentence(at, sentence)
+    assert not SENTINEL.exists()
+    assert len(at.dataframe[0].value) == 1  # the optimizer's own path is still drawn
+    set_text(at, "ag_opt_SGD_more", "")
+    at.radio(key="ag_view").set_value("Graph and gradients").run()
+    restore(at)
+
+
 # -------------------------------------------------------------------------------- playground/ level
 
 

@@ -124,3 +124,39 @@ def test_limits_and_bad_settings_are_refused(spec, match):
 def test_flat_function_has_nothing_to_follow():
     path = run_path("1 + 2", (1.0, 1.0), 5, OptimizerSpec())
     assert path.stopped and "does not depend" in path.stopped
+
+
+@pytest.mark.parametrize(("text", "rates"), [
+    ("", ()), ("  ", ()), ("0.01", (0.01,)), ("0.01, 0.3", (0.01, 0.3)), ("0.3 0.01,1e-3", (0.3, 0.01, 0.001)),
+    ("0.1, 0.1, 0.10", (0.1,)), ("10", (10.0,)), ("1e-5", (1e-5,)),
+])
+def test_more_learning_rates_are_read_as_plain_numbers(text, rates):
+    from playground.optimizer_paths import parse_learning_rates
+
+    assert parse_learning_rates(text) == rates
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("0.1, x", "is not a learning rate"), ("__import__('os')", "is not a learning rate"), ("1e309", "between"),
+    ("nan", "between"), ("-0.1", "between"), ("0", "between"), ("11", "between"), ("0.1;0.2", "is not a learning rate"),
+    ("0.1 " * 100, "at most 200 characters"), ("0.1 0.2 0.3 0.4 0.5 0.6", "At most 6 paths"),
+])
+def test_bad_learning_rates_are_refused_with_a_sentence(text, fragment):
+    from playground.errors import PlaygroundError
+    from playground.optimizer_paths import parse_learning_rates
+
+    with pytest.raises(PlaygroundError, match=fragment):
+        parse_learning_rates(text)
+
+
+def test_one_optimizer_at_several_learning_rates_walks_several_paths():
+    from playground.optimizer_paths import OptimizerRunSpec, OptimizerSpec, run_paths, with_learning_rates
+
+    sgd = OptimizerSpec("SGD", 0.05, 0.5)
+    specs = with_learning_rates(sgd, (0.01, 0.05, 0.2))
+    assert [(s.kind, s.lr, s.momentum) for s in specs] == [("SGD", 0.05, 0.5), ("SGD", 0.01, 0.5), ("SGD", 0.2, 0.5)]
+    paths = run_paths(OptimizerRunSpec("x**2 + y**2", (1.0, 1.0), 5, tuple(specs)).validate())
+    assert len({p.label for p in paths}) == 3
+    first_step = {p.label: p.xs[1] for p in paths}  # SGD's first step is x - lr * 2x, momentum or not
+    assert first_step == pytest.approx({"SGD (lr 0.05, momentum 0.5)": 0.9, "SGD (lr 0.01, momentum 0.5)": 0.98,
+                                        "SGD (lr 0.2, momentum 0.5)": 0.6})
