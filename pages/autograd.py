@@ -454,11 +454,11 @@ def optimizer_view() -> None:
                 more = st.text_input("also at lr", key=f"ag_opt_{kind}_more", placeholder="e.g. 0.01, 0.3",
                                      help="The same optimizer at other learning rates, one path each.")
                 try:
-                    optimizers += with_learning_rates(OptimizerSpec(kind, float(lr), float(momentum)),
-                                                      parse_learning_rates(more))
+                    more_rates = parse_learning_rates(more)
                 except PlaygroundError as exc:
                     show_error(exc)
-                    optimizers.append(OptimizerSpec(kind, float(lr), float(momentum)))
+                    more_rates = ()  # the optimizer's own path is still drawn
+                optimizers += with_learning_rates(OptimizerSpec(kind, float(lr), float(momentum)), more_rates)
     else:
         show_error(PlaygroundError("Choose at least one optimizer to run."))
         return

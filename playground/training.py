@@ -271,12 +271,6 @@ class Trainer:
         if n == 0:
             return None, None
         self._set_training(False)  # model.eval()
-        if n <= EVAL_BATCH:  # one batch (the usual case): the loop below, without its bookkeeping
-            out = self.model(X)
-            loss = self.criterion(out, y).item() * n / n  # the same float as the batch loop's total / n
-            if self.task == "classification":
-                return loss, int((out.argmax(1) == y).sum().item()) / n
-            return loss, None
         total, correct = 0.0, 0
         for i in range(0, n, EVAL_BATCH):
             xb, yb = (X, y) if n <= EVAL_BATCH else (X[i : i + EVAL_BATCH], y[i : i + EVAL_BATCH])
