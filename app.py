@@ -13,10 +13,10 @@ ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # bundled: no ic
 st.set_page_config(page_title="PyTorch Playground", page_icon=str(ICON), layout="wide")
 
 PAGES = [
-    st.Page("pages/tensor_lab.py", title="Tensor Lab", icon=":material/grid_on:", default=True),
-    st.Page("pages/autograd.py", title="Autograd", icon=":material/account_tree:", url_path="autograd"),
-    st.Page("pages/model_builder.py", title="Model Builder", icon=":material/model_training:", url_path="model_builder"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
+    st.Page("views/tensor_lab.py", title="Tensor Lab", icon=":material/grid_on:", default=True),
+    st.Page("views/autograd.py", title="Autograd", icon=":material/account_tree:", url_path="autograd"),
+    st.Page("views/model_builder.py", title="Model Builder", icon=":material/model_training:", url_path="model_builder"),
+    st.Page("views/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
 ]
 
 page = st.navigation(PAGES)

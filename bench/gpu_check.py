@@ -3,7 +3,7 @@
     python bench/gpu_check.py            # everything, printed, and a "GPU check" section in bench/RESULTS.md
     python bench/gpu_check.py --quick    # small sizes (a smoke run; also what the unit test calls)
 
-Where CUDA is present it trains two models with the app's own engine (``playground.training.Trainer``:
+Where CUDA is present it trains two models with the app's own engine (``playground.builder.training.Trainer``:
 same seed, same initial weights built on the CPU, same shuffled batches from a CPU generator, Adam):
 
 - the Model Builder's default model on its default data (2 -> 8 -> 8 -> 2, 500 samples, batch 10);
@@ -87,7 +87,7 @@ def wider_limits(width: int, layers: int):
 
 
 def config_for(case: Case, seed: int = 0):
-    from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+    from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 
     with wider_limits(max(case.hidden), len(case.hidden)):
         spec = ModelSpec(in_features=2, hidden=case.hidden, activations=(case.activation,) * len(case.hidden),
@@ -98,7 +98,7 @@ def config_for(case: Case, seed: int = 0):
 
 
 def make_trainer(config, tensors, device: str):
-    from playground.training import Trainer
+    from playground.builder.training import Trainer
 
     with wider_limits(max(config.model.hidden), len(config.model.hidden)):
         return Trainer(config, tensors, device=device)
@@ -177,7 +177,7 @@ def early_steps(config, tensors, device: str, steps: int, float64: bool = False)
 
     ``float64`` gives the reference: the same steps in double precision on the cpu.
     """
-    from playground.training import epoch_permutation
+    from playground.builder.training import epoch_permutation
 
     trainer = make_trainer(config, tensors, device)
     if float64:
@@ -235,7 +235,7 @@ def compare_runs(cpu: dict, gpu: dict) -> dict:
 
 
 def check_case(case: Case, cuda: str, log) -> dict:
-    from playground.datasets import prepare_data
+    from playground.builder.datasets import prepare_data
 
     config = config_for(case)
     started = time.perf_counter()
@@ -287,7 +287,7 @@ def section(card: str, picked: str, threads: int, results: list[dict], quick: bo
     s.add(f"Measured {now_utc()} by `python bench/gpu_check.py{' --quick' if quick else ''}` on **{card}** "
           f"(host: {m['cpu']}, {m['cores']} cores, {m['ram']}; torch {m['torch']}; cpu runs use {threads} threads). "
           "TF32 off. Same seed, same initial weights (built on the CPU), same batches (CPU generator), Adam, "
-          "the app's engine (`playground.training.Trainer`). Steps/s: epochs after the first, validation included.", "",
+          "the app's engine (`playground.builder.training.Trainer`). Steps/s: epochs after the first, validation included.", "",
           f"The app picks the GPU by itself: `default_device()` = `{picked}` "
           f"-> **{'yes' if picked.startswith('cuda') else 'no'}**.", "",
           "| model | cuda steps/s | cpu steps/s (baseline) | ratio | fwd+bwd max abs diff cuda vs cpu (out / grad) | "

@@ -52,8 +52,8 @@ CAUSES = {
         "property validation dominates). Ways out for its page: cache the untrained view by (model spec, seed, "
         "data), and build the figures as plain dicts (as the Autograd page did to save ~25 ms a rerun)."),
 }
-PAGES = {"Tensor Lab": "pages/tensor_lab.py", "Autograd": "pages/autograd.py",
-         "Model Builder": "pages/model_builder.py", "Runs": "pages/runs.py"}
+PAGES = {"Tensor Lab": "views/tensor_lab.py", "Autograd": "views/autograd.py",
+         "Model Builder": "views/model_builder.py", "Runs": "views/runs.py"}
 
 
 @dataclass
@@ -73,7 +73,7 @@ def _cycle(values, i):
 
 
 def tensor_lab() -> list[Interaction]:
-    from playground.tensor_ops import OPS
+    from playground.tensors.ops import OPS
 
     def keepdim_setup(at):
         at.radio(key="tl_op").set_value("sum").run()
@@ -94,7 +94,7 @@ def tensor_lab() -> list[Interaction]:
 
 
 def autograd() -> list[Interaction]:
-    from playground.autograd_variables import PRESETS
+    from playground.autograd.variables import PRESETS
 
     presets = list(PRESETS)
     exprs = ["x.pow(2).sum()", "(x * x).sum()", "x.sin().sum()", "(x.exp() + x).mean()", "x.tanh().pow(3).sum()",
@@ -130,7 +130,7 @@ def autograd() -> list[Interaction]:
 
 
 def model_builder() -> list[Interaction]:
-    """The Model Builder's common changes, without training (keys as pages/model_builder.py names them)."""
+    """The Model Builder's common changes, without training (keys as views/model_builder.py names them)."""
     return [
         Interaction("Model Builder", "move the learning-rate slider",
                     lambda at, i: at.select_slider(key="mb_lr").set_value((0.003, 0.01, 0.03, 0.1, 0.3)[i % 5]),
@@ -171,7 +171,7 @@ def runs() -> list[Interaction]:
 
 def seed_runs(count: int = 6) -> None:
     """Kept runs in the store PLAYGROUND_DATA_DIR points at, for the Runs page to list and compare."""
-    from playground.run_store import open_default_store
+    from playground.runs.store import open_default_store
     from tests.sample_runs import make_trained
 
     store = open_default_store()
@@ -208,7 +208,7 @@ def measure(reps: int = 30, warmup: int = 2, pages: tuple[str, ...] | None = Non
 
     budget = Budget(120)
     if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # app.py imports pages/ and playground/ from the repository root
+        sys.path.insert(0, str(ROOT))  # app.py imports views/ and playground/ from the repository root
     groups = {"Tensor Lab": tensor_lab, "Autograd": autograd, "Model Builder": model_builder, "Runs": runs}
     chosen = pages or tuple(groups)
     interactions: list[Interaction] = []

@@ -2,7 +2,7 @@
 
     python -m bench scale
 
-The app's engine (``playground.training.Trainer``, the loop the background workers run) trains in this
+The app's engine (``playground.builder.training.Trainer``, the loop the background workers run) trains in this
 process on one torch thread, as a worker does. Each cell trains for a fixed slice of time (stopped
 through the engine's own control hook mid-epoch) and counts the optimizer steps. The baseline is the
 Model Builder's default run (2 -> 8 -> 8 -> 2 tanh, 500 samples, batch 10), measured at the start, the
@@ -24,9 +24,9 @@ ROUNDS = 3
 
 
 def _trainer(hidden=(8, 8), activation="tanh", n_samples=500, batch=10):
-    from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
-    from playground.datasets import prepare_data
-    from playground.training import Trainer
+    from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+    from playground.builder.datasets import prepare_data
+    from playground.builder.training import Trainer
 
     config = RunConfig(
         data=DataConfig(dataset="circle", n_samples=n_samples),
@@ -38,7 +38,7 @@ def _trainer(hidden=(8, 8), activation="tanh", n_samples=500, batch=10):
 
 def steps_per_second(trainer, seconds: float = SLICE_S) -> float:
     """Steps per second over about ``seconds`` of training (the engine's epochs, stopped mid-epoch)."""
-    from playground.training import Stopped
+    from playground.builder.training import Stopped
 
     steps, started = trainer.steps, time.perf_counter()
     deadline = started + seconds

@@ -11,7 +11,7 @@ When the run ends the page keeps it in the run store; its ``duration_s`` is the 
 time, so its steps per second is the engine's figure with a page open.
 
 With no page: the same configuration (read back from the kept run) submitted to the engine's worker
-pool (``playground.background.WorkerPool``, as the page submits it, the decision-boundary views
+pool (``playground.execution.pool.WorkerPool``, as the page submits it, the decision-boundary views
 included) from this process, no server and no browser; steps per second from the worker's own stats.
 The two take turns, twice (different seeds). Target: page open >= 0.9x no page.
 
@@ -47,7 +47,7 @@ from bench.common import (
     table,
     write_sections,
 )
-from playground.background import REFRESH_PICTURES_S, REFRESH_TRAINING_S, REFRESH_WAITING_S
+from playground.execution.pool import REFRESH_PICTURES_S, REFRESH_TRAINING_S, REFRESH_WAITING_S
 
 TITLE = "Live training and concurrency"
 EPOCHS = 100
@@ -74,7 +74,7 @@ OBSERVER_JS = """() => {
 
 
 def steps_of(config) -> int:
-    from playground.datasets import split_sizes
+    from playground.builder.datasets import split_sizes
 
     n_train = split_sizes(config.data.n_samples, config.data.train_fraction, config.data.val_fraction)[0]
     return math.ceil(n_train / min(config.train.batch_size, n_train)) * config.train.epochs
@@ -173,7 +173,7 @@ def page_run(browser, url: str, store, seed: int, epochs: int, timeout_s: float 
 
 def pool_runs(pool, configs: list, timeout_s: float = 300) -> dict:
     """Submit every config at once (one owner each), wait for all; per-run rates and the aggregate."""
-    from playground.datasets import prepare_data
+    from playground.builder.datasets import prepare_data
 
     prepared = [prepare_data(c.data) for c in configs]
     started = time.perf_counter()
@@ -193,7 +193,7 @@ def pool_runs(pool, configs: list, timeout_s: float = 300) -> dict:
 
 
 def ready_pool(workers: int):
-    from playground.background import WorkerPool
+    from playground.execution.pool import WorkerPool
 
     pool = WorkerPool(max_workers=workers)
     pool.prewarm(workers)
@@ -209,7 +209,7 @@ def idle_reruns(at, until, limit: int = 400, pause_s: float = 0.0) -> list[float
     ``pause_s`` between reruns paces them like a person clicking, so that the reruns themselves do not
     take a core from the training they are measured against.
     """
-    from playground.tensor_ops import OPS
+    from playground.tensors.ops import OPS
 
     times = []
     for i in range(limit):
@@ -225,7 +225,7 @@ def idle_reruns(at, until, limit: int = 400, pause_s: float = 0.0) -> list[float
 
 
 def measure_page(epochs: int = EPOCHS, pairs: int = 2, log=print, budget=None) -> dict:
-    from playground.run_store import SqliteRunStore
+    from playground.runs.store import SqliteRunStore
 
     budget = budget or Budget(200)
     out = {"page": [], "nopage": []}
@@ -261,13 +261,13 @@ def measure_concurrency(epochs: int = EPOCHS, counts=(1, 2, 4), log=print, budge
 
     from streamlit.testing.v1 import AppTest
 
-    from playground import url_state
+    from playground.runs import url_state
 
     base = url_state.defaults()
     pool = ready_pool(max(counts))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/tensor_lab.py")
+    at.switch_page("views/tensor_lab.py")
     at.run()
     out = {"idle_baseline": [], "runs": {}}
     try:

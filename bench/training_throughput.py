@@ -34,10 +34,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from bench.common import ROOT, Row, Section, load_note, section_stamp, table, write_sections
-from playground.background import WorkerPool
-from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.datasets import prepare_data
-from playground.model import build_model
+from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.builder.datasets import prepare_data
+from playground.builder.model import build_model
+from playground.execution.pool import WorkerPool
 
 TITLE = "Training throughput"
 N_TRAIN = 1000
@@ -164,7 +164,8 @@ class InProcessRunner:
     def __init__(self) -> None:
         import multiprocessing
 
-        from playground.background import _JobRunner, _numpy
+        from playground.execution.pool import _numpy
+        from playground.execution.worker import _JobRunner
 
         self._runner_class, self._numpy = _JobRunner, _numpy
         self.control_recv, self.control_send = multiprocessing.Pipe(duplex=False)
@@ -360,7 +361,7 @@ def main() -> None:
 
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
-        at.switch_page("pages/model_builder.py")
+        at.switch_page("views/model_builder.py")
         at.run()
         idle_times = rerun_seconds(at, 5)
         config = make_config(10, 2000)

@@ -15,13 +15,13 @@ def stop_leftover_trainings():
     """After each test, stop every run still going in the server-wide worker pool: a page test that
     ends mid-training must not leave workers busy (they would starve the next tests of CPU)."""
     yield
-    from playground import background
+    from playground.execution import pool as execution_pool
 
-    pool = background._POOL
+    pool = execution_pool._POOL
     if pool is None:
         return
     with pool.lock:
-        jobs = [job for job in pool.jobs.values() if job.status in background.ACTIVE]
+        jobs = [job for job in pool.jobs.values() if job.status in execution_pool.ACTIVE]
     for job in jobs:
         pool.control(job, "stop")
 
@@ -29,7 +29,7 @@ def stop_leftover_trainings():
 @pytest.fixture(scope="session", autouse=True)
 def shut_down_worker_pool():
     yield
-    from playground import background
+    from playground.execution import pool
 
-    if background._POOL is not None:
-        background._POOL.shutdown()
+    if pool._POOL is not None:
+        pool._POOL.shutdown()

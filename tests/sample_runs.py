@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from playground import evaluation
-from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.model import TrainedModel, build_model
+from playground.builder import evaluation
+from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.builder.model import TrainedModel, build_model
 
 SPEC = ModelSpec(in_features=2, hidden=(8, 4), activations=("tanh", "relu"), out_features=3)
 

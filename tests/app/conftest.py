@@ -31,4 +31,4 @@ def texts(at: AppTest) -> str:
 
 @pytest.fixture
 def tensor_lab() -> AppTest:
-    return open_page("pages/tensor_lab.py")
+    return open_page("views/tensor_lab.py")

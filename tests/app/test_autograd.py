@@ -12,7 +12,7 @@ COURSE_PRINT = "x.grad = tensor([[ 2.,  0.],\n        [-2.,  2.]])"
 
 @pytest.fixture
 def at():
-    return open_page("pages/autograd.py")
+    return open_page("views/autograd.py")
 
 
 def dots(at) -> list[str]:

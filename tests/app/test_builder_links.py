@@ -8,10 +8,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from playground.config import RunConfig
+from playground.builder.config import RunConfig
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-PAGE = "pages/model_builder.py"
+PAGE = "views/model_builder.py"
 
 
 def builder(query: dict[str, str] | None = None) -> AppTest:

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.model import TrainedModel
+from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.builder.model import TrainedModel
 from tests.app.conftest import open_page, texts
 
-PAGE = "pages/model_builder.py"
+PAGE = "views/model_builder.py"
 DEADLINE_S = 120
 
 
@@ -146,7 +146,7 @@ def test_a_setup_handed_over_is_applied_to_the_widgets(at):
 def test_a_loaded_model_is_tested_and_can_be_resumed(at):
     import torch
 
-    from playground.model import build_model
+    from playground.builder.model import build_model
 
     config = RunConfig(model=ModelSpec(hidden=(8, 8), activations=("tanh", "tanh")), train=TrainConfig(epochs=2))
     torch.manual_seed(0)

@@ -12,15 +12,15 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from playground import checkpoints
-from playground.model import TrainedModel
-from playground.run_store import SqliteRunStore
+from playground.builder.model import TrainedModel
+from playground.runs import export
+from playground.runs.store import SqliteRunStore
 from tests.app.conftest import texts
 from tests.sample_runs import SPEC, make_trained
 
 HOST = """
 import streamlit as st
-from pages import model_builder_io
+from views import model_builder_io
 from tests.sample_runs import make_trained
 
 config = st.session_state.get("host_config") or make_trained(seed=1).config
@@ -75,7 +75,7 @@ def test_uploading_weights_loads_them(store):
     trained = make_trained(seed=1)
     other = make_trained(seed=7)  # same architecture, other weights
     at = host(trained)
-    at.file_uploader(key="mb_io_upload").upload("other.pt", checkpoints.to_pt_bytes(other)).run()
+    at.file_uploader(key="mb_io_upload").upload("other.pt", export.to_pt_bytes(other)).run()
     assert not at.exception
     assert "Loaded other.pt into the current model" in texts(at)
     loaded = at.session_state["mb_loaded_model"]
@@ -88,7 +88,7 @@ def test_uploading_weights_loads_them(store):
 def test_uploading_a_safetensors_of_the_same_setup_loads_it_with_its_statistics(store):
     trained = make_trained(seed=1)
     at = host(None)
-    at.file_uploader(key="mb_io_upload").upload("m.safetensors", checkpoints.to_safetensors_bytes(trained)).run()
+    at.file_uploader(key="mb_io_upload").upload("m.safetensors", export.to_safetensors_bytes(trained)).run()
     loaded = at.session_state["mb_loaded_model"]
     assert loaded.standardization == trained.standardization and loaded.classes == trained.classes
 
@@ -105,7 +105,7 @@ def test_uploading_a_safetensors_of_the_same_setup_loads_it_with_its_statistics(
 def test_a_bad_upload_is_a_sentence_and_keeps_the_model(store, name, data, expected):
     trained = make_trained(seed=1)
     if data is None:
-        full = checkpoints.to_pt_bytes(trained)
+        full = export.to_pt_bytes(trained)
         data = full[: len(full) // 2]
     elif data == "whole":
         buffer = io.BytesIO()
@@ -136,20 +136,20 @@ def test_a_hostile_pickle_is_refused_and_never_runs(store, tmp_path):
 
 
 def test_a_pt_of_another_architecture_says_how_it_does_not_fit(store):
-    from playground.config import ModelSpec
+    from playground.builder.config import ModelSpec
 
     wide = ModelSpec(in_features=2, hidden=(16, 4), activations=("tanh", "relu"), out_features=3)
     at = host(make_trained(seed=1))
-    at.file_uploader(key="mb_io_upload").upload("wide.pt", checkpoints.to_pt_bytes(make_trained(wide))).run()
+    at.file_uploader(key="mb_io_upload").upload("wide.pt", export.to_pt_bytes(make_trained(wide))).run()
     assert "0.weight has shape [16, 2] but the model expects [8, 2]" in at.error[0].value
 
 
 def test_a_safetensors_with_another_spec_offers_to_rebuild(store):
-    from playground.config import ModelSpec
+    from playground.builder.config import ModelSpec
 
     wide = make_trained(ModelSpec(in_features=2, hidden=(16,), activations=("relu",), out_features=3), seed=3)
     at = host(make_trained(seed=1))
-    at.file_uploader(key="mb_io_upload").upload("wide.safetensors", checkpoints.to_safetensors_bytes(wide)).run()
+    at.file_uploader(key="mb_io_upload").upload("wide.safetensors", export.to_safetensors_bytes(wide)).run()
     assert "carries a setup that differs" in texts(at) and "hidden layers" in texts(at)
     at.button(key="mb_io_rebuild").click().run()
     assert at.session_state["mb_apply_config"] == wide.config
@@ -160,7 +160,7 @@ def test_a_safetensors_with_another_spec_offers_to_rebuild(store):
 def test_a_spec_json_offers_to_rebuild_the_setup(store):
     other = make_trained(seed=5)
     at = host(make_trained(seed=1))
-    at.file_uploader(key="mb_io_upload").upload("spec.json", checkpoints.spec_json(other).encode()).run()
+    at.file_uploader(key="mb_io_upload").upload("spec.json", export.spec_json(other).encode()).run()
     assert "seed" in texts(at)
     at.button(key="mb_io_rebuild").click().run()
     assert at.session_state["mb_apply_config"] == other.config
@@ -209,8 +209,8 @@ def test_an_unwritable_store_says_runs_will_not_be_kept(tmp_path, monkeypatch):
 URL_HOST = """
 import json
 import streamlit as st
-from pages import model_builder_io
-from playground.config import RunConfig
+from views import model_builder_io
+from playground.builder.config import RunConfig
 
 current = st.session_state.get("host_current") or RunConfig()
 from_link = model_builder_io.read_url(current)
@@ -227,7 +227,7 @@ st.text(json.dumps(current.to_dict(), sort_keys=True))
 def shown_config(at):
     import json
 
-    from playground.config import RunConfig
+    from playground.builder.config import RunConfig
 
     return RunConfig.from_dict(json.loads(at.text[-1].value))
 
@@ -247,7 +247,7 @@ def test_a_shared_link_sets_the_setup_and_notes_what_it_changed(store):
 
 
 def test_the_url_follows_the_setup(store):
-    from playground import url_state
+    from playground.runs import url_state
 
     at = AppTest.from_string(URL_HOST, default_timeout=60)
     at.run()
@@ -296,6 +296,6 @@ def test_a_gpu_trained_file_of_the_same_setup_loads_on_this_machine(store):
     here = make_trained(seed=1)
     on_gpu = TrainedModel(**{**here.__dict__, "config": here.config.with_train(device="cuda:0"), "device": "cuda:0"})
     at = host(None, config=here.config)
-    at.file_uploader(key="mb_io_upload").upload("gpu.safetensors", checkpoints.to_safetensors_bytes(on_gpu)).run()
+    at.file_uploader(key="mb_io_upload").upload("gpu.safetensors", export.to_safetensors_bytes(on_gpu)).run()
     assert "Loaded gpu.safetensors into the current model" in texts(at)
     assert at.session_state["mb_trained"].config == here.config  # the device stays this machine's

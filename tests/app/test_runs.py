@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.run_store import SqliteRunStore
+from playground.runs.store import SqliteRunStore
 from tests.app.conftest import open_page, texts
 from tests.sample_runs import make_trained
 
@@ -24,13 +24,13 @@ def settings_table(at):
 
 
 def test_no_runs_says_how_to_get_some(store):
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     assert "No runs are kept yet" in texts(at)
 
 
 def test_runs_are_listed_filtered_and_sorted(store):
     ids = [store.save(make_trained(seed=i, lr=0.01 * (i + 1), optimizer=("adam", "sgd")[i % 2])) for i in range(3)]
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     table = runs_table(at)
     assert sorted(table["run"]) == sorted(ids)
     assert {"date", "dataset", "architecture", "optimizer", "lr", "batch", "epochs", "best val loss",
@@ -51,7 +51,7 @@ def test_runs_are_listed_filtered_and_sorted(store):
 def test_selected_runs_are_overlaid_and_their_differences_shown(store):
     a = store.save(make_trained(seed=1, lr=0.01))
     b = store.save(make_trained(seed=2, lr=0.05))
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     at.multiselect(key="runs_selected").set_value([a, b]).run()
     assert not at.exception
     charts = [e for e in at.get("plotly_chart")]
@@ -66,7 +66,7 @@ def test_selected_runs_are_overlaid_and_their_differences_shown(store):
 def test_delete_asks_first(store):
     keep = store.save(make_trained(seed=1))
     doomed = store.save(make_trained(seed=2))
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     at.selectbox(key="runs_action_run").set_value(doomed).run()
     at.button(key="runs_delete").click().run()
     assert f"Delete run {doomed}" in texts(at)
@@ -85,7 +85,7 @@ def test_delete_asks_first(store):
 def test_open_in_model_builder_hands_over_the_run(store):
     kept = make_trained(seed=4, lr=0.07, optimizer="sgd")
     run_id = store.save(kept)
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     at.selectbox(key="runs_action_run").set_value(run_id).run()
     at.button(key="runs_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -100,7 +100,7 @@ def test_open_in_model_builder_hands_over_the_run(store):
 def test_a_run_linked_by_id_is_preselected(store):
     store.save(make_trained(seed=1))
     linked = store.save(make_trained(seed=2))
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     at.query_params["run"] = linked
     at.run()
     assert f"Run {linked} was opened from the link" in texts(at)
@@ -110,7 +110,7 @@ def test_a_run_linked_by_id_is_preselected(store):
 @pytest.mark.parametrize("bad", ["0123456789ab", "../../etc/passwd", "<script>"])
 def test_a_bad_run_link_is_a_sentence(store, bad):
     store.save(make_trained(seed=1))
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     at.query_params["run"] = bad
     at.run()
     assert not at.exception
@@ -122,5 +122,5 @@ def test_an_unwritable_data_folder_is_said_and_the_page_still_works(tmp_path, mo
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(blocker / "data"))
-    at = open_page("pages/runs.py")
+    at = open_page("views/runs.py")
     assert "runs will not be kept" in texts(at)

@@ -157,5 +157,5 @@ def test_no_gpu_panel_shows_the_code():
         pytest.skip("this server has a GPU: the toggle is shown instead")
     from tests.app.conftest import open_page
 
-    at = open_page("pages/tensor_lab.py")
+    at = open_page("views/tensor_lab.py")
     assert "x = x.to('cuda')" in shown(at)

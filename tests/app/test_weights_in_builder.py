@@ -9,11 +9,11 @@ import time
 import pytest
 import torch
 
-from playground import checkpoints
-from playground.run_store import SqliteRunStore
+from playground.runs import export
+from playground.runs.store import SqliteRunStore
 from tests.app.conftest import open_page, texts
 
-PAGE = "pages/model_builder.py"
+PAGE = "views/model_builder.py"
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_train_keep_download_upload_back_and_evaluate(store):
         "mb_io_download_pt", "mb_io_download_safetensors", "mb_io_download_spec", "mb_io_download_train_py"}
 
     # What the .pt download holds, uploaded back through the page: loaded, shown, evaluated.
-    data = checkpoints.to_pt_bytes(trained)
+    data = export.to_pt_bytes(trained)
     assert torch.load(io.BytesIO(data), weights_only=True).keys() == trained.state_dict.keys()
     at.file_uploader(key="mb_io_upload").upload("model.pt", data).run()
     assert not at.exception

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground.model import build_model
-from playground.run_store import SqliteRunStore
+from playground.builder.model import build_model
+from playground.runs.store import SqliteRunStore
 from tests.browser.conftest import ARTIFACTS, free_port, open_page, start_app, stop_app, wait_idle
 from tests.sample_runs import make_trained
 
@@ -111,7 +111,7 @@ def test_kept_runs_survive_a_server_restart(browser, kept, chromium_path):
 
 
 def builder_calls(name: str) -> bool:
-    return f"model_builder_io.{name}(" in (Path(__file__).resolve().parents[2] / "pages" / "model_builder.py").read_text()
+    return f"model_builder_io.{name}(" in (Path(__file__).resolve().parents[2] / "views" / "model_builder.py").read_text()
 
 
 def train_a_few_epochs(page, app_url: str, epochs: int = 4) -> None:
@@ -131,7 +131,7 @@ def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp
 
     import pandas as pd
 
-    from playground.config import RunConfig
+    from playground.builder.config import RunConfig
 
     train_a_few_epochs(page, app_url)
     weights = download(page, "mb_io_download_pt")
@@ -175,7 +175,7 @@ def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-@pytest.mark.skipif(not builder_calls("read_url"), reason="pages/model_builder.py does not call model_builder_io.read_url/sync_url yet")
+@pytest.mark.skipif(not builder_calls("read_url"), reason="views/model_builder.py does not call model_builder_io.read_url/sync_url yet")
 def test_a_shared_link_opens_the_same_setup_in_another_browser(browser, page, app_url):
     open_page(page, app_url, "model_builder")
     box = page.locator(".st-key-mb_seed input")

@@ -20,7 +20,7 @@ from playground.errors import PlaygroundError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = Path(__file__).resolve().parent / "figures.json"
-GENERIC_SENTENCE = "Something went wrong with that input"  # pages/widgets.show_error's fallback for non-PlaygroundErrors
+GENERIC_SENTENCE = "Something went wrong with that input"  # views/widgets.show_error's fallback for non-PlaygroundErrors
 _LOCK = threading.Lock()
 
 

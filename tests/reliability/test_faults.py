@@ -19,11 +19,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from playground import run_store
-from playground.background import DIED_SENTENCE
+from playground.builder.model import TrainedModel
 from playground.errors import PlaygroundError
-from playground.model import TrainedModel
-from playground.run_store import SqliteRunStore
+from playground.execution.pool import DIED_SENTENCE
+from playground.runs import store as run_store
+from playground.runs.store import SqliteRunStore
 from tests.app.conftest import open_page, texts
 from tests.reliability.conftest import ROOT, assert_no_traceback, record
 from tests.sample_runs import make_trained
@@ -34,8 +34,8 @@ DEADLINE_S = 120
 
 WRITER = textwrap.dedent("""
     import os, sys
-    from playground.config import ModelSpec
-    from playground.run_store import SqliteRunStore
+    from playground.builder.config import ModelSpec
+    from playground.runs.store import SqliteRunStore
     from tests.sample_runs import make_trained
 
     data_dir, log_path, first_seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -52,7 +52,7 @@ WRITER = textwrap.dedent("""
 
 
 def expected_weights(seed: int) -> dict[str, torch.Tensor]:
-    from playground.config import ModelSpec
+    from playground.builder.config import ModelSpec
 
     spec = ModelSpec(in_features=2, hidden=(256, 256), activations=("relu", "relu"), out_features=3)
     return make_trained(spec=spec, seed=seed).state_dict
@@ -104,7 +104,7 @@ def test_sigkill_during_run_store_writes_leaves_only_whole_runs(tmp_path):
 
 PANEL = """
 import streamlit as st
-from pages import model_builder_io
+from views import model_builder_io
 from tests.sample_runs import make_trained
 model_builder_io.render(st.session_state.get("mb_trained"), make_trained(seed=1).config)
 """
@@ -134,10 +134,10 @@ def test_unwritable_data_folder_the_app_runs_and_says_runs_cannot_be_kept(unwrit
     buttons = {b.key: b for b in at.get("download_button")}
     assert not buttons["mb_io_download_pt"].proto.disabled
     # The Runs page opens and says so too.
-    runs = open_page("pages/runs.py")
+    runs = open_page("views/runs.py")
     assert any("runs will not be kept" in str(w.value) for w in runs.warning)
     # And the whole app starts on it (Tensor Lab works).
-    lab = open_page("pages/tensor_lab.py")
+    lab = open_page("views/tensor_lab.py")
     assert "tensor([ 1.,  4.,  9., 16.])" in texts(lab)
 
 
@@ -160,9 +160,9 @@ def test_full_disk_the_run_is_not_kept_and_the_page_says_so(tmp_path, monkeypatc
 FULL_DISK = textwrap.dedent("""
     import json, resource, signal, sys
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG, as on a full disk
-    from playground.config import ModelSpec
+    from playground.builder.config import ModelSpec
     from playground.errors import PlaygroundError
-    from playground.run_store import SqliteRunStore
+    from playground.runs.store import SqliteRunStore
     from tests.sample_runs import make_trained
     store = SqliteRunStore(sys.argv[1])
     first = store.save(make_trained(seed=1))
@@ -190,7 +190,7 @@ def test_a_real_write_failure_is_a_sentence_and_the_store_stays_whole(tmp_path):
 
 # ------------------------------------------------------------------------ training faults (Model Builder)
 
-PAGE = "pages/model_builder.py"
+PAGE = "views/model_builder.py"
 
 
 @pytest.fixture
@@ -262,7 +262,7 @@ def kept_model(at, view) -> TrainedModel:
 
 
 def _initial_weights(at) -> dict[str, torch.Tensor]:
-    from playground.model import build_model
+    from playground.builder.model import build_model
 
     config = at.session_state["mb_config"]
     torch.manual_seed(config.train.seed)
@@ -279,15 +279,15 @@ def test_switching_pages_and_touching_widgets_during_training_does_not_interrupt
     set_value(at, "slider", "mb_noise", 0.3)
     set_value(at, "number_input", "mb_seed", 5)
     # ... go to Tensor Lab and Autograd and use them ...
-    at.switch_page("pages/tensor_lab.py")
+    at.switch_page("views/tensor_lab.py")
     at.run()
     at.text_input(key="tl_literal").set_value("[[1, 2], [3, 4]]").run()
     assert_no_traceback(at)
-    at.switch_page("pages/autograd.py")
+    at.switch_page("views/autograd.py")
     at.run()
     at.text_input(key="ag_expression").set_value("x.sin().sum()").run()
     assert_no_traceback(at)
-    at.switch_page("pages/runs.py")
+    at.switch_page("views/runs.py")
     at.run()
     assert_no_traceback(at)
     # ... and back: the run went on to the end, every epoch in order.
@@ -356,7 +356,7 @@ def test_model_builder_settings_survive_a_visit_to_another_page(builder):
     at = builder
     set_value(at, "number_input", "mb_epochs", 7)
     set_value(at, "number_input", "mb_seed", 5)
-    at.switch_page("pages/tensor_lab.py")
+    at.switch_page("views/tensor_lab.py")
     at.run()
     at.switch_page(PAGE)
     at.run()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from playground.autograd.expression import evaluate_text, parse_expression
 from playground.errors import PlaygroundError
-from playground.expression import evaluate_text, parse_expression
 from tests.app.conftest import open_page, texts
 from tests.reliability.conftest import assert_plain, assert_sentence
 
@@ -63,7 +63,7 @@ VALUE_CASES = [
 
 @pytest.fixture(scope="module")
 def page():
-    return open_page("pages/autograd.py")
+    return open_page("views/autograd.py")
 
 
 def set_text(at, key: str, value: str) -> None:

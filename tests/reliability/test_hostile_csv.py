@@ -17,8 +17,8 @@ import time
 import pytest
 
 from playground import limits
-from playground.config import DataConfig
-from playground.datasets import CsvDataset, csv_columns, prepare_data
+from playground.builder.config import DataConfig
+from playground.builder.datasets import CsvDataset, csv_columns, prepare_data
 from playground.errors import PlaygroundError
 from tests.app.conftest import open_page
 from tests.reliability.conftest import ROOT, assert_plain, assert_sentence, record
@@ -79,7 +79,7 @@ def test_column_picker_refuses_with_a_sentence(data, fragment):
 MEASURE_10MB = """
 import json, time, tracemalloc
 from playground import limits
-from playground.datasets import CsvDataset
+from playground.builder.datasets import CsvDataset
 from playground.errors import PlaygroundError
 data = b"a,b\\n" + b"1,1\\n" * ((limits.MAX_CSV_BYTES - 4) // 4)
 tracemalloc.start()
@@ -153,7 +153,7 @@ PAGE_CASES = [
 
 @pytest.fixture(scope="module")
 def builder():
-    return open_page("pages/model_builder.py", timeout=120)
+    return open_page("views/model_builder.py", timeout=120)
 
 
 @pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in PAGE_CASES], ids=[c[0] for c in PAGE_CASES])

@@ -11,7 +11,7 @@ import pytest
 
 from playground import limits
 from playground.errors import PlaygroundError
-from playground.tensor_build import TensorSpec, build, parse_shape
+from playground.tensors.build import TensorSpec, build, parse_shape
 from tests.app.conftest import open_page, texts
 from tests.reliability.conftest import assert_no_traceback, assert_plain, assert_sentence
 
@@ -63,7 +63,7 @@ PAGE_CASES = [
 
 @pytest.fixture(scope="module")
 def lab():
-    return open_page("pages/tensor_lab.py")
+    return open_page("views/tensor_lab.py")
 
 
 def find(at, key: str):

@@ -1,4 +1,4 @@
-"""Hostile query strings: the Model Builder's link reader (pages/model_builder_io.read_url, in a host
+"""Hostile query strings: the Model Builder's link reader (views/model_builder_io.read_url, in a host
 script standing in for the page), ``?run=`` on the Model Builder panel and on the Runs page, and
 playground/url_state.decode directly. Every odd value is ignored or clamped with a sentence the page
 shows; the setup stays valid; a normal link read next applies as usual; kept runs stay listed."""
@@ -11,17 +11,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground import limits
-from playground.config import RunConfig
-from playground.run_store import SqliteRunStore
-from playground.url_state import decode
+from playground.builder.config import RunConfig
+from playground.runs.store import SqliteRunStore
+from playground.runs.url_state import decode
 from tests.app.conftest import texts
 from tests.reliability.conftest import ROOT, assert_no_traceback, assert_sentence
 from tests.sample_runs import make_trained
 
 READER = """
 import streamlit as st
-from pages import model_builder_io
-from playground.config import RunConfig
+from views import model_builder_io
+from playground.builder.config import RunConfig
 config = model_builder_io.read_url(RunConfig())
 if config is not None:
     st.session_state["host_config"] = config
@@ -94,7 +94,7 @@ def kept_run(tmp_path, monkeypatch) -> str:
     (LONG, "is not a run id"),
 ], ids=["path", "sql", "missing-id", "very-long"])
 def test_hostile_run_link_on_the_runs_page(kept_run, run, sentence):
-    at = AppTest.from_file(str(ROOT / "pages" / "runs.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "views" / "runs.py"), default_timeout=60)
     at.query_params["run"] = run
     at.run()
     shown = [str(e.value) for e in at.error]
@@ -107,7 +107,7 @@ def test_hostile_run_link_on_the_runs_page(kept_run, run, sentence):
 def test_hostile_run_link_on_the_model_builder_panel(kept_run):
     host = """
 import streamlit as st
-from pages import model_builder_io
+from views import model_builder_io
 from tests.sample_runs import make_trained
 model_builder_io.render(st.session_state.get("mb_trained"), make_trained(seed=1).config)
 """
@@ -156,7 +156,7 @@ def test_hostile_link_on_the_model_builder_page(tmp_path, monkeypatch, query, no
     from tests.app.conftest import open_page
 
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    at = open_page("pages/model_builder.py", timeout=120)
+    at = open_page("views/model_builder.py", timeout=120)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()

@@ -1,5 +1,5 @@
 """Uploaded weights under attack, through the Model Builder's upload panel (AppTest host, as
-tests/app/test_model_builder_io.py drives it) and through playground/checkpoints directly.
+tests/app/test_model_builder_io.py drives it) and through playground/runs/weights_import directly.
 
 Each case: a trained model is on the page; a hostile file is uploaded; a plain sentence is shown, no
 traceback, the command a malicious pickle carries never runs (a sentinel file is not created), the
@@ -20,17 +20,18 @@ import safetensors.torch
 import torch
 from streamlit.testing.v1 import AppTest
 
-from playground import checkpoints, limits
-from playground.config import ModelSpec
+from playground import limits
+from playground.builder.config import ModelSpec
+from playground.builder.model import build_model
 from playground.errors import PlaygroundError
-from playground.model import build_model
+from playground.runs import export, weights_import
 from tests.app.conftest import texts
 from tests.reliability.conftest import assert_plain, assert_sentence
 from tests.sample_runs import SPEC, make_trained
 
 HOST = """
 import streamlit as st
-from pages import model_builder_io
+from views import model_builder_io
 from tests.sample_runs import make_trained
 
 config = st.session_state.get("host_config") or make_trained(seed=1).config
@@ -64,8 +65,8 @@ def good_state() -> dict[str, torch.Tensor]:
 
 def hostile_files(sentinel: Path) -> list[tuple[str, str, bytes, str]]:
     """(case id, file name, bytes, sentence fragment). Built lazily: some need the sentinel's path."""
-    good_pt = checkpoints.to_pt_bytes(make_trained(seed=1))
-    good_st = checkpoints.to_safetensors_bytes(make_trained(seed=1))
+    good_pt = export.to_pt_bytes(make_trained(seed=1))
+    good_st = export.to_safetensors_bytes(make_trained(seed=1))
     wide = ModelSpec(in_features=2, hidden=(16,), activations=("relu",), out_features=3)
     as_f64 = {k: v.double() for k, v in good_state().items()}
     as_i64 = {k: v.long() for k, v in good_state().items()}
@@ -79,7 +80,7 @@ def hostile_files(sentinel: Path) -> list[tuple[str, str, bytes, str]]:
         ("pt-truncated", "half.pt", good_pt[: len(good_pt) // 2], "not a complete PyTorch checkpoint"),
         ("pt-zero-bytes", "empty.pt", b"", "empty (0 bytes)"),
         ("safetensors-zero-bytes", "empty.safetensors", b"", "empty (0 bytes)"),
-        ("pt-other-architecture", "wide.pt", checkpoints.to_pt_bytes(make_trained(wide)), "do not fit this model"),
+        ("pt-other-architecture", "wide.pt", export.to_pt_bytes(make_trained(wide)), "do not fit this model"),
         ("pt-full-model-object", "model.pt", torch_saved(build_model(SPEC)), "whole model object"),
         ("pt-single-tensor", "tensor.pt", torch_saved(torch.ones(3)), "single tensor"),
         ("pt-non-tensor-values", "dict.pt", torch_saved({"0.weight": 1, "lr": "fast"}), "not named tensors"),
@@ -96,7 +97,7 @@ def hostile_files(sentinel: Path) -> list[tuple[str, str, bytes, str]]:
         ("spec-json-not-json", "spec.json", b"{not json", "not valid JSON"),
         ("spec-json-depth-100000", "spec.json", b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
         ("spec-json-foreign", "spec.json", json.dumps({"format": "other"}).encode(), "not a PyTorch Playground model spec"),
-        ("spec-json-out-of-range", "spec.json", json.dumps({"format": checkpoints.SPEC_FORMAT, "version": 1, "config": {
+        ("spec-json-out-of-range", "spec.json", json.dumps({"format": export.SPEC_FORMAT, "version": 1, "config": {
             "model": {"hidden": [10**9], "activations": ["relu"]}}}).encode(), "neurons"),
     ]
 
@@ -129,7 +130,7 @@ def test_hostile_upload_is_a_sentence_and_keeps_the_model(store, tmp_path, case)
     assert same_weights(kept.state_dict, trained.state_dict)  # the model the user had is still there
     # The page still works: a good file uploaded next loads.
     other = make_trained(seed=7)
-    at.file_uploader(key="mb_io_upload").upload("other.pt", checkpoints.to_pt_bytes(other)).run()
+    at.file_uploader(key="mb_io_upload").upload("other.pt", export.to_pt_bytes(other)).run()
     assert not at.exception
     assert "Loaded other.pt into the current model" in texts(at), texts(at)[:1500]
     assert same_weights(at.session_state["mb_trained"].state_dict, other.state_dict)
@@ -141,6 +142,6 @@ def test_read_weights_never_runs_a_pickle(tmp_path, protocol):
     sentinel = tmp_path / "pwned"
     data = pickle.dumps({"0.weight": RunsACommand(sentinel)}, protocol=protocol)
     with pytest.raises(PlaygroundError) as caught:
-        checkpoints.read_upload("evil.pt", data, SPEC)
+        weights_import.read_upload("evil.pt", data, SPEC)
     assert_plain(caught.value, "refused")
     assert not sentinel.exists()

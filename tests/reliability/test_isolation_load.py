@@ -24,11 +24,11 @@ import pytest
 import torch
 
 from playground import limits
-from playground.background import WorkerPool
-from playground.config import DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.datasets import prepare_data
+from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.builder.datasets import prepare_data
 from playground.errors import PlaygroundError
-from playground.run_store import SqliteRunStore
+from playground.execution.pool import WorkerPool
+from playground.runs.store import SqliteRunStore
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_page, wait_idle
 from tests.reliability.browser_helpers import SESSION_TTL_S, Server, epoch_and_status, wait_epoch
 from tests.reliability.conftest import assert_plain, record

@@ -18,7 +18,7 @@ import torch
 
 from playground import limits
 from playground.errors import PlaygroundError
-from playground.tensor_build import check_shape
+from playground.tensors.build import check_shape
 from tests.app.conftest import open_page
 from tests.reliability import test_hostile_autograd as autograd_cases
 from tests.reliability import test_hostile_tensor_lab as lab_cases
@@ -68,7 +68,7 @@ def test_with_the_limit_in_place_the_shape_is_refused():
 
 
 def test_without_the_allow_list_an_expression_runs_a_command_and_the_oracle_catches_it(monkeypatch):
-    import playground.autograd_graph as graph
+    import playground.autograd.graph as graph
 
     real_trace = graph.trace
 
@@ -82,7 +82,7 @@ def test_without_the_allow_list_an_expression_runs_a_command_and_the_oracle_catc
     hostile = f"__import__('os').system('touch {autograd_cases.SENTINEL}')"
     try:
         with pytest.raises(ORACLE_FAILS):
-            autograd_cases.test_hostile_expression_on_the_page(open_page("pages/autograd.py"), hostile, "is not allowed")
+            autograd_cases.test_hostile_expression_on_the_page(open_page("views/autograd.py"), hostile, "is not allowed")
         assert autograd_cases.SENTINEL.exists(), "with eval the command ran: this is what the oracle guards"
     finally:
         autograd_cases.SENTINEL.unlink(missing_ok=True)

@@ -76,7 +76,7 @@ def test_gpu_check_without_cuda_or_on_cpu():
 
 def test_training_live_counts_steps_as_the_engine_does():
     from bench.training_live import steps_of
-    from playground.config import RunConfig
+    from playground.builder.config import RunConfig
 
     config = RunConfig().with_train(epochs=3)
     assert steps_of(config) == 3 * 30  # 500 samples, 60% training, batch 10
@@ -85,7 +85,7 @@ def test_training_live_counts_steps_as_the_engine_does():
 def test_one_interaction_reruns_the_tensor_lab():
     from bench.interaction import open_app_page, tensor_lab
 
-    at = open_app_page("pages/tensor_lab.py")
+    at = open_app_page("views/tensor_lab.py")
     first = tensor_lab()[0]
     first.act(at, 4)
     at.run()

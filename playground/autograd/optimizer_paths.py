@@ -1,0 +1,203 @@
+"""Real torch.optim optimizers stepping a real tensor ``p = [x, y]`` down a 2-D function.
+
+Each step is the training loop every course teaches: ``optimizer.zero_grad()``, ``loss = f(p[0], p[1])``,
+``loss.backward()``, ``optimizer.step()``. The path and the loss of every step are recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from playground.autograd.expression import code, evaluate, parse_expression
+from playground.errors import PlaygroundError
+from playground.limits import (
+    MAX_LEARNING_RATE,
+    MAX_OPTIMIZER_STEPS,
+    MAX_OPTIMIZERS_COMPARED,
+    MAX_PLOT_RANGE,
+    MIN_LEARNING_RATE,
+)
+
+OPTIMIZER_KINDS = ("SGD", "SGD Nesterov", "Adam", "RMSprop")
+RUNAWAY = 1e6  # a point farther than this from the origin has left for good
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer and its settings. ``momentum`` is used by SGD (Nesterov needs it above 0)."""
+
+    kind: str = "SGD"
+    lr: float = 0.05
+    momentum: float = 0.0
+
+    def validate(self) -> OptimizerSpec:
+        if self.kind not in OPTIMIZER_KINDS:
+            raise PlaygroundError(f"Choose an optimizer among {', '.join(OPTIMIZER_KINDS)}; {code(self.kind)} is not one.")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LEARNING_RATE):
+            raise PlaygroundError(f"The learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}.")
+        if not 0 <= self.momentum < 1:
+            raise PlaygroundError("Momentum must be at least 0 and below 1.")
+        if self.kind == "SGD Nesterov" and self.momentum <= 0:
+            raise PlaygroundError("Nesterov momentum needs a momentum above 0; set momentum to 0.9, for example.")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.kind == "SGD" and self.momentum:
+            return f"SGD (lr {self.lr:g}, momentum {self.momentum:g})"
+        if self.kind == "SGD Nesterov":
+            return f"SGD Nesterov (lr {self.lr:g}, momentum {self.momentum:g})"
+        return f"{self.kind} (lr {self.lr:g})"
+
+    def make(self, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+        """The real torch optimizer."""
+        if self.kind == "SGD":
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
+        if self.kind == "SGD Nesterov":
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=True)
+        if self.kind == "Adam":
+            return torch.optim.Adam(params, lr=self.lr)
+        return torch.optim.RMSprop(params, lr=self.lr)
+
+    def code(self, params: str = "[p]") -> str:
+        """The constructor call as the code view writes it."""
+        if self.kind == "SGD":
+            extra = f", momentum={self.momentum!r}" if self.momentum else ""
+            return f"torch.optim.SGD({params}, lr={self.lr!r}{extra})"
+        if self.kind == "SGD Nesterov":
+            return f"torch.optim.SGD({params}, lr={self.lr!r}, momentum={self.momentum!r}, nesterov=True)"
+        return f"torch.optim.{self.kind}({params}, lr={self.lr!r})"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lr": self.lr, "momentum": self.momentum}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> OptimizerSpec:
+        return cls(str(data["kind"]), float(data["lr"]), float(data.get("momentum", 0.0))).validate()
+
+
+MAX_LR_TEXT_CHARS = 200
+
+
+def parse_learning_rates(text: str) -> tuple[float, ...]:
+    """More learning rates to compare, typed as ``0.01, 0.3`` (commas or spaces between them).
+
+    Each is read with ``float`` (never evaluated) and must lie within the learning-rate limits; repeats
+    are dropped, the order is kept. An empty text gives no extra rates."""
+    if len(text) > MAX_LR_TEXT_CHARS:
+        raise PlaygroundError(f"Type at most {MAX_LR_TEXT_CHARS} characters of learning rates, e.g. 0.01, 0.3.")
+    rates: list[float] = []
+    for token in text.replace(",", " ").split():
+        try:
+            value = float(token)
+        except ValueError:
+            raise PlaygroundError(f"{code(token)} is not a learning rate: type numbers such as 0.01, 0.3.") from None
+        if not (math.isfinite(value) and MIN_LEARNING_RATE <= value <= MAX_LEARNING_RATE):
+            raise PlaygroundError(f"Each learning rate must be between {MIN_LEARNING_RATE:g} and {MAX_LEARNING_RATE:g}; "
+                                  f"{code(token)} is not.")
+        if value not in rates:
+            rates.append(value)
+    if len(rates) > MAX_OPTIMIZERS_COMPARED - 1:
+        raise PlaygroundError(f"At most {MAX_OPTIMIZERS_COMPARED} paths are compared at once; type fewer learning rates.")
+    return tuple(rates)
+
+
+def with_learning_rates(optimizer: OptimizerSpec, more: tuple[float, ...]) -> list[OptimizerSpec]:
+    """``optimizer`` and the same optimizer at each of ``more`` learning rates (its own rate once)."""
+    specs = [optimizer]
+    for lr in more:
+        if lr != optimizer.lr:
+            specs.append(OptimizerSpec(optimizer.kind, lr, optimizer.momentum))
+    return specs
+
+
+@dataclass(frozen=True)
+class OptimizerRunSpec:
+    """A 2-D function of x and y, a start point, a number of steps and the optimizers to compare."""
+
+    expression: str
+    start: tuple[float, float]
+    steps: int
+    optimizers: tuple[OptimizerSpec, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", tuple(float(v) for v in self.start))
+        object.__setattr__(self, "optimizers", tuple(self.optimizers))
+
+    def validate(self) -> OptimizerRunSpec:
+        parse_expression(self.expression, {"x", "y"})
+        if not 1 <= self.steps <= MAX_OPTIMIZER_STEPS:
+            raise PlaygroundError(f"Run between 1 and {MAX_OPTIMIZER_STEPS:,} steps.")
+        if len(self.start) != 2 or not all(math.isfinite(v) and abs(v) <= MAX_PLOT_RANGE for v in self.start):
+            raise PlaygroundError(f"The start point needs two numbers within ±{MAX_PLOT_RANGE:g}.")
+        if not 1 <= len(self.optimizers) <= MAX_OPTIMIZERS_COMPARED:
+            raise PlaygroundError(f"Compare between 1 and {MAX_OPTIMIZERS_COMPARED} optimizers.")
+        for optimizer in self.optimizers:
+            optimizer.validate()
+        return self
+
+    def to_dict(self) -> dict:
+        return {"expression": self.expression, "start": list(self.start), "steps": self.steps,
+                "optimizers": [o.to_dict() for o in self.optimizers]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> OptimizerRunSpec:
+        return cls(str(data["expression"]), tuple(data["start"]), int(data["steps"]),
+                   tuple(OptimizerSpec.from_dict(o) for o in data["optimizers"])).validate()
+
+
+@dataclass(frozen=True)
+class OptimizerPath:
+    label: str
+    xs: np.ndarray  # the point before each step, then the final point: steps + 1 values
+    ys: np.ndarray
+    losses: np.ndarray  # f at each of those points
+    stopped: str | None = None  # why the path ended early, in a sentence
+
+
+def run_path(expression: str, start: tuple[float, float], steps: int, optimizer_spec: OptimizerSpec) -> OptimizerPath:
+    """Step a real ``torch.tensor(start, requires_grad=True)`` with the real optimizer."""
+    optimizer_spec.validate()
+    tree = parse_expression(expression, {"x", "y"})
+
+    def f(p: torch.Tensor) -> torch.Tensor:
+        loss = evaluate(tree, {"x": p[0], "y": p[1]}, dtype=torch.float64)
+        if loss.dim() != 0:
+            raise PlaygroundError(f"{code(expression)} must give one number for a point (x, y); it gives shape {tuple(loss.shape)}.")
+        return loss
+
+    p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    optimizer = optimizer_spec.make([p])
+    points = [p.detach().clone()]
+    losses: list[float] = []
+    stopped = None
+    for step in range(steps):
+        optimizer.zero_grad()
+        loss = f(p)
+        losses.append(float(loss.detach()))
+        if not torch.isfinite(loss) or float(p.detach().abs().max()) > RUNAWAY:
+            stopped = (f"{optimizer_spec.label} stopped at step {step}: the loss became {losses[-1]:g} "
+                       f"at ({float(p.detach()[0]):.3g}, {float(p.detach()[1]):.3g}). Lower the learning rate, or the function has "
+                       "no bottom there.")
+            break
+        if not loss.requires_grad:
+            stopped = f"{code(expression)} does not depend on x or y, so there is no gradient to follow."
+            break
+        loss.backward()
+        optimizer.step()
+        points.append(p.detach().clone())
+    else:
+        with torch.no_grad():
+            losses.append(float(f(p)))
+    path = torch.stack(points[: len(losses)]).numpy()
+    return OptimizerPath(optimizer_spec.label, path[:, 0], path[:, 1], np.array(losses), stopped)
+
+
+def run_paths(spec: OptimizerRunSpec) -> list[OptimizerPath]:
+    """Every optimizer of ``spec`` from the same start on the same function."""
+    spec.validate()
+    return [run_path(spec.expression, spec.start, spec.steps, optimizer) for optimizer in spec.optimizers]

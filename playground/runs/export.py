@@ -1,0 +1,95 @@
+"""Weights out: a trained model's ``state_dict`` as ``.pt`` (``torch.save``) or ``.safetensors`` (with the spec
+in its metadata), and its spec as JSON. The keys are ``nn.Sequential``'s own (``0.weight``, ...), the keys of the
+model class the code panels and ``train.py`` show."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from playground.builder.model import TrainedModel
+
+SPEC_FORMAT = "pytorch-playground-spec"
+SPEC_VERSION = 1
+
+# Keys of the safetensors metadata (safetensors metadata is a str -> str mapping, so values are JSON).
+META_FORMAT = "format"
+META_CONFIG = "playground_config"
+META_STANDARDIZATION = "playground_standardization"
+META_CLASSES = "playground_classes"
+META_FEATURES = "playground_feature_names"
+META_TEST_METRICS = "playground_test_metrics"
+
+
+# ---------------------------------------------------------------------------------------------- out
+
+
+def cpu_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Detached, contiguous CPU copies, whatever device the tensors were trained on."""
+    return {key: value.detach().to("cpu").contiguous() for key, value in state_dict.items()}
+
+
+def to_pt_bytes(trained: TrainedModel) -> bytes:
+    """``torch.save(model.state_dict(), f)``: loads with plain ``torch.load`` and ``load_state_dict``."""
+    buffer = io.BytesIO()
+    torch.save(cpu_state_dict(trained.state_dict), buffer)
+    return buffer.getvalue()
+
+
+def spec_metadata(trained: TrainedModel) -> dict[str, str]:
+    """The model spec as safetensors metadata: every value a JSON string."""
+    return {
+        META_FORMAT: "pt",
+        META_CONFIG: json.dumps(trained.config.to_dict(), sort_keys=True),
+        META_STANDARDIZATION: json.dumps(trained.standardization),
+        META_CLASSES: json.dumps(list(trained.classes)),
+        META_FEATURES: json.dumps(list(trained.feature_names)),
+        META_TEST_METRICS: json.dumps(_jsonable(trained.test_metrics)),
+    }
+
+
+def to_safetensors_bytes(trained: TrainedModel) -> bytes:
+    """The weights as safetensors, with the spec (config, standardisation, classes, features) in its metadata."""
+    return safetensors.torch.save(cpu_state_dict(trained.state_dict), metadata=spec_metadata(trained))
+
+
+def spec_dict(trained: TrainedModel) -> dict[str, Any]:
+    """What the JSON file beside the weights says: enough to rebuild the model and feed it inputs."""
+    return {
+        "format": SPEC_FORMAT,
+        "version": SPEC_VERSION,
+        "config": trained.config.to_dict(),
+        "standardization": trained.standardization,
+        "classes": list(trained.classes),
+        "feature_names": list(trained.feature_names),
+        "state_dict_shapes": {key: list(value.shape) for key, value in trained.state_dict.items()},
+        "test_metrics": _jsonable(trained.test_metrics),
+        "trained_on": trained.device,
+        "how_to_load": (
+            "model = build the nn.Sequential these shapes describe; "
+            "model.load_state_dict(torch.load('model.pt', weights_only=True, map_location='cpu'))"
+        ),
+    }
+
+
+def spec_json(trained: TrainedModel) -> str:
+    return json.dumps(spec_dict(trained), indent=2, sort_keys=True)
+
+
+def _jsonable(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only (tensors and numpy scalars become plain numbers)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+

@@ -1,0 +1,167 @@
+"""Optimizer paths are the real torch.optim optimizers: compared with the update rules written by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from playground.autograd.function_plots import FUNCTIONS_2D
+from playground.autograd.optimizer_paths import OptimizerRunSpec, OptimizerSpec, run_path, run_paths
+from playground.errors import PlaygroundError
+from playground.limits import MAX_OPTIMIZER_STEPS, MAX_OPTIMIZERS_COMPARED
+
+BOWL = "x**2 + 3*y**2"
+
+
+def grad_bowl(p: np.ndarray) -> np.ndarray:
+    return np.array([2 * p[0], 6 * p[1]])
+
+
+def test_sgd_is_p_minus_lr_times_grad():
+    path = run_path(BOWL, (-2.5, 2.0), 20, OptimizerSpec("SGD", 0.05))
+    p = np.array([-2.5, 2.0])
+    for step in range(20):
+        assert np.allclose([path.xs[step], path.ys[step]], p)
+        p = p - 0.05 * grad_bowl(p)
+    assert np.allclose([path.xs[-1], path.ys[-1]], p)
+    assert len(path.losses) == 21 and path.losses[0] == pytest.approx(2.5**2 + 3 * 4)
+    assert path.losses[-1] == pytest.approx(p[0] ** 2 + 3 * p[1] ** 2)
+
+
+def test_sgd_momentum_and_nesterov_by_hand():
+    for nesterov in (False, True):
+        kind = "SGD Nesterov" if nesterov else "SGD"
+        path = run_path(BOWL, (1.0, -1.0), 15, OptimizerSpec(kind, 0.02, 0.9))
+        p, buf = np.array([1.0, -1.0]), None
+        for _ in range(15):
+            g = grad_bowl(p)
+            buf = g.copy() if buf is None else 0.9 * buf + g
+            p = p - 0.02 * (g + 0.9 * buf if nesterov else buf)
+        assert np.allclose([path.xs[-1], path.ys[-1]], p), kind
+
+
+def test_adam_by_hand():
+    path = run_path(BOWL, (-2.0, 1.0), 25, OptimizerSpec("Adam", 0.1))
+    p, m, v = np.array([-2.0, 1.0]), np.zeros(2), np.zeros(2)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for t in range(1, 26):
+        g = grad_bowl(p)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - 0.1 * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    assert np.allclose([path.xs[-1], path.ys[-1]], p)
+
+
+def test_rmsprop_by_hand():
+    path = run_path(BOWL, (-2.0, 1.0), 25, OptimizerSpec("RMSprop", 0.01))
+    p, sq = np.array([-2.0, 1.0]), np.zeros(2)
+    for _ in range(25):
+        g = grad_bowl(p)
+        sq = 0.99 * sq + 0.01 * g * g
+        p = p - 0.01 * g / (np.sqrt(sq) + 1e-8)
+    assert np.allclose([path.xs[-1], path.ys[-1]], p)
+
+
+def test_it_is_the_torch_optimizer_class(monkeypatch):
+    made = []
+    original = torch.optim.Adam
+
+    class Spy(original):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", Spy)
+    run_path(BOWL, (1.0, 1.0), 3, OptimizerSpec("Adam", 0.3))
+    assert made == [{"lr": 0.3}]
+
+
+def test_optimizers_reach_the_minimum_of_each_preset():
+    bowl = FUNCTIONS_2D["bowl"]
+    path = run_path(bowl.expression, bowl.start, 300, OptimizerSpec("SGD", bowl.lr, 0.9))
+    assert path.losses[-1] < 1e-6 and path.stopped is None
+    himmelblau = FUNCTIONS_2D["Himmelblau"]
+    path = run_path(himmelblau.expression, himmelblau.start, 500, OptimizerSpec("Adam", 0.1))
+    assert path.losses[-1] < 1e-3  # one of Himmelblau's four minima, where f = 0
+
+
+def test_divergence_stops_the_path_with_a_sentence():
+    path = run_path(BOWL, (1.0, 1.0), 200, OptimizerSpec("SGD", 1.0))
+    assert path.stopped and "Lower the learning rate" in path.stopped
+    assert len(path.xs) == len(path.losses) < 201
+    saddle = run_path("x**2 - y**2", (0.5, 0.1), 2000, OptimizerSpec("SGD", 0.1))
+    assert saddle.stopped
+
+
+def test_comparison_runs_every_optimizer_from_the_same_start():
+    spec = OptimizerRunSpec(BOWL, (-1.0, 1.0), 10, (OptimizerSpec("SGD", 0.05), OptimizerSpec("Adam", 0.1)))
+    paths = run_paths(spec)
+    assert [p.label for p in paths] == ["SGD (lr 0.05)", "Adam (lr 0.1)"]
+    assert all(p.xs[0] == -1.0 and p.ys[0] == 1.0 for p in paths)
+    assert OptimizerRunSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize("spec,match", [
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), MAX_OPTIMIZER_STEPS + 1, (OptimizerSpec(),)), "steps"),
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), 0, (OptimizerSpec(),)), "steps"),
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), 5, ()), "optimizers"),
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), 5, (OptimizerSpec(),) * (MAX_OPTIMIZERS_COMPARED + 1)), "optimizers"),
+    (OptimizerRunSpec(BOWL, (math.nan, 0.0), 5, (OptimizerSpec(),)), "start point"),
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), 5, (OptimizerSpec("SGD", 0.0),)), "learning rate"),
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), 5, (OptimizerSpec("SGD", 100.0),)), "learning rate"),
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), 5, (OptimizerSpec("SGD Nesterov", 0.1, 0.0),)), "Nesterov"),
+    (OptimizerRunSpec(BOWL, (0.0, 0.0), 5, (OptimizerSpec("LBFGS", 0.1),)), "Choose an optimizer"),
+    (OptimizerRunSpec("x + z", (0.0, 0.0), 5, (OptimizerSpec(),)), "not declared"),
+])
+def test_limits_and_bad_settings_are_refused(spec, match):
+    with pytest.raises(PlaygroundError, match=match):
+        run_paths(spec)
+
+
+def test_flat_function_has_nothing_to_follow():
+    path = run_path("1 + 2", (1.0, 1.0), 5, OptimizerSpec())
+    assert path.stopped and "does not depend" in path.stopped
+
+
+@pytest.mark.parametrize(("text", "rates"), [
+    ("", ()), ("  ", ()), ("0.01", (0.01,)), ("0.01, 0.3", (0.01, 0.3)), ("0.3 0.01,1e-3", (0.3, 0.01, 0.001)),
+    ("0.1, 0.1, 0.10", (0.1,)), ("10", (10.0,)), ("1e-5", (1e-5,)),
+])
+def test_more_learning_rates_are_read_as_plain_numbers(text, rates):
+    from playground.autograd.optimizer_paths import parse_learning_rates
+
+    assert parse_learning_rates(text) == rates
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("0.1, x", "is not a learning rate"), ("__import__('os')", "is not a learning rate"), ("1e309", "between"),
+    ("nan", "between"), ("-0.1", "between"), ("0", "between"), ("11", "between"), ("0.1;0.2", "is not a learning rate"),
+    ("0.1 " * 100, "at most 200 characters"), ("0.1 0.2 0.3 0.4 0.5 0.6", "At most 6 paths"),
+])
+def test_bad_learning_rates_are_refused_with_a_sentence(text, fragment):
+    from playground.autograd.optimizer_paths import parse_learning_rates
+    from playground.errors import PlaygroundError
+
+    with pytest.raises(PlaygroundError, match=fragment):
+        parse_learning_rates(text)
+
+
+def test_one_optimizer_at_several_learning_rates_walks_several_paths():
+    from playground.autograd.optimizer_paths import (
+        OptimizerRunSpec,
+        OptimizerSpec,
+        run_paths,
+        with_learning_rates,
+    )
+
+    sgd = OptimizerSpec("SGD", 0.05, 0.5)
+    specs = with_learning_rates(sgd, (0.01, 0.05, 0.2))
+    assert [(s.kind, s.lr, s.momentum) for s in specs] == [("SGD", 0.05, 0.5), ("SGD", 0.01, 0.5), ("SGD", 0.2, 0.5)]
+    paths = run_paths(OptimizerRunSpec("x**2 + y**2", (1.0, 1.0), 5, tuple(specs)).validate())
+    assert len({p.label for p in paths}) == 3
+    first_step = {p.label: p.xs[1] for p in paths}  # SGD's first step is x - lr * 2x, momentum or not
+    assert first_step == pytest.approx({"SGD (lr 0.05, momentum 0.5)": 0.9, "SGD (lr 0.01, momentum 0.5)": 0.98,
+                                        "SGD (lr 0.2, momentum 0.5)": 0.6})

@@ -1,0 +1,119 @@
+"""Evaluation formulas against hand computation, the predictions table, heatmaps and the finished record."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.builder.datasets import prepare_data
+from playground.builder.decision_boundary import heatmap, layer_weights, neuron_thumbnails
+from playground.builder.evaluation import (
+    accuracy,
+    compute_test_metrics,
+    confusion_matrix,
+    mae,
+    make_trained_model,
+    mse,
+    per_class,
+    predictions_table,
+)
+from playground.builder.figures import boundary_figure, curves_figure, downsample
+from playground.builder.model import build_model
+from playground.builder.training import Trainer
+
+
+def test_confusion_precision_recall_by_hand():
+    y = torch.tensor([0, 0, 0, 1, 1, 2])
+    pred = torch.tensor([0, 1, 0, 1, 0, 2])
+    m = confusion_matrix(pred, y, 3)
+    assert m.tolist() == [[2, 1, 0], [1, 1, 0], [0, 0, 1]]
+    rows = per_class(m)
+    # class 0: tp 2, predicted 3, actual 3; class 1: tp 1, predicted 2, actual 2
+    assert rows[0]["precision"] == pytest.approx(2 / 3) and rows[0]["recall"] == pytest.approx(2 / 3)
+    assert rows[1]["precision"] == pytest.approx(1 / 2) and rows[1]["recall"] == pytest.approx(1 / 2)
+    assert rows[2] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert accuracy(pred, y) == pytest.approx(4 / 6)
+
+
+def test_undefined_precision_is_nan():
+    rows = per_class(confusion_matrix(torch.tensor([0, 0]), torch.tensor([0, 1]), 3))
+    assert math.isnan(rows[2]["precision"]) and math.isnan(rows[2]["recall"])
+    assert math.isnan(rows[1]["precision"]) and rows[1]["recall"] == 0.0
+
+
+def test_mse_mae_by_hand():
+    pred = torch.tensor([[1.0], [2.0], [4.0]])
+    y = torch.tensor([[1.5], [2.0], [1.0]])
+    assert mse(pred, y) == pytest.approx((0.25 + 0 + 9) / 3)
+    assert mae(pred, y) == pytest.approx((0.5 + 0 + 3) / 3)
+    assert compute_test_metrics(pred, y, "regression") == {"n": 3, "mse": pytest.approx(9.25 / 3), "mae": pytest.approx(3.5 / 3)}
+
+
+def test_classification_metrics_and_table():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    y = torch.tensor([0, 0, 1])
+    metrics = compute_test_metrics(logits, y, "classification", ("a", "b"))
+    assert metrics["accuracy"] == pytest.approx(1 / 3) and metrics["confusion"] == [[1, 1], [1, 0]]
+    table = predictions_table(logits, torch.zeros(3, 2), y, "classification", ("x1", "x2"), ("a", "b"))
+    assert list(table["predicted"]) == ["a", "b", "a"] and list(table["true"]) == ["a", "a", "b"]
+    assert np.allclose(table["p(a)"] + table["p(b)"], 1.0)
+    csv = table.to_csv(index=False)
+    assert csv.splitlines()[0] == "x1,x2,true,predicted,correct,p(a),p(b)"
+
+
+def test_make_trained_model_and_heatmaps():
+    config = RunConfig(
+        data=DataConfig(dataset="blobs", n_samples=150, seed=0, standardize=True),
+        model=ModelSpec(in_features=2, hidden=(4, 3), activations=("relu", "tanh"), out_features=3, dropout=0.1),
+        train=TrainConfig(epochs=2),
+    )
+    data = prepare_data(config.data)
+    trainer = Trainer(config, data.arrays())
+    trainer.fit()
+    record = make_trained_model(config, trainer.state_dict_cpu(), trainer.history, "finished", data)
+    assert record.test_metrics["n"] == len(data.y_test) and len(record.test_metrics["confusion"]) == 3
+    assert record.standardization == data.standardization and record.classes == data.classes
+    model = record.build()
+    heat = heatmap(model, config.data.features, data.standardization, "classification", side=16)
+    assert heat.kind == "class" and heat.values.dtype == np.uint8 and heat.values.shape == (16, 16)
+    assert heat.values.max() <= 2
+    thumbs = neuron_thumbnails(model, config.data.features, data.standardization, side=8)
+    assert [t.shape for t in thumbs] == [(4, 8, 8), (3, 8, 8)] and thumbs[0].dtype == np.uint8
+    assert [w.shape for w in layer_weights(model)] == [(4, 2), (3, 4), (3, 3)]
+    assert boundary_figure(heat, [(data.points_train.numpy(), data.y_train.numpy(), "training points")], n_classes=3)
+
+
+def test_binary_and_regression_heatmaps():
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(in_features=3, hidden=(4,), activations=("sigmoid",), out_features=2))
+    heat = heatmap(model, ("x1", "x2", "x1*x2"), None, "classification", side=10)
+    assert heat.kind == "probability" and heat.values.dtype == np.uint8
+    reg = build_model(ModelSpec(in_features=2, hidden=(), activations=(), out_features=1, task="regression"))
+    heat = heatmap(reg, ("x1", "x2"), None, "regression", side=10)
+    assert heat.kind == "value" and heat.values.dtype == np.float32
+    assert neuron_thumbnails(reg, ("x1", "x2"), None) == []
+
+
+def test_curves_are_downsampled():
+    history = [{"epoch": i, "train_loss": 1 / i, "val_loss": 1 / i} for i in range(1, 5001)]
+    rows = downsample(history)
+    assert len(rows) == 2000 and rows[-1]["epoch"] == 5000 and rows[0]["epoch"] == 1
+    assert len(curves_figure(history, "regression").data[0].x) == 2000
+
+
+def test_curves_show_each_metric_on_its_panel():
+    history = [{"epoch": i, "train_loss": 1 / i, "val_loss": 2 / i, "train_acc": i / 10, "val_acc": i / 20} for i in range(1, 11)]
+    fig = curves_figure(history, "classification")
+    by_name = {trace.name: trace for trace in fig.data}
+    assert list(by_name) == ["train loss", "validation loss", "train accuracy", "validation accuracy"]
+    assert list(by_name["validation loss"].y) == [r["val_loss"] for r in history]
+    assert list(by_name["train accuracy"].x) == list(range(1, 11))
+    assert {by_name["train loss"].yaxis, by_name["train accuracy"].yaxis} == {"y", "y2"}
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]  # side by side, not overlapping
+    assert [a.text for a in fig.layout.annotations] == ["loss", "accuracy"]
+    regression = curves_figure([{k: v for k, v in r.items() if "acc" not in k} for r in history], "regression")
+    assert [t.name for t in regression.data] == ["train loss", "validation loss"] and "xaxis2" not in regression.to_dict()["layout"]

@@ -1,0 +1,166 @@
+"""Background training in worker processes: progress, pause, step, play, stop, queueing, dead workers."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import time
+
+import pytest
+
+from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+from playground.builder.datasets import prepare_data
+from playground.errors import PlaygroundError
+from playground.execution.pool import DIED_SENTENCE, WorkerPool
+
+DEADLINE_S = 120  # generous: on a loaded 2-core machine a worker's spawn and torch import can take long
+
+
+@pytest.fixture(scope="module")
+def shared_pool():
+    pool = WorkerPool(max_workers=2)
+    pool.prewarm(2)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture
+def pool(shared_pool):
+    """The module's pool, left with no run going after each test, whatever the test did: a test that fails
+    mid-run would otherwise keep a worker busy and the next tests would wait in the queue behind it."""
+    yield shared_pool
+    with shared_pool.lock:
+        jobs = list(shared_pool.jobs.values())
+    for job in jobs:
+        shared_pool.control(job, "stop")
+    for job in jobs:
+        assert job.done_event.wait(DEADLINE_S), f"job {job.id} did not stop"
+
+
+def setup(epochs: int = 5, batch: int = 10, n: int = 200) -> tuple[RunConfig, object]:
+    config = RunConfig(
+        data=DataConfig(dataset="circle", n_samples=n, seed=0),
+        model=ModelSpec(in_features=2, hidden=(4,), activations=("tanh",), out_features=2),
+        train=TrainConfig(epochs=epochs, batch_size=batch),
+    )
+    return config, prepare_data(config.data)
+
+
+def submit(pool, owner: str, epochs: int = 5, batch: int = 10, **kwargs):
+    config, data = setup(epochs, batch)
+    return pool.submit(config, data.arrays(), owner=owner, plane_features=config.data.features, **kwargs)
+
+
+def wait_for(handle, condition, timeout: float = DEADLINE_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = handle.snapshot()
+        if condition(view):
+            return view
+        time.sleep(0.05)
+    raise AssertionError(f"timed out; last view: status={view.status} epoch={view.epoch} message={view.message}")
+
+
+def test_a_run_reports_progress_and_its_weights(pool):
+    handle = submit(pool, "finish", epochs=6)
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "finished" and [row["epoch"] for row in view.history] == [1, 2, 3, 4, 5, 6]
+    assert set(view.final_state) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert view.view["heatmap"].values.dtype.name == "uint8" and len(view.view["thumbnails"]) == 1
+    assert view.stats["steps"] == 6 * 12 and view.info["pid"] != os.getpid()
+
+
+def test_pause_step_play_stop(pool):
+    handle = submit(pool, "controls", epochs=2000, batch=1, start_paused=True)
+    wait_for(handle, lambda v: v.status == "paused")
+    handle.step()
+    view = wait_for(handle, lambda v: v.epoch == 1 and v.status == "paused")
+    time.sleep(0.3)
+    assert handle.snapshot().epoch == 1  # a step is one epoch, then it waits
+    handle.play()
+    wait_for(handle, lambda v: v.epoch >= 3)
+    handle.pause()
+    assert handle.snapshot().status in ("pausing", "paused")  # said at once; "paused" once the worker has stopped
+    paused_at = wait_for(handle, lambda v: v.status == "paused").epoch
+    time.sleep(0.3)
+    assert handle.snapshot().epoch == paused_at
+    handle.play()
+    wait_for(handle, lambda v: v.epoch > paused_at)
+    handle.stop()
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "stopped" and view.final_state is not None and view.epoch > paused_at
+    assert view.epoch < 2000
+
+
+def test_one_run_per_session_and_a_queue_beyond_the_cap(pool):
+    first = submit(pool, "a", epochs=2000, batch=1)
+    with pytest.raises(PlaygroundError, match="already training"):
+        submit(pool, "a")
+    second = submit(pool, "b", epochs=2000, batch=1)
+    third = submit(pool, "c", epochs=2)
+    wait_for(second, lambda v: v.status == "running")
+    assert third.snapshot().status == "queued" and third.snapshot().queue_position == 1
+    first.stop()
+    assert third.wait(DEADLINE_S) and third.snapshot().status == "finished"
+    second.stop()
+    assert second.wait(DEADLINE_S)
+
+
+def test_a_dead_worker_is_seen_and_the_session_trains_again(pool):
+    handle = submit(pool, "victim", epochs=2000, batch=1)
+    view = wait_for(handle, lambda v: v.status == "running" and v.epoch >= 1)
+    os.kill(view.info["pid"], signal.SIGKILL)
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "failed" and view.message == DIED_SENTENCE
+    again = submit(pool, "victim", epochs=2)
+    assert again.wait(DEADLINE_S) and again.snapshot().status == "finished"
+
+
+def test_a_forgotten_handle_stops_its_run(pool):
+    handle = submit(pool, "gone", epochs=2000, batch=1)
+    job = handle.job
+    wait_for(handle, lambda v: v.status == "running")
+    del handle
+    gc.collect()
+    assert job.done_event.wait(DEADLINE_S) and job.status == "stopped"
+
+
+def test_divergence_in_the_worker(pool):
+    config = RunConfig(
+        data=DataConfig(dataset="plane", n_samples=100, seed=0),
+        model=ModelSpec(in_features=2, hidden=(4,), activations=("relu",), out_features=1, task="regression"),
+        train=TrainConfig(optimizer="sgd", lr=10.0, epochs=100, batch_size=4),
+    )
+    data = prepare_data(config.data)
+    tensors = data.arrays()
+    tensors["y_train"] = tensors["y_train"] * 1e6
+    handle = pool.submit(config, tensors, owner="diverge")
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "diverged" and "lower the learning rate" in view.message
+    assert all(abs(v).max() < float("inf") for v in view.final_state.values())
+
+
+@pytest.mark.parametrize(("status", "interval"), [
+    (None, None), ("queued", 2.0), ("starting", 0.35), ("running", 0.35), ("pausing", 0.35), ("paused", 2.0),
+    ("finished", None), ("stopped", None), ("diverged", None), ("failed", None),
+])
+def test_pages_redraw_training_runs_often_waiting_runs_seldom_and_ended_runs_never(status, interval):
+    from playground.execution.pool import ACTIVE, DONE, refresh_interval
+
+    assert refresh_interval(status) == interval
+    assert (status in ACTIVE) == (interval is not None) and (status in DONE) == (status is not None and interval is None)
+
+
+@pytest.mark.parametrize("status", [None, "queued", "starting", "running", "pausing", "paused", "finished", "stopped",
+                                    "diverged", "failed"])
+def test_pictures_are_redrawn_about_once_a_second_while_training_and_not_otherwise(status):
+    from playground.execution.pool import REFRESH_PICTURES_S, pictures_interval, refresh_interval
+
+    training = status in ("starting", "running", "pausing")
+    assert pictures_interval(status) == (REFRESH_PICTURES_S if training else None)
+    assert not training or pictures_interval(status) > refresh_interval(status)  # the epoch line goes faster

@@ -1,0 +1,186 @@
+"""Sharing by URL: every setup survives encode/decode; hostile links never crash and are explained."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from playground import limits
+from playground.builder.config import (
+    FEATURES,
+    GENERATED_DATASETS,
+    DataConfig,
+    ModelSpec,
+    RunConfig,
+    TrainConfig,
+    task_of,
+)
+from playground.runs import url_state
+from playground.runs.url_state import SETTINGS, decode, encode
+
+
+@st.composite
+def run_configs(draw) -> RunConfig:
+    dataset = draw(st.sampled_from(GENERATED_DATASETS))
+    train_fraction = draw(st.floats(0.1, 0.9))
+    features = tuple(draw(st.lists(st.sampled_from(FEATURES), min_size=1, max_size=len(FEATURES), unique=True)))
+    data = DataConfig(
+        dataset=dataset,
+        n_samples=draw(st.integers(limits.MIN_SAMPLES, limits.MAX_SAMPLES)),
+        noise=draw(st.floats(0.0, 1.0)),
+        train_fraction=train_fraction,
+        val_fraction=draw(st.floats(0.0, min(0.8, 0.95 - train_fraction))),
+        features=features,
+        seed=draw(st.integers(0, limits.MAX_SEED)),
+        standardize=draw(st.booleans()),
+    )
+    hidden = tuple(draw(st.lists(st.integers(1, limits.MAX_LAYER_WIDTH), max_size=limits.MAX_HIDDEN_LAYERS)))
+    model = ModelSpec(
+        in_features=len(features),
+        hidden=hidden,
+        activations=tuple(draw(st.sampled_from(url_state.ACTIVATIONS)) for _ in hidden),
+        out_features=url_state.class_count(dataset),
+        task=task_of(dataset),
+        dropout=draw(st.floats(0.0, 0.8)),
+    )
+    train = TrainConfig(
+        optimizer=draw(st.sampled_from(url_state.OPTIMIZERS)),
+        lr=draw(st.floats(limits.MIN_LEARNING_RATE, limits.MAX_LEARNING_RATE)),
+        momentum=draw(st.floats(0.0, 0.99)),
+        weight_decay=draw(st.floats(0.0, 1.0)),
+        beta1=draw(st.floats(0.0, 0.999)),
+        beta2=draw(st.floats(0.0, 0.9999)),
+        batch_size=draw(st.integers(1, limits.MAX_BATCH_SIZE)),
+        shuffle=draw(st.booleans()),
+        epochs=draw(st.integers(1, limits.MAX_EPOCHS)),
+        regularization=draw(st.sampled_from(url_state.REGULARIZATIONS)),
+        reg_rate=draw(st.floats(0.0, 1.0)),
+        seed=draw(st.integers(0, limits.MAX_SEED)),
+        cudnn_deterministic=draw(st.booleans()),
+        cudnn_benchmark=draw(st.booleans()),
+    )
+    return RunConfig(data=data, model=model, train=train)
+
+
+@settings(max_examples=200, deadline=None)
+@given(run_configs())
+def test_encode_then_decode_is_the_same_setup(config):
+    params = encode(config)
+    state = decode(params)
+    assert state.notes == ()
+    assert state.config == config
+    assert state.config.key() == config.key()
+    # ... and through a real query string, as a browser sends it.
+    query = urllib.parse.urlencode(params)
+    assert decode(dict(urllib.parse.parse_qsl(query, keep_blank_values=True))).config == config
+
+
+def test_every_setting_is_encoded():
+    assert set(encode(RunConfig())) == {s.name for s in SETTINGS}
+
+
+def test_a_bare_link_opens_the_defaults():
+    state = decode({})
+    assert state.config == RunConfig() and state.notes == () and state.run_id is None
+
+
+def test_the_dataset_sets_the_model_outputs():
+    state = decode({"dataset": "spiral3"})
+    assert state.config.model.out_features == 3 and state.config.model.task == "classification"
+    state = decode({"dataset": "plane", "features": "x1,x2,x1^2"})
+    assert state.config.model.out_features == 1 and state.config.model.task == "regression"
+    assert state.config.model.in_features == 3
+
+
+def test_out_of_range_values_are_clamped_with_a_note():
+    state = decode({"noise": "5", "lr": "0", "epochs": "999999", "layers": "8,9999"})
+    assert state.config.data.noise == 1.0
+    assert state.config.train.lr == limits.MIN_LEARNING_RATE
+    assert state.config.train.epochs == limits.MAX_EPOCHS
+    assert state.config.model.hidden == (8, limits.MAX_LAYER_WIDTH)
+    text = "\n".join(state.notes)
+    assert "noise 5 is above the largest, 1; it was set to 1" in text
+    assert "learning rate 0 is below the smallest" in text
+    assert "epochs 999999 is above the largest, 2000" in text
+    assert len(state.notes) == 4
+
+
+def test_wrong_types_are_ignored_with_a_note():
+    state = decode({"noise": "loud", "epochs": "1.5", "shuffle": "maybe", "dataset": "moons", "lr": "nan"})
+    assert state.config == RunConfig()
+    assert len(state.notes) == 5
+    assert any("noise is not a number" in n for n in state.notes)
+    assert any("epochs is not a whole number" in n for n in state.notes)
+    assert any("dataset is not one of" in n for n in state.notes)
+
+
+def test_unknown_repeated_and_long_values():
+    state = decode({"colour": "red", "seed": ["1", "2", "3"], "lr": "1" * (limits.MAX_QUERY_VALUE_CHARS + 1)})
+    assert state.config.train.seed == 3
+    assert state.config.train.lr == RunConfig().train.lr
+    text = "\n".join(state.notes)
+    assert "'colour' is not one the playground knows" in text
+    assert "gives 'seed' 3 times; the last one was used" in text
+    assert "longer than 2,000 characters" in text
+
+
+def test_hostile_key_names_are_not_echoed():
+    state = decode({"<img src=x onerror=alert(1)>": "1", "[click](http://evil)": "1"})
+    text = "\n".join(state.notes)
+    assert "<img" not in text and "evil" not in text and "unreadable name" in text
+
+
+def test_too_many_keys_are_cut():
+    params = {f"k{i}": "1" for i in range(limits.MAX_QUERY_KEYS + 50)}
+    state = decode(params)
+    assert any(f"only the first {limits.MAX_QUERY_KEYS} were read" in n for n in state.notes)
+    assert len(state.notes) == limits.MAX_QUERY_KEYS + 1
+
+
+def test_combinations_are_mended():
+    state = decode({"train": "0.9", "val": "0.5"})
+    assert state.config.data.val_fraction == 0.05
+    state = decode({"layers": "4,4,4", "activations": "relu"})  # one activation for every layer
+    assert state.config.model.activations == ("relu", "relu", "relu") and state.notes == ()
+    state = decode({"layers": "4,4,4", "activations": "relu,sigmoid"})
+    assert state.config.model.activations == ("relu", "sigmoid", "sigmoid") and state.notes
+    state = decode({"layers": "", "activations": ""})
+    assert state.config.model.hidden == () and state.config.model.activations == ()
+    state = decode({"features": "x1,x1,bogus"})
+    assert state.config.data.features == ("x1",) and state.config.model.in_features == 1
+    assert len(state.notes) == 2
+
+
+def test_csv_cannot_travel_in_a_link():
+    state = decode({"dataset": "csv"})
+    assert state.config.data.dataset == RunConfig().data.dataset and "CSV" in state.notes[0]
+
+
+def test_run_id():
+    assert decode({"run": "0123456789AB"}).run_id == "0123456789ab"
+    bad = decode({"run": "../../etc/passwd"})
+    assert bad.run_id is None and bad.notes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(
+    st.one_of(st.sampled_from([s.name for s in SETTINGS] + ["run"]), st.text(max_size=20)),
+    st.one_of(st.text(max_size=50), st.lists(st.text(max_size=10), max_size=3),
+              st.sampled_from(["1e309", "-0", "nan", "inf", "1,2,,3", " 8 ", "0x10", "١٢"])),
+    max_size=12,
+))
+def test_any_link_gives_a_valid_setup_and_never_raises(params):
+    state = decode(params)
+    RunConfig.from_dict(state.config.to_dict())  # valid through and through
+    assert all(isinstance(note, str) and note for note in state.notes)
+    assert decode(encode(state.config)).config == state.config
+
+
+def test_values_between_a_widgets_choices_move_to_the_nearest():
+    choices = {"lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3], "reg_rate": [0.0, 0.001, 0.01, 0.1]}
+    state = decode({"lr": "0.07", "reg_rate": "0.004", "seed": "3"}, choices=choices)
+    assert state.config.train.lr == 0.1 and state.config.train.reg_rate == 0.001 and state.config.train.seed == 3
+    assert any("learning rate 0.07 is not one of the choices; the nearest, 0.1, was used" in n for n in state.notes)
+    assert decode({"lr": "0.03"}, choices=choices).notes == ()

@@ -1,0 +1,1 @@
+"""The pages' views: widgets and layout only. Logic lives in playground/."""

@@ -1,0 +1,376 @@
+"""The Model Builder's "Save and load" section: download weights, spec and train.py; upload weights;
+keep finished runs in the run store; reopen a run that already ran; open a run by ``?run=<id>``.
+
+The Model Builder page calls ``render(trained, config)``. It hands work back through session state:
+``mb_apply_config`` (a RunConfig the page should set its widgets from), ``mb_loaded_model`` (a
+TrainedModel to show, evaluate or resume from) and ``mb_trained`` (the model the page shows as trained).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from playground import limits
+from playground.builder import train_script
+from playground.builder.config import RunConfig
+from playground.builder.model import TrainedModel
+from playground.errors import PlaygroundError
+from playground.runs import export, url_state, weights_import
+from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
+from views.widgets import show_error
+
+APPLY_CONFIG = "mb_apply_config"
+LOADED_MODEL = "mb_loaded_model"
+TRAINED = "mb_trained"
+URL_RUN_HANDLED = "mb_url_run_handled"
+_KEPT = "mb_io_kept"  # fingerprint of a TrainedModel -> run id, for runs already in the store
+_UPLOAD_DONE = "mb_io_upload_done"  # file_id of the upload already read
+_UPLOAD_RESULT = "mb_io_upload_result"  # what reading it said, shown while the file stays in the uploader
+_PENDING = "mb_io_pending"  # a loaded file whose spec differs from the current setup: the user chooses
+_NOTE = "mb_io_note"  # a sentence to show once, after a rerun
+_URL_SEEN = "mb_io_url_seen"  # the query string last read or written, to tell a new link from our own
+
+
+def fingerprint(trained: TrainedModel) -> str:
+    """Same run, same fingerprint: its config, status, epochs, and the bytes of its weights."""
+    digest = hashlib.sha256()
+    digest.update(f"{trained.config.key()}|{trained.status}|{len(trained.history)}".encode())
+    for key, value in trained.state_dict.items():
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+def mark_kept(trained: TrainedModel, run_id: str) -> None:
+    st.session_state.setdefault(_KEPT, {})[fingerprint(trained)] = run_id
+
+
+def open_run(store: RunStore, run_id: str, note: str) -> None:
+    """Put a kept run into the builder (its setup, its weights, its curves) and rerun the page."""
+    trained = store.get(run_id)
+    mark_kept(trained, run_id)
+    st.session_state[APPLY_CONFIG] = trained.config
+    st.session_state[LOADED_MODEL] = trained
+    st.session_state[TRAINED] = trained
+    st.session_state[_NOTE] = note
+    st.rerun()
+
+
+def open_kept_run_instead(config: RunConfig) -> bool:
+    """For the Train button: when this setup and seed already finished, open the kept run and say so.
+
+    Returns True when it did (the page reruns from inside), False when the run should be trained.
+    """
+    store = open_default_store()
+    run_id = store.find(config.key())
+    if run_id is None:
+        return False
+    try:
+        open_run(store, run_id, f"This setup and seed already ran: opened the kept run {run_id} instead of training again.")
+    except PlaygroundError:
+        return False
+    return True
+
+
+def render(trained: TrainedModel | None, config: RunConfig) -> None:
+    """Downloads, upload, keeping in the run store, and the "already ran" note, for ``config``."""
+    store = open_default_store()
+    note = st.session_state.pop(_NOTE, None)
+    if note:
+        st.success(note, icon=":material/check_circle:")
+        st.toast(note, icon=":material/history:")  # seen wherever the page is scrolled to
+    _open_linked_run(store)
+    _keep(store, trained, config)
+    _already_ran(store, trained, config)
+    _downloads(trained, config)
+    _upload(config)
+
+
+# ------------------------------------------------------------------------------------ the URL
+
+
+def _query() -> dict[str, list[str]]:
+    return {key: st.query_params.get_all(key) for key in st.query_params.keys()}
+
+
+def _flat(query: dict[str, list[str]]) -> dict[str, str]:
+    return {key: values[-1] for key, values in query.items() if values}
+
+
+def read_url(base: RunConfig, choices: dict[str, list[float]] | None = None) -> RunConfig | None:
+    """Call at the top of the Model Builder, before its widgets: the setup a link carries, or None.
+
+    Returns a RunConfig when the query string holds settings that this session has not read or written
+    yet (a shared link, a reload, an edited URL); the page then sets its widgets from it. Each value that
+    was ignored or clamped is shown as a note. ``choices`` names settings whose widget offers only some
+    values (``{"lr": LR_OPTIONS, "reg_rate": REG_RATES}``); a link's value moves to the nearest. Never raises.
+    """
+    query = _query()
+    settings = {key: values for key, values in query.items() if key != url_state.RUN_KEY}
+    if not settings or st.session_state.get(_URL_SEEN) == _flat(query):
+        return None
+    st.session_state[_URL_SEEN] = _flat(query)
+    state = url_state.decode(settings, base, choices)
+    if state.notes:
+        st.warning(
+            "Some settings in the link could not be used as they were:\n\n"
+            + "\n".join(f"- {note}" for note in state.notes[:20]),
+            icon=":material/link_off:",
+        )
+    return state.config
+
+
+def sync_url(config: RunConfig) -> None:
+    """Call once the widgets have made ``config``: the query string becomes that setup, so a copied link
+    opens it. ``?run=<id>`` stays while the shown model is that run's setup."""
+    params = url_state.encode(config)
+    run = st.query_params.get(url_state.RUN_KEY)
+    trained = st.session_state.get(TRAINED)
+    if run is not None and trained is not None and trained.config == config:
+        params[url_state.RUN_KEY] = run
+    if _flat(_query()) != params:
+        st.query_params.from_dict(params)
+    st.session_state[_URL_SEEN] = params
+
+
+# ------------------------------------------------------------------------------------ run store
+
+
+def _open_linked_run(store: RunStore) -> None:
+    """``?run=<id>`` opens that kept run once per session (a reload of the same link opens it again)."""
+    raw = st.query_params.get("run")
+    if raw is None or st.session_state.get(URL_RUN_HANDLED) == raw:
+        return
+    st.session_state[URL_RUN_HANDLED] = raw
+    try:
+        run_id = check_run_id(raw.strip().lower()[: limits.MAX_QUERY_VALUE_CHARS])
+        open_run(store, run_id, f"Opened run {run_id} from the link.")
+    except PlaygroundError as exc:
+        show_error(exc)
+
+
+def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
+    if trained is None or trained.status not in KEPT_STATUSES:
+        return
+    kept = st.session_state.setdefault(_KEPT, {})
+    mark = fingerprint(trained)
+    run_id = kept.get(mark) or _already_kept(store, trained, mark)
+    if run_id is not None:
+        kept[mark] = run_id
+        st.caption(f"Kept in the run store as run {run_id}: the Runs page lists it.")
+    elif not store.writable:
+        st.warning(store.reason, icon=":material/warning:")
+        return
+    else:
+        try:
+            run_id = store.save(trained)
+        except PlaygroundError as exc:
+            show_error(exc)
+            return
+        kept[mark] = run_id
+        st.success(
+            f"This {trained.status} run was kept as run {run_id}: it survives reloads and restarts, "
+            "and the Runs page lists it.",
+            icon=":material/save:",
+        )
+    if trained.config == config and st.query_params.get(url_state.RUN_KEY) != run_id:
+        # The link now names the run: a reload (or the link sent on) brings this very model back.
+        st.session_state[URL_RUN_HANDLED] = run_id
+        st.query_params[url_state.RUN_KEY] = run_id
+
+
+def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | None:
+    """The id of a kept run that is this very run (same setup, same weights), e.g. one reopened here."""
+    run_id = store.find(trained.config.key())
+    if run_id is None:
+        return None
+    try:
+        return run_id if fingerprint(store.get(run_id)) == mark else None
+    except PlaygroundError:
+        return None
+
+
+def _already_ran(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
+    if trained is not None and trained.config == config:
+        return
+    run_id = store.find(config.key())
+    if run_id is None:
+        return
+    st.info(
+        f"This setup and seed already ran (run {run_id}): open the kept run instead of training again.",
+        icon=":material/history:",
+    )
+    if st.button("Open the kept run", key="mb_io_open_kept", icon=":material/history:"):
+        try:
+            open_run(store, run_id, f"Opened the kept run {run_id}: same setup, same seed, same result.")
+        except PlaygroundError as exc:
+            show_error(exc)
+
+
+# ------------------------------------------------------------------------------------ downloads
+
+
+def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
+    st.markdown("**Download**")
+    stem = f"model-{config.key()}"
+    columns = st.columns(4)
+    has_weights = trained is not None
+
+    def make(kind: str):
+        def build() -> bytes:  # made on click, not on every rerun
+            if kind == "pt":
+                return export.to_pt_bytes(trained)
+            if kind == "safetensors":
+                return export.to_safetensors_bytes(trained)
+            return export.spec_json(trained).encode()
+
+        return build
+
+    columns[0].download_button(
+        "Weights .pt", make("pt"), file_name=f"{stem}.pt", mime="application/octet-stream",
+        key="mb_io_download_pt", icon=":material/download:", disabled=not has_weights, on_click="ignore",
+        help="torch.save(model.state_dict(), path): load it with model.load_state_dict(torch.load(path, weights_only=True)).",
+    )
+    columns[1].download_button(
+        "Weights .safetensors", make("safetensors"), file_name=f"{stem}.safetensors",
+        mime="application/octet-stream", key="mb_io_download_safetensors", icon=":material/download:",
+        disabled=not has_weights, on_click="ignore",
+        help="The same weights, with the model spec in the file's metadata.",
+    )
+    columns[2].download_button(
+        "Spec .json", make("json"), file_name=f"{stem}.json", mime="application/json",
+        key="mb_io_download_spec", icon=":material/download:", disabled=not has_weights, on_click="ignore",
+        help="Layers, activations, input features, task, classes and standardisation statistics.",
+    )
+    _train_script_button(columns[3], config)
+    if not has_weights:
+        st.caption("Train a model (or load weights) to download its weights.")
+
+
+def _train_script_button(column, config: RunConfig) -> None:
+    def build() -> bytes:
+        return train_script.render(config).encode()
+
+    column.download_button(
+        "train.py", build, file_name="train.py", mime="text/x-python", key="mb_io_download_train_py",
+        icon=":material/code:", on_click="ignore",
+        help="A self-contained script that reproduces this run with plain PyTorch.",
+    )
+
+
+# ------------------------------------------------------------------------------------ upload
+
+
+def _upload(config: RunConfig) -> None:
+    st.markdown("**Load weights**")
+    upload = st.file_uploader(
+        "A .pt or .safetensors file (or a spec .json to rebuild the setup)",
+        type=["pt", "pth", "safetensors", "json"],
+        key="mb_io_upload",
+        max_upload_size=limits.MAX_UPLOAD_BYTES // (1024 * 1024),
+        help="Read with torch.load(..., weights_only=True) or safetensors, never unpickled, "
+        "and checked key by key against the model.",
+    )
+    if upload is None:
+        st.session_state.pop(_UPLOAD_DONE, None)
+        st.session_state.pop(_UPLOAD_RESULT, None)
+        st.session_state.pop(_PENDING, None)
+        return
+    if st.session_state.get(_UPLOAD_DONE) != upload.file_id:
+        st.session_state[_UPLOAD_DONE] = upload.file_id
+        st.session_state.pop(_PENDING, None)
+        st.session_state[_UPLOAD_RESULT] = _read_upload(upload, config)
+        if st.session_state[_UPLOAD_RESULT][0] == "success" and LOADED_MODEL in st.session_state:
+            st.rerun()  # the page above shows and evaluates the loaded model at once
+    kind, payload = st.session_state.get(_UPLOAD_RESULT, ("", None))
+    if kind == "error":
+        show_error(payload)
+    elif kind == "success":
+        st.success(payload, icon=":material/check_circle:")
+    _pending_choice(config)
+
+
+def _read_upload(upload, config: RunConfig) -> tuple[str, object]:
+    """Read the file once; load it now when it fits, or leave a choice pending when its spec differs."""
+    name = str(upload.name)[:200]
+    try:
+        if upload.size > limits.MAX_UPLOAD_BYTES:
+            raise PlaygroundError(
+                f"{name} is {upload.size / 1024 / 1024:.1f} MB; files up to "
+                f"{limits.MAX_UPLOAD_BYTES // 1024 // 1024} MB are accepted."
+            )
+        data = upload.getvalue()
+        if name.lower().endswith(".json"):
+            spec_config = weights_import.read_spec_json(data)
+            if _same_setup(spec_config, config):
+                return "success", f"{name} describes the current setup already."
+            st.session_state[_PENDING] = ("spec", name, spec_config, None)
+            return "", None
+        loaded = weights_import.read_upload(name, data, config.model)
+    except PlaygroundError as exc:
+        return "error", exc
+    for line in loaded.notes:
+        st.warning(line, icon=":material/warning:")
+    if loaded.config is None or _same_setup(loaded.config, config):
+        trained = loaded.to_trained(config)
+        st.session_state[LOADED_MODEL] = trained
+        st.session_state[TRAINED] = trained
+        return "success", (
+            f"Loaded {name} into the current model: {len(loaded.state_dict)} tensors, each key and shape checked. "
+            "Evaluate it, or resume training from it."
+        )
+    st.session_state[_PENDING] = ("weights", name, loaded.config, loaded)
+    return "", None
+
+
+def _same_setup(a: RunConfig, b: RunConfig) -> bool:
+    """Equal but perhaps for the device: weights trained on a GPU load into the same setup on a CPU."""
+    return a.with_train(device=b.train.device) == b
+
+
+def _pending_choice(config: RunConfig) -> None:
+    pending = st.session_state.get(_PENDING)
+    if not pending:
+        return
+    what, name, file_config, loaded = pending
+    changes = _differences(config, file_config)
+    st.info(
+        f"{name} carries a setup that differs from the current one ({changes}). "
+        "Rebuild the model from the file's spec to use it.",
+        icon=":material/info:",
+    )
+    columns = st.columns(2)
+    if columns[0].button("Rebuild from the file's spec", key="mb_io_rebuild", type="primary", icon=":material/build:"):
+        st.session_state.pop(_PENDING, None)
+        st.session_state[APPLY_CONFIG] = file_config
+        if loaded is not None:
+            trained = loaded.to_trained(file_config)
+            st.session_state[LOADED_MODEL] = trained
+            st.session_state[TRAINED] = trained
+            st.session_state[_UPLOAD_RESULT] = ("success", f"Rebuilt the model from {name} and loaded its weights.")
+        else:
+            st.session_state[_UPLOAD_RESULT] = ("success", f"Rebuilt the setup from {name}.")
+        st.rerun()
+    if loaded is not None and weights_import.fits(loaded.state_dict, config.model):
+        if columns[1].button("Load the weights into the current model", key="mb_io_load_into_current"):
+            st.session_state.pop(_PENDING, None)
+            trained = loaded.to_trained(config)
+            st.session_state[LOADED_MODEL] = trained
+            st.session_state[TRAINED] = trained
+            st.session_state[_UPLOAD_RESULT] = ("success", f"Loaded the weights of {name} into the current model.")
+            st.rerun()
+
+
+def _differences(current: RunConfig, other: RunConfig) -> str:
+    from playground.runs.url_state import SETTINGS
+
+    changed = [
+        setting.label
+        for setting in SETTINGS
+        if getattr(getattr(current, setting.section), setting.attr) != getattr(getattr(other, setting.section), setting.attr)
+    ]
+    if current.model.widths != other.model.widths and "hidden layers" not in changed:
+        changed.insert(0, "layer widths")
+    return ", ".join(changed[:8]) + (" and more" if len(changed) > 8 else "") if changed else "device or CSV settings"

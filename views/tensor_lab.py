@@ -1,0 +1,218 @@
+"""Tensor Lab: build a tensor, run one operation, see torch beside its NumPy twin. Layout only."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from playground import limits
+from playground.device import cuda_available, default_device
+from playground.errors import PlaygroundError
+from playground.tensors.build import DTYPES, SOURCES, TensorSpec, build, parse_shape, sharing_demo
+from playground.tensors.ops import OPS, REFERENCE_TABLE, OpSpec, run_twin
+from playground.tensors.shape_picture import shape_picture
+from views.widgets import global_seed, show_code, show_error
+
+DEFAULTS = {
+    "tl_source": "literal",
+    "tl_literal": "[1, 2, 3, 4]",
+    "tl_shape": "2, 3",
+    "tl_dtype": "float32",
+    "tl_op": "pow",
+    "tl_all_dims": True,
+    "tl_dim": 0,
+    "tl_keepdim": False,
+    "tl_exponent": "2",
+    "tl_new_shape": "2, 2",
+    "tl_transpose": False,
+    "tl_cat_count": 2,
+    "tl_cuda": False,
+}
+for i in (1, 2):
+    DEFAULTS |= {f"tl_cat{i}_source": "ones", f"tl_cat{i}_shape": "2, 3", f"tl_cat{i}_dtype": "float32", f"tl_cat{i}_literal": "[[1, 2, 3]]"}
+for key, value in DEFAULTS.items():
+    st.session_state.setdefault(key, value)
+
+
+def preset_course_tensor() -> None:
+    st.session_state.update(tl_source="literal", tl_literal="[1, 2, 3, 4]", tl_dtype="float32", tl_op="pow", tl_exponent="2")
+
+
+def preset_course_cat() -> None:
+    st.session_state.update(
+        tl_source="randn", tl_shape="2, 1, 3", tl_dtype="float32", tl_op="cat", tl_all_dims=False, tl_dim=1,
+        tl_cat_count=3, tl_cat1_source="ones", tl_cat1_shape="2, 3, 3", tl_cat2_source="zeros", tl_cat2_shape="2, 2, 3",
+    )
+
+
+def preset_course_squeeze() -> None:
+    st.session_state.update(tl_source="randn", tl_shape="1, 2, 3", tl_op="squeeze", tl_all_dims=False, tl_dim=0)
+
+
+def preset_course_unsqueeze() -> None:
+    st.session_state.update(tl_source="randn", tl_shape="2, 3", tl_op="unsqueeze", tl_dim=1)
+
+
+def preset_view_error() -> None:
+    st.session_state.update(tl_source="arange", tl_shape="2, 3", tl_dtype="float32", tl_op="view", tl_new_shape="6", tl_transpose=True)
+
+
+def spec_from(prefix: str, seed: int) -> TensorSpec:
+    source = st.session_state[f"{prefix}_source"]
+    shape = parse_shape(st.session_state[f"{prefix}_shape"]) if source != "literal" else ()
+    return TensorSpec(source=source, literal=st.session_state[f"{prefix}_literal"], shape=shape,
+                      dtype=st.session_state[f"{prefix}_dtype"], seed=seed)
+
+
+def tensor_inputs(prefix: str, label: str) -> None:
+    cols = st.columns([1.2, 2.4, 1.2])
+    cols[0].selectbox(f"{label}: made by", SOURCES, key=f"{prefix}_source",
+                      help="A literal you type, or a constructor with a shape (rand and randn use the sidebar seed).")
+    if st.session_state[f"{prefix}_source"] == "literal":
+        cols[1].text_input(f"{label}: literal", key=f"{prefix}_literal",
+                           help=f"Nested lists of numbers, e.g. [[1, 2], [3, 4]]. At most {limits.MAX_TENSOR_ELEMENTS:,} "
+                           f"numbers and {limits.MAX_TENSOR_DIMS} dimensions. Parsed, never evaluated.")
+    else:
+        cols[1].text_input(f"{label}: shape", key=f"{prefix}_shape", help="Sizes separated by commas, e.g. 2, 3.")
+    cols[2].selectbox(f"{label}: dtype", DTYPES, key=f"{prefix}_dtype",
+                      help="'inferred' lets each library pick: a Python float becomes float32 in torch, float64 in NumPy.")
+
+
+def show_outcome(column, title: str, outcome) -> None:
+    column.markdown(f"**{title}**")
+    if outcome.ok:
+        column.code(outcome.printed, language=None)
+        column.markdown(f"shape `{list(outcome.shape)}` · dtype `{outcome.dtype}`"
+                        + (f" · device `{outcome.device}`" if title.startswith("torch") else ""))
+    else:
+        column.error("Raises an error:", icon=":material/block:")
+        column.caption(outcome.error)
+
+
+st.title("Tensor Lab")
+st.caption("PyTorch is tensor computation like NumPy, accelerated on a GPU, plus automatic gradients. "
+           "Build a tensor, run one operation, and compare PyTorch with NumPy on the same data. "
+           "PyTorch's `dim` is NumPy's `axis`; `torch.float` is `torch.float32` and `torch.long` is `torch.int64`.")
+
+presets = st.columns(5)
+presets[0].button("Course: [1, 2, 3, 4] ** 2", on_click=preset_course_tensor, key="tl_preset_tensor")
+presets[1].button("Course: squeeze(0) on [1, 2, 3]", on_click=preset_course_squeeze, key="tl_preset_squeeze")
+presets[2].button("Course: unsqueeze(1) on [2, 3]", on_click=preset_course_unsqueeze, key="tl_preset_unsqueeze")
+presets[3].button("Course: cat along dim 1", on_click=preset_course_cat, key="tl_preset_cat")
+presets[4].button("view after transpose", on_click=preset_view_error, key="tl_preset_view")
+
+st.subheader("1. Build a tensor")
+tensor_inputs("tl", "x")
+seed = global_seed()
+built = None
+try:
+    built = build(spec_from("tl", seed), "x")
+except PlaygroundError as exc:
+    show_error(exc)
+
+if built is not None:
+    left, right = st.columns(2)
+    left.markdown("**torch**")
+    left.code(f"{built.torch_code}\n# {repr(built.tensor)[:2000]}", language="python")
+    left.markdown(f"shape `{list(built.tensor.shape)}` · dtype `{str(built.tensor.dtype).removeprefix('torch.')}`")
+    right.markdown("**NumPy**")
+    right.code(f"{built.numpy_code}\n# {repr(built.array)[:2000]}", language="python")
+    right.markdown(f"shape `{list(built.array.shape)}` · dtype `{built.array.dtype.name}`")
+
+st.subheader("2. Choose an operation")
+op = st.radio("Operation", OPS, key="tl_op", horizontal=True)
+controls = st.columns(4)
+dim: int | None = None
+if op in ("squeeze", "sum", "mean"):
+    all_label = "squeeze every size-1 dim" if op == "squeeze" else f"{op} over all dims"
+    controls[0].checkbox(all_label, key="tl_all_dims")
+if op in ("unsqueeze", "cat") or (op in ("squeeze", "sum", "mean") and not st.session_state.tl_all_dims):
+    controls[1].number_input("dim (negative counts from the end)", min_value=-limits.MAX_TENSOR_DIMS - 1,
+                             max_value=limits.MAX_TENSOR_DIMS, step=1, key="tl_dim")
+    dim = int(st.session_state.tl_dim)
+if op in ("sum", "mean"):
+    controls[2].checkbox("keepdim", key="tl_keepdim", help="Keep the reduced dim as size 1 (NumPy calls it keepdims).")
+if op == "pow":
+    controls[1].text_input("exponent", key="tl_exponent")
+if op in ("reshape", "view"):
+    controls[1].text_input("new shape (-1 = work it out)", key="tl_new_shape")
+    controls[2].checkbox("transpose(0, 1) first", key="tl_transpose",
+                         help="Makes the tensor non-contiguous: view then fails, reshape copies.")
+others = []
+if op == "cat":
+    controls[2].radio("tensors to join", (2, 3), key="tl_cat_count", horizontal=True)
+    for i in range(1, int(st.session_state.tl_cat_count)):
+        tensor_inputs(f"tl_cat{i}", "yz"[i - 1])
+
+result = None
+if built is not None:
+    try:
+        for i in range(1, int(st.session_state.tl_cat_count) if op == "cat" else 1):
+            others.append(build(spec_from(f"tl_cat{i}", seed + i), "yz"[i - 1]))
+        spec = OpSpec(op=op, dim=dim, keepdim=bool(st.session_state.tl_keepdim), exponent=st.session_state.tl_exponent,
+                      new_shape=st.session_state.tl_new_shape, transpose_first=bool(st.session_state.tl_transpose) and op in ("reshape", "view"))
+        device = default_device() if (st.session_state.tl_cuda and cuda_available()) else "cpu"
+        result = run_twin(built, spec, tuple(others), device=device)
+    except PlaygroundError as exc:
+        show_error(exc)
+
+if result is not None:
+    st.subheader("3. torch beside NumPy")
+    st.caption(result.naming_note)
+    for note in result.notes:
+        st.caption(note)
+    left, right = st.columns(2)
+    show_outcome(left, "torch", result.torch_out)
+    show_outcome(right, "NumPy", result.numpy_out)
+    if result.verdict.same:
+        st.success(result.verdict.headline, icon=":material/check_circle:")
+    else:
+        st.warning(result.verdict.headline, icon=":material/compare_arrows:")
+        for reason in result.verdict.reasons:
+            st.markdown(f"- {reason}")
+    if result.fix is not None:
+        st.info(f"The fix: `{result.fix_code}` gives shape {list(result.fix.shape)}.", icon=":material/build:")
+        st.code(result.fix.printed, language=None)
+
+    st.subheader("Shape picture")
+    svg = shape_picture(op, result.input_shapes, result.torch_out.shape if result.torch_out.ok else
+                        (result.numpy_out.shape if result.numpy_out.ok else None), dim, bool(st.session_state.tl_keepdim))
+    st.markdown(svg, unsafe_allow_html=True)
+    show_code(result.code, title="Code: the torch and NumPy lines for what is on screen")
+
+st.subheader("Device")
+if cuda_available():
+    st.toggle(f"Run the operation on the GPU ({default_device()})", key="tl_cuda")
+    if result is not None:
+        st.write(f"The torch result lives on `{result.torch_out.device}`.")
+else:
+    st.info("No CUDA GPU on this server: torch.cuda.is_available() is False, so everything runs on the CPU. "
+            "On a GPU machine this is how the tensor moves:", icon=":material/memory:")
+    st.code("torch.cuda.is_available()   # True on a GPU machine\ntorch.cuda.device_count()   # how many GPUs\n"
+            "x = x.to('cuda')            # the op then runs on the GPU\nout = x.pow(2)\nprint(out.device)           # cuda:0",
+            language="python")
+
+st.subheader("torch.from_numpy shares memory; torch.tensor copies")
+share_cols = st.columns([2, 1, 1])
+share_cols[0].text_input("array values", value="1, 2, 3, 4", key="tl_share_values")
+share_cols[1].number_input("change index", min_value=0, max_value=99, value=0, step=1, key="tl_share_index")
+share_cols[2].number_input("to the value", value=100, step=1, key="tl_share_value")
+try:
+    raw = [v for v in st.session_state.tl_share_values.replace("[", "").replace("]", "").split(",") if v.strip()]
+    values = [int(v) if v.strip().lstrip("+-").isdigit() else float(v) for v in raw]
+    demo = sharing_demo(values, int(st.session_state.tl_share_index), float(st.session_state.tl_share_value))
+except ValueError as exc:
+    show_error(exc if isinstance(exc, PlaygroundError) else PlaygroundError(
+        "The array values must be numbers separated by commas, e.g. 1, 2, 3.", str(exc)))
+else:
+    share = st.columns(3)
+    share[0].markdown(f"**array after `a[{st.session_state.tl_share_index}] = ...`**")
+    share[0].code(str(demo.array_after), language=None)
+    share[1].markdown(f"**torch.from_numpy(a)** shares memory: `{demo.from_numpy_shares}`")
+    share[1].code(str(demo.from_numpy_after), language=None)
+    share[2].markdown(f"**torch.tensor(a)** shares memory: `{demo.tensor_shares}`")
+    share[2].code(str(demo.tensor_after), language=None)
+    show_code(demo.code, title="Code: from_numpy vs tensor", expanded=False)
+
+st.subheader("PyTorch vs NumPy: the course's reference")
+st.table({"what": [r[0] for r in REFERENCE_TABLE], "PyTorch": [r[1] for r in REFERENCE_TABLE],
+          "NumPy": [r[2] for r in REFERENCE_TABLE]})
