@@ -1,4 +1,4 @@
-"""Tensor Lab in a real browser: choose cat, see both results and the shape picture; screenshot for the README."""
+"""Tensor Lab in a real browser: choose cat, see both results and the shape picture (a screenshot goes to artifacts/)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.browser.conftest import open_page, wait_idle
 
-README_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "tensor_lab.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "images" / "tensor_lab.png"  # ignored by git
 
 
 def test_cat_shows_result_and_shape_picture(page, app_url):
@@ -23,10 +23,10 @@ def test_cat_shows_result_and_shape_picture(page, app_url):
     box = picture.bounding_box()
     assert box and box["width"] > 200 and box["height"] > 100
     assert page.get_by_text("torch.cat([x, y, z], dim=1)").count() >= 1
-    README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     picture.evaluate("e => e.scrollIntoView({block: 'center'})")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(README_IMAGE), full_page=False)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
 
 
 def test_bad_literal_shows_sentence_and_page_recovers(page, app_url):

@@ -19,7 +19,7 @@ from pathlib import Path
 from playground.errors import PlaygroundError
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = Path(__file__).resolve().parent / "figures.json"
+FIGURES = ROOT / "artifacts" / "figures.json"  # ignored by git; write_figures.py copies it into the docs
 GENERIC_SENTENCE = "Something went wrong with that input"  # views/widgets.show_error's fallback for non-PlaygroundErrors
 _LOCK = threading.Lock()
 
@@ -48,8 +48,9 @@ def assert_plain(exc: PlaygroundError, fragment: str) -> None:
 
 
 def record(section: str, name: str, value) -> None:
-    """Add one measured figure to tests/reliability/figures.json (merged across tests and runs)."""
+    """Add one measured figure to artifacts/figures.json (merged across tests and runs)."""
     with _LOCK:
+        FIGURES.parent.mkdir(parents=True, exist_ok=True)
         try:
             data = json.loads(FIGURES.read_text())
         except (OSError, ValueError):

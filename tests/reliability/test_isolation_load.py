@@ -5,7 +5,7 @@
 - Load: 20 concurrent Playwright contexts (loopback only, bounded in count and time) open every page
   and train the default model for 2 epochs, each with its own seed; all finish without errors, every
   page answers, and the server's memory returns near its baseline after they close. Throughput, the slowest page response
-  and peak memory go to tests/reliability/figures.json.
+  and peak memory go to artifacts/figures.json.
 - Limits hold server-side: a second training from one session is refused with a sentence, trainings
   beyond the server's cap are queued, and models beyond the limits are refused with a sentence.
 """

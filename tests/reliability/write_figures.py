@@ -1,5 +1,5 @@
-"""Copy tests/reliability/figures.json (written by the tests as they run) into the figures table of
-docs/RELIABILITY.md, between its markers. Run after the reliability tests:
+"""Copy artifacts/figures.json (written by the tests as they run; git ignores it) into the figures table of
+docs/RELIABILITY.md, between its markers, on purpose. Run after the reliability tests:
 
     python tests/reliability/write_figures.py
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DOC = HERE.parents[1] / "docs" / "RELIABILITY.md"
-OPEN = "<!-- figures: written from tests/reliability/figures.json -->\n"
+OPEN = "<!-- figures: written from artifacts/figures.json by tests/reliability/write_figures.py -->\n"
 CLOSE = "\n<!-- /figures -->"
 SOURCES = {"csv": "test_hostile_csv.py", "extremes": "test_faults.py", "faults": "test_faults.py",
            "session gone": "test_session_gone.py", "load": "test_isolation_load.py"}
@@ -37,7 +37,7 @@ def table(figures: dict) -> str:
 
 
 def main() -> None:
-    figures = json.loads((HERE / "figures.json").read_text())
+    figures = json.loads((HERE.parents[1] / "artifacts" / "figures.json").read_text())
     text = DOC.read_text()
     start = text.index(OPEN) + len(OPEN)
     end = text.index(CLOSE)

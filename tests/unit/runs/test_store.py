@@ -18,7 +18,7 @@ from playground.runs import store as run_store
 from playground.runs.store import SqliteRunStore
 from tests.sample_runs import make_trained
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_save_list_get_find_delete(tmp_path):
