@@ -36,6 +36,7 @@ MIN_SAMPLES = 20
 MAX_CSV_ROWS = 100_000
 MAX_CSV_COLUMNS = 100
 MAX_CSV_BYTES = 10 * 1024 * 1024
+MAX_CSV_CELL_CHARS = 10_000  # one cell (or column name) of an uploaded CSV
 MAX_CLASSES = 20
 
 # Model and training
@@ -45,6 +46,7 @@ MAX_EPOCHS = 2_000
 MIN_LEARNING_RATE = 1e-5
 MAX_LEARNING_RATE = 10.0
 MAX_BATCH_SIZE = MAX_SAMPLES
+MAX_LR_CHANGES = 50  # learning rates changed live during one run
 MAX_CONCURRENT_TRAININGS = 4  # worker processes across the whole server
 MAX_TRAININGS_PER_SESSION = 1
 
@@ -59,9 +61,14 @@ MAX_CHECKPOINT_METADATA_BYTES = 256 * 1024  # a safetensors header (spec, classe
 MAX_RUNS_LISTED = 1_000  # newest runs shown on the Runs page
 MAX_RUNS_COMPARED = 8  # runs overlaid at once
 
+# Names and text a user gives (CSV names, column names, run names)
+MAX_NAME_CHARS = 200
+
 # Seeds
 MAX_SEED = 2**31 - 1
 
 # Background training
 TRAINING_IDLE_TIMEOUT_S = 600  # a run no page has looked at for this long is stopped (its session is gone)
+MAX_REPLAY_SNAPSHOTS = 300  # views of one run kept for the replay scrubber (thinned beyond)
+MAX_REPLAY_BYTES = 8 * 1024 * 1024  # and their memory, per run
 MAX_DATALOADER_PREVIEW = 16  # rows of one batch shown in the DataLoader panel

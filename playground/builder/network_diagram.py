@@ -76,13 +76,14 @@ def network_figure(
 
 
 def layer_table(model) -> list[dict[str, object]]:
-    """One row per module of an ``nn.Sequential``: its printout, weight and bias shapes, parameter count."""
+    """One row per layer of the model's ``nn.Sequential``: its state_dict prefix, printout, weight and bias
+    shapes, parameter count."""
     rows = []
-    for index, module in enumerate(model):
+    for index, module in enumerate(getattr(model, "layers", model)):
         weight = getattr(module, "weight", None)
         bias = getattr(module, "bias", None)
         rows.append({
-            "index": index,
+            "index": f"layers.{index}" if hasattr(model, "layers") else index,
             "module": repr(module),
             "weight": str(list(weight.shape)) if weight is not None else "",
             "bias": str(list(bias.shape)) if bias is not None else "",

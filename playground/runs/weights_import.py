@@ -153,21 +153,26 @@ def checked(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
 
 
 def _without_prefix(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
-    """Weights of a model that keeps its ``nn.Sequential`` in an attribute (``self.layers = ...``, as the
-    exported train.py does) have keys ``layers.0.weight``; with one such prefix on every key, drop it."""
+    """The model's keys are ``layers.0.weight``, ...: weights saved from a plain ``nn.Sequential`` (``0.weight``,
+    as runs kept before this version were) gain the prefix; weights of a model that kept its layers under
+    another attribute (``net.0.weight``) lose theirs. Only when the keys then fit exactly, with a note."""
     want = set(expected_shapes(spec))
     keys = list(loaded.state_dict)
     if not keys or want & set(keys):
         return loaded
+    renamed, note = None, ""
     prefixes = {key.split(".", 1)[0] for key in keys}
-    if len(prefixes) != 1 or not all("." in key for key in keys):
+    if all(key.split(".", 1)[0].isdigit() for key in keys):
+        renamed = {f"layers.{key}": value for key, value in loaded.state_dict.items()}
+        note = "The keys had no 'layers.' prefix (a plain nn.Sequential's state_dict); it was added."
+    elif len(prefixes) == 1 and all("." in key for key in keys):
+        prefix = prefixes.pop()
+        renamed = {"layers." + key.split(".", 1)[1]: value for key, value in loaded.state_dict.items()}
+        shown = prefix[:40] if prefix.isidentifier() else "a name"
+        note = f"Every key began with '{shown}.' (the model kept its layers there); it was read as 'layers.'."
+    if renamed is None or set(renamed) != want:
         return loaded
-    prefix = prefixes.pop()
-    stripped = {key.split(".", 1)[1]: value for key, value in loaded.state_dict.items()}
-    if set(stripped) != want:
-        return loaded
-    note = f"Every key began with '{prefix[:40]}.' (the model kept its layers in self.{prefix[:40]}); it was dropped."
-    return replace(loaded, state_dict=stripped, notes=(*loaded.notes, note))
+    return replace(loaded, state_dict=renamed, notes=(*loaded.notes, note))
 
 
 def read_weights(filename: str, data: bytes, expected: ModelSpec | None = None) -> LoadedWeights:

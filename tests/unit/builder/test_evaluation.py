@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.builder.datasets import prepare_data
+from playground.builder.datasets import PreparedData, prepare_data
 from playground.builder.decision_boundary import heatmap, layer_weights, neuron_thumbnails
 from playground.builder.evaluation import (
     accuracy,
@@ -19,6 +20,7 @@ from playground.builder.evaluation import (
     make_trained_model,
     mse,
     per_class,
+    predict_test,
     predictions_table,
 )
 from playground.builder.figures import boundary_figure, curves_figure, downsample
@@ -58,11 +60,43 @@ def test_classification_metrics_and_table():
     y = torch.tensor([0, 0, 1])
     metrics = compute_test_metrics(logits, y, "classification", ("a", "b"))
     assert metrics["accuracy"] == pytest.approx(1 / 3) and metrics["confusion"] == [[1, 1], [1, 0]]
-    table = predictions_table(logits, torch.zeros(3, 2), y, "classification", ("x1", "x2"), ("a", "b"))
+    raw = torch.tensor([[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]])
+    data = PreparedData(task="classification", X_train=torch.zeros(1, 2), y_train=torch.zeros(1, dtype=torch.int64),
+                        X_val=torch.zeros(0, 2), y_val=torch.zeros(0, dtype=torch.int64), X_test=(raw - 30) / 20,
+                        y_test=y, feature_names=("x1", "x2"), classes=("a", "b"), standardization=None,
+                        rows_test=torch.tensor([7, 2, 11]), X_test_raw=raw)
+    table = predictions_table(logits, data)
     assert list(table["predicted"]) == ["a", "b", "a"] and list(table["true"]) == ["a", "a", "b"]
     assert np.allclose(table["p(a)"] + table["p(b)"], 1.0)
+    assert list(table["row"]) == [7, 2, 11] and list(table["x2"]) == [20.0, 40.0, 60.0]  # the table's rows, unscaled
     csv = table.to_csv(index=False)
-    assert csv.splitlines()[0] == "x1,x2,true,predicted,correct,p(a),p(b)"
+    assert csv.splitlines()[0] == "row,x1,x2,true,predicted,correct,p(a),p(b)"
+
+
+def test_a_standardised_target_is_undone_for_predictions_and_metrics():
+    """Trained on (y - mean) / std, the model's outputs are put back in y's units for the table and the test
+    figures: the oracle is the same errors computed by hand in the original units."""
+    config = RunConfig(
+        data=DataConfig(dataset="plane", n_samples=200, standardize_target=True, seed=1),
+        model=ModelSpec(in_features=2, hidden=(), activations=(), out_features=1, task="regression"),
+        train=TrainConfig(epochs=3, batch_size=20),
+    )
+    data = prepare_data(config.data)
+    plain = prepare_data(replace(config.data, standardize_target=False))
+    stats = data.target_standardization
+    assert stats is not None and plain.target_standardization is None
+    assert torch.allclose(data.y_train * stats["std"] + stats["mean"], plain.y_train, atol=1e-6)
+    assert abs(float(data.y_train.mean())) < 1e-5  # standardised on the training split itself
+    trainer = Trainer(config, data.arrays(), device="cpu")
+    trainer.fit()
+    record = make_trained_model(config, trainer.state_dict_cpu(), trainer.history, "finished", data)
+    outputs = predict_test(record, data)
+    in_units = outputs * stats["std"] + stats["mean"]
+    expected_mse = float(((in_units.double() - plain.y_test.double()) ** 2).mean())
+    assert record.test_metrics["mse"] == pytest.approx(expected_mse, rel=1e-6)
+    table = predictions_table(outputs, data)
+    assert np.allclose(table["true"], plain.y_test.reshape(-1).numpy(), atol=1e-5)
+    assert np.allclose(table["predicted"], in_units.reshape(-1).numpy(), atol=1e-5)
 
 
 def test_make_trained_model_and_heatmaps():
