@@ -37,6 +37,7 @@ MAX_CSV_ROWS = 100_000
 MAX_CSV_COLUMNS = 100
 MAX_CSV_BYTES = 10 * 1024 * 1024
 MAX_CSV_CELL_CHARS = 10_000  # one cell (or column name) of an uploaded CSV
+MAX_SESSION_DATA_BYTES = MAX_CSV_BYTES  # prepared tensors one session keeps (a CSV session stays within 3x its file)
 MAX_CLASSES = 20
 
 # Model and training

@@ -13,7 +13,7 @@ import hashlib
 import streamlit as st
 
 from playground import limits
-from playground.builder import train_script
+from playground.builder import codegen
 from playground.builder.config import RunConfig
 from playground.builder.model import TrainedModel
 from playground.errors import PlaygroundError
@@ -53,6 +53,7 @@ def open_run(store: RunStore, run_id: str, note: str) -> None:
     mark_kept(trained, run_id)
     st.session_state[APPLY_CONFIG] = trained.config
     st.session_state[LOADED_MODEL] = trained
+    st.session_state["mb_loaded_source"] = "opened"  # a kept run: shown as finished, with its id
     st.session_state[TRAINED] = trained
     st.session_state[_NOTE] = note
     st.rerun()
@@ -251,7 +252,7 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
 
 def _train_script_button(column, config: RunConfig) -> None:
     def build() -> bytes:
-        return train_script.render(config).encode()
+        return codegen.script(config).encode()
 
     column.download_button(
         "train.py", build, file_name="train.py", mime="text/x-python", key="mb_io_download_train_py",

@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from playground import limits
-from playground.builder import train_script
+from playground.builder import codegen
 from playground.errors import PlaygroundError
 from playground.runs import comparison as compare
 from playground.runs import export
@@ -177,6 +177,7 @@ if buttons[0].button("Open in Model Builder", key="runs_open", icon=":material/o
     else:
         st.session_state["mb_apply_config"] = trained.config
         st.session_state["mb_loaded_model"] = trained
+        st.session_state["mb_loaded_source"] = "opened"
         st.session_state["mb_trained"] = trained
         st.session_state["mb_url_run_handled"] = run_id
         mark_kept(trained, run_id)
@@ -193,7 +194,7 @@ def _weights(kind: str, chosen: str):
         if kind == "safetensors":
             return export.to_safetensors_bytes(trained)
         if kind == "train.py":
-            return train_script.render(trained.config).encode()
+            return codegen.script(trained.config).encode()
         return export.spec_json(trained).encode()
 
     return make

@@ -238,8 +238,8 @@ class RunConfig:
         values = self.values()
         changes: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
         for setting in registry.SETTINGS:
-            if setting.url_key is None or setting.section == "model":
-                continue  # CSV fields and the device are not hidden by other settings
+            if setting.url_key is None or setting.section == "model" or setting.name in ("samples", "features"):
+                continue  # CSV fields, the device, and a CSV's row count and columns are not hidden by others
             if not setting.shown(values) and values[setting.name] != setting.default:
                 changes[setting.section][setting.attr] = setting.default
         if not any(changes.values()):

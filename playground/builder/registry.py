@@ -377,7 +377,7 @@ SETTINGS: tuple[Setting, ...] = (
             help="nn.Dropout after each hidden layer: zeroes that share of activations while training; "
             "off in model.eval()."),
     # ---- train
-    Setting("optimizer", "train", "optimizer", "choice", "optimizer", "adam", widget="radio",
+    Setting("optimizer", "train", "optimizer", "choice", "optimizer", "adam", widget="select",
             options=tuple(OPTIMIZERS), code=lambda v: f"torch.optim.{OPTIMIZERS[v].torch_class}(model.parameters()",
             help="How the weights move after each batch."),
     Setting("lr", "train", "lr", "float", "learning rate", 0.03, widget="select_slider",

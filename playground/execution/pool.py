@@ -151,15 +151,6 @@ class TrainingJob:
             self.snapshots = [*kept, newest]
 
 
-def view_bytes(view: dict[str, Any]) -> int:
-    """Memory a view's arrays hold (heatmap, thumbnails, weights)."""
-    total = 0
-    for value in view.values():
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            total += int(getattr(item, "nbytes", 0) or getattr(getattr(item, "values", None), "nbytes", 0))
-    return total
-
     def finish(self, status: str, message: str = "", detail: str | None = None) -> None:
         with self.lock:
             if self.status in DONE:
@@ -169,6 +160,15 @@ def view_bytes(view: dict[str, Any]) -> int:
             self.payload = {}  # the data is no longer needed: free it
         self.done_event.set()
 
+
+def view_bytes(view: dict[str, Any]) -> int:
+    """Memory a view's arrays hold (heatmap, thumbnails, weights)."""
+    total = 0
+    for value in view.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            total += int(getattr(item, "nbytes", 0) or getattr(getattr(item, "values", None), "nbytes", 0))
+    return total
 
 _MAIN_LOCK = threading.Lock()
 

@@ -267,7 +267,7 @@ def _pt_error(exc: BaseException) -> PlaygroundError:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     found = _GLOBAL_PATTERN.search(text)
     name = found.group(1) if found else ""
-    if name.startswith("torch.nn.") or name.startswith("__main__."):
+    if name.startswith(("torch.nn.", "__main__.", "playground.builder.model.")):
         return PlaygroundError(
             "This .pt file holds a whole model object, not a state_dict, and whole objects are never "
             "loaded here because unpickling them can run code. Save it with "
