@@ -59,3 +59,13 @@ def clean_name(text: object) -> str:
     if len(name) > limits.MAX_RUN_NAME_CHARS:
         raise PlaygroundError(f"A run's name is at most {limits.MAX_RUN_NAME_CHARS} characters; this one has {len(name)}.")
     return name
+
+
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:=")
+
+
+def as_markdown_text(text: str) -> str:
+    """A name (the user's text) made safe to put inside a markdown message: every character markdown or
+    Streamlit's directives (``:red[...]``, ``:material/...:``) would read is backslash-escaped, so an image
+    link or a colour directive is shown as the characters typed."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in " ".join(str(text).split()))

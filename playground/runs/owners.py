@@ -73,7 +73,7 @@ def mode_note(environ: Mapping[str, str] | None = None) -> str:
 
 def check_owner(owner: object) -> str:
     """An owner id as this module makes them; anything else is refused (it never reaches SQL as text)."""
-    if not isinstance(owner, str) or not OWNER_PATTERN.match(owner):
+    if not isinstance(owner, str) or not OWNER_PATTERN.fullmatch(owner):
         raise PlaygroundError("That is not an owner of runs on this server.")
     return owner
 
@@ -115,7 +115,7 @@ def identify(
         if value:
             return Identity(_digest("proxy", value), "proxy", _short(value))
     for token in (session_token, (cookies or {}).get(COOKIE_NAME)):
-        if isinstance(token, str) and TOKEN_PATTERN.match(token):
+        if isinstance(token, str) and TOKEN_PATTERN.fullmatch(token):
             return Identity(_digest("anon", token), "anonymous", "an anonymous visitor (this browser)", token)
     token = new_token()
     return Identity(_digest("anon", token), "anonymous", "an anonymous visitor (this browser)", token, new_token=True)

@@ -248,7 +248,7 @@ def open_default_store() -> RunStore:
 
 def check_run_id(run_id: object) -> str:
     """A run id is 12 lowercase hex digits; anything else (a path, a quote, a huge string) is refused."""
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
         shown = f"'{run_id}'" if isinstance(run_id, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,20}", run_id) else "That"
         raise PlaygroundError(
             f"{shown} is not a run id: a run id is 12 letters and digits (0-9, a-f), as the Runs page shows."
@@ -499,11 +499,14 @@ class SqlRunStore(RunStore):
 
     def find(self, config_key: str, owner: str = PERSONAL_OWNER) -> str | None:
         owner = owners.check_owner(owner)
-        rows = self._select(
-            "SELECT run_id FROM runs WHERE owner = ? AND config_key = ? AND status = 'finished' "
-            "ORDER BY created_at DESC LIMIT 1",
-            (owner, str(config_key)),
-        )
+        try:
+            rows = self._select(
+                "SELECT run_id FROM runs WHERE owner = ? AND config_key = ? AND status = 'finished' "
+                "ORDER BY created_at DESC LIMIT 1",
+                (owner, str(config_key)),
+            )
+        except PlaygroundError:
+            return None  # advice only ("this setup already ran"): a store that cannot be read gives none
         return rows[0]["run_id"] if rows else None
 
     def list(self, owner: str = PERSONAL_OWNER, query: RunQuery | None = None) -> list[RunSummary]:

@@ -139,7 +139,8 @@ def test_an_unreachable_database_is_a_sentence_not_a_crash():
     assert "secret" not in caught.value.sentence
 
 
-@pytest.mark.parametrize("bad", ["../../etc/passwd", "", "ABCDEF123456", "x" * 5000, "1234'; DROP--", None, 12])
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "", "ABCDEF123456", "x" * 5000, "1234'; DROP--", None, 12,
+                                 "0123456789ab\n"])
 def test_malformed_run_ids_are_refused_plainly(new_store, bad):
     store = new_store()
     with pytest.raises(PlaygroundError, match="not a run id"):
