@@ -136,26 +136,27 @@ if total:
     page_number = min(max(1, int(page_number or 1)), pages)
     offset = (page_number - 1) * limits.RUNS_PAGE_SIZE
     page_runs = _safe(lambda: store.list(owner, dataclasses.replace(query, offset=offset)), [])
+    widths = compare.column_widths(task)
     with table_box:
-        shown_to = offset + len(page_runs)
-        st.caption(f"Runs {offset + 1 if page_runs else 0}-{shown_to} of {matching} shown"
-                   + (f" ({total} kept in all)" if matching != total else "") + ".")
+        where = f" (runs {offset + 1}-{offset + len(page_runs)}, page {page_number} of {pages})" if pages > 1 else ""
+        st.caption(f"{len(page_runs)} of {matching} runs shown{where}"
+                   + (f"; {total} kept in all" if matching != total else "") + ".")
         st.dataframe(
             compare.runs_table(page_runs, task),
             hide_index=True,
             key="runs_table_view",
             placeholder="—",
             column_config={
-                "name": st.column_config.TextColumn("name", width="large", pinned=True),
-                "date": st.column_config.DatetimeColumn("date", format="MM-DD HH:mm", width=100),
-                "epochs": st.column_config.NumberColumn("epochs", width=70),
-                "best val loss": st.column_config.NumberColumn("best val loss", format="%.4f", width=110),
-                "test accuracy": st.column_config.NumberColumn("test accuracy", format="%.3f", width=110),
-                "test MSE": st.column_config.NumberColumn("test MSE", format="%.4f", width=100),
-                "test MAE": st.column_config.NumberColumn("test MAE", format="%.4f", width=100),
-                "duration (s)": st.column_config.NumberColumn("duration (s)", format="%.1f", width=100),
-                "status": st.column_config.TextColumn("status", width=90),
-                "pinned": st.column_config.CheckboxColumn("pinned", width=70),
+                "name": st.column_config.TextColumn("name", width=widths["name"]),
+                "date": st.column_config.DatetimeColumn("date", format="MM-DD HH:mm", width=widths["date"]),
+                "epochs": st.column_config.NumberColumn("epochs", width=widths["epochs"]),
+                "best val loss": st.column_config.NumberColumn("best val loss", format="%.4f",
+                                                               width=widths["best val loss"]),
+                **{metric: st.column_config.NumberColumn(metric, format="%.4f" if "M" in metric else "%.3f",
+                                                         width=widths[metric])
+                   for metric in ("test accuracy", "test MSE", "test MAE") if metric in widths},
+                "status": st.column_config.TextColumn("status", width=widths["status"]),
+                "pinned": st.column_config.CheckboxColumn("pinned", width=widths["pinned"]),
             },
         )
 
