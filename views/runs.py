@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import streamlit as st
 
@@ -21,7 +20,6 @@ from views.model_builder_io import mark_kept
 from views.widgets import show_error
 
 BUILDER = "views/model_builder.py"
-OPEN_FEEDBACK_AFTER_S = 0.5  # "Open in Model Builder" took longer than this when measured: say so at the button
 
 st.title("Runs")
 store = open_default_store()
@@ -316,7 +314,6 @@ if mine:
 if open_clicked:
     # Feedback where the click was: the Model Builder takes a moment to draw (measured in bench/interaction.py).
     opening.caption(f":material/hourglass_top: Opening {run_id} in the Model Builder…")
-    started = time.perf_counter()
     try:
         trained = store.get(run_id)
     except PlaygroundError as exc:
@@ -327,7 +324,6 @@ if open_clicked:
         st.session_state["mb_loaded_model"] = trained
         st.session_state["mb_trained"] = trained
         st.session_state["mb_url_run_handled"] = run_id
-        st.session_state["runs_open_started"] = started
         mark_kept(trained, run_id)
         st.switch_page(BUILDER, query_params={"run": run_id})
 
