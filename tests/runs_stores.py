@@ -3,6 +3,8 @@
 The server is Debian's ``postgresql`` (``initdb``/``pg_ctl`` on PATH or under /usr/lib/postgresql/*/bin),
 initialised into a temporary folder, listening on 127.0.0.1 only at a free port, with trust
 authentication (nothing but this machine can reach it), and stopped at the end of the test session.
+It runs with fsync off to start databases fast: the tests kill clients, never this server, so atomicity
+comes from PostgreSQL's transactions, not from the disk.
 PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` user (``runuser``). Without the
 binaries or psycopg the PostgreSQL cases skip with a reason; under CI=true they fail instead.
 """
@@ -75,7 +77,8 @@ class ThrowawayPostgres:
         self._count = 0
 
     def _run(self, *args: str, timeout: float = 120) -> None:
-        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=timeout)
+        # cwd: the server's own folder, which the postgres user can enter (the checkout may be under /root)
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=timeout, cwd=self.folder)
 
     def start(self) -> ThrowawayPostgres:
         self._run(_binary("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
