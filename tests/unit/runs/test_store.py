@@ -619,3 +619,17 @@ def test_the_sql_store_is_the_one_interface_both_stores_share():
     from playground.runs.store_postgres import PostgresRunStore
 
     assert issubclass(SqliteRunStore, SqlRunStore) and issubclass(PostgresRunStore, SqlRunStore)
+
+
+def test_without_postgresql_the_postgres_cases_skip_with_a_reason_and_fail_under_ci(monkeypatch):
+    from tests import runs_stores
+
+    monkeypatch.setattr(runs_stores, "_binary", lambda name: None)
+    reason = runs_stores.missing_reason()
+    assert reason and "apt-get install -y postgresql" in reason
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI=true the PostgreSQL run-store tests must run"):
+        runs_stores.skip_or_fail(reason)
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        runs_stores.skip_or_fail(reason)
