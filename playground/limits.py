@@ -58,8 +58,19 @@ MAX_QUERY_KEYS = 64  # query parameters read from one URL; the rest are ignored 
 MAX_CHECKPOINT_TENSORS = 64  # tensors in one uploaded checkpoint
 MAX_CHECKPOINT_METADATA_BYTES = 256 * 1024  # a safetensors header (spec, classes, statistics)
 
-# Run store
-MAX_RUNS_LISTED = 1_000  # newest runs shown on the Runs page
+# Run store: bounds, owners, the Runs page (brief B1). Past a bound the oldest unpinned runs are evicted,
+# with a note the Runs page shows; a run that cannot fit (all pinned, or bigger than a bound) is refused.
+STORE_MAX_RUNS = 5_000  # personal mode: runs kept in all (the one user's)
+STORE_MAX_BYTES = 2 * 1024**3  # personal mode: weight bytes kept in all
+SHARED_STORE_MAX_RUNS = 20_000  # shared mode: the whole store, every owner together
+SHARED_STORE_MAX_BYTES = 8 * 1024**3
+SHARED_OWNER_MAX_RUNS = 200  # shared mode: one owner's runs
+SHARED_OWNER_MAX_BYTES = 100 * 1024**2  # shared mode: one owner's weight bytes (54 runs of the largest model)
+SHARED_OWNER_SAVES = 10  # shared mode: runs one owner may keep per window ...
+SHARED_SAVE_WINDOW_S = 60.0  # ... of this many seconds
+MAX_RUN_NAME_CHARS = 120  # a run's editable name
+MAX_EVICTION_NOTES = 20  # "removed to make room" notes kept per owner
+RUNS_PAGE_SIZE = 25  # rows of the Runs table a page
 MAX_RUNS_COMPARED = 8  # runs overlaid at once
 
 # Names and text a user gives (CSV names, column names, run names)

@@ -19,6 +19,7 @@ from playground.builder.model import TrainedModel
 from playground.errors import PlaygroundError
 from playground.runs import export, url_state, weights_import
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
+from views.identity import current_owner
 from views.widgets import show_error
 
 APPLY_CONFIG = "mb_apply_config"
@@ -65,7 +66,7 @@ def open_kept_run_instead(config: RunConfig) -> bool:
     Returns True when it did (the page reruns from inside), False when the run should be trained.
     """
     store = open_default_store()
-    run_id = store.find(config.key())
+    run_id = store.find(config.key(), owner=current_owner())
     if run_id is None:
         return False
     try:
@@ -166,7 +167,7 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
         return
     else:
         try:
-            run_id = store.save(trained)
+            run_id = store.save(trained, owner=current_owner())
         except PlaygroundError as exc:
             show_error(exc)
             return
@@ -184,7 +185,7 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
 
 def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | None:
     """The id of a kept run that is this very run (same setup, same weights), e.g. one reopened here."""
-    run_id = store.find(trained.config.key())
+    run_id = store.find(trained.config.key(), owner=current_owner())
     if run_id is None:
         return None
     try:
@@ -196,7 +197,7 @@ def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | No
 def _already_ran(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
     if trained is not None and trained.config == config:
         return
-    run_id = store.find(config.key())
+    run_id = store.find(config.key(), owner=current_owner())
     if run_id is None:
         return
     st.info(
