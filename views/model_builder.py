@@ -389,7 +389,7 @@ if data is not None:
 # ---- the control bar ----------------------------------------------------------------------------------------
 item = live.shown(config, data)
 with bar:
-    buttons = st.columns([1.2, 0.78, 0.78, 0.78, 1.45, 4.6, 1.6, 1.9], gap="small", vertical_alignment="center")
+    buttons = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="center")
     active = item.active
     ready = config is not None and data is not None
     if active and item.status in ("running", "starting", "pausing", "queued"):

@@ -68,7 +68,7 @@ def heat_rgb(heat: Heatmap, discretize: bool = False, n_classes: int = 2,
         t = values.astype(np.float32) / 255.0
         if discretize:
             t = (t >= 0.5).astype(np.float32) * 0.8 + 0.1
-        return diverging(t)
+        return _lighter(diverging(t))
     if heat.kind == "class":
         colours = np.array([_rgb(CLASS_COLOURS[i % len(CLASS_COLOURS)]) for i in range(max(n_classes, 2))])
         base = colours[values.astype(np.int64) % len(colours)]
@@ -79,7 +79,12 @@ def heat_rgb(heat: Heatmap, discretize: bool = False, n_classes: int = 2,
     t = (values - low) / (high - low) if high > low else np.full(values.shape, 0.5)
     if discretize:
         t = np.round(t * 4) / 4
-    return diverging(t)
+    return _lighter(diverging(t))
+
+
+def _lighter(rgb: np.ndarray, strength: float = 0.6) -> np.ndarray:
+    """The background a little paler than the points drawn on it, so they stand out, as in the TF playground."""
+    return (255 - (255 - rgb.astype(np.float32)) * strength).round().astype(np.uint8)
 
 
 def _rgb(colour: str) -> np.ndarray:
@@ -121,7 +126,7 @@ def boundary_svg(
         if len(xy) > MAX_POINTS_DRAWN:
             keep = np.linspace(0, len(xy) - 1, MAX_POINTS_DRAWN).round().astype(int)
             xy, labels = xy[keep], labels[keep]
-        stroke = "#222" if kind == "test" else "#fff"
+        stroke = "#111" if kind == "test" else "#fff"
         for (x, y), label in zip(xy, labels, strict=True):
             if not (x0 <= x <= x1 and y0 <= y <= y1):
                 continue
@@ -132,7 +137,7 @@ def boundary_svg(
                              f"transform='rotate(45 {sx(x):.1f} {sy(y):.1f})' fill='{fill}' stroke='{stroke}' stroke-width='1'/>")
             else:
                 parts.append(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3.4' fill='{fill}' stroke='{stroke}' "
-                             "stroke-width='1'/>")
+                             "stroke-width='0.8'/>")
     parts.append(f"<rect x='{margin_left}' y='4' width='{size}' height='{size}' fill='none' stroke='#999'/>")
     for tick in (x0, (x0 + x1) / 2, x1):
         parts.append(f"<text x='{sx(tick):.1f}' y='{size + 17}' font-size='10' text-anchor='middle' {FONT}>{tick:g}</text>")

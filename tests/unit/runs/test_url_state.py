@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 
 from playground import limits
 from playground.builder import registry
-from playground.builder.config import ACTIVATIONS, FEATURES, DataConfig, ModelSpec, RunConfig, TrainConfig, task_of
+from playground.builder.config import (
+    ACTIVATIONS,
+    FEATURES,
+    DataConfig,
+    ModelSpec,
+    RunConfig,
+    TrainConfig,
+    task_of,
+)
 from playground.runs import url_state
 from playground.runs.url_state import SETTINGS, decode, encode
 
