@@ -509,7 +509,7 @@ def network_fragment() -> None:
     if now.config is None:
         return
     view = live.view_at(now, replay)
-    st.image(live.network_picture(now, view), width="stretch")
+    st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
     st.caption("Each neuron shows what it computes over the plane; links are blue for positive, orange for "
                "negative weights, thicker for larger ones.")
 
@@ -525,12 +525,12 @@ def output_fragment() -> None:
     discretize = toggles[1].toggle("Discretize", key="mb_discretize")
     boundary = live.output_picture(now, view, show_test, discretize)
     if boundary is not None:
-        st.image(boundary, width="stretch")
+        st.container(key="mb_boundary").image(boundary, width="stretch")
     elif now.config.data.dataset == CSV_DATASET:
         st.caption("A CSV's inputs are not a plane: the curves and the test figures show how the model does.")
     curves = live.curves_picture(now, replay)
     if curves is not None:
-        st.image(curves, width="stretch")
+        st.container(key="mb_curves").image(curves, width="stretch")
 
 
 with col_network:

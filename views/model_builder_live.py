@@ -222,7 +222,8 @@ def output_picture(item: Shown, view: dict | None, show_test: bool, discretize: 
 
 
 def curves_picture(item: Shown, replay: int | None) -> str | None:
-    if not item.history or item.config is None:
+    """The loss (and accuracy) curves; before any epoch, their empty axes saying what will appear."""
+    if item.config is None:
         return None
     history = item.history
     return cached("curves", (item.job, len(history), item.config, replay, item.lr_changes), lambda: pictures.curves_svg(

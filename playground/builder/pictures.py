@@ -355,6 +355,9 @@ def curves_svg(
             elif points:
                 path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
                 parts.append(f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='1.6'/>")
+    if not history:
+        parts.append(f"<text x='{left + (width - left - right) / 2:.0f}' y='{top + inner_height / 2:.0f}' font-size='11' "
+                     f"text-anchor='middle' {FONT} fill='#777'>the loss of each epoch appears here as it trains</text>")
     parts.append(f"<text x='{left}' y='{height - 6}' font-size='9' {FONT} fill='{TRAIN_COLOUR}'>— train</text>")
     parts.append(f"<text x='{left + 44}' y='{height - 6}' font-size='9' {FONT} fill='{VAL_COLOUR}'>— validation</text>")
     parts.append("</svg>")

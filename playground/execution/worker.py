@@ -109,7 +109,10 @@ class _JobRunner:
                 break
             if self.control_conn.poll(min(wait, 0.05)) and self.control():
                 return True
-        self.next_epoch_at = time.monotonic() + 1.0 / self.speed
+            if not self.speed:  # set to full speed while waiting
+                break
+        if self.speed:
+            self.next_epoch_at = time.monotonic() + 1.0 / self.speed
         return False
 
     def control(self) -> bool:

@@ -207,6 +207,7 @@ PAGE = "views/model_builder.py"
 def builder(tmp_path, monkeypatch):
     monkeypatch.setenv(run_store.DATA_DIR_ENV, str(tmp_path / "data"))
     at = open_page(PAGE, timeout=120)
+    at.select_slider(key="mb_speed").set_value("as fast as it goes").run()
     yield at
     job = at.session_state["mb_job"] if "mb_job" in at.session_state else None
     if job is not None:
@@ -332,8 +333,8 @@ def test_a_killed_worker_is_reported_and_the_session_trains_again(builder):
 @pytest.mark.slow
 def test_learning_rate_10_divergence_is_caught_with_a_sentence(builder):
     at = builder
-    set_value(at, "selectbox", "mb_dataset", "plane")  # regression: MSE with SGD at lr 10 explodes
-    set_value(at, "radio", "mb_optimizer", "sgd")
+    at.button(key="mb_ds_plane").click().run()  # regression: MSE with SGD at lr 10 explodes
+    set_value(at, "selectbox", "mb_optimizer", "sgd")
     set_value(at, "select_slider", "mb_lr", 10.0)
     set_value(at, "number_input", "mb_epochs", 200)
     at.button(key="mb_play").click().run()

@@ -159,10 +159,10 @@ def builder():
 @pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in PAGE_CASES], ids=[c[0] for c in PAGE_CASES])
 def test_hostile_csv_on_the_model_builder(builder, data, fragment):
     at = builder
-    at.selectbox(key="mb_dataset").set_value("csv").run()
+    at.button(key="mb_ds_csv").click().run()
     at.file_uploader(key="mb_csv_file").upload("hostile.csv", data).run()
     assert_sentence(at, fragment)
     at.file_uploader(key="mb_csv_file").upload("good.csv", GOOD).run()  # the page still works
     assert not at.exception and not at.error, [e.value for e in at.error]
-    at.selectbox(key="mb_dataset").set_value("circle").run()  # the generated data's settings are still there
+    at.button(key="mb_ds_circle").click().run()  # the generated data's settings are still there
     assert not at.exception and not at.error

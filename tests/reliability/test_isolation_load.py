@@ -185,7 +185,7 @@ async def _session(browser, url: str, index: int, result: dict) -> None:
         deadline = time.monotonic() + LOAD_DEADLINE_S
         while time.monotonic() < deadline:
             text = await tab.inner_text("body")
-            found = re.search(r"Epoch (\d+) · (\w+)", text)
+            found = re.search(r"Epoch (\d+)(?: / \d+)? · (\w+)", text)
             if found and found.group(2) in ("finished", "failed", "diverged", "stopped"):
                 result["status"] = (int(found.group(1)), found.group(2))
                 break
