@@ -61,8 +61,9 @@ def draw(setting: Setting, where: Any = None, label: str | None = None, task: st
         where.toggle(text, **common)
     elif kind in ("select", "radio"):
         options = list(setting.options)
-        if setting.name == "loss":
-            options = [o for o in options if o == registry.AUTO_LOSS or task in registry.LOSSES[o].tasks]
+        if setting.name == "loss":  # the task's losses; its usual one is "auto", listed once
+            options = [o for o in options if o == registry.AUTO_LOSS
+                       or (task in registry.LOSSES[o].tasks and o != registry.TASK_LOSS[task])]
         if kind == "radio":
             where.radio(text, options, format_func=lambda v: option_label(setting, v, task), horizontal=True, **common)
         else:
@@ -123,10 +124,13 @@ def read_config(n_features: int, n_outputs: int, task: str, csv_rows: int | None
     """The RunConfig the widgets describe, made canonical (settings that do not apply at their defaults).
     ``n_features``, ``n_outputs`` and ``task`` come from the data. Raises PlaygroundError with a sentence."""
     sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+    values = {s.name: value_of(s) for s in registry.SETTINGS}
+    values["task"] = task
     for setting in registry.SETTINGS:
         if setting.widget in ("layers", "features", "none", "csv_target"):
             continue
-        sections[setting.section][setting.attr] = value_of(setting)
+        hidden = not setting.shown(values) and setting.url_key is not None and setting.name not in ("samples", "features")
+        sections[setting.section][setting.attr] = setting.default if hidden else values[setting.name]
     data = sections["data"]
     if data["dataset"] == CSV_DATASET:
         data["features"] = ()

@@ -242,6 +242,8 @@ class RunConfig:
                 continue  # CSV fields, the device, and a CSV's row count and columns are not hidden by others
             if not setting.shown(values) and values[setting.name] != setting.default:
                 changes[setting.section][setting.attr] = setting.default
+        if self.train.loss == registry.TASK_LOSS[self.model.task]:  # the task's usual loss, named: one key for it
+            changes["train"]["loss"] = registry.AUTO_LOSS
         if not any(changes.values()):
             return self
         return RunConfig(data=replace(self.data, **changes["data"]), model=self.model,

@@ -246,7 +246,7 @@ def non_default(setting: registry.Setting):
     if setting.kind == "schedule":
         return ((2, 0.1),)
     if setting.kind == "choice":
-        return next(o for o in setting.options if o not in (setting.default, registry.CSV, "cross_entropy"))
+        return next(o for o in setting.options if o not in (setting.default, registry.CSV, "cross_entropy", "mse"))
     if setting.steps:
         return next(s for s in reversed(setting.steps) if s != setting.default and s <= (setting.high or s))
     if setting.kind == "int":
