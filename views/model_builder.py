@@ -22,8 +22,7 @@ from playground.builder.datasets import PreparedData, csv_columns, generate, pre
 from playground.builder.evaluation import make_trained_model as make_record
 from playground.builder.evaluation import predict_test, predictions_table
 from playground.builder.figures import confusion_figure, predicted_vs_true_figure
-from playground.builder.model import TrainedModel, build_model, parameter_count
-from playground.builder.network_diagram import layer_table
+from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import default_device
 from playground.errors import PlaygroundError
 from playground.execution.pool import get_pool

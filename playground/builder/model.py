@@ -64,6 +64,23 @@ def parameter_count(spec: ModelSpec) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
+def layer_table(model) -> list[dict[str, object]]:
+    """One row per layer of the model's ``nn.Sequential``: its state_dict prefix, printout, weight and bias
+    shapes, parameter count."""
+    rows = []
+    for index, module in enumerate(getattr(model, "layers", model)):
+        weight = getattr(module, "weight", None)
+        bias = getattr(module, "bias", None)
+        rows.append({
+            "index": f"layers.{index}" if hasattr(model, "layers") else index,
+            "module": repr(module),
+            "weight": str(list(weight.shape)) if weight is not None else "",
+            "bias": str(list(bias.shape)) if bias is not None else "",
+            "parameters": sum(p.numel() for p in module.parameters()),
+        })
+    return rows
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """A model after (or during) training, as the weights panel, the run store and the Runs page see it.

@@ -11,7 +11,6 @@ low (class 0), white in the middle, blue for high (class 1), as in the TensorFlo
 from __future__ import annotations
 
 import base64
-import io
 import math
 import zlib
 from collections.abc import Sequence
@@ -388,12 +387,3 @@ def scatter_thumbnail(xy: np.ndarray, labels: np.ndarray, regression: bool, side
         colours = np.array([_rgb(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)]) for c in labels], dtype=np.uint8)
     image[rows, cols] = colours
     return image
-
-
-def picture_png(rgb: np.ndarray) -> bytes:
-    """PNG bytes of an RGB picture (for ``st.image`` or a download)."""
-    return png_bytes(rgb)
-
-
-def svg_bytes(svg: str) -> io.BytesIO:
-    return io.BytesIO(svg.encode())

@@ -23,7 +23,6 @@ from playground.builder.evaluation import (
     predict_test,
     predictions_table,
 )
-from playground.builder.figures import boundary_figure, curves_figure, downsample
 from playground.builder.model import build_model
 from playground.builder.training import Trainer
 
@@ -118,7 +117,6 @@ def test_make_trained_model_and_heatmaps():
     thumbs = neuron_thumbnails(model, config.data.features, data.standardization, side=8)
     assert [t.shape for t in thumbs] == [(4, 8, 8), (3, 8, 8)] and thumbs[0].dtype == np.uint8
     assert [w.shape for w in layer_weights(model)] == [(4, 2), (3, 4), (3, 3)]
-    assert boundary_figure(heat, [(data.points_train.numpy(), data.y_train.numpy(), "training points")], n_classes=3)
 
 
 def test_binary_and_regression_heatmaps():
@@ -130,24 +128,3 @@ def test_binary_and_regression_heatmaps():
     heat = heatmap(reg, ("x1", "x2"), None, "regression", side=10)
     assert heat.kind == "value" and heat.values.dtype == np.float32
     assert neuron_thumbnails(reg, ("x1", "x2"), None) == []
-
-
-def test_curves_are_downsampled():
-    history = [{"epoch": i, "train_loss": 1 / i, "val_loss": 1 / i} for i in range(1, 5001)]
-    rows = downsample(history)
-    assert len(rows) == 2000 and rows[-1]["epoch"] == 5000 and rows[0]["epoch"] == 1
-    assert len(curves_figure(history, "regression").data[0].x) == 2000
-
-
-def test_curves_show_each_metric_on_its_panel():
-    history = [{"epoch": i, "train_loss": 1 / i, "val_loss": 2 / i, "train_acc": i / 10, "val_acc": i / 20} for i in range(1, 11)]
-    fig = curves_figure(history, "classification")
-    by_name = {trace.name: trace for trace in fig.data}
-    assert list(by_name) == ["train loss", "validation loss", "train accuracy", "validation accuracy"]
-    assert list(by_name["validation loss"].y) == [r["val_loss"] for r in history]
-    assert list(by_name["train accuracy"].x) == list(range(1, 11))
-    assert {by_name["train loss"].yaxis, by_name["train accuracy"].yaxis} == {"y", "y2"}
-    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]  # side by side, not overlapping
-    assert [a.text for a in fig.layout.annotations] == ["loss", "accuracy"]
-    regression = curves_figure([{k: v for k, v in r.items() if "acc" not in k} for r in history], "regression")
-    assert [t.name for t in regression.data] == ["train loss", "validation loss"] and "xaxis2" not in regression.to_dict()["layout"]

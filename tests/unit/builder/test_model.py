@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 from playground.builder.config import ACTIVATIONS, ModelSpec
-from playground.builder.model import build_model, parameter_count
-from playground.builder.network_diagram import layer_table, network_figure
+from playground.builder.model import build_model, layer_table, parameter_count
 from playground.errors import PlaygroundError
 
 
@@ -53,12 +52,3 @@ def test_limits_are_refused():
         ModelSpec(hidden=(257,), activations=("relu",))
     with pytest.raises(PlaygroundError):
         ModelSpec(hidden=(8,), activations=("swish",))
-
-
-def test_network_figure_caps_neurons_and_colours_weights():
-    weights = [torch.randn(40, 2).numpy(), torch.randn(2, 40).numpy()]
-    fig = network_figure((2, 40, 2), weights)
-    node_traces = [t for t in fig.data if t.mode == "markers+text"]
-    assert [len(t.y) for t in node_traces] == [2, 16, 2]
-    colours = {t.line.color for t in fig.data if t.mode == "lines"}
-    assert colours <= {"#1f77b4", "#ff7f0e"}
