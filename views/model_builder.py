@@ -429,8 +429,8 @@ with bar:
             start_job(config, data, "run")
             st.rerun()
         if stop and handle is not None:
-            handle.stop()
-            handle.wait(5)
+            handle.stop()  # the worker stops between two steps; the status line says so when it has
+            handle.wait(0.5)
             st.rerun()
         if reset:
             if handle is not None:
