@@ -62,6 +62,7 @@ CSS = """<style>
   vertical-align: middle;}
 .st-key-mb_main [data-testid="stVerticalBlock"] {gap: 0.4rem;}
 .st-key-mb_hyper [data-testid="stVerticalBlock"] {gap: 0.2rem;}
+.st-key-mb_heading h1 {font-size: 1.55rem; padding: 0.2rem 0 0 0;}
 </style>"""
 _THUMBNAILS: dict[str, str] = {}
 
@@ -155,12 +156,14 @@ def csv_table() -> dict[str, Any] | None:
 
 
 def owner() -> str:
-    """One training at a time for this visitor (their owner identity in shared mode; this session otherwise)."""
-    try:
-        from views.identity import current_owner
-    except ImportError:
+    """Who a training belongs to: one at a time each. In shared mode a visitor (all their tabs together); in
+    personal mode each session, so one person may train in several tabs of their own machine."""
+    from playground.runs.owners import mode_from_env
+    from views.identity import current_owner
+
+    if mode_from_env() == "personal":
         return STATE.setdefault("mb_owner", uuid.uuid4().hex)
-    return current_owner()
+    return "owner:" + current_owner()
 
 
 def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:
@@ -271,7 +274,7 @@ if STATE.get("mb_job") is not None:
     STATE["mb_job"].touch()
 
 heading, caption = st.columns([1, 4], vertical_alignment="bottom")
-heading.markdown("#### Model Builder")
+heading.container(key="mb_heading").title("Model Builder")
 caption.caption("Real PyTorch: choose data and a network, press Play, watch it learn. The code for all of it, and "
                 "the course's examples, are in the tabs below.")
 if "mb_notice" in STATE:
@@ -509,8 +512,8 @@ def network_fragment() -> None:
         return
     view = live.view_at(now, replay)
     st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
-    st.caption("Each neuron shows what it computes over the plane; links are blue for positive, orange for "
-               "negative weights, thicker for larger ones.")
+    st.caption(f"{parameter_count(now.config.model):,} parameters. Each neuron shows what it computes over the plane; "
+               "links are blue for positive, orange for negative weights, thicker for larger ones.")
 
 
 @st.fragment(run_every=live.pictures_refresh(item))

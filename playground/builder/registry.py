@@ -275,7 +275,7 @@ class Setting:
                 if self.kind == "choices" and item not in self.options:
                     return f"Unknown {self.label} {item!r}; choose from {', '.join(self.options)}."
                 if self.kind == "ints" and (not _number_ok(item, True) or self._range_error(label, item)):
-                    return f"Each of the {self.label} must be a whole number from {self.low:g} to {self.high:g}."
+                    return f"Each hidden layer must have a whole number of neurons from {self.low:g} to {self.high:g}."
             return None
         raise AssertionError(f"unknown kind {self.kind}")
 
@@ -286,8 +286,8 @@ class Setting:
         if not (below or above):
             return None
         if self.high_open:
-            return f"{label} must be from {low:g} to just below {high:g}."
-        return f"{label} must be from {low:g} to {high:g}."
+            return f"{label} must be from {low:,g} to just below {high:,g}."
+        return f"{label} must be from {low:,g} to {high:,g}."
 
     def shown(self, values: Values) -> bool:
         """Whether the setting applies to the setup ``values`` describes."""
