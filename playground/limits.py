@@ -55,6 +55,24 @@ MAX_QUERY_KEYS = 64  # query parameters read from one URL; the rest are ignored 
 MAX_CHECKPOINT_TENSORS = 64  # tensors in one uploaded checkpoint
 MAX_CHECKPOINT_METADATA_BYTES = 256 * 1024  # a safetensors header (spec, classes, statistics)
 
+# Weights import: a .pt is checked before anything in it is unpickled (playground/runs/pt_archive.py),
+# then loaded in a short-lived child process under these limits (playground/runs/pt_loader.py).
+MAX_PT_RECORDS = 600  # records in the zip archive
+MAX_PT_STORAGES = 512  # storages (a checkpoint with optimizer state has about three per weight)
+MAX_PT_PICKLE_BYTES = 2 * 1024 * 1024  # the data.pkl record
+MAX_PT_PICKLE_OPS = 200_000  # pickle instructions walked
+MAX_PT_DATA_BYTES = 32 * 1024 * 1024  # declared record bytes, and bytes of all tensors' elements (the largest model: 1.8 MB)
+MAX_PT_STRING_CHARS = 65_536  # one string in the pickle
+MAX_PT_MEMO_REUSES = 100_000  # values fetched again from the pickle's memo (atoms, flat tuples, tensors)
+MAX_PT_STACK = 10_000  # open MARKs
+MAX_PT_DEPTH = 16  # containers nested in containers
+MAX_PT_TENSOR_DIMS = 16
+LOADER_MEMORY_BYTES = 512 * 1024 * 1024  # address space the loading child may add to what torch needs
+LOADER_CPU_S = 10  # CPU seconds of the loading child
+LOADER_WALL_S = 15.0  # wall-clock seconds of one load
+LOADER_START_S = 120.0  # the loader process importing torch, on a busy machine
+LOADER_IDLE_S = 300.0  # the loader process exits after this long unused
+
 # Run store
 MAX_RUNS_LISTED = 1_000  # newest runs shown on the Runs page
 MAX_RUNS_COMPARED = 8  # runs overlaid at once

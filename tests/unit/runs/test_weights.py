@@ -58,7 +58,7 @@ def test_safetensors_round_trip_carries_the_spec():
     assert loaded.config == trained.config
     assert loaded.standardization == trained.standardization
     assert loaded.classes == ("0", "1", "2") and loaded.feature_names == ("x1", "x2")
-    assert json.dumps(loaded.test_metrics, sort_keys=True) == json.dumps(trained.test_metrics, sort_keys=True)
+    assert trained.test_metrics and loaded.test_metrics == {}  # never read from a file: the page recomputes them
     rebuilt = loaded.to_trained(loaded.config).build()
     x = torch.randn(5, 2)
     assert torch.equal(rebuilt(x), trained.build()(x))
