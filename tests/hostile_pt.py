@@ -22,7 +22,9 @@ def integer(value: int) -> bytes:
     if -(2**31) <= value < 2**31:
         return b"J" + struct.pack("<i", value)
     raw = value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
-    return b"\x8a" + bytes([len(raw)]) + raw
+    if len(raw) < 256:
+        return b"\x8a" + bytes([len(raw)]) + raw  # LONG1
+    return b"\x8b" + struct.pack("<i", len(raw)) + raw  # LONG4
 
 
 def tuple_of(items: list[bytes]) -> bytes:

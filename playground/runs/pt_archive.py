@@ -49,7 +49,7 @@ ALLOWED_OPCODES = frozenset({
     "BINFLOAT", "FLOAT", "NEWTRUE", "NEWFALSE", "NONE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
     "UNICODE", "GLOBAL", "STACK_GLOBAL", "REDUCE", "BINPERSID", "BUILD",
 })
-_PREFIX = r"[A-Za-z0-9_.\-]{1,100}"
+_PREFIX = r"[^/\x00-\x1f]{1,200}"  # the folder torch.save names after the file
 _RECORD = re.compile(rf"(?P<prefix>{_PREFIX})/(?P<name>data\.pkl|data/(?P<key>[0-9]{{1,9}})|byteorder|version|"
                      r"\.data/version|\.data/serialization_id|\.format_version|\.storage_alignment)")
 _EXTRA_RECORD_BYTES = 4096  # other small records a newer torch may add (never read)
@@ -154,7 +154,6 @@ def _records(data: bytes) -> dict[str, zipfile.ZipInfo]:
             if "/" not in info.filename or not re.fullmatch(_PREFIX, top) or info.file_size > _EXTRA_RECORD_BYTES:
                 raise _refuse("archive", f"it holds a record ({shown_name(info.filename)}) that torch.save does not write")
             prefixes.add(top)
-            declared += info.file_size
             continue
         prefixes.add(found["prefix"])
         name = found["name"]
@@ -163,7 +162,8 @@ def _records(data: bytes) -> dict[str, zipfile.ZipInfo]:
         if name != "data.pkl" and not name.startswith("data/") and info.file_size > _EXTRA_RECORD_BYTES:
             raise _refuse("archive", f"its record {shown_name(info.filename)} is larger than torch.save writes it")
         records[name] = info
-        declared += info.file_size
+        if name.startswith("data/"):
+            declared += info.file_size
     if len(prefixes) > 1:
         raise _refuse("archive", "its records lie in more than one folder")
     if "data.pkl" not in records:
@@ -172,8 +172,8 @@ def _records(data: bytes) -> dict[str, zipfile.ZipInfo]:
         raise _refuse("size", f"its pickle is {records['data.pkl'].file_size:,} bytes; a state_dict's is at most "
                       f"{limits.MAX_PT_PICKLE_BYTES:,}")
     if declared > limits.MAX_PT_DATA_BYTES:
-        raise _refuse("size", f"its records would unpack to {declared / 1024 / 1024:,.0f} MB; at most "
-                      f"{limits.MAX_PT_DATA_BYTES // 1024 // 1024} MB are read")
+        raise _refuse("size", f"its storage records would unpack to {declared:,} bytes; at most "
+                      f"{limits.MAX_PT_DATA_BYTES:,} are read")
     return records
 
 
@@ -251,7 +251,7 @@ def walk_pickle(pickle_bytes: bytes, record_sizes: dict[str, int], prefix: str) 
                                   f"{limits.MAX_PT_STRING_CHARS:,} are read")
                 stack.append(_Value(ATOM, arg))
             elif name == "GLOBAL":
-                module, _, attr = str(arg).partition(" ")
+                module, _, attr = arg.partition(" ")
                 stack.append(_global(module, attr))
             elif name == "STACK_GLOBAL":
                 attr, module = _pop(stack), _pop(stack)
