@@ -352,24 +352,29 @@ def _global(module: str, attr: str) -> _Value:
     """A global reference: only the rebuild functions, OrderedDict and the storage types get through."""
     if (module, attr) in CALLABLE_GLOBALS or (module == "torch" and attr in STORAGE_ITEMSIZE):
         return _Value(GLOBAL, (module, attr))
+    raise global_refusal(module, attr)
+
+
+def global_refusal(module: str, attr: str) -> ArchiveRefused:
+    """The sentence for a global that is not read: a whole model, code, or another Python object."""
     dotted = f"{module}.{attr}" if module else attr
     name = shown_name(dotted, 80)
     top = module.split(".")[0]
     if module.startswith("torch.nn") or module == "__main__" or attr in ("Module", "Sequential"):
-        raise ArchiveRefused(
+        return ArchiveRefused(
             "object",
             "This .pt file holds a whole model object, not a state_dict, and whole objects are never loaded here "
             "because unpickling them can run code. Save it with torch.save(model.state_dict(), path) and upload that.",
             f"It names the global {name}; the file was refused before anything in it was unpickled.",
         )
     if top in CODE_MODULES or (top in ("builtins", "__builtin__") and attr in CODE_BUILTINS):
-        raise ArchiveRefused(
+        return ArchiveRefused(
             "code",
             f"This file was refused: it tries to run code ({name}). Nothing in it was run. "
             "Upload a state_dict saved with torch.save(model.state_dict(), path).",
             "The pickle names a function that runs commands or code; it was read as data, never unpickled.",
         )
-    raise ArchiveRefused(
+    return ArchiveRefused(
         "object",
         f"This file holds a Python object ({name}), such as a whole model, not only tensors; it was refused "
         "without running anything. Save it with torch.save(model.state_dict(), path) and upload that.",

@@ -14,6 +14,8 @@ import atexit
 import io
 import json
 import os
+import pickle
+import re
 import select
 import signal
 import struct
@@ -265,19 +267,27 @@ def _child(data: bytes, fd: int, memory: int, cpu: int) -> None:
     ceiling = virtual + memory
     resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    try:
-        header, tensors = _load(data)
-    except MemoryError:
-        header, tensors = {"status": "memory"}, b""
-    except RuntimeError as exc:  # torch's allocator refusing under RLIMIT_AS, or torch.load refusing the file
-        failed = "allocate" in str(exc)[:2000]
-        header = {"status": "memory"} if failed else {"status": "error", "detail": f"RuntimeError: {str(exc)[:300]}"}
-        tensors = b""
-    except Exception as exc:  # noqa: BLE001 - any failure of torch.load becomes one line for the server
-        header, tensors = {"status": "error", "detail": f"{type(exc).__name__}: {str(exc)[:300]}"}, b""
+    header, tensors = load_and_describe(data)
     text = json.dumps(header).encode()
     with os.fdopen(fd, "wb") as out:
         out.write(struct.pack(">Q", len(text)) + text + tensors)
+
+
+def load_and_describe(data: bytes) -> tuple[dict, bytes]:
+    """``_load``, with every way it can fail described in the JSON header (what the child sends back)."""
+    try:
+        return _load(data)
+    except MemoryError:
+        return {"status": "memory"}, b""
+    except pickle.UnpicklingError as exc:  # torch's weights-only unpickler refused a global
+        found = re.search(r"GLOBAL ([\w.]{1,200})", re.sub(r"\x1b\[[0-9;]*m", "", str(exc)[:5000]))
+        return {"status": "refused", "code": "global", "global": found.group(1) if found else ""}, b""
+    except RuntimeError as exc:  # torch's allocator refusing under RLIMIT_AS, or torch.load refusing the file
+        if "allocate" in str(exc)[:2000]:
+            return {"status": "memory"}, b""
+        return {"status": "error", "detail": f"RuntimeError: {str(exc)[:300]}"}, b""
+    except Exception as exc:  # noqa: BLE001 - any failure of torch.load becomes one line for the server
+        return {"status": "error", "detail": f"{type(exc).__name__}: {str(exc)[:300]}"}, b""
 
 
 def _load(data: bytes) -> tuple[dict, bytes]:

@@ -27,7 +27,7 @@ from playground.runs.export import (
     META_STANDARDIZATION,
     SPEC_FORMAT,
 )
-from playground.runs.pt_archive import check_pt, shown_name
+from playground.runs.pt_archive import check_pt, global_refusal, shown_name
 from playground.runs.pt_loader import LoaderReply, load_checked_pt
 
 WEIGHTS_DTYPE = torch.float32
@@ -319,6 +319,9 @@ def _loader_error(reply: LoaderReply) -> PlaygroundError:
     """One sentence for each way the limited child refused or failed to load the file."""
     header = reply.header
     code = header.get("code")
+    if reply.status == "refused" and code == "global" and isinstance(header.get("global"), str):
+        module, _, attr = header["global"].rpartition(".")
+        return global_refusal(module, attr)
     if reply.status == "refused" and code == "tensor":
         return PlaygroundError("This file holds a single tensor, not a state_dict of named weights.")
     if reply.status == "refused" and code == "type":

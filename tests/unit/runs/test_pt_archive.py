@@ -250,7 +250,7 @@ def test_the_loader_child_is_bounded_in_memory_and_cpu(monkeypatch):
     monkeypatch.setattr(limits, "LOADER_WALL_S", 5.0)
     started = time.perf_counter()
     assert pt_loader.load_checked_pt(h.bytearray_alloc(2_000_000_000)).status == "memory"
-    assert pt_loader.load_checked_pt(h.huge_storage(200_000_000)).status == "memory"
+    assert pt_loader.load_checked_pt(h.huge_storage(150_000_000)).status == "memory"  # inflates to 600 MB
     assert pt_loader.load_checked_pt(h.nested_tuple_key(40)).status in ("killed", "timeout")
     assert time.perf_counter() - started < 15
     assert pt_loader.load_checked_pt(h.float_tensor_pt()).status == "ok"  # and it still works
