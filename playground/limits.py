@@ -12,6 +12,9 @@ MAX_TENSOR_DIMS = 6
 MAX_LITERAL_CHARS = 100_000
 MAX_CAT_INPUTS = 3
 MAX_ABS_EXPONENT = 64.0
+MAX_EXPONENT_CHARS = 32  # the exponent box (a 4,301-digit one is a sentence, never int()'s ValueError)
+MAX_SHAPE_CHARS = 200  # every shape box, Tensor Lab's and Autograd's
+MAX_NUMBER_LIST_CHARS = 4_000  # "array values" of the from_numpy demo (at most 100 numbers)
 
 # Autograd
 MAX_EXPRESSION_CHARS = 500

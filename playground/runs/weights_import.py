@@ -8,7 +8,6 @@ recomputes them.
 from __future__ import annotations
 
 import json
-import re
 import struct
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,7 +18,7 @@ from safetensors.torch import load as load_safetensors_bytes  # bytes in, tensor
 from playground import limits
 from playground.builder.config import ModelSpec, RunConfig
 from playground.builder.model import TrainedModel, build_model
-from playground.errors import PlaygroundError, library_message
+from playground.errors import PlaygroundError, as_text, library_message
 from playground.runs.export import (
     META_CLASSES,
     META_CONFIG,
@@ -253,9 +252,7 @@ def config_from_untrusted(document: Any, what: str) -> RunConfig:
 
 
 def _plain(text: str, limit: int = 300) -> str:
-    """Text shown through Markdown as itself: cut, and every Markdown or HTML character escaped."""
-    text = text if len(text) <= limit else text[:limit] + "…"
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~=$&:])", r"\\\1", text.replace("\n", " "))
+    return as_text(text.replace("\n", " "), limit)
 
 
 def _check_size(data: bytes, what: str) -> None:

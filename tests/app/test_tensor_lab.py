@@ -158,4 +158,4 @@ def test_no_gpu_panel_shows_the_code():
     from tests.app.conftest import open_page
 
     at = open_page("views/tensor_lab.py")
-    assert "x = x.to('cuda')" in shown(at)
+    assert 'device = "cuda" if torch.cuda.is_available() else "cpu"\nx = x.to(device)' in shown(at)

@@ -22,7 +22,7 @@ import torch
 from playground import limits
 from playground.errors import PlaygroundError
 from playground.runs import pt_loader, weights_import
-from playground.tensors.build import check_shape
+from playground.tensors.literal import check_shape
 from tests import hostile_pt
 from tests.app.conftest import open_page
 from tests.reliability import test_hostile_autograd as autograd_cases
