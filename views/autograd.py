@@ -32,7 +32,13 @@ from playground.autograd.optimizer_paths import (
     run_paths,
     with_learning_rates,
 )
-from playground.autograd.variables import COURSE_PRESET, PRESETS, ExpressionSpec, VariableSpec, parse_shape
+from playground.autograd.variables import (
+    COURSE_PRESET,
+    PRESETS,
+    ExpressionSpec,
+    VariableSpec,
+    parse_random_shape,
+)
 from playground.errors import PlaygroundError
 from views.widgets import global_seed, show_code, show_error
 
@@ -177,12 +183,13 @@ def variable_editor() -> ExpressionSpec:
             shape_text_ = st.session_state.get(f"ag_var_{row}_shape", "3")
         else:
             literal = st.session_state.get(f"ag_var_{row}_literal", "1.")
-            shape_text_ = cols[2].text_input("shape", key=f"ag_var_{row}_shape", help="Sizes separated by commas, e.g. 2, 3.")
+            shape_text_ = cols[2].text_input("shape", key=f"ag_var_{row}_shape", max_chars=limits.MAX_SHAPE_CHARS,
+                                             help="Sizes separated by commas, e.g. 2, 3.")
         grad = cols[3].checkbox("requires_grad", key=f"ag_var_{row}_grad")
         cols[4].button(":material/delete:", key=f"agbtn_remove_{row}", on_click=remove_variable, args=(row,),
                        help=f"Remove {name}")
         try:  # every row stays drawn even when one of them is wrong
-            shape = parse_shape(shape_text_) if source == "random" else ()
+            shape = parse_random_shape(shape_text_) if source == "random" else ()
         except PlaygroundError as exc:
             problems.append(exc)
             continue

@@ -49,15 +49,18 @@ EXPRESSION_CASES = [
     ("non-scalar-backward", "x.pow(2)", "backward() needs a single number"),
 ]
 
-VALUE_CASES = [
-    ("value-code", "__import__('os').system('id')", "A value may hold only numbers"),
-    ("value-depth-1000", "[" * 1_000 + "1." + "]" * 1_000, "does not parse"),
-    ("value-5-MB", "[" + "1., " * 1_300_000 + "1.]", "does not parse"),  # the box keeps 100,000 characters
-    ("value-ragged", "[[1., 2.], [3.]]", "different lengths"),
+VALUE_CASES = [  # read by Tensor Lab's literal parser (one parser for both pages)
+    ("value-code", "__import__('os').system('id')", "is not a number"),
+    ("value-depth-1000", "[" * 1_000 + "1." + "]" * 1_000, "nested deeper than 6 levels"),
+    ("value-5-MB", "[" + "1., " * 1_300_000 + "1.]", "more than 10,000 numbers"),  # the box keeps 100,000 characters
+    ("value-ragged", "[[1., 2.], [3.]]", "ragged"),
     ("value-empty-list", "[]", "empty list"),
     ("value-inf", "1e999", "too large"),
-    ("value-arabic-digits", "[١, ٢]", "does not parse"),
-    ("value-dict", "{'a': 1}", "A value may hold only numbers"),
+    ("value-nan", "[nan, 1.]", "not finite"),
+    ("value-4301-digits", "9" * 4_301, "does not fit in a 64-bit integer"),
+    ("value-arabic-digits", "[١, ٢]", "not a plain ASCII digit"),
+    ("value-dict", "{'a': 1}", "Could not read the literal"),
+    ("value-markdown-image", "![x](http://127.0.0.1:9/a.png)", "Could not read the literal at character 1 (`![x]"),
 ]
 
 
