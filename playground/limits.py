@@ -31,7 +31,15 @@ MAX_GRADCHECK_WORK = 20_000_000  # numbers computed by all finite-difference eva
 MAX_GRADCHECK_ELEMENTS = 256  # leaf elements checked by finite differences (2 evaluations each)
 MAX_ARROW_SIDE = 30  # gradient arrows per side on the 2-D field
 MAX_OPTIMIZERS_COMPARED = 6
+# Optimizer paths: steps x paths x (parts of the function + OPTIMIZER_STEP_COST) at most MAX_OPTIMIZER_WORK.
+# A step's fixed cost (zero_grad, backward, optimizer.step) is about that of 100 parts of the function;
+# the bound is about 2.5 s of CPU on the 2-core CI machine (6 paths of 1,000 steps on Rosenbrock pass).
+OPTIMIZER_STEP_COST = 100
+MAX_OPTIMIZER_WORK = 800_000
 MAX_PLOT_RANGE = 1_000.0  # largest |x| or |y| a plot axis may reach
+MAX_GRAPH_NODE_ELEMENTS = 1_000  # a graph node keeps its numbers up to this size, else only their summary
+AUTOGRAD_CACHE_BYTES = 32 * 1024 * 1024  # results of the Autograd page kept for every session together
+AUTOGRAD_CACHE_TTL_S = 600.0  # a result unused this long is dropped
 
 # Data
 MAX_SAMPLES = 100_000

@@ -32,6 +32,7 @@ from playground.autograd.optimizer_paths import (
     run_paths,
     with_learning_rates,
 )
+from playground.autograd.result_cache import RESULTS
 from playground.autograd.variables import (
     COURSE_PRESET,
     PRESETS,
@@ -54,36 +55,30 @@ for _key in [key for key in st.session_state if isinstance(key, str) and key.sta
     st.session_state[_key] = st.session_state[_key]
 
 
-# ---- cached pure computations, keyed by their specs --------------------------------------------------------
+# ---- pure computations, kept for every session in a cache bounded in bytes and age (result_cache.py) ---------
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_trace(spec: dict) -> AutogradResult:
-    return trace(ExpressionSpec.from_dict(spec))
+    return RESULTS.get("trace", spec, lambda: trace(ExpressionSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_check(spec: dict) -> GradCheckReport:
-    return finite_difference_check(ExpressionSpec.from_dict(spec))
+    return RESULTS.get("check", spec, lambda: finite_difference_check(ExpressionSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_lesson(key: str, spec: dict) -> Lesson:
-    return run_lesson(key, ExpressionSpec.from_dict(spec))
+    return RESULTS.get(f"lesson-{key}", spec, lambda: run_lesson(key, ExpressionSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_curve(spec: dict) -> Curve1D:
-    return curve_1d(Curve1DSpec.from_dict(spec))
+    return RESULTS.get("curve", spec, lambda: curve_1d(Curve1DSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def cached_field(spec: dict) -> Field2D:
-    return gradient_field(Field2DSpec.from_dict(spec))
+    return RESULTS.get("field", spec, lambda: gradient_field(Field2DSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def cached_paths(spec: dict) -> list[OptimizerPath]:
-    return run_paths(OptimizerRunSpec.from_dict(spec))
+    return RESULTS.get("paths", spec, lambda: run_paths(OptimizerRunSpec.from_dict(spec)))
 
 
 # ---- state ------------------------------------------------------------------------------------------------
@@ -471,9 +466,11 @@ def optimizer_view() -> None:
         return
     spec = OptimizerRunSpec(expression, (float(x0), float(y0)), int(steps), tuple(optimizers))
     try:
-        spec.validate()
-        paths = cached_paths(spec.to_dict())
-        field = cached_field(Field2DSpec(expression, x_range, y_range, 80, 2).to_dict())
+        spec.validate()  # the work bound (steps x paths x function size) is checked here, before running
+        with st.spinner(f"Running {len(optimizers)} optimizer{'s' if len(optimizers) > 1 else ''} for "
+                        f"{int(steps):,} steps each ..."):  # drawn where the plot will be
+            paths = cached_paths(spec.to_dict())
+            field = cached_field(Field2DSpec(expression, x_range, y_range, 80, 2).to_dict())
     except PlaygroundError as exc:
         show_error(exc)
         return

@@ -95,9 +95,9 @@ def test_shapes_that_do_not_broadcast(at):
 
 
 @pytest.mark.parametrize("field,value,sentence", [
-    ("literal", "[1, [2]", "does not parse"),
-    ("literal", "[[1, 2], [3]]", "different lengths"),
-    ("literal", "__import__('os')", "only numbers"),
+    ("literal", "[1, [2]", "missing 1 closing bracket"),
+    ("literal", "[[1, 2], [3]]", "ragged"),
+    ("literal", "__import__('os')", "is not a number"),
     ("name", "torch", "is taken"),
     ("name", "1x", "cannot be a variable name"),
 ])
@@ -207,7 +207,7 @@ def test_bad_random_shape_keeps_every_row_and_reload_restores_the_course(at):
     at.button(key="agbtn_add").click().run()
     at.selectbox(key="ag_var_0_source").set_value("random").run()
     at.text_input(key="ag_var_0_shape").set_value("2, x").run()
-    assert any("A shape is whole numbers" in e for e in errors(at))
+    assert any("must be whole numbers separated by commas" in e for e in errors(at))
     assert at.text_input(key="ag_var_1_name").value == "a"  # the row after the bad one is still drawn
     at.text_input(key="ag_expression").set_value("nonsense(").run()
     at.button(key="agbtn_reload").click().run()

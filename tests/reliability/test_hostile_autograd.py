@@ -174,3 +174,30 @@ def test_evaluation_never_sees_a_python_object():
     """Only tensors go in and come out: the evaluator has no names beyond the declared ones."""
     out = evaluate_text("(x * 2).sum()", {"x": torch.ones(3)})
     assert isinstance(out, torch.Tensor) and out.item() == 6.0
+
+
+def test_a_costly_optimizer_setup_is_refused_on_the_page_without_running_it(page):
+    """Issue 12: a ~200-character function, 6 paths of 2,000 steps cost 11.6-14.1 s of the page's own thread."""
+    import time
+
+    from tests.reliability.conftest import record
+    from tests.unit.autograd.test_optimizer_paths import COSTLY
+
+    at = page
+    at.radio(key="ag_view").set_value("Optimizer paths").run()
+    at.multiselect(key="ag_opt_kinds").set_value(["SGD"]).run()
+    at.number_input(key="ag_opt_steps").set_value(2000).run()
+    set_text(at, "ag_opt_SGD_more", "0.01, 0.02, 0.03, 0.04, 0.06")
+    at.text_input(key="ag_f2_expr").set_value(COSTLY)
+    started = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - started
+    assert_sentence(at, "too much to run at each change")
+    assert seconds < 2.0, seconds
+    record("autograd", "costly optimizer setup (6 paths x 2,000 steps, 197 characters): seconds to the sentence",
+           round(seconds, 3))
+    at.number_input(key="ag_opt_steps").set_value(100).run()  # fewer steps: it runs
+    assert not at.error and len(at.dataframe[0].value) == 6
+    set_text(at, "ag_opt_SGD_more", "")
+    at.radio(key="ag_view").set_value("Graph and gradients").run()
+    restore(at)
