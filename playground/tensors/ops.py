@@ -326,7 +326,8 @@ def compare(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome) -> Verdict:
             index, tv, nv = where
             reasons.append(f"Values differ first at index {index}: torch {tv!r} vs NumPy {nv!r}.")
         elif first_difference(t.value, n.value, 0.0, 0.0) is not None:
-            largest = float(np.nanmax(np.abs(np.asarray(t.value, np.float64) - np.asarray(n.value, np.float64))))
+            with np.errstate(invalid="ignore"):  # inf - inf where both are inf: NaN, skipped by nanmax
+                largest = float(np.nanmax(np.abs(np.asarray(t.value, np.float64) - np.asarray(n.value, np.float64))))
             rounding = (
                 f" The values agree up to floating-point rounding (largest difference {largest:.2g}): "
                 "the two libraries add numbers in a different order."

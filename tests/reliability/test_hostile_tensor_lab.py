@@ -55,6 +55,11 @@ PAGE_CASES = [
     ("exponent-huge", {"tl_exponent": "1e9"}, "Keep the exponent between -64 and 64"),
     ("exponent-9**9**9", {"tl_exponent": "9**9**9"}, "is not a number"),
     ("exponent-nan", {"tl_exponent": "nan"}, "is not a number"),
+    ("exponent-4301-digits", {"tl_exponent": "9" * 4_301}, "Keep the exponent between -64 and 64"),  # box: 32 chars
+    ("exponent-markdown-image", {"tl_exponent": "![x](http://127.0.0.1:9/a.png)"}, "The exponent `![x](http://127"),
+    ("literal-4301-digit-integer", {"tl_literal": "[" + "9" * 4_301 + "]"}, "does not fit in a 64-bit integer"),
+    ("shape-4301-digits", {"tl_source": "zeros", "tl_shape": "9" * 4_301}, "must be whole numbers"),
+    ("sharing-demo-4301-digits", {"tl_share_values": "9" * 4_301}, "must be numbers separated by commas"),
     ("reshape-two-minus-ones", {"tl_op": "reshape", "tl_new_shape": "-1, -1"}, "Only one size may be -1"),
     ("reshape-words", {"tl_op": "view", "tl_new_shape": "rm -rf /"}, "must be whole numbers"),
     ("cat-input-10^9", {"tl_op": "cat", "tl_dim": 0, "tl_cat1_source": "ones", "tl_cat1_shape": "100000, 100000"},
@@ -156,4 +161,18 @@ def test_shape_limits(text, fragment):
         return
     with pytest.raises(PlaygroundError) as caught:
         build(TensorSpec(source="randn", literal="", shape=parse_shape(text), dtype="float32", seed=0))
+    assert_plain(caught.value, fragment)
+
+
+@pytest.mark.parametrize(("call", "fragment"), [
+    (lambda: __import__("playground.tensors.ops", fromlist=["x"]).parse_exponent("9" * 4_301), "4,301 characters long"),
+    (lambda: __import__("playground.tensors.ops", fromlist=["x"]).parse_exponent("9" * 33), "33 characters long"),
+    (lambda: __import__("playground.tensors.literal", fromlist=["x"]).parse_numbers("1," * 2_001), "at most 4,000"),
+    (lambda: __import__("playground.tensors.literal", fromlist=["x"]).parse_shape("1," * 101), "at most 200 characters"),
+    (lambda: build(TensorSpec(source="literal", literal="[" + "1" * 5_000 + "]")), "does not fit in a 64-bit"),
+], ids=["exponent-4301-digits", "exponent-33-chars", "array-values-4002-chars", "shape-202-chars", "literal-5000-digits"])
+def test_each_box_is_bounded_in_the_logic_too(call, fragment):
+    """The boxes cut what is typed (max_chars); a value that reaches the logic by another road is refused there."""
+    with pytest.raises(PlaygroundError) as caught:
+        call()
     assert_plain(caught.value, fragment)
