@@ -176,10 +176,11 @@ def test_evaluation_never_sees_a_python_object():
     assert isinstance(out, torch.Tensor) and out.item() == 6.0
 
 
-def test_a_costly_optimizer_setup_is_refused_on_the_page_without_running_it(page):
+def test_a_costly_optimizer_setup_is_refused_on_the_page_without_running_it(page, monkeypatch):
     """Issue 12: a ~200-character function, 6 paths of 2,000 steps cost 11.6-14.1 s of the page's own thread."""
     import time
 
+    import playground.autograd.optimizer_paths as optimizer_paths
     from tests.reliability.conftest import record
     from tests.unit.autograd.test_optimizer_paths import COSTLY
 
@@ -189,11 +190,13 @@ def test_a_costly_optimizer_setup_is_refused_on_the_page_without_running_it(page
     at.number_input(key="ag_opt_steps").set_value(2000).run()
     set_text(at, "ag_opt_SGD_more", "0.01, 0.02, 0.03, 0.04, 0.06")
     at.text_input(key="ag_f2_expr").set_value(COSTLY)
+    real_run_path = optimizer_paths.run_path
+    monkeypatch.setattr(optimizer_paths, "run_path", lambda *a: pytest.fail("no step may run"))
     started = time.perf_counter()
     at.run()
     seconds = time.perf_counter() - started
     assert_sentence(at, "too much to run at each change")
-    assert seconds < 2.0, seconds
+    monkeypatch.setattr(optimizer_paths, "run_path", real_run_path)
     record("autograd", "costly optimizer setup (6 paths x 2,000 steps, 197 characters): seconds to the sentence",
            round(seconds, 3))
     at.number_input(key="ag_opt_steps").set_value(100).run()  # fewer steps: it runs

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 
 import pytest
 import torch
@@ -87,10 +86,9 @@ def test_a_tensor_at_the_end_of_its_storage_passes_and_one_element_beyond_is_ref
     (h.nested_tuple_key(40), "memo", "shared through the memo"),
     (h.shared_list(40), "memo", "shared through the memo"),
 ], ids=["bytearray-2GB", "storage-claims-2GB", "tuple-key-2^40", "shared-lists-2^40"])
-def test_attacks_are_refused_at_once(data, kind, fragment):
-    started = time.perf_counter()
+def test_attacks_are_refused_at_once(data, kind, fragment, monkeypatch):
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("nothing may be unpickled"))
     exc = refused(data)
-    assert time.perf_counter() - started < 0.5
     assert exc.kind == kind and fragment in str(exc)
 
 
@@ -248,11 +246,9 @@ def test_the_loader_child_is_bounded_in_memory_and_cpu(monkeypatch):
     """Files the checks would refuse, given to the child directly: it refuses them within its limits."""
     monkeypatch.setattr(limits, "LOADER_CPU_S", 1)
     monkeypatch.setattr(limits, "LOADER_WALL_S", 5.0)
-    started = time.perf_counter()
     assert pt_loader.load_checked_pt(h.bytearray_alloc(2_000_000_000)).status == "memory"
     assert pt_loader.load_checked_pt(h.huge_storage(150_000_000)).status == "memory"  # inflates to 600 MB
     assert pt_loader.load_checked_pt(h.nested_tuple_key(40)).status in ("killed", "timeout")
-    assert time.perf_counter() - started < 15
     assert pt_loader.load_checked_pt(h.float_tensor_pt()).status == "ok"  # and it still works
 
 
