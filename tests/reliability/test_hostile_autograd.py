@@ -204,3 +204,22 @@ def test_a_costly_optimizer_setup_is_refused_on_the_page_without_running_it(page
     set_text(at, "ag_opt_SGD_more", "")
     at.radio(key="ag_view").set_value("Graph and gradients").run()
     restore(at)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("ag_expression", "x.pow(2).sum() + ![x](http://127.0.0.1:9/a.png)"),
+    ("ag_expression", "[x](http://127.0.0.1:9/a.png)"),
+    ("ag_var_0_literal", "![x](http://127.0.0.1:9/a.png)"),
+    ("ag_var_0_name", "![x](http://127.0.0.1:9/a.png)"),
+], ids=["expression-image", "expression-link", "value-image", "name-image"])
+def test_text_typed_into_a_box_is_shown_as_text(page, key, value):
+    from tests.reliability.test_hostile_tensor_lab import assert_user_text_stays_text
+
+    at = page
+    restore(at)
+    set_text(at, key, value)
+    assert not at.exception and at.error
+    assert_user_text_stays_text(at)
+    if key == "ag_var_0_name":
+        set_text(at, "ag_var_0_name", "x")
+    restore(at)

@@ -7,6 +7,8 @@ normal result and the markers are still there.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from playground import limits
@@ -176,3 +178,35 @@ def test_each_box_is_bounded_in_the_logic_too(call, fragment):
     with pytest.raises(PlaygroundError) as caught:
         call()
     assert_plain(caught.value, fragment)
+
+
+# -------------------------------------------------------------------------------- text stays text
+
+IMAGE = "![x](http://127.0.0.1:9/a.png)"
+CODE_SPAN = re.compile(r"`[^`]*`")
+
+
+def assert_user_text_stays_text(at) -> None:
+    """Wherever the page echoes the user's text through Markdown, it is inside a code span or escaped: no
+    image, link or HTML can come of it (issue 12 item 4). The page's own text has no links or images."""
+    for kind in ("markdown", "caption", "error", "warning", "info", "success"):
+        for element in getattr(at, kind):
+            if kind == "markdown" and 'class="shape-picture"' in element.value:
+                continue
+            outside = CODE_SPAN.sub("", str(element.value)).replace("\\]\\(", "").replace("\\<", "")
+            assert "](" not in outside and "<img" not in outside, (kind, element.value)
+
+
+@pytest.mark.parametrize("values", [
+    {"tl_literal": IMAGE}, {"tl_literal": f"[1, {IMAGE}]"}, {"tl_exponent": IMAGE},
+    {"tl_op": "reshape", "tl_new_shape": IMAGE}, {"tl_source": "zeros", "tl_shape": IMAGE},
+    {"tl_share_values": IMAGE}, {"tl_literal": "<img src=http://127.0.0.1:9/b.png>"},
+], ids=["literal", "literal-item", "exponent", "new-shape", "shape", "array-values", "html"])
+def test_text_typed_into_a_box_is_shown_as_text(lab, values):
+    at = lab
+    restore_normal(at)
+    set_widgets(at, values)
+    assert_no_traceback(at)
+    assert at.error, "a sentence is shown"
+    assert_user_text_stays_text(at)
+    restore_normal(at)

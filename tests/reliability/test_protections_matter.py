@@ -144,3 +144,39 @@ def test_server_settings_the_security_review_relies_on():
     assert config["client"]["showErrorDetails"] == "none"
     assert config["server"]["maxUploadSize"] * 1024 * 1024 == limits.MAX_UPLOAD_BYTES
     assert config["server"]["runOnSave"] is False and config["server"]["fileWatcherType"] == "none"
+
+
+def test_without_quoting_user_text_a_markdown_image_reaches_the_page(monkeypatch):
+    import playground.tensors.literal as literal
+
+    monkeypatch.setattr(literal, "quoted", lambda text, limit=40: str(text)[:limit])  # the protection, removed
+    with pytest.raises(ORACLE_FAILS):
+        lab_cases.test_text_typed_into_a_box_is_shown_as_text(open_page("views/tensor_lab.py"),
+                                                               {"tl_literal": f"[1, {lab_cases.IMAGE}]"})
+
+
+def test_without_the_exponent_length_check_4301_digits_escape_as_a_valueerror(monkeypatch):
+    monkeypatch.setattr(limits, "MAX_EXPONENT_CHARS", 10**9)
+    from playground.tensors.ops import parse_exponent
+
+    call, fragment = (lambda: parse_exponent("9" * 4_301)), "4,301 characters"
+    with pytest.raises((*ORACLE_FAILS, ValueError)) as caught:
+        lab_cases.test_each_box_is_bounded_in_the_logic_too(call, fragment)
+    assert not isinstance(caught.value, PlaygroundError)  # int()'s own ValueError: past any handler of sentences
+
+
+def test_without_the_node_summary_a_trace_entry_is_megabytes(monkeypatch):
+    import playground.autograd.graph as graph
+    from tests.unit.autograd import test_result_cache
+
+    monkeypatch.setattr(graph, "MAX_GRAPH_NODE_ELEMENTS", limits.MAX_TENSOR_ELEMENTS)
+    with pytest.raises(ORACLE_FAILS):
+        test_result_cache.test_a_trace_entry_stays_small_even_for_the_largest_tensors()
+
+
+def test_without_the_work_bound_the_costly_optimizer_setup_runs(monkeypatch):
+    from tests.unit.autograd import test_optimizer_paths
+
+    monkeypatch.setattr(limits, "MAX_OPTIMIZER_WORK", 10**12)
+    with pytest.raises(ORACLE_FAILS):
+        test_optimizer_paths.test_the_costly_setup_of_issue_12_is_refused_before_it_runs(monkeypatch)
