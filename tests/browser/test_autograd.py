@@ -95,6 +95,6 @@ def test_the_optimizer_view_draws_its_paths_and_its_time_is_recorded(page, app_u
         " return p && p._fullData && p._fullData.some(t => t.name && t.name.startsWith('SGD') && t.x.length > 500); }")
     wait_idle(page)
     rosenbrock_s = time.perf_counter() - started
-    record("autograd", "browser: click to optimizer paths drawn (s): the view / the Rosenbrock preset",
+    record("autograd (browser)", "click to optimizer paths drawn (s): the view / the Rosenbrock preset",
            f"{view_s:.2f} / {rosenbrock_s:.2f}")
     assert page.locator('[data-testid="stException"]').count() == 0  # the times are figures, not assertions
