@@ -30,6 +30,7 @@ from playground.autograd.optimizer_paths import (
     OptimizerSpec,
     parse_learning_rates,
     run_paths,
+    warm_up_in_background,
     with_learning_rates,
 )
 from playground.autograd.result_cache import RESULTS
@@ -502,6 +503,7 @@ def optimizer_view() -> None:
 
 # ---- the page ---------------------------------------------------------------------------------------------
 
+warm_up_in_background()  # once per server: the optimizer view's first click does not pay torch's lazy imports
 st.title("Autograd")
 st.caption("`requires_grad=True` records operations, `z.backward()` computes gradients, `x.grad` holds them. "
            "Everything below is real PyTorch.")

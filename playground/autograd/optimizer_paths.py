@@ -7,6 +7,7 @@ Each step is the training loop every course teaches: ``optimizer.zero_grad()``, 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,6 +223,23 @@ def run_path(expression: str, start: tuple[float, float], steps: int, optimizer_
             losses.append(float(f(p)))
     path = np.array(points[: len(losses)], dtype=np.float64)
     return OptimizerPath(optimizer_spec.label, path[:, 0], path[:, 1], np.array(losses), stopped)
+
+
+_WARMED = threading.Lock()
+
+
+def warm_up_in_background() -> None:
+    """Once per process, a thread that takes one step with each optimizer: the first ``optimizer.step()``
+    imports parts of torch (2-3 s on the 2-core machine), which would otherwise fall on the first click
+    of the optimizer view."""
+    if not _WARMED.acquire(blocking=False):
+        return
+
+    def warm() -> None:
+        for kind in OPTIMIZER_KINDS:
+            run_path("x**2 + y**2", (1.0, 1.0), 1, OptimizerSpec(kind, 0.1, 0.5))
+
+    threading.Thread(target=warm, name="playground-optimizer-warm-up", daemon=True).start()
 
 
 def run_paths(spec: OptimizerRunSpec) -> list[OptimizerPath]:

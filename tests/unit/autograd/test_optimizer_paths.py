@@ -223,3 +223,16 @@ def test_the_fast_evaluation_makes_the_same_numbers(expression):
         (qx, qy) = torch.autograd.grad(quick, [px, py], allow_unused=True, materialize_grads=True)
         assert slow.item() == quick.item() or (math.isnan(slow.item()) and math.isnan(quick.item()))
         assert gx.item() == qx.item() and gy.item() == qy.item()
+
+
+def test_the_warm_up_runs_once_per_process_off_the_page_thread():
+    import threading
+
+    from playground.autograd.optimizer_paths import warm_up_in_background
+
+    warm_up_in_background()
+    warm_up_in_background()
+    warmers = [t for t in threading.enumerate() if t.name == "playground-optimizer-warm-up"]
+    assert len(warmers) <= 1 and all(t.daemon for t in warmers)
+    for thread in warmers:
+        thread.join(timeout=60)
