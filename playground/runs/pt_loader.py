@@ -279,9 +279,14 @@ def load_and_describe(data: bytes) -> tuple[dict, bytes]:
         return _load(data)
     except MemoryError:
         return {"status": "memory"}, b""
-    except pickle.UnpicklingError as exc:  # torch's weights-only unpickler refused a global
-        found = re.search(r"GLOBAL ([\w.]{1,200})", re.sub(r"\x1b\[[0-9;]*m", "", str(exc)[:5000]))
-        return {"status": "refused", "code": "global", "global": found.group(1) if found else ""}, b""
+    except pickle.UnpicklingError as exc:  # torch's weights-only unpickler refused a global, or an instruction
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)[:5000])
+        found = re.search(r"GLOBAL ([\w.]{1,200})", text)
+        if found:
+            return {"status": "refused", "code": "global", "global": found.group(1)}, b""
+        reason = re.search(r"WeightsUnpickler error:\s*([^\n]{1,200})", text)
+        return {"status": "error", "detail": "torch.load(weights_only=True): "
+                + (reason.group(1) if reason else "it refused the file")}, b""
     except RuntimeError as exc:  # torch's allocator refusing under RLIMIT_AS, or torch.load refusing the file
         if "allocate" in str(exc)[:2000]:
             return {"status": "memory"}, b""

@@ -279,3 +279,15 @@ def test_sentences_for_what_the_child_found():
     assert "more than 512 MB" in _loader_error(LoaderReply("memory", {})).sentence
     assert "did not finish within the limits" in _loader_error(LoaderReply("killed", {})).sentence
     assert isinstance(_loader_error(LoaderReply("error", {"detail": 5})), PlaygroundError)
+
+
+def test_what_torch_refuses_after_the_checks_is_still_a_sentence():
+    """Pickle protocol 4 passes the checks, but torch's weights-only unpickler refuses its FRAME opcode."""
+    from playground.runs.weights_import import read_pt
+
+    buffer = io.BytesIO()
+    torch.save(nn.Linear(2, 3).state_dict(), buffer, pickle_protocol=4)
+    check_pt(buffer.getvalue())
+    with pytest.raises(PlaygroundError) as caught:
+        read_pt(buffer.getvalue())
+    assert "not a complete PyTorch checkpoint" in caught.value.sentence and "Unsupported operand" in caught.value.detail
