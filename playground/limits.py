@@ -12,6 +12,9 @@ MAX_TENSOR_DIMS = 6
 MAX_LITERAL_CHARS = 100_000
 MAX_CAT_INPUTS = 3
 MAX_ABS_EXPONENT = 64.0
+MAX_EXPONENT_CHARS = 32  # the exponent box (a 4,301-digit one is a sentence, never int()'s ValueError)
+MAX_SHAPE_CHARS = 200  # every shape box, Tensor Lab's and Autograd's
+MAX_NUMBER_LIST_CHARS = 4_000  # "array values" of the from_numpy demo (at most 100 numbers)
 
 # Autograd
 MAX_EXPRESSION_CHARS = 500
@@ -28,7 +31,15 @@ MAX_GRADCHECK_WORK = 20_000_000  # numbers computed by all finite-difference eva
 MAX_GRADCHECK_ELEMENTS = 256  # leaf elements checked by finite differences (2 evaluations each)
 MAX_ARROW_SIDE = 30  # gradient arrows per side on the 2-D field
 MAX_OPTIMIZERS_COMPARED = 6
+# Optimizer paths: steps x paths x (parts of the function + OPTIMIZER_STEP_COST) at most MAX_OPTIMIZER_WORK.
+# A step's fixed cost (zero_grad, backward, optimizer.step) is about that of 100 parts of the function;
+# the bound is about 2.5 s of CPU on the 2-core CI machine (6 paths of 1,000 steps on Rosenbrock pass).
+OPTIMIZER_STEP_COST = 100
+MAX_OPTIMIZER_WORK = 800_000
 MAX_PLOT_RANGE = 1_000.0  # largest |x| or |y| a plot axis may reach
+MAX_GRAPH_NODE_ELEMENTS = 1_000  # a graph node keeps its numbers up to this size, else only their summary
+AUTOGRAD_CACHE_BYTES = 32 * 1024 * 1024  # results of the Autograd page kept for every session together
+AUTOGRAD_CACHE_TTL_S = 600.0  # a result unused this long is dropped
 
 # Data
 MAX_SAMPLES = 100_000
@@ -71,6 +82,27 @@ SHARED_SAVE_WINDOW_S = 60.0  # ... of this many seconds
 MAX_RUN_NAME_CHARS = 120  # a run's editable name
 MAX_EVICTION_NOTES = 20  # "removed to make room" notes kept per owner
 RUNS_PAGE_SIZE = 25  # rows of the Runs table a page
+
+# Weights import: a .pt is checked before anything in it is unpickled (playground/runs/pt_archive.py),
+# then loaded in a short-lived child process under these limits (playground/runs/pt_loader.py).
+MAX_PT_RECORDS = 600  # records in the zip archive
+MAX_PT_STORAGES = 512  # storages (a checkpoint with optimizer state has about three per weight)
+MAX_PT_PICKLE_BYTES = 2 * 1024 * 1024  # the data.pkl record
+MAX_PT_PICKLE_OPS = 200_000  # pickle instructions walked
+MAX_PT_DATA_BYTES = 32 * 1024 * 1024  # declared record bytes, and bytes of all tensors' elements (the largest model: 1.8 MB)
+MAX_PT_STRING_CHARS = 65_536  # one string in the pickle
+MAX_PT_MEMO_REUSES = 100_000  # values fetched again from the pickle's memo (atoms, flat tuples, tensors)
+MAX_PT_STACK = 10_000  # open MARKs
+MAX_PT_DEPTH = 16  # containers nested in containers
+MAX_PT_TENSOR_DIMS = 16
+LOADER_MEMORY_BYTES = 512 * 1024 * 1024  # address space the loading child may add to what torch needs
+LOADER_CPU_S = 10  # CPU seconds of the loading child
+LOADER_WALL_S = 15.0  # wall-clock seconds of one load
+LOADER_START_S = 120.0  # the loader process importing torch, on a busy machine
+LOADER_IDLE_S = 300.0  # the loader process exits after this long unused
+
+# Run store
+MAX_RUNS_LISTED = 1_000  # newest runs shown on the Runs page
 MAX_RUNS_COMPARED = 8  # runs overlaid at once
 
 # Names and text a user gives (CSV names, column names, run names)

@@ -58,7 +58,7 @@ def test_safetensors_round_trip_carries_the_spec():
     assert loaded.config == trained.config
     assert loaded.standardization == trained.standardization
     assert loaded.classes == ("0", "1", "2") and loaded.feature_names == ("x1", "x2")
-    assert json.dumps(loaded.test_metrics, sort_keys=True) == json.dumps(trained.test_metrics, sort_keys=True)
+    assert trained.test_metrics and loaded.test_metrics == {}  # never read from a file: the page recomputes them
     rebuilt = loaded.to_trained(loaded.config).build()
     x = torch.randn(5, 2)
     assert torch.equal(rebuilt(x), trained.build()(x))
@@ -275,14 +275,80 @@ def test_a_plain_sequential_or_another_attribute_loads():
     plain = {k.removeprefix("layers."): v for k, v in trained.state_dict.items()}
     loaded = read_weights("model.pt", pt_of(plain), SPEC)
     assert_bit_identical(loaded.state_dict, trained.state_dict)
-    assert "no 'layers.' prefix" in loaded.notes[0]
+    assert "had no `layers.` at their start" in loaded.notes[0]
     other = {f"net.{k}": v for k, v in plain.items()}
     loaded = read_weights("model.pt", pt_of(other), SPEC)
     assert_bit_identical(loaded.state_dict, trained.state_dict)
-    assert "'net.'" in loaded.notes[0]
+    assert "`net.`" in loaded.notes[0]
     mixed = {**other, "other.0.weight": torch.zeros(1)}
     with pytest.raises(WeightsMismatch):
         read_weights("model.pt", pt_of(mixed), SPEC)
+
+
+def test_keys_with_or_without_one_common_prefix_load_either_way(monkeypatch):
+    """The model may keep its layers in ``self.layers`` (keys ``layers.0.weight``) or be a plain nn.Sequential
+    (``0.weight``); a file of either kind loads into either, with a note saying what was renamed."""
+    trained = make_trained()
+    plain = dict(trained.state_dict)
+    prefixed = {f"layers.{k}": v for k, v in plain.items()}
+    other = {f"model.{k}": v for k, v in plain.items()}
+    real = weights_import.expected_shapes
+
+    monkeypatch.setattr(weights_import, "expected_shapes", lambda spec: {f"layers.{k}": v for k, v in real(spec).items()})
+    for data, note in ((pt_of(plain), "had no `layers.` at their start"), (pt_of(prefixed), None),
+                       (pt_of(other), "renamed")):
+        loaded = read_weights("m.pt", data, SPEC)
+        assert list(loaded.state_dict) == list(prefixed)
+        assert_bit_identical(loaded.state_dict, prefixed)
+        assert (note in loaded.notes[0]) if note else not loaded.notes
+    monkeypatch.setattr(weights_import, "expected_shapes", real)
+    loaded = read_weights("m.pt", pt_of(prefixed), SPEC)
+    assert list(loaded.state_dict) == list(plain) and "was dropped" in loaded.notes[0]
+    with pytest.raises(WeightsMismatch):  # two different prefixes in one file: no single rename fits
+        read_weights("m.pt", pt_of({**{f"a.{k}": v for k, v in list(plain.items())[:2]},
+                                    **{f"b.{k}": v for k, v in list(plain.items())[2:]}}), SPEC)
+
+
+def test_names_from_a_file_cannot_become_markdown():
+    state = make_trained().state_dict
+    state["![x](http://example.com/a.png)"] = torch.zeros(1)
+    with pytest.raises(WeightsMismatch) as info:
+        read_weights("m.safetensors", safetensors.torch.save(state), SPEC)
+    assert "unexpected key `![x](http://example.com/a.png)`" in info.value.sentence
+    many = {f"extra{i}": torch.zeros(1) for i in range(40)}
+    with pytest.raises(WeightsMismatch) as info:
+        read_weights("m.safetensors", safetensors.torch.save({**state, **many}), SPEC)
+    assert "and 33 more" in info.value.sentence and len(info.value.sentence) < 1_000
+
+
+def test_metrics_in_a_file_are_never_believed():
+    """An untrained model's safetensors whose metadata claims a perfect test accuracy: the claim is dropped."""
+    untrained = make_trained()
+    metadata = export.spec_metadata(untrained)
+    metadata[export.META_TEST_METRICS] = json.dumps({"accuracy": 1.0, "n": 50})
+    loaded = read_weights("m.safetensors", safetensors.torch.save(dict(untrained.state_dict), metadata=metadata))
+    assert loaded.test_metrics == {} and loaded.to_trained(loaded.config).test_metrics == {}
+
+
+@pytest.mark.parametrize(("config", "fragment"), [
+    ({"model": {"hidden": 5}}, "must be lists"),
+    ({"model": {"hidden": [None]}}, "whole number of neurons"),
+    ({"train": {"epochs": "9" * 5_000}}, "This spec file's settings"),
+    ({"train": {"lr": [1, 2]}}, "This spec file's settings"),
+    ([None], "not a JSON object"),
+    ({"model": {"activations": ["![x](http://example.com/a.png)"]}}, "are not valid"),
+])
+def test_a_spec_with_wrong_types_is_a_sentence(config, fragment):
+    document = {"format": export.SPEC_FORMAT, "version": 1, "config": config}
+    with pytest.raises(PlaygroundError) as info:
+        read_spec_json(json.dumps(document).encode())
+    assert fragment in info.value.sentence and "](http" not in info.value.sentence.replace("\\]\\(", "")
+
+
+def test_a_spec_with_a_5000_digit_number_is_a_sentence():
+    with pytest.raises(PlaygroundError, match="not valid JSON"):
+        read_spec_json(b'{"format": "' + export.SPEC_FORMAT.encode() + b'", "config": {"train": {"epochs": '
+                       + b"9" * 5_000 + b"}}}")
 
 
 def test_an_upload_is_checked_against_its_own_spec_else_the_current_model():
