@@ -439,6 +439,7 @@ PRODUCT_FORMS: dict[str, Callable] = {
     "4 lanes": _products_in_lanes(4),
 }
 ONE_BY_ONE = "one by one"
+PROBE_VALUES = 4096  # results a form must reproduce (on random data) before a sweep uses it
 
 
 @dataclass(frozen=True)
@@ -510,31 +511,39 @@ class _LinearProducts:
         return function(x, w, b)
 
     def _calibrate(self, kind: str, layer: _Linear, rows: int, expanded: bool, members: int) -> str:
-        """The first form whose bits equal a single Linear's autograd on random data laid out as the real one."""
+        """The first form whose bits equal the run's on random data laid out as the real one, over enough
+        members for at least PROBE_VALUES results (a small product agrees with a wrong form by chance)."""
         gen = torch.Generator().manual_seed(len(self.choice))
         fan_in, fan_out = layer.in_features, layer.out_features
-        w, b = layer.views(torch.randn(members, self.n_parameters, generator=gen))
-        h = torch.randn(1 if expanded else members, rows, fan_in, generator=gen).expand(members, rows, fan_in)
+        per_member = rows * {"forward": fan_out, "grad_input": fan_in, "grad_weight": fan_in * fan_out,
+                             "grad_bias": fan_out}[kind]
+        members = min(max(members, -(-PROBE_VALUES // per_member)), PROBE_VALUES)
+
+        def scaled(*shape: int) -> torch.Tensor:  # magnitudes from 0.001 to 10, a scale a member
+            scale = 10.0 ** (torch.rand(shape[0], *(1,) * (len(shape) - 1), generator=gen) * 4 - 3)
+            return torch.randn(*shape, generator=gen) * scale
+
+        w, b = layer.views(scaled(members, self.n_parameters))
+        h = scaled(1 if expanded else members, rows, fan_in).expand(members, rows, fan_in)
         if not expanded:
             h = h.contiguous()
-        g = torch.randn(members, rows, fan_out, generator=gen)
-        truth = []
-        for i in range(members):  # what a run computes: F.linear forward, its autograd backward
+        g = scaled(members, rows, fan_out)
+        operands = {"forward": (h, w, b), "grad_input": (g, w, b), "grad_weight": (g, h, b), "grad_bias": (g, w, b)}
+        x, y, z = operands[kind]
+        expected = self._one_by_one(kind, x, y, z)
+        for i in range(min(members, 8)):  # the run's own calls are what autograd computes in a run
             hi, wi, bi = (t.clone().requires_grad_(True) for t in (h[i], w[i], b[i]))
             with torch.enable_grad():
                 out = F.linear(hi, wi, bi)
                 out.backward(g[i])
-            truth.append({"forward": out.detach(), "grad_input": hi.grad, "grad_weight": wi.grad,
-                          "grad_bias": bi.grad}[kind])
-        expected = torch.stack(truth)
-        operands = {"forward": (h, w, b), "grad_input": (g, w, b), "grad_weight": (g, h, b), "grad_bias": (g, w, b)}
-        x, y, z = operands[kind]
+            truth = {"forward": out.detach(), "grad_input": hi.grad, "grad_weight": wi.grad, "grad_bias": bi.grad}
+            if not torch.equal(truth[kind], expected[i]):
+                self.mismatched.append(f"{kind} of layer {layer.index} ({rows} rows)")
+                return ONE_BY_ONE
         forms = PRODUCT_FORMS if kind != "grad_bias" else {"batched": _products_batched}
         for name, form in forms.items():
             if torch.equal(self._batched(kind, form, x, y, z), expected):
                 return name
-        if not torch.equal(self._one_by_one(kind, x, y, z), expected):
-            self.mismatched.append(f"{kind} of layer {layer.index} ({rows} rows)")
         return ONE_BY_ONE
 
 
@@ -757,27 +766,29 @@ class _MemberOptimizers:
         return out
 
     def _check(self) -> int | None:
-        """The vector width with which the batched formulas give the members' own optimizers' bits, or None."""
+        """The vector width with which the batched formulas give the members' own optimizers' bits on random
+        data (the members' settings, repeated over enough rows for PROBE_VALUES entries), or None."""
         gen = torch.Generator().manual_seed(7)
-        rows = len(self.configs)
+        rows = max(len(self.configs), -(-PROBE_VALUES // self.n_parameters))
+        configs = [self.configs[i % len(self.configs)] for i in range(rows)]
         start = torch.randn(rows, self.n_parameters, generator=gen)
         grads = [torch.randn(rows, self.n_parameters, generator=gen)
                  * 10.0 ** torch.randint(-6, 1, (rows, self.n_parameters), generator=gen) for _ in range(3)]
         reference, reference_grads = start.clone(), torch.zeros_like(start)
-        own = self._own_optimizers(reference, reference_grads, self.configs)
+        own = self._own_optimizers(reference, reference_grads, configs)
         expected = []
         for g in grads:
             reference_grads.copy_(g)
             for optimizer in own:
                 optimizer.step()
             expected.append(reference.clone())
+        settings = optimizer_settings([c.train for c in configs], torch.device("cpu"))
         for width in VECTOR_WIDTHS:
-            self.lanes = self._vector_lanes(width).cpu()
-            mine, state = start.clone(), OptimizerState(optimizer_settings([c.train for c in self.configs],
-                                                                           torch.device("cpu")))
+            lanes = self._vector_lanes(width).cpu()
+            mine, state = start.clone(), OptimizerState(dict(settings))
             ok = True
             for g, want in zip(grads, expected, strict=True):
-                self.batched_step(mine, g.clone(), state, self.lanes)  # type: ignore[misc]
+                self.batched_step(mine, g.clone(), state, lanes)  # type: ignore[misc]
                 ok = ok and torch.equal(mine, want)
             if ok:
                 return width
@@ -856,15 +867,14 @@ def _layout(model: nn.Module) -> tuple[list[Any], list[_Linear], int]:
     return plan, linears, offset
 
 
-def _flatten(model: nn.Module, linears: list[_Linear], size: int) -> torch.Tensor:
-    """One member's parameters as a row of the buffer."""
+def _flatten(model: nn.Module, linears: list[_Linear], size: int) -> tuple[torch.Tensor, list[str]]:
+    """One member's parameters as a row of the buffer, and its Linear layers' names (its state_dict's keys)."""
     row = torch.empty(size)
-    modules = dict(model.named_modules())
-    for layer in linears:
-        linear = modules[layer.name]
+    modules = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    for layer, (_, linear) in zip(linears, modules, strict=True):
         row[layer.weight_at : layer.bias_at] = linear.weight.detach().reshape(-1)
         row[layer.bias_at : layer.bias_at + layer.out_features] = linear.bias.detach()
-    return row
+    return row, [name for name, _ in modules]
 
 
 class SweepTrainer:
@@ -900,10 +910,12 @@ class SweepTrainer:
         # Each member's initial weights and random streams, exactly as its single run makes them.
         shape_spec = max((c.model for c in self.configs), key=lambda spec: spec.dropout)  # dropout layers, if any
         self._plan, self._linears, self.n_parameters = _layout(build_model(shape_spec))
-        rows_, self._dropout_gens = [], []
+        rows_, self._dropout_gens, self._names = [], [], []
         for config in self.configs:
             torch.manual_seed(config.train.seed)
-            rows_.append(_flatten(build_model(config.model), self._linears, self.n_parameters))
+            row, names = _flatten(build_model(config.model), self._linears, self.n_parameters)
+            rows_.append(row)
+            self._names.append(names)
             if self.device.type == "cpu":
                 gen = torch.Generator()
                 gen.set_state(torch.get_rng_state())  # what the run's nn.Dropout draws from next
@@ -1070,9 +1082,9 @@ class SweepTrainer:
         else:
             raise PlaygroundError(f"This sweep has members 0 to {len(self.configs) - 1}.")
         out = {}
-        for layer in self._linears:
+        for layer, name in zip(self._linears, self._names[member], strict=True):
             w, b = layer.views(row.unsqueeze(0))
-            out[f"{layer.name}.weight"], out[f"{layer.name}.bias"] = w[0].clone(), b[0].clone()
+            out[f"{name}.weight"], out[f"{name}.bias"] = w[0].clone(), b[0].clone()
         return out
 
     # ------------------------------------------------------------------ training
