@@ -952,6 +952,8 @@ class SweepTrainer:
     def _rebind(self) -> None:
         """Settings and views for the members now in the buffers' rows."""
         configs = [self.configs[i] for i in self._active]
+        if not configs:  # every member has stopped: nothing left to step
+            return
         self.optimizer.bind(self._params, self._grads, configs)
         rates = [float(c.train.reg_rate) if c.train.regularization != "none" else 0.0 for c in configs]
         # The penalty's gradient as autograd forms it in a run: rate * sign(W) (L1) or rate * (2 * W) (L2).
