@@ -386,24 +386,23 @@ def _products_in_lanes(width: int) -> Callable:
     lanes then folded in halves (lane l plus lane l + width/2, ...), then the bias: a vector unit's dot product."""
 
     def products(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        inner = a.shape[2]
+        members, rows, inner = a.shape
         if inner <= width:  # one term a lane; the empty lanes add zeros, so fold from the next power of two
-            lanes = a.unsqueeze(2) * b.transpose(1, 2).unsqueeze(1)
+            lanes = a.permute(2, 0, 1).unsqueeze(3) * b.permute(1, 0, 2).unsqueeze(2)  # [lane, member, row, col]
             size = 1 << (inner - 1).bit_length()
             if size != inner:
-                lanes = F.pad(lanes, (0, size - inner))
+                lanes = F.pad(lanes, (0, 0, 0, 0, 0, 0, 0, size - inner))
         else:
-            members, rows, _ = a.shape
             pad = (-inner) % width
-            ap = F.pad(a, (0, pad)).reshape(members, rows, 1, -1, width).unbind(3)
-            bp = F.pad(b.transpose(1, 2), (0, pad)).reshape(members, 1, b.shape[2], -1, width).unbind(3)
+            ap = F.pad(a, (0, pad)).reshape(members, rows, -1, width).permute(2, 3, 0, 1).unsqueeze(4)
+            bp = F.pad(b, (0, 0, 0, pad)).reshape(members, -1, width, b.shape[2]).permute(1, 2, 0, 3).unsqueeze(3)
             lanes = ap[0] * bp[0]
             for x, y in zip(ap[1:], bp[1:], strict=True):
                 lanes.addcmul_(x, y)
-        while lanes.shape[-1] > 1:
-            half = lanes.shape[-1] // 2
-            lanes = lanes[..., :half] + lanes[..., half:]
-        out = lanes[..., 0]
+        while lanes.shape[0] > 1:
+            half = lanes.shape[0] // 2
+            lanes = lanes[:half] + lanes[half:]
+        out = lanes[0]
         return out if bias is None else out + bias.unsqueeze(1)
 
     return products
@@ -414,16 +413,28 @@ MKL_MIN_PRODUCT = 400  # torch multiplies a batch through MKL once a member's pr
 
 def _products_padded(rows: bool) -> Callable:
     """torch's batched product with zero rows (``rows``) or zero columns appended until it goes through MKL,
-    then cut back: the added rows and columns are only outputs, never terms of a sum."""
+    then cut back: the added rows and columns are only outputs, never terms of a sum. The zero-padded operand
+    is a buffer kept per shape, whose padding stays zero."""
+    buffers: dict[tuple, torch.Tensor] = {}
+
+    def padded(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        key = (shape, x.dtype, x.device)
+        buffer = buffers.get(key)
+        if buffer is None:
+            buffer = buffers[key] = torch.zeros(shape, dtype=x.dtype, device=x.device)
+        buffer[tuple(slice(0, n) for n in x.shape)].copy_(x)
+        return buffer
 
     def products(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        n_rows, inner, n_cols = a.shape[1], a.shape[2], b.shape[2]
+        members, n_rows, inner = a.shape
+        n_cols = b.shape[2]
         if rows:
-            pad = max(0, -(-MKL_MIN_PRODUCT // (n_cols * inner)) - n_rows)
-            out = _products_batched(F.pad(a, (0, 0, 0, pad)), b, bias)
+            size = max(n_rows, -(-MKL_MIN_PRODUCT // (n_cols * inner)))
+            out = _products_batched(padded(a, (members, size, inner)), b, bias)
         else:
-            pad = max(0, -(-MKL_MIN_PRODUCT // (n_rows * inner)) - n_cols)
-            out = _products_batched(a, F.pad(b, (0, pad)), None if bias is None else F.pad(bias, (0, pad)))
+            size = max(n_cols, -(-MKL_MIN_PRODUCT // (n_rows * inner)))
+            out = _products_batched(a, padded(b, (members, inner, size)),
+                                    None if bias is None else padded(bias, (members, size)))
         return out[:, :n_rows, :n_cols]
 
     return products
@@ -485,6 +496,17 @@ class _LinearProducts:
         return x.sum(1)
 
     @staticmethod
+    def _bound(kind: str, form: Callable) -> Callable:
+        """``_batched`` for one kind and form, as one call."""
+        if kind == "forward":
+            return lambda x, w, b: form(x, w.transpose(1, 2), b)
+        if kind == "grad_input":
+            return lambda x, w, b: form(x, w, None)
+        if kind == "grad_weight":
+            return lambda x, w, b: form(x.transpose(1, 2), w, None)
+        return lambda x, w, b: x.sum(1)
+
+    @staticmethod
     def _one_by_one(kind: str, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         rows = range(x.shape[0])
         if kind == "forward":
@@ -506,7 +528,7 @@ class _LinearProducts:
             if name == ONE_BY_ONE:
                 function = partial(self._one_by_one, kind)
             else:
-                function = partial(self._batched, kind, PRODUCT_FORMS[name])
+                function = self._bound(kind, PRODUCT_FORMS[name])
             self._functions[key] = function
         return function(x, w, b)
 
@@ -580,7 +602,7 @@ def _fma(a: torch.Tensor, b: Scalar, c: torch.Tensor) -> torch.Tensor:
     return c.add(a, alpha=b) if isinstance(b, float) else torch.addcmul(c, a, b)
 
 
-def _sqrt_rounded(v: torch.Tensor) -> torch.Tensor:
+def _sqrt_rounded(v: torch.Tensor, always_correct: bool = False) -> torch.Tensor:
     """float32 square roots rounded correctly, as the fused kernels' sqrt instruction gives them (torch.sqrt
     on the CPU may be a unit off in float32)."""
     if v.device.type != "cpu":
@@ -590,8 +612,9 @@ def _sqrt_rounded(v: torch.Tensor) -> torch.Tensor:
     s = root.float()
     # torch's float64 root may be a unit off too, which changes its float32 rounding only when it sits next to
     # a float32 midpoint (its 29 low bits near 2**28): then redo the rounding exactly, by the midpoints' squares.
-    low = root.view(torch.int64).bitwise_and((1 << 29) - 1)
-    if not bool(((low - (1 << 28)).abs_() <= 4).any()):
+    # Its 29 low bits within 8 of 2**28 leave (bits + 8 - 2**28) with its bits 4..28 all zero.
+    near = root.view(torch.int64).add(8 - (1 << 28)).bitwise_and_((1 << 29) - 16)
+    if bool(near.all()) and not always_correct:
         return s
     up, down = torch.nextafter(s, torch.full_like(s, math.inf)), torch.nextafter(s, torch.zeros_like(s))
     sd = s.double()
@@ -1056,7 +1079,6 @@ class SweepTrainer:
         self.status[member] = "diverged"
         self.reason[member] = DIVERGED_SENTENCE.format(value=word, epoch=epoch)
 
-    @torch.no_grad()
     def _step(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         """One optimizer step of every member on its own batch (``idx``: [rows, batch]); returns the losses and
         the rows whose loss was not finite (stopped here with the weights they had before this step)."""
@@ -1090,6 +1112,7 @@ class SweepTrainer:
         return out
 
     # ------------------------------------------------------------------ training
+    @torch.no_grad()
     def train_epoch(self, control: Callable[[], bool] | None = None) -> list[float]:
         """One pass over the training split for every member; returns each active member's data loss."""
         n, batch = self.n_train, self.batch_size

@@ -302,3 +302,16 @@ def test_sweep_on_cuda_trains_and_hands_back_cpu_weights():
     # no dropout, same batches: one epoch on cuda is close to the cpu's (float32 sums in another order)
     assert gpu.history[0][0]["train_loss"] == pytest.approx(cpu.history[0][0]["train_loss"], rel=1e-3)
     assert all(v.device.type == "cpu" for v in trainer.state_dict_cpu(0).values())
+
+
+@pytest.mark.parametrize("always_correct", [False, True])
+def test_square_roots_are_rounded_as_the_fused_kernels_round_them(always_correct):
+    import numpy as np
+
+    from playground.builder.sweep import _sqrt_rounded
+
+    gen = torch.Generator().manual_seed(0)
+    v = torch.rand(200_000, generator=gen) * torch.exp(torch.randn(200_000, generator=gen).clamp(-4, 4) * 20)
+    v = torch.cat([v.float(), torch.tensor([0.0, 1.0, 2.0, 4.0, 1e-38, 3e38])])
+    expected = torch.from_numpy(np.sqrt(v.numpy()))  # numpy's float32 sqrt: the correctly rounded root
+    assert torch.equal(_sqrt_rounded(v, always_correct=always_correct), expected)
