@@ -299,13 +299,25 @@ class SweepConfig:
 LossResult = tuple[torch.Tensor, torch.Tensor | None]
 
 
+def members_apart(x: torch.Tensor) -> torch.Tensor:
+    """``x`` laid out with one spare entry after each member's, so that an elementwise kernel walks each
+    member's entries as its run walks its own tensor. torch walks a contiguous tensor in vector blocks and
+    finishes the rest one entry at a time, and some functions round differently there (sigmoid's exp, Huber's
+    delta in float64): in one long walk a member's last entries would land in other lanes than in its run."""
+    inner = x[0].numel()
+    if x.stride(0) != inner and x[0].is_contiguous():
+        return x  # already apart
+    apart = torch.empty(x.shape[0], inner + 1, dtype=x.dtype, device=x.device)[:, :inner].view(x.shape)
+    return apart.copy_(x)
+
+
 def _autograd_loss(criterion: nn.Module, out: torch.Tensor, y: torch.Tensor, grad: bool) -> LossResult:
     """Any criterion: unreduced, averaged per member, differentiated by autograd."""
     unreduced = copy.copy(criterion)
     unreduced.reduction = "none"
     members, rows = out.shape[:2]
     with torch.enable_grad():
-        leaf = out.detach().requires_grad_(grad)
+        leaf = members_apart(out.detach()).requires_grad_(grad)
         if isinstance(criterion, nn.CrossEntropyLoss):
             values = unreduced(leaf.reshape(members * rows, -1), y.reshape(members * rows)).view(members, rows)
         else:
@@ -569,6 +581,9 @@ class _LinearProducts:
         return ONE_BY_ONE
 
 
+LANE_EXACT_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU)  # piecewise linear: the same bits in any lane of a walk
+
+
 def _activation_backward(module: nn.Module, grad: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """The gradient through an activation, by the formula autograd uses for it in a run."""
     if isinstance(module, nn.Tanh):
@@ -740,6 +755,16 @@ def optimizer_settings(trains: list[Any], device: torch.device) -> dict[str, Any
     }
 
 
+def vector_lanes(linears: list[_Linear], n_parameters: int, width: int) -> torch.Tensor:
+    """[1, parameters]: True where an entry sits in a full vector of ``width`` floats of its tensor (a layer's
+    weight or bias, as the optimizer sees them), False in the tail the fused kernels finish one at a time."""
+    lanes = torch.zeros(1, n_parameters, dtype=torch.bool)
+    for layer in linears:
+        for start, size in ((layer.weight_at, layer.bias_at - layer.weight_at), (layer.bias_at, layer.out_features)):
+            lanes[0, start : start + size - size % width] = True
+    return lanes
+
+
 class _MemberOptimizers:
     """Every member's optimizer over its row of the parameter buffer: batched formulas checked to give the
     bits of the run's own torch optimizer, or (where they do not) each member's own torch optimizer."""
@@ -765,12 +790,7 @@ class _MemberOptimizers:
                 self.lanes = self._vector_lanes(width)
 
     def _vector_lanes(self, width: int) -> torch.Tensor:
-        """True where an entry sits in a full vector of its tensor (weight or bias), False in the tail."""
-        lanes = torch.zeros(1, self.n_parameters, dtype=torch.bool)
-        for layer in self.linears:
-            for start, size in ((layer.weight_at, layer.bias_at - layer.weight_at), (layer.bias_at, layer.out_features)):
-                lanes[0, start : start + size - size % width] = True
-        return lanes.to(self.device)
+        return vector_lanes(self.linears, self.n_parameters, width).to(self.device)
 
     def _own_optimizers(self, params: torch.Tensor, grads: torch.Tensor,
                         configs: list[RunConfig]) -> list[torch.optim.Optimizer]:
@@ -1033,7 +1053,8 @@ class SweepTrainer:
                 if mask is not None:
                     h = h * mask
             else:
-                z, h = h, step(h)
+                z = h if isinstance(step, LANE_EXACT_ACTIVATIONS) else members_apart(h)
+                h = step(z)
                 if saved is not None:
                     saved.append((z, h))
         return h
