@@ -228,6 +228,10 @@ class SweepConfig:
             sentence = SWEEPABLE[axis.setting].pointless(self.base)
             if sentence:
                 raise PlaygroundError(sentence)
+        if getattr(self.base.train, "keep_best", False):
+            raise PlaygroundError("A sweep does not keep the best validation epoch yet; turn that off to sweep.")
+        if getattr(self.base.train, "lr_changes", ()):
+            raise PlaygroundError("A sweep trains at fixed learning rates; clear the recorded learning-rate changes.")
         self.members()  # every member validates as a run
         spec = self.base.model
         n_train = split_sizes(self.base.data.n_samples, self.base.data.train_fraction, self.base.data.val_fraction)[0]
@@ -360,7 +364,8 @@ MEMBER_LOSSES: dict[str, Callable[[nn.Module, torch.Tensor, torch.Tensor, bool],
 
 def member_criterion(config: RunConfig) -> tuple[nn.Module, Callable[..., LossResult]]:
     """The run's criterion and the function that gives each member's loss (and gradient) with it."""
-    criterion = make_criterion(config.model.task)
+    loss = getattr(config.train, "loss", None)  # the loss choice, where the configuration has one
+    criterion = make_criterion(config.model.task) if loss is None else make_criterion(config.model.task, loss)
     name = type(criterion).__name__
     if name not in MEMBER_LOSSES:
         raise PlaygroundError(f"A sweep cannot train with {name} yet; choose another loss.")
@@ -1067,7 +1072,7 @@ class SweepTrainer:
                 if mask is not None:
                     h = h * mask
             else:
-                z = h if lane_exact(step) else members_apart(h)
+                z = h if not self.products.check or lane_exact(step) else members_apart(h)
                 h = step(z)
                 if saved is not None:
                     saved.append((z, h))
