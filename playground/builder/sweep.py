@@ -10,23 +10,28 @@ optimizer update a few elementwise operations over the whole buffer with each me
 weight decay, momentum and regularisation rate. It steps like ``Trainer``: ``run_epoch(control)``,
 ``history`` (one list a member), ``epoch``, ``state_dict_cpu(i)`` in ``build_model(spec)``'s keys.
 
-Member i is the single run ``Trainer(sweep.member(i), tensors)`` (training.py's docstring), done alongside:
+Member i is the single run ``Trainer(sweep.member(i), tensors)`` (training.py's docstring), done alongside,
+and on the CPU it gives that run's bits (the tests compare weights with ``torch.equal`` after 20 epochs):
 
 - its initial weights are ``torch.manual_seed(seed_i); build_model(spec_i)``;
 - its batches come from its own ``torch.Generator().manual_seed(seed_i)``, drawing what a DataLoader draws;
 - its dropout masks (CPU) come from its own generator, holding the global RNG state its build left, drawn
   layer after layer as ``nn.Dropout`` draws them (``bernoulli_(1 - p)``, then ``div_(1 - p)``);
+- each of a Linear layer's products (forward, input, weight and bias gradients) is done in a batched form
+  checked once, on random data laid out as the real one, to give the bits of the run's own calls (torch
+  sends small products to a loop that adds in another order than MKL, so a padded, fused-multiply-add or
+  vector-lane form is chosen where needed, or the members go one by one); activations and loss gradients use
+  the formulas autograd uses, each member's entries walked as its run walks its tensor where a function's
+  vector and scalar lanes round differently;
 - the penalty is on the weight matrices only, its gradient added as autograd adds it;
-- the optimizer updates follow torch's CPU kernels operation by operation (fused SGD, Adam and AdamW, the
-  single-tensor RMSprop), one small function each in ``OPTIMIZER_STEPS``; the loss is the run's own
-  criterion with ``reduction='none'``, averaged per member (``MEMBER_LOSSES``).
+- the optimizer updates follow torch's CPU kernels down to which multiply-adds are fused, lane by lane (fused
+  SGD, Adam and AdamW, the single-tensor RMSprop), one small function each in ``OPTIMIZER_STEPS``, checked
+  once against the members' own torch optimizers (else those step each member).
 
-Batched products and reductions may add in another order than the single run's matrix products, so a
-member agrees with its run to float32 rounding (held to 1e-4 relative over 20 epochs by the tests), not
-bit for bit. On CUDA dropout masks come from a CUDA generator a member, seeded with its seed.
-
-Members never mix: every operation is per member, and a member whose loss becomes NaN or infinite stops
-alone (its last finite weights kept, the run's sentence as its reason) and leaves the stack; the rest go on.
+Reported mean losses may differ from the run's in the last bits (a float sum in another order), which never
+feeds back into training. Exactness holds on one torch thread, as a training worker runs. On CUDA the
+batched forms are used as they are and dropout masks come from a CUDA generator a member, seeded with its
+seed: close to the CPU, not the same bits.
 """
 
 from __future__ import annotations
@@ -438,6 +443,8 @@ def _products_padded(rows: bool) -> Callable:
         key = (shape, x.dtype, x.device)
         buffer = buffers.get(key)
         if buffer is None:
+            if len(buffers) >= 32:  # a worker runs sweep after sweep: keep the shapes of the latest only
+                buffers.clear()
             buffer = buffers[key] = torch.zeros(shape, dtype=x.dtype, device=x.device)
         buffer[tuple(slice(0, n) for n in x.shape)].copy_(x)
         return buffer
