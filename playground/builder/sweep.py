@@ -52,7 +52,7 @@ from torch.nn import functional as F
 from playground import limits
 from playground.builder.config import RunConfig
 from playground.builder.datasets import split_sizes
-from playground.builder.model import ACTIVATION_MODULES, build_model, parameter_count
+from playground.builder.model import build_model, parameter_count
 from playground.builder.training import (
     CHECK_EVERY_S,
     DIVERGED_SENTENCE,
@@ -914,7 +914,6 @@ def _layout(model: nn.Module) -> tuple[list[Any], list[_Linear], int]:
     plan: list[Any] = []
     linears: list[_Linear] = []
     offset = 0
-    activations = tuple(m for m in ACTIVATION_MODULES.values() if m is not None)
     for name, module in model.named_modules():
         if list(module.children()):
             continue
@@ -926,8 +925,8 @@ def _layout(model: nn.Module) -> tuple[list[Any], list[_Linear], int]:
             plan.append(layer)
         elif isinstance(module, nn.Dropout):
             plan.append(_Dropout(linears[-1].out_features))
-        elif isinstance(module, activations):
-            plan.append(module)
+        elif not list(module.parameters()) and not list(module.buffers()):
+            plan.append(module)  # an activation: elementwise, applied to every member's entries at once
         else:
             raise PlaygroundError(f"A sweep cannot train a model with a {type(module).__name__} layer yet.")
     keys = [f"{layer.name}.{kind}" for layer in linears for kind in ("weight", "bias")]
