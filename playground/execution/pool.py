@@ -84,6 +84,8 @@ class JobView:
     stats: dict[str, Any]
     queue_position: int
     elapsed_s: float
+    snapshots: tuple[dict[str, Any], ...] = ()
+    lr_changes: tuple[tuple[int, float], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -116,6 +118,9 @@ class TrainingJob:
     worker: _Worker | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     done_event: threading.Event = field(default_factory=threading.Event)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)  # the views sent, for the replay (bounded)
+    snapshot_bytes: int = 0
+    lr_changes: tuple[tuple[int, float], ...] = ()
 
     def snapshot(self, queue_position: int = 0) -> JobView:
         with self.lock:
@@ -124,7 +129,27 @@ class TrainingJob:
                 id=self.id, status=self.status, history=list(self.history), view=self.view, message=self.message,
                 detail=self.detail, info=dict(self.info), final_state=self.final_state, stats=dict(self.stats),
                 queue_position=queue_position, elapsed_s=(end - self.started) if self.started else 0.0,
+                snapshots=tuple(self.snapshots), lr_changes=self.lr_changes,
             )
+
+    def keep_view(self, view: dict[str, Any]) -> None:
+        """The latest view, and a copy for the replay: at most ``limits.MAX_REPLAY_SNAPSHOTS`` views and
+        ``limits.MAX_REPLAY_BYTES``; past either, every other older view is dropped, so the replay keeps the
+        whole run at a coarser step (the newest views stay). Call under ``lock``."""
+        self.view = view
+        if self.snapshots and self.snapshots[-1].get("epoch") == view.get("epoch"):
+            self.snapshot_bytes -= view_bytes(self.snapshots[-1])
+            self.snapshots[-1] = view
+        else:
+            self.snapshots.append(view)
+        self.snapshot_bytes += view_bytes(view)
+        while len(self.snapshots) > 2 and (len(self.snapshots) > limits.MAX_REPLAY_SNAPSHOTS
+                                           or self.snapshot_bytes > limits.MAX_REPLAY_BYTES):
+            older, newest = self.snapshots[:-1], self.snapshots[-1]
+            kept = older[::2]
+            self.snapshot_bytes -= sum(view_bytes(v) for v in older[1::2])
+            self.snapshots = [*kept, newest]
+
 
     def finish(self, status: str, message: str = "", detail: str | None = None) -> None:
         with self.lock:
@@ -135,6 +160,15 @@ class TrainingJob:
             self.payload = {}  # the data is no longer needed: free it
         self.done_event.set()
 
+
+def view_bytes(view: dict[str, Any]) -> int:
+    """Memory a view's arrays hold (heatmap, thumbnails, weights)."""
+    total = 0
+    for value in view.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            total += int(getattr(item, "nbytes", 0) or getattr(getattr(item, "values", None), "nbytes", 0))
+    return total
 
 _MAIN_LOCK = threading.Lock()
 
@@ -239,6 +273,7 @@ class WorkerPool:
         plane_features: tuple[str, ...] | None = None,
         standardization: dict[str, list[float]] | None = None,
         start_paused: bool = False,
+        speed: float | None = None,
     ) -> TrainingHandle:
         """Queue a run; returns the handle the session keeps. One active run per owner (session)."""
         with self.lock:
@@ -256,6 +291,7 @@ class WorkerPool:
                 "plane_features": tuple(plane_features) if plane_features else None,
                 "standardization": standardization,
                 "start_paused": start_paused,
+                "speed": speed,
             }
             job = TrainingJob(id=next(self.ids), owner=owner, payload=payload, history=history)
             self.jobs[job.id] = job
@@ -264,8 +300,9 @@ class WorkerPool:
             self._assign()
         return TrainingHandle(job, self)
 
-    def control(self, job: TrainingJob, kind: str) -> None:
-        """play, pause, step or stop: sent to the job's worker (a queued job that is stopped just leaves)."""
+    def control(self, job: TrainingJob, kind: str, value: Any = None) -> None:
+        """play, pause, step, stop, speed (epochs a second, or None) or lr: sent to the job's worker (a queued
+        job that is stopped just leaves; a queued job's speed and rate are kept for its start)."""
         with self.lock:
             if job.status in DONE:
                 return
@@ -276,13 +313,17 @@ class WorkerPool:
                     job.finish("stopped")
                 elif kind in ("pause", "play"):
                     job.payload["start_paused"] = kind == "pause"
+                elif kind == "speed":
+                    job.payload["speed"] = value
+                elif kind == "lr" and "config" in job.payload:
+                    job.payload["config"]["train"]["lr"] = float(value)
                 return
             worker = job.worker
         if worker is not None:
             if kind == "pause":  # "paused" comes from the worker once it has really stopped between steps
                 with job.lock:
                     job.status = "pausing" if job.status == "running" else job.status
-            worker.send((kind, job.id))
+            worker.send((kind, job.id) if value is None and kind != "speed" else (kind, job.id, value))
 
     def queue_position(self, job: TrainingJob) -> int:
         with self.lock:
@@ -339,7 +380,10 @@ class WorkerPool:
                 job.history.extend(message[2])
         elif kind == "view":
             with job.lock:
-                job.view = message[2]
+                job.keep_view(message[2])
+        elif kind == "lr":
+            with job.lock:
+                job.lr_changes = tuple((int(e), float(r)) for e, r in message[2])
         elif kind == "started":
             with job.lock:
                 job.info = message[2]
@@ -427,6 +471,14 @@ class TrainingHandle:
 
     def step(self) -> None:
         self.pool.control(self.job, "step")
+
+    def set_speed(self, epochs_per_second: float | None) -> None:
+        """At most this many epochs a second from now on (None: as fast as the machine goes)."""
+        self.pool.control(self.job, "speed", epochs_per_second)
+
+    def set_lr(self, lr: float) -> None:
+        """A new learning rate from the next epoch on (through ``param_groups``), recorded with the run."""
+        self.pool.control(self.job, "lr", float(lr))
 
     def stop(self) -> None:
         self.pool.control(self.job, "stop")
