@@ -50,6 +50,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from playground import limits
+from playground.builder import registry
 from playground.builder.config import RunConfig
 from playground.builder.datasets import split_sizes
 from playground.builder.model import build_model, parameter_count
@@ -75,42 +76,34 @@ from playground.errors import PlaygroundError
 
 @dataclass(frozen=True)
 class Sweepable:
-    """A setting a sweep may vary: where it lives in the RunConfig, its label, and when varying it means
-    nothing (``pointless`` returns the sentence that says so, or "")."""
+    """A setting a sweep may vary (a registry row marked sweepable): where it lives in the RunConfig, its label,
+    whether it is a whole number."""
 
     name: str
     section: str  # "train" or "model"
+    attr: str
     label: str
     integer: bool = False
-    pointless: Callable[[RunConfig], str] = lambda base: ""
 
-
-def _momentum_pointless(base: RunConfig) -> str:
-    if base.train.optimizer in ("sgd", "rmsprop"):
-        return ""
-    return "Momentum is a setting of SGD and RMSprop; choose one of them to sweep it."
-
-
-def _reg_rate_pointless(base: RunConfig) -> str:
-    if base.train.regularization != "none":
-        return ""
-    return "Choose L1 or L2 regularisation before sweeping its rate."
-
-
-def _dropout_pointless(base: RunConfig) -> str:
-    return "" if base.model.hidden else "A model without hidden layers has no dropout; add a hidden layer to sweep it."
+    def pointless(self, base: RunConfig) -> str:
+        """The sentence saying why varying this setting in ``base`` would train one model many times, or ""."""
+        row = registry.BY_NAME[self.name]
+        if self.name == "dropout" and not base.model.hidden:
+            return "A model without hidden layers has no dropout; add a hidden layer to sweep it."
+        if row.shown(base.values()):
+            return ""
+        if self.name in registry.OPTIMIZER_SETTINGS:
+            users = [o.label for o in registry.OPTIMIZERS.values() if self.name in o.settings]
+            return (f"{self.label.capitalize()} is not a setting of {registry.OPTIMIZERS[base.train.optimizer].label}; "
+                    f"choose {' or '.join(users)} to sweep it.")
+        if self.name == "reg_rate":
+            return "Choose L1 or L2 regularisation before sweeping its rate."
+        return f"The {self.label} does not apply to this setup, so every member would train alike."
 
 
 SWEEPABLE: dict[str, Sweepable] = {
-    s.name: s
-    for s in (
-        Sweepable("lr", "train", "learning rate"),
-        Sweepable("seed", "train", "seed", integer=True),
-        Sweepable("weight_decay", "train", "weight decay"),
-        Sweepable("momentum", "train", "momentum", pointless=_momentum_pointless),
-        Sweepable("reg_rate", "train", "regularisation rate", pointless=_reg_rate_pointless),
-        Sweepable("dropout", "model", "dropout", pointless=_dropout_pointless),
-    )
+    row.name: Sweepable(row.name, row.section, row.attr, row.label, integer=row.kind == "int")
+    for row in registry.SWEEPABLE
 }
 
 LOG_RANGE_DIGITS = 3  # significant digits a log range's values are rounded to, so labels read as typed
@@ -233,10 +226,9 @@ class SweepConfig:
             sentence = SWEEPABLE[axis.setting].pointless(self.base)
             if sentence:
                 raise PlaygroundError(sentence)
-        if getattr(self.base.train, "keep_best", False):
-            raise PlaygroundError("A sweep does not keep the best validation epoch yet; turn that off to sweep.")
-        if getattr(self.base.train, "lr_changes", ()):
-            raise PlaygroundError("A sweep trains at fixed learning rates; clear the recorded learning-rate changes.")
+        if self.base.train.lr_changes and any(SWEEPABLE[a.setting].attr == "lr" for a in self.axes):
+            raise PlaygroundError("The recorded learning-rate changes would give every member the same rate; clear "
+                                  "them to sweep the learning rate.")
         self.members()  # every member validates as a run
         spec = self.base.model
         n_train = split_sizes(self.base.data.n_samples, self.base.data.train_fraction, self.base.data.val_fraction)[0]
@@ -277,7 +269,8 @@ class SweepConfig:
         for combo in itertools.product(*(a.points for a in self.axes)):
             train, model = {}, {}
             for axis, value in zip(self.axes, combo, strict=True):
-                (train if SWEEPABLE[axis.setting].section == "train" else model)[axis.setting] = value
+                setting = SWEEPABLE[axis.setting]
+                (train if setting.section == "train" else model)[setting.attr] = value
             try:
                 out.append(replace(self.base, train=replace(self.base.train, **train),
                                    model=replace(self.base.model, **model)))
@@ -763,13 +756,14 @@ def _per_member(values: list[float], device: torch.device, dtype: torch.dtype = 
     return torch.tensor(values, dtype=dtype, device=device).unsqueeze(1)
 
 
-def optimizer_settings(trains: list[Any], device: torch.device) -> dict[str, Any]:
-    """Each member's optimizer settings, as Python floats (shared) or [members, 1] tensors (swept)."""
+def optimizer_settings(trains: list[Any], device: torch.device, lrs: list[float] | None = None) -> dict[str, Any]:
+    """Each member's optimizer settings, as Python floats (shared) or [members, 1] tensors (swept); ``lrs``
+    are the learning rates now, where recorded changes have replaced the configured ones."""
 
     def value(name: str) -> list[float]:
         return [float(getattr(t, name, OPTIMIZER_DEFAULTS.get(name, 0.0))) for t in trains]
 
-    lr, wd, momentum = value("lr"), value("weight_decay"), value("momentum")
+    lr, wd, momentum = lrs if lrs is not None else value("lr"), value("weight_decay"), value("momentum")
     return {
         "neg_lr": _per_member([-x for x in lr], device), "lr64": _per_member(lr, device, torch.float64),
         "weight_decay": _per_member(wd, device), "any_weight_decay": any(x != 0 for x in wd),
@@ -863,15 +857,19 @@ class _MemberOptimizers:
                 return width
         return None
 
-    def bind(self, params: torch.Tensor, grads: torch.Tensor, configs: list[RunConfig]) -> None:
-        """Point the optimizers at (new) buffers holding ``configs``' members; their state moves along."""
-        self.state.settings = optimizer_settings([c.train for c in configs], self.device)
+    def bind(self, params: torch.Tensor, grads: torch.Tensor, configs: list[RunConfig], lrs: list[float]) -> None:
+        """Point the optimizers at (new) buffers holding ``configs``' members, at learning rates ``lrs``; their
+        state moves along."""
+        self.state.settings = optimizer_settings([c.train for c in configs], self.device, lrs)
         if self.mode == ONE_BY_ONE:
             states = [o.state_dict() for o in self.own] if self.own else None
             self.own = self._own_optimizers(params, grads, configs)
             if states is not None:
                 for optimizer, state in zip(self.own, states, strict=True):
                     optimizer.load_state_dict(state)
+            for optimizer, lr in zip(self.own, lrs, strict=True):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
 
     def keep(self, index: torch.Tensor, keep: list[int]) -> None:
         """Keep only these rows' state (members that stopped leave)."""
@@ -894,11 +892,13 @@ class _MemberOptimizers:
 
 @dataclass
 class MemberEpoch:
-    """One member's outcome of an epoch: its row, or the sentence saying why it stopped (diverged)."""
+    """One member's outcome of an epoch: its row (None when it diverged in it), its status after the epoch
+    ('training', 'diverged', 'stopped early') and the sentence that says why it stopped."""
 
     member: int
     result: EpochResult | None
-    diverged: str = ""
+    status: str = "training"
+    sentence: str = ""
 
 
 @dataclass(frozen=True)
@@ -1006,6 +1006,14 @@ class SweepTrainer:
         self.optimizer = _MemberOptimizers(list(self.configs), self._linears, self.n_parameters, to, check)
         self._active = list(range(members))  # member index of each row of the buffers
         self._last_finite = self._params.clone()
+        self._lr = [float(c.train.lr) for c in self.configs]  # each member's learning rate now
+        self.lr_changes = list(base.train.lr_changes)  # (epochs done when it applies, new rate), as a run has them
+        # Keeping the best validation epoch (early stopping), member by member as each run does it.
+        self.keep_best = bool(base.train.keep_best) and len(self.y_val) > 0
+        self.patience = int(base.train.patience)
+        self.best_val = [math.inf] * members
+        self.best_epoch = [0] * members
+        self._best = self._params.clone() if self.keep_best else None
         self._rebind()
         self.epoch = 0
         self.steps = 0
@@ -1022,7 +1030,7 @@ class SweepTrainer:
         configs = [self.configs[i] for i in self._active]
         if not configs:  # every member has stopped: nothing left to step
             return
-        self.optimizer.bind(self._params, self._grads, configs)
+        self.optimizer.bind(self._params, self._grads, configs, [self._lr[i] for i in self._active])
         rates = [float(c.train.reg_rate) if c.train.regularization != "none" else 0.0 for c in configs]
         # The penalty's gradient as autograd forms it in a run: rate * sign(W) (L1) or rate * (2 * W) (L2).
         self._penalty_scale = None
@@ -1039,6 +1047,8 @@ class SweepTrainer:
         self._params = self._params.index_select(0, index)
         self._grads = torch.zeros_like(self._params)
         self._last_finite = self._last_finite.index_select(0, index)
+        if self._best is not None:
+            self._best = self._best.index_select(0, index)
         self._keep_prob = self._keep_prob.index_select(0, index)
         self._shuffle_gens = [self._shuffle_gens[i] for i in keep]
         self._dropout_gens = [self._dropout_gens[i] for i in keep]
@@ -1211,7 +1221,15 @@ class SweepTrainer:
         return losses, [c / n for c in correct.tolist()]
 
     def run_epoch(self, control: Callable[[], bool] | None = None) -> list[MemberEpoch]:
-        """Train one epoch and validate, every member; appends to each one's history. Raises Stopped."""
+        """Train one epoch and validate, every member; appends to each one's history. Raises Stopped.
+
+        As in a run: a recorded learning-rate change applies at its epoch; keeping the best validation epoch,
+        a member whose validation loss has not improved for ``patience`` epochs stops with its best weights."""
+        for epoch, lr in self.lr_changes:
+            if epoch == self.epoch and any(self._lr[m] != lr for m in self._active):
+                for member in self._active:
+                    self._lr[member] = float(lr)
+                self._rebind()
         started = list(self._active)
         train_losses = self.train_epoch(control)
         self.epoch += 1
@@ -1227,27 +1245,62 @@ class SweepTrainer:
                 val is None and not bool(torch.isfinite(self._params[row]).all()))
             if bad:
                 self._stop_member(row, math.nan if val is None else val, self.epoch)
-                results[member] = MemberEpoch(member, None, self.reason[member])
+                results[member] = MemberEpoch(member, None, "diverged", self.reason[member])
                 continue
-            keep.append(row)
             result = EpochResult(self.epoch, train_losses[row], val, train_accs[row], val_accs[row])
             self.history[member].append(result.as_row())
             results[member] = MemberEpoch(member, result)
+            if self.keep_best and val is not None and not self._keep_if_best(row, val):
+                results[member] = MemberEpoch(member, result, "stopped early", self.reason[member])
+                continue
+            keep.append(row)
+        self._last_finite.copy_(self._params)
         if len(keep) != len(self._active):
             self._keep_rows(keep)
-        self._last_finite.copy_(self._params)
         for member in started:
             if member not in results:  # stopped during the epoch
-                results[member] = MemberEpoch(member, None, self.reason[member])
+                results[member] = MemberEpoch(member, None, self.status[member], self.reason[member])
         return [results[m] for m in started]
 
+    def _keep_if_best(self, row: int, val_loss: float) -> bool:
+        """Early stopping's bookkeeping for the member at ``row`` after an epoch, as a run keeps it: remember its
+        best weights; once patience runs out, stop it with them. Returns whether it goes on."""
+        member = self._active[row]
+        if val_loss < self.best_val[member]:
+            self.best_val[member], self.best_epoch[member] = val_loss, self.epoch
+            self._best[row].copy_(self._params[row])  # type: ignore[index]
+            return True
+        if self.epoch - self.best_epoch[member] < self.patience:
+            return True
+        self._stopped_weights[member] = self._best[row].to("cpu").clone()  # type: ignore[index]
+        self.status[member] = "stopped early"
+        self.reason[member] = (
+            f"Stopped early at epoch {self.epoch}: the validation loss had not improved for {self.patience} epochs. "
+            f"The model keeps the weights of its best epoch, {self.best_epoch[member]} "
+            f"(validation loss {self.best_val[member]:.4g}).")
+        return False
+
+    def restore_best(self) -> list[int]:
+        """Keeping the best validation epoch: put back each training member's best weights (as a run does at the
+        end of its epochs); the members whose weights changed."""
+        if not self.keep_best:
+            return []
+        restored = []
+        for row, member in enumerate(self._active):
+            if self.best_epoch[member] not in (0, self.epoch):
+                self._params[row].copy_(self._best[row])  # type: ignore[index]
+                restored.append(member)
+        return restored
+
     def fit(self, epochs: int | None = None, control: Callable[[], bool] | None = None) -> str:
-        """Train up to ``epochs`` (default: the base config's); returns finished, stopped or diverged (all)."""
+        """Train up to ``epochs`` (default: the base config's); returns finished, stopped, or diverged when every
+        member diverged. Keeping the best validation epoch, the members end with that epoch's weights."""
         for _ in range(epochs if epochs is not None else self.sweep.base.train.epochs):
             if not self._active:
-                return "diverged"
+                break
             try:
                 self.run_epoch(control)
             except Stopped:
                 return "stopped"
-        return "finished" if self._active else "diverged"
+        self.restore_best()
+        return "diverged" if all(status == "diverged" for status in self.status) else "finished"

@@ -57,7 +57,10 @@ def assert_same_as_single_runs(sweep: SweepConfig, epochs: int = EPOCHS) -> Swee
     for i in range(sweep.n_members):
         run = Trainer(sweep.member(i), tensors)
         status = run.fit(epochs)
-        assert trainer.status[i] == ("diverged" if status == "diverged" else "training"), sweep.label(i)
+        expected = "diverged" if status == "diverged" else "training"
+        if status == "finished" and len(run.history) < epochs:  # kept its best epoch and stopped early
+            expected = "stopped early"
+        assert trainer.status[i] == expected, sweep.label(i)
         mine = trainer.history[i]
         assert len(mine) == len(run.history), sweep.label(i)
         for theirs, ours in zip(run.history, mine, strict=True):
@@ -129,7 +132,8 @@ def test_round_trip_through_a_dict():
     (lambda: SweepAxis("seed", values=(1, 2.5)), "whole number"),
     (lambda: SweepAxis("lr"), "at least one value"),
     (lambda: SweepAxis("lr", values=(0.1,), low=0.01, high=1.0, count=3), "not both"),
-    (lambda: SweepConfig(base(), (SweepAxis("momentum", values=(0.0, 0.9)),)), "Momentum is a setting of SGD"),
+    (lambda: SweepConfig(base(), (SweepAxis("momentum", values=(0.0, 0.9)),)),
+     "Momentum is not a setting of Adam; choose SGD or RMSprop to sweep it."),
     (lambda: SweepConfig(base(), (SweepAxis("reg_rate", values=(0.0, 0.1)),)), "Choose L1 or L2"),
     (lambda: SweepConfig(RunConfig(model=ModelSpec(hidden=(), activations=())), (SweepAxis("dropout", values=(0.1,)),)),
      "no dropout"),
@@ -143,10 +147,14 @@ def test_refused_with_a_sentence(make, words):
     assert words in caught.value.sentence
 
 
-def test_every_sweepable_setting_is_a_field_of_its_section():
+def test_the_sweepable_settings_are_the_registrys_rows_marked_so():
+    from playground.builder import registry
+
+    assert list(SWEEPABLE) == [row.name for row in registry.SWEEPABLE]
+    assert {"lr", "seed", "weight_decay", "momentum", "reg_rate", "dropout"} <= set(SWEEPABLE)
     for setting in SWEEPABLE.values():
         section = ModelSpec() if setting.section == "model" else TrainConfig()
-        assert hasattr(section, setting.name)
+        assert hasattr(section, setting.attr)
 
 
 def test_size_limits_are_enforced(monkeypatch):
@@ -189,6 +197,26 @@ def test_each_member_is_its_single_run(sweep):
     assert_same_as_single_runs(sweep)
 
 
+@pytest.mark.parametrize("sweep", [
+    SweepConfig(base(optimizer="adamw", weight_decay=0.01), (SweepAxis("lr", values=(0.003, 0.03, 0.3)),)),
+    SweepConfig(base(optimizer="rmsprop", lr=0.01), (SweepAxis("momentum", values=(0.0, 0.5, 0.9)),)),
+    SweepConfig(base(optimizer="rmsprop", lr=0.003), (SweepAxis("weight_decay", values=(0.0, 0.01)),)),
+    SweepConfig(base(optimizer="sgd", momentum=0.9, nesterov=True), (SweepAxis("lr", values=(0.01, 0.1)),)),
+    SweepConfig(regression(loss="l1"), (SweepAxis("lr", values=(0.003, 0.03)),)),
+    SweepConfig(regression(loss="huber"), (SweepAxis("seed", values=(1, 2)),)),
+], ids=["adamw", "rmsprop-momentum", "rmsprop-weight-decay", "sgd-nesterov", "l1-loss", "huber-loss"])
+def test_every_optimizer_and_loss_of_the_registry(sweep):
+    assert_same_as_single_runs(sweep)
+
+
+def test_the_engine_knows_every_optimizer_and_loss_of_the_registry():
+    from playground.builder import registry
+    from playground.builder.sweep import MEMBER_LOSSES, OPTIMIZER_STEPS
+
+    assert set(registry.OPTIMIZERS) <= set(OPTIMIZER_STEPS)
+    assert {row.module.__name__ for row in registry.LOSSES.values()} <= set(MEMBER_LOSSES)
+
+
 def test_two_axes_and_sgd_with_weight_decay():
     assert_same_as_single_runs(SweepConfig(base(optimizer="sgd", momentum=0.9, weight_decay=1e-3),
                                            (SweepAxis("lr", values=(0.01, 0.1)), SweepAxis("seed", values=(1, 2)))))
@@ -206,6 +234,21 @@ def test_other_shapes_batches_and_activations(model, train):
     config = RunConfig(data=DataConfig(dataset="xor", n_samples=200, seed=4), model=model,
                        train=TrainConfig(epochs=10, **train))
     assert_same_as_single_runs(SweepConfig(config, (SweepAxis("lr", values=(0.01, 0.3)),)), epochs=10)
+
+
+def test_keeping_the_best_epoch_stops_each_member_as_its_run_stops():
+    sweep = SweepConfig(base(keep_best=True, patience=2), (SweepAxis("lr", values=(0.003, 0.1, 0.3, 1.0)),))
+    trainer = assert_same_as_single_runs(sweep)  # the same epochs, then the best epoch's weights, bit for bit
+    assert "stopped early" in trainer.status  # the high rates stop early; the test would not show it otherwise
+    stopped = trainer.status.index("stopped early")
+    assert trainer.reason[stopped].startswith(f"Stopped early at epoch {len(trainer.history[stopped])}")
+
+
+def test_recorded_learning_rate_changes_apply_to_every_member():
+    sweep = SweepConfig(base(lr_changes=((3, 0.003), (8, 0.1))), (SweepAxis("seed", values=(1, 2)),))
+    assert_same_as_single_runs(sweep)
+    with pytest.raises(PlaygroundError, match="same rate"):
+        SweepConfig(base(lr_changes=((3, 0.003),)), (SweepAxis("lr", values=(0.01, 0.1)),))
 
 
 def test_regression_members_are_their_runs():
@@ -246,7 +289,7 @@ def test_run_epoch_reports_each_member_and_then_only_the_living():
     first = trainer.run_epoch()
     assert [m.member for m in first] == [0, 1]
     assert isinstance(first[0], MemberEpoch) and first[0].result is not None and first[0].result.epoch == 1
-    assert first[1].result is None and first[1].diverged == trainer.reason[1]
+    assert first[1].result is None and first[1].status == "diverged" and first[1].sentence == trainer.reason[1]
     second = trainer.run_epoch()
     assert [m.member for m in second] == [0] and trainer.epoch == 2
 
