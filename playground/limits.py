@@ -116,3 +116,10 @@ TRAINING_IDLE_TIMEOUT_S = 600  # a run no page has looked at for this long is st
 MAX_REPLAY_SNAPSHOTS = 300  # views of one run kept for the replay scrubber (thinned beyond)
 MAX_REPLAY_BYTES = 8 * 1024 * 1024  # and their memory, per run
 MAX_DATALOADER_PREVIEW = 16  # rows of one batch shown in the DataLoader panel
+
+# Sweeps (playground/builder/sweep.py): every member trains at once, in one process
+MAX_SWEEP_MEMBERS = 64  # models in one sweep (the grid of its axes)
+MAX_SWEEP_AXES = 2  # settings varied at once
+MAX_SWEEP_PARAMETERS = 4_000_000  # members x parameters: the stacked weights (and as much again per optimizer state)
+MAX_SWEEP_WORK = 2_000_000_000  # members x parameters x training rows: one epoch's work (a few seconds on one core)
+MAX_SWEEP_ACTIVATIONS = 32_000_000  # members x rows in flight x hidden neurons (128 MB of float32 a copy)
