@@ -23,7 +23,7 @@ from playground.builder.evaluation import make_trained_model as make_record
 from playground.builder.evaluation import predict_test, predictions_table
 from playground.builder.figures import confusion_figure, predicted_vs_true_figure
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
-from playground.device import default_device
+from playground.device import choose_device, cuda_available
 from playground.errors import PlaygroundError, shown_name
 from playground.execution.pool import get_pool
 from playground.runs import export
@@ -73,8 +73,12 @@ _THUMBNAILS: dict[str, str] = {}
 
 
 def defaults() -> RunConfig:
+    """The setup a first visit opens: the registry's defaults, the global seed, and the device the measured rule
+    picks for the default model (the CPU for a model this small, even where there is a GPU)."""
     seed = global_seed()
-    return RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed, device=default_device()))
+    base = RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed))
+    device, _ = choose_device(parameter_count(base.model), 1, base.train.batch_size)
+    return base.with_train(device=device)
 
 
 def apply_pending() -> None:
@@ -348,6 +352,7 @@ try:
 except PlaygroundError as exc:
     problem = exc
 task = data.task if data is not None else task_hint
+config_hint = STATE.get("mb_config")  # the setup of the last run of this page, for the device's sentence
 
 # ---- hyperparameters ------------------------------------------------------------------------------------
 with hyper:
@@ -356,6 +361,9 @@ with hyper:
     with more_col.popover("More", icon=":material/tune:", width="stretch"):
         st.markdown("**More settings**")
         draw_area("more", st, task)
+        if cuda_available() and config_hint is not None:
+            _, why = choose_device(parameter_count(config_hint.model), 1, config_hint.train.batch_size)
+            st.caption(why)
         trained_now = STATE.get("mb_trained")
         st.checkbox("Continue from the current model's weights (a new optimizer; the epochs continue)", key="mb_resume",
                     disabled=not isinstance(trained_now, TrainedModel))

@@ -84,3 +84,13 @@ def test_a_links_odd_widths_are_named_as_widths():
     notes = [w.value for w in at.warning]
     assert any("width of a hidden layer 999" in n for n in notes), notes
     assert at.session_state["mb_config"].model.hidden == (256, 1)
+
+
+def test_where_there_is_a_gpu_a_small_single_run_still_defaults_to_the_cpu_and_says_why(monkeypatch):
+    import playground.device
+
+    monkeypatch.setattr(playground.device, "cuda_available", lambda: True)
+    at = open_page(PAGE, timeout=120)
+    assert at.session_state["mb_config"].train.device == "cpu"
+    at.run()
+    assert any("trains on the CPU even though" in c.value for c in at.caption), [c.value for c in at.caption][:5]
