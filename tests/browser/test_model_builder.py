@@ -4,33 +4,13 @@ another widget is touched, stop, and see the decision boundary and a test accura
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from tests.browser.conftest import open_page, wait_idle
+from tests.reliability.browser_helpers import epoch_and_status, wait_epoch
 
 pytestmark = pytest.mark.browser
-
-EPOCH_JS = ("() => { const m = document.body.innerText.match(/Epoch (\\d+)(?: \\/ \\d+)? · (\\w+)/); "
-            "return m ? [+m[1], m[2]] : [-1, ''] }")
-
-
-def epoch_and_status(tab) -> tuple[int, str]:
-    epoch, status = tab.evaluate(EPOCH_JS)
-    return int(epoch), status
-
-
-def wait_epoch(tab, at_least: int, timeout_s: float = 90) -> int:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        epoch, status = epoch_and_status(tab)
-        if epoch >= at_least:
-            return epoch
-        assert status not in ("failed", "diverged"), status
-        tab.wait_for_timeout(200)
-    raise AssertionError(f"epoch {at_least} not reached; last {epoch_and_status(tab)}")
-
 
 def test_train_circle_in_the_background_and_test_it(page, app_url):
     open_page(page, app_url, "model_builder")
