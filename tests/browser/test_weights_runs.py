@@ -5,6 +5,7 @@ link opens the same setup in a second browser context."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_runs_page_lists_kept_runs_and_downloads_loadable_weights(tab, runs_url,
         assert torch.equal(model(x), runs[run_id].build()(x))
 
     script = download(tab, "runs_download_train_py").decode()
-    assert "class Net(nn.Module):" in script and "torch.save(model.state_dict(), ARGS.out)" in script
+    assert "class Net(nn.Module):" in script and "torch.save(model.state_dict(), args.out)" in script
     assert tab.locator('[data-testid="stException"]').count() == 0
 
 
@@ -120,8 +121,9 @@ def train_a_few_epochs(page, app_url: str, epochs: int = 4) -> None:
     box.fill(str(epochs))
     box.press("Enter")
     wait_idle(page)
-    page.locator(".st-key-mb_play button").click()
-    page.get_by_text(f"finished after {epochs} epochs").wait_for(timeout=180_000)
+    page.locator(".st-key-mb_play button").first.click()
+    page.get_by_text(re.compile(rf"Epoch {epochs} / {epochs} · finished")).first.wait_for(timeout=180_000)
+    page.get_by_role("tab", name="Save and load").click()
     page.get_by_text("run was kept as run").wait_for(timeout=60_000)
     wait_idle(page)
 
@@ -136,6 +138,7 @@ def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp
     train_a_few_epochs(page, app_url)
     weights = download(page, "mb_io_download_pt")
     spec = json.loads(download(page, "mb_io_download_spec"))
+    page.get_by_role("tab", name="Test").click()
     predictions = pd.read_csv(io.BytesIO(download(page, "mb_download_predictions")))
 
     # A freshly built model, the downloaded state_dict loaded with plain torch.load, as the course does.
@@ -156,8 +159,9 @@ def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp
     page.wait_for_function("() => new URLSearchParams(location.search).get('run')")
     run_id = page.evaluate("() => new URLSearchParams(location.search).get('run')")
     page.reload()
-    page.get_by_text(f"Opened run {run_id} from the link").wait_for(timeout=120_000)
-    page.get_by_text("Model loaded, finished after 4 epochs").wait_for()
+    page.get_by_text(f"Epoch 4** · finished · run {run_id}".replace("**", "")).first.wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Save and load").click()
+    page.get_by_text(f"Opened run {run_id} from the link").first.wait_for(timeout=60_000)
     assert download(page, "mb_io_download_pt") == weights
 
     # Upload it back through the page.
