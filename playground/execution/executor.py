@@ -270,8 +270,10 @@ class Executor:
                         self._retire(worker)
                 self._assign()
 
-    def _on_slot_exit(self, worker: Any, sentence: str = DIED_SENTENCE, detail: str | None = None) -> None:
-        """A slot ended (its process died, its actor was lost, or it was retired)."""
+    def _on_slot_exit(self, worker: Any, sentence: str = DIED_SENTENCE, detail: str | None = None,
+                      start_sentence: str = START_FAILED_SENTENCE) -> None:
+        """A slot ended (its process died, its actor was lost, or it was retired). Its job fails with
+        ``sentence``; if slots cannot start at all, the queued jobs fail with ``start_sentence``."""
         failed: list[TrainingJob] = []
         with self.lock:
             if worker in self.workers:
@@ -290,7 +292,7 @@ class Executor:
                         self.jobs.pop(queued.id, None)
                     self.queue.clear()
         for dead in failed:
-            dead.finish("failed", sentence if dead is job else START_FAILED_SENTENCE, detail)
+            dead.finish("failed", sentence if dead is job else start_sentence, detail)
         worker.kill()
         with self.lock:
             if not self.closed:

@@ -41,6 +41,11 @@ def _warm_up() -> None:
     nn.functional.mse_loss(model(x)[:, :1], torch.randn(8, 1)).backward()
 
 
+def _writable(array):
+    """The array itself, or a copy where it is read-only (Ray hands arguments over as read-only views)."""
+    return array if array.flags.writeable else array.copy()
+
+
 class _JobRunner:
     """One "run" job inside the worker: the Trainer, the control state, and the throttled progress messages."""
 
@@ -131,8 +136,9 @@ class _JobRunner:
 
         p = self.payload
         config = RunConfig.from_dict(p["config"])
-        tensors = {k: torch.from_numpy(v) for k, v in p["tensors"].items()}
-        initial = {k: torch.from_numpy(v) for k, v in p["initial_state"].items()} if p.get("initial_state") else None
+        tensors = {k: torch.from_numpy(_writable(v)) for k, v in p["tensors"].items()}
+        initial = ({k: torch.from_numpy(_writable(v)) for k, v in p["initial_state"].items()}
+                   if p.get("initial_state") else None)
         try:
             # device_override: where the executor placed the job (a Ray actor sees its GPU as cuda:0)
             self.trainer = trainer = Trainer(config, tensors, initial_state=initial, device=p.get("device_override"))
@@ -146,7 +152,7 @@ class _JobRunner:
         target = trainer.epoch + config.train.epochs
         # The step budget, in whole epochs: the run ends at an epoch boundary, never mid-epoch.
         steps_per_epoch = -(-trainer.n_train // trainer.batch_size)
-        budget_epochs = max(1, self.budget_steps // steps_per_epoch)
+        budget_epochs = self.budget_steps // steps_per_epoch  # 0 when not even one epoch fits
         capped = target - trainer.epoch > budget_epochs
         if capped:
             target = trainer.epoch + budget_epochs
