@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,16 +26,15 @@ from typing import Any
 from playground import limits
 from playground.errors import PlaygroundError
 from playground.execution.executor import Executor
-from playground.execution.jobs import START_FAILED_SENTENCE, JobBudget
+from playground.execution.jobs import JobBudget
 
 TAKE_WAIT_S = 0.25  # a drain call returns at once when there are messages, else after this long
-START_TIMEOUT_S = 180.0  # an actor that is not ready by then (no room in the cluster, or it cannot start) fails
+START_TIMEOUT_S = 300.0  # an actor not ready by then (no room in the cluster) is given up; its job waits on
+CONNECT_TIMEOUT_S = 15.0  # joining the cluster: a submit waits this long at most, then says it cannot
 NAMESPACE = "playground"
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: put on the actors' path (same path on every machine)
 UNREACHABLE_SENTENCE = "The training cluster cannot be reached; try again in a moment, or tell the administrator."
 NO_GPU_SENTENCE = "The training cluster has no GPU; choose the CPU as the device."
-NO_ROOM_SENTENCE = ("The training cluster had no free place for this run for several minutes; try again later, "
-                    "or tell the administrator.")
 
 
 class QueueConnection:
@@ -148,9 +148,10 @@ class _RaySlot:
             ).remote()
             self.pid = ray.get(self.actor.ready.remote(), timeout=START_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - any failure to start is the same sentence to the user
-            timed_out = type(exc).__name__ == "GetTimeoutError"
-            self.executor._on_slot_exit(self, detail=f"{type(exc).__name__}: {exc}"[:600],
-                                        start_sentence=NO_ROOM_SENTENCE if timed_out else START_FAILED_SENTENCE)
+            if type(exc).__name__ == "GetTimeoutError":  # no room in the cluster yet: queued jobs wait on
+                self.retired = True
+                self.kill()
+            self.executor._on_slot_exit(self, detail=f"{type(exc).__name__}: {exc}"[:600])
             return
         self.executor._on_message(self, ("ready", None, self.pid))
         while not self.retired:
@@ -201,29 +202,64 @@ class RayExecutor(Executor):
         self.address = address
         self.ray: Any = None
         self.connect_lock = threading.Lock()
+        self.joining: threading.Thread | None = None
+        self.join_error: BaseException | None = None
         super().__init__(max_workers, max_queued=max_queued, budget=budget, keep_idle=keep_idle)
 
-    def connect(self) -> None:
-        """Join the cluster (once); a sentence if it cannot be reached or Ray is not installed."""
+    def _probe(self) -> None:
+        """A cluster address (host:port) that refuses connections is said at once, not after Ray's retries."""
+        host, _, port = self.address.rpartition(":")
+        if not host or not port.isdigit() or host.startswith(("ray://", "auto", "local")):
+            return
+        try:
+            with socket.create_connection((host, int(port)), timeout=3):
+                pass
+        except OSError as exc:
+            raise PlaygroundError(UNREACHABLE_SENTENCE, f"{self.address}: {exc}"[:600]) from exc
+
+    def _join(self, ray) -> None:
+        try:
+            if not ray.is_initialized():
+                ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+        except BaseException as exc:  # noqa: BLE001 - ConnectionError and kin, said by connect()
+            self.join_error = exc
+
+    def connect(self, wait: float = CONNECT_TIMEOUT_S) -> bool:
+        """Join the cluster (once). Raises a sentence if Ray is missing, the cluster cannot be reached, or it
+        has not answered within ``wait`` seconds (``ray.init`` retries for long; it goes on in the
+        background and a later call finds it done). Returns True once joined."""
         with self.connect_lock:
             if self.ray is not None:
-                return
+                return True
             try:
                 import ray
             except ImportError as exc:
                 raise PlaygroundError("This server is set to train on a Ray cluster, but Ray is not installed; "
                                       "tell the administrator.", str(exc)) from exc
-            try:
-                if not ray.is_initialized():
-                    ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False,
-                             configure_logging=False)
-            except Exception as exc:  # noqa: BLE001 - ConnectionError and kin
+            if self.joining is None:
+                self._probe()
+                self.join_error = None
+                self.joining = threading.Thread(target=self._join, args=(ray,), name="playground-ray-join", daemon=True)
+                self.joining.start()
+            self.joining.join(wait)
+            if self.joining.is_alive():
+                if not wait:
+                    return False
+                raise PlaygroundError(UNREACHABLE_SENTENCE, f"no answer from the Ray cluster at {self.address} in "
+                                                            f"{wait:.0f} s")
+            self.joining = None
+            if self.join_error is not None:
+                exc = self.join_error
                 raise PlaygroundError(UNREACHABLE_SENTENCE, f"{type(exc).__name__}: {exc}"[:600]) from exc
             self.ray = ray
+            return True
 
     def prewarm(self, count: int = 1) -> None:
+        """Start joining the cluster without waiting (a page calls this on every view), and once joined,
+        have ``count`` actors warm."""
         try:
-            self.connect()
+            if not self.connect(wait=0):
+                return
         except PlaygroundError:
             return  # the first submit says why
         super().prewarm(count)
