@@ -547,6 +547,8 @@ def live_status() -> None:
         st.progress(min(1.0, snap.epoch / max(target, 1)))
         if snap.status == "diverged":
             st.error(snap.message, icon=":material/warning:")
+        elif snap.status == "stopped" and snap.message:  # stopped by the server (a budget), not by the user
+            st.warning(snap.message, icon=":material/timer:")
         elif snap.status == "failed":
             st.error(snap.message, icon=":material/error:")
             if snap.detail:

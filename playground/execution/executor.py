@@ -46,9 +46,10 @@ BUSY_OWNER_SENTENCE = ("You are already training a model (in this tab or another
 RAY_ADDRESS_ENV = "PLAYGROUND_RAY_ADDRESS"
 
 
-def queue_full_sentence(waiting: int) -> str:
-    return (f"The server is busy: {waiting} runs are already waiting for a trainer, the most it queues. "
-            "Try again in a minute or two.")
+def queue_full_sentence(max_queued: int) -> str:
+    """Said when every trainer is taken and ``max_queued`` runs already wait."""
+    return (f"The server is busy: every trainer is taken and the queue of waiting runs is full ({max_queued} at "
+            "most). Try again in a minute or two.")
 
 
 class Executor:
@@ -131,7 +132,7 @@ class Executor:
                 raise PlaygroundError(BUSY_OWNER_SENTENCE)
             running = sum(1 for w in self.workers if w.job is not None)
             if running + len(self.queue) >= self.max_workers + self.max_queued:
-                raise PlaygroundError(queue_full_sentence(len(self.queue)))
+                raise PlaygroundError(queue_full_sentence(self.max_queued))
             job = TrainingJob(id=next(self.ids), owner=owner, payload=payload, history=list(history or []))
             self.jobs[job.id] = job
             self.queue.append(job)
