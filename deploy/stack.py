@@ -108,10 +108,21 @@ class Service:
             self.proc.wait(timeout=10)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: receive SIGTERM when the process that started it is gone (Linux), so a
+    killed test or stack leaves nothing running."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def spawn(name: str, args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
           stop_signal: int = signal.SIGTERM) -> Service:
+    """Start a piece; it is stopped by ``Service.stop`` (by its id), or when this process dies."""
     out = open(log, "ab")  # noqa: SIM115 - the child keeps it; closed when this process exits
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                            preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads run in the child before exec
     return Service(name, proc, log, stop_signal)
 
 
@@ -125,14 +136,16 @@ def postgres_bindir() -> Path | None:
 
 
 class Postgres:
-    """A fresh PostgreSQL cluster in ``folder``, on 127.0.0.1 only (trust auth: loopback, one machine).
-    As root it runs as the ``postgres`` user, since PostgreSQL refuses to run as root."""
+    """A fresh PostgreSQL cluster on 127.0.0.1 only (trust auth: loopback, one machine). As root it runs as
+    the ``postgres`` user (PostgreSQL refuses to run as root), in a folder of its own under the temporary
+    folder that this user can reach, removed again by ``stop``."""
 
     def __init__(self, folder: Path, port: int | None = None) -> None:
         self.folder = folder
         self.port = port or free_port()
         self.service: Service | None = None
         self.bindir = postgres_bindir()
+        self.own_folder = False
 
     @property
     def url(self) -> str:
@@ -144,32 +157,36 @@ class Postgres:
     def start(self) -> None:
         if self.bindir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-        data, sockets = self.folder / "pgdata", self.folder / "pgsock"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        sockets.mkdir(exist_ok=True)
         if os.geteuid() == 0:
+            self.folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))
+            self.own_folder = True
             shutil.chown(self.folder, "postgres")
-            shutil.chown(sockets, "postgres")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = self.folder / "pgdata"  # its socket goes there too (-k)
         log = self.folder / "postgres.log"
-        if not (data / "PG_VERSION").exists():
-            subprocess.run(self._as_owner([str(self.bindir / "initdb"), "-D", str(data), "-U", "playground",
-                                           "--auth=trust", "-E", "UTF8", "--no-sync"]),
-                           check=True, capture_output=True)
+        made = subprocess.run(self._as_owner([str(self.bindir / "initdb"), "-D", str(data), "-U", "playground",
+                                              "--auth=trust", "-E", "UTF8", "--no-sync"]), capture_output=True, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"initdb failed: {made.stderr.strip()[-600:]}")
         self.service = spawn("postgres", self._as_owner([
             str(self.bindir / "postgres"), "-D", str(data), "-h", LOOPBACK, "-p", str(self.port),
-            "-k", str(sockets), "-c", "fsync=off", "-c", "max_connections=100"]), log, stop_signal=signal.SIGINT)
+            "-k", str(data), "-c", "fsync=off", "-c", "max_connections=100"]), log)  # SIGTERM: runuser passes it on
         wait_until(lambda: port_open(self.port), 60, "PostgreSQL", self.service.proc, log)
         deadline = time.monotonic() + 30
-        while True:  # the port opens a moment before the server accepts queries
+        while True:  # the port opens a moment before the server accepts connections
             made = subprocess.run([str(self.bindir / "createdb"), "-h", LOOPBACK, "-p", str(self.port), "-U", "playground",
                                    "playground"], capture_output=True, text=True)
-            if made.returncode == 0 or "already exists" in made.stderr or time.monotonic() > deadline:
-                break
+            if made.returncode == 0 or "already exists" in made.stderr:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"createdb failed: {made.stderr.strip()[-600:]}")
             time.sleep(0.3)
 
     def stop(self) -> None:
         if self.service is not None:
             self.service.stop()
+        if self.own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class RayHead:
@@ -260,7 +277,9 @@ error_log {folder}/nginx-error.log warn;
 events {{ worker_connections 2048; }}
 
 http {{
-    access_log off;
+    # Which replica served each request, for the operator (and the tests); visitors never see it.
+    log_format upstreams '$upstream_addr $status "$request_uri" $playground_route';
+    access_log {folder}/access.log upstreams;
     client_body_temp_path {folder}/tmp/body;
     proxy_temp_path {folder}/tmp/proxy;
     fastcgi_temp_path {folder}/tmp/fastcgi;
@@ -325,6 +344,16 @@ class Nginx:
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
+
+    def served_by(self) -> list[tuple[str, str, str]]:
+        """(replica address, request URI, route key) of each request logged so far."""
+        log = self.folder / "access.log"
+        rows = []
+        for line in (log.read_text(errors="replace").splitlines() if log.exists() else []):
+            parts = line.split(" ")
+            if len(parts) >= 4:
+                rows.append((parts[0], parts[2].strip('"'), parts[3]))
+        return rows
 
     def start(self) -> None:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"

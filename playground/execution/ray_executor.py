@@ -204,6 +204,7 @@ class RayExecutor(Executor):
         self.connect_lock = threading.Lock()
         self.joining: threading.Thread | None = None
         self.join_error: BaseException | None = None
+        self.prewarm_wanted = 0  # actors a page asked to have warm before the cluster was joined
         super().__init__(max_workers, max_queued=max_queued, budget=budget, keep_idle=keep_idle)
 
     def _probe(self) -> None:
@@ -223,6 +224,10 @@ class RayExecutor(Executor):
                 ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
         except BaseException as exc:  # noqa: BLE001 - ConnectionError and kin, said by connect()
             self.join_error = exc
+            return
+        self.ray = ray
+        if self.prewarm_wanted:  # warm the actors a page asked for while the cluster was being joined
+            super().prewarm(self.prewarm_wanted)
 
     def connect(self, wait: float = CONNECT_TIMEOUT_S) -> bool:
         """Join the cluster (once). Raises a sentence if Ray is missing, the cluster cannot be reached, or it
@@ -251,15 +256,15 @@ class RayExecutor(Executor):
             if self.join_error is not None:
                 exc = self.join_error
                 raise PlaygroundError(UNREACHABLE_SENTENCE, f"{type(exc).__name__}: {exc}"[:600]) from exc
-            self.ray = ray
             return True
 
     def prewarm(self, count: int = 1) -> None:
         """Start joining the cluster without waiting (a page calls this on every view), and once joined,
         have ``count`` actors warm."""
+        self.prewarm_wanted = max(self.prewarm_wanted, count)
         try:
             if not self.connect(wait=0):
-                return
+                return  # joining goes on in the background, and warms the actors once joined
         except PlaygroundError:
             return  # the first submit says why
         super().prewarm(count)
