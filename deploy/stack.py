@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RAY_IDLE_ACTORS = 1  # warm actors each replica keeps (playground.limits.RAY_IDLE_ACTORS; not imported: no torch here)
 LOOPBACK = "127.0.0.1"
 # Ray takes the node's address from the route to the outside unless told otherwise; this setting makes it
 # use the loopback address (a one-machine cluster: no worker nodes can join it).
@@ -326,7 +327,7 @@ http {{
 
 def nginx_conf(folder: Path, listen_port: int, upstream_ports: list[int], max_body_mb: int = 12) -> str:
     """nginx's configuration: loopback only, cookie-sticky sessions over ``upstream_ports``."""
-    servers = "\n".join(f"        server {LOOPBACK}:{port} max_fails=0;" for port in upstream_ports)
+    servers = "\n".join(f"        server {LOOPBACK}:{port};" for port in upstream_ports)
     user = "user nobody nogroup;" if os.geteuid() == 0 else ""
     return NGINX_CONF.format(folder=folder, user=user, cookie=ROUTE_COOKIE, servers=servers,
                              listen=f"{LOOPBACK}:{listen_port}", max_body=f"{max_body_mb}m")
@@ -380,8 +381,9 @@ class Nginx:
 
 @dataclass
 class ClassServer:
-    """The whole recipe on one machine. ``ray``: a Ray head for the jobs (else each replica's own pool);
-    ``postgres``: a PostgreSQL run store (else one shared data folder); ``proxy``: nginx in front."""
+    """The whole recipe on one machine. ``ray``: a Ray head for the jobs (else each replica's own pool), with
+    ``ray_cpus`` logical CPUs for jobs that train at once; ``postgres``: a PostgreSQL run store (else one
+    shared data folder); ``proxy``: nginx in front."""
 
     folder: Path
     replicas: int = 2
@@ -423,7 +425,10 @@ class ClassServer:
                 self.store.start()
                 self.pieces.append(self.store)
             if self.ray:
-                self.ray_head = RayHead(self.folder / "ray", cpus=self.ray_cpus, gpus=self.ray_gpus)
+                # The jobs' CPUs, plus one for each replica's warm actor (limits.RAY_IDLE_ACTORS), which holds one
+                # of the cluster's CPUs between jobs so that Play starts at once.
+                self.ray_head = RayHead(self.folder / "ray", cpus=self.ray_cpus + self.replicas * RAY_IDLE_ACTORS,
+                                        gpus=self.ray_gpus)
                 self.ray_head.start()
                 self.pieces.append(self.ray_head)
             env = self.env()

@@ -99,3 +99,38 @@ def test_the_executor_is_chosen_by_configuration(monkeypatch):
         assert isinstance(default, WorkerPool) and get_pool() is default  # the old name gives the same executor
     finally:
         default.shutdown()
+
+
+def test_a_cuda_jobs_actor_asks_ray_for_a_share_of_a_gpu_and_sees_it_as_cuda_0(ray_cluster, monkeypatch):
+    """Checked without a GPU: the options each kind of actor is created with, and what a CUDA job is told."""
+    from playground import limits
+    from playground.execution import ray_executor
+
+    asked: list[dict] = []
+    sent: list[tuple] = []
+
+    class Recorder:
+        def options(self, **options):
+            asked.append(options)
+            raise RuntimeError("recorded")  # the slot then ends as an actor that could not start
+
+    class Actor:
+        class start:  # noqa: N801 - stands for the actor method ``start``
+            @staticmethod
+            def remote(*args):
+                sent.append(args)
+
+    monkeypatch.setattr(ray_executor, "actor_class", lambda: Recorder())
+    executor = ray_executor.RayExecutor("auto", max_workers=1)
+    try:
+        executor.connect()
+        for shape in ("gpu", None):
+            slot = ray_executor._RaySlot(executor, shape)
+            slot.thread.join(30)
+            slot.actor = Actor()
+            slot.start(7, {"kind": "run", "device": "cuda:1" if shape else "cpu"})
+    finally:
+        executor.shutdown()
+    assert [(a["num_cpus"], a["num_gpus"]) for a in asked] == [(1, limits.RAY_GPU_PER_JOB), (1, 0)]
+    assert all(a["max_restarts"] == 0 for a in asked)  # a dead actor is reported, not silently restarted
+    assert sent[0][1]["device_override"] == "cuda:0" and "device_override" not in sent[1][1]
