@@ -131,6 +131,10 @@ def test_a_class_trains_through_the_proxy_on_two_replicas_sharing_one_ray(class_
         assert not [p for p in tree(pid)[1:] if "multiprocessing" in " ".join(p.cmdline())]
     actors = [p for p in tree(class_server.ray_head.service.proc.pid) if p.name().startswith("ray::JobActor")]
     assert actors, "no Ray job actor was seen"
+    replica_mb = [psutil.Process(pid).memory_info().rss / 2**20 for pid in replica_pids]
+    actor_mb = [a.memory_info().rss / 2**20 for a in actors]
+    record("cluster", "replica RSS after the load (MB, each)", [round(m) for m in replica_mb])
+    record("cluster", "Ray job actor RSS (MB, median of the live ones)", round(sorted(actor_mb)[len(actor_mb) // 2]))
     record("cluster", "visitors through nginx to 2 replicas sharing one Ray (each trains 2 epochs)", VISITORS)
     record("cluster", "wall time for all visitors (s)", round(wall, 1))
     record("cluster", "page answers median / 95th percentile / slowest (s)",
