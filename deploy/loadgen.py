@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from deploy.stack import ROUTE_COOKIE  # nginx's sticky-session cookie
+
 EPOCH_LINE = re.compile(r"Epoch (\d+)\*\* · (\w+)")  # the live view's line: "**Epoch 12** · training on cpu"
 ENDED = ("finished", "stopped", "diverged", "failed")
-ROUTE_COOKIE = "playground_route"  # nginx's sticky-session cookie (deploy/stack.py)
 ANSWER_TIMEOUT_S = 120.0
 
 
