@@ -1,7 +1,8 @@
 """What every executor shares: a job as the server sees it, the copy a page renders, and the session's handle.
 
 A job's payload is a plain dict with a ``kind`` ("run" today; "sweep" later) that the worker dispatches
-on; tensors travel as NumPy arrays. The worker side (``worker.py``) streams tuples back, the same on
+on (``worker.RUNNERS``), a ``device`` ("cpu", "cuda:0": where a cluster places it) and, added by the
+executor, its ``budget``; tensors travel as NumPy arrays. The worker side (``worker.py``) streams tuples back, the same on
 every executor: ``("started", id, info)``, ``("epochs", id, rows)``, ``("view", id, view)``,
 ``("status", id, status)``, ``("done", id, status, sentence, state, stats)``, ``("error", id, sentence,
 detail)``.
