@@ -36,7 +36,7 @@ TITLE = "Cluster: Ray, replicas and capacity"
 RATIO_TARGET = 0.9
 ANSWER_TARGET_S = 2.0
 SESSIONS_VISITORS = 6
-LEVELS = (2, 4, 6, 8, 12, 16, 20)
+LEVELS = (1, 2, 3, 4, 6, 8, 12, 16, 20)
 WINDOW_S = 12.0
 RAY_JOB_CPUS = 4  # trainings at once on the Ray head (as many as the local pool runs on one server)
 
@@ -135,9 +135,26 @@ async def _probe(url: str, tally) -> None:
         await visitor.close()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) of these processes and their children so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 async def capacity(url: str, levels: tuple[int, ...], window_s: float, budget: Budget, share: float,
-                   running_cap: int) -> list[dict]:
-    """Add visitors level by level, each training a long run; measure page answers at each level."""
+                   running_cap: int, replica_pids: list[int]) -> list[dict]:
+    """Add visitors level by level, each training a long run; measure page answers at each level, and the
+    cores the replicas used meanwhile (their pages: the training runs in Ray's actors)."""
     from deploy.loadgen import Tally, Visitor
 
     trainers: list[Visitor] = []
@@ -163,7 +180,7 @@ async def capacity(url: str, levels: tuple[int, ...], window_s: float, budget: B
             tally = Tally()
             for visitor in trainers:
                 visitor.tally = tally  # the trainers' live-view answers during the window
-            started = time.monotonic()
+            started, cpu_before = time.monotonic(), cpu_seconds(replica_pids)
             turn = 0
             while time.monotonic() - started < window_s:
                 await _probe(url, tally)
@@ -172,15 +189,17 @@ async def capacity(url: str, levels: tuple[int, ...], window_s: float, budget: B
                     await clicker.rerun(trigger="mb_pause", kind="click")
                     await clicker.rerun(trigger="mb_play", kind="click")
                 turn += 1
+            replica_cores = (cpu_seconds(replica_pids) - cpu_before) / (time.monotonic() - started)
             errors = setup.errors + tally.errors + [e for v in trainers for e in v.errors]
             lines = [v.epoch_line[1] if v.epoch_line else "?" for v in trainers]
             p90 = tally.percentile(0.9)
             results.append({"level": level, "p90": p90, "median": tally.median(), "answers": len(tally.seconds()),
                             "live_p90": tally.percentile(0.9, ("fragment",)), "errors": errors[:3],
-                            "training": lines.count("training"), "waiting": lines.count("waiting"), "lines": lines})
+                            "training": lines.count("training"), "waiting": lines.count("waiting"), "lines": lines,
+                            "replica_cores": replica_cores})
             log(f"  {level} sessions: page answers p90 {p90:.2f} s (median {tally.median():.2f}, n={len(tally.seconds())}), "
                 f"live view p90 {tally.percentile(0.9, ('fragment',)):.2f} s; training {lines.count('training')}, "
-                f"waiting {lines.count('waiting')}; errors {len(errors)}")
+                f"waiting {lines.count('waiting')}; errors {len(errors)}; replicas used {replica_cores:.2f} cores")
             if errors or p90 >= ANSWER_TARGET_S:
                 break
     finally:
@@ -234,7 +253,8 @@ def run(write: bool = True) -> Section:
                     found["sessions_error"] = f"{type(exc).__name__}: {exc}"[:300]
                     log("  sessions not measured: " + found["sessions_error"])
                 share = 0.6 if replicas == 1 else 0.95
-                found["capacity"] = asyncio.run(capacity(server.url, LEVELS, WINDOW_S, budget, share, RAY_JOB_CPUS))
+                pids = [r.service.proc.pid for r in server.replica_servers]
+                found["capacity"] = asyncio.run(capacity(server.url, LEVELS, WINDOW_S, budget, share, RAY_JOB_CPUS, pids))
             finally:
                 server.stop()
             stacks[replicas] = found
@@ -276,6 +296,12 @@ def run(write: bool = True) -> Section:
         rows.append(Row(f"concurrent training sessions with page answers p90 < {ANSWER_TARGET_S:g} s, {replicas} replica(s)",
                         best, "sessions", "", None, "reported", None,
                         (f"at {best}: {at['training']} training, {at['waiting']} waiting; " if at else "") + note))
+    per_session = [r["replica_cores"] / r["level"] for f in stacks.values() for r in f.get("capacity") or []]
+    if per_session:
+        rows.append(Row("replica CPU per session watching its training (the new visitor and the clicks included)",
+                        median(per_session), "cores", "", None, "reported", None,
+                        f"median over every level of both stacks, {spread(per_session)}; the training itself runs "
+                        "in Ray's actors"))
     if one.get("capacity") and two.get("capacity"):
         rows.append(Row("capacity of 2 replicas", held(two["capacity"]), "sessions", "1 replica", held(one["capacity"]) or None,
                         "reported", None, f"same Ray head ({RAY_JOB_CPUS} CPUs for jobs), same machine"))
