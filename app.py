@@ -6,9 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from playground.device import available_devices, torch_version
+from playground.device import available_devices, limit_server_threads, torch_version
 from playground.limits import MAX_SEED
 
+limit_server_threads()
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # bundled: no icon is fetched from a font server
 st.set_page_config(page_title="PyTorch Playground", page_icon=str(ICON), layout="wide")
 

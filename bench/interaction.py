@@ -162,6 +162,9 @@ def runs() -> list[Interaction]:
                     lambda at, i: at.slider(key="runs_smoothing").set_value(round((i * 0.13) % 0.95, 2)),
                     setup=lambda at: at.multiselect(key="runs_selected").set_value(
                         at.multiselect(key="runs_selected").options[:2]).run(), needs=("runs_selected",)),
+        Interaction("Runs", "Open in Model Builder (the click until the Model Builder has drawn)",
+                    lambda at, i: at.button(key="runs_open").click(),
+                    before=lambda at, i: (at.switch_page(PAGES["Runs"]), at.run()), needs=("runs_open",)),
         Interaction("Runs", "toggle 'only the settings that differ'",
                     lambda at, i: at.toggle(key="runs_only_differences").set_value(i % 2 == 0),
                     setup=lambda at: at.multiselect(key="runs_selected").set_value(

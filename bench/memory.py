@@ -99,7 +99,7 @@ def visit_playground(browser, url: str, train: bool, seed: int = 0):
             box.press("Enter")
             idle(tab)
         tab.locator(".st-key-mb_play button").click()
-        tab.get_by_text(re.compile(r"Epoch \d+ · finished")).first.wait_for(timeout=180_000)
+        tab.get_by_text(re.compile(r"Epoch \d+(?: / \d+)? · finished")).first.wait_for(timeout=180_000)
         idle(tab)
     return context
 

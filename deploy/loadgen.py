@@ -30,7 +30,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from deploy.stack import ROUTE_COOKIE  # nginx's sticky-session cookie
 
-EPOCH_LINE = re.compile(r"Epoch (\d+)\*\* · (\w+)")  # the live view's line: "**Epoch 12** · training on cpu"
+EPOCH_LINE = re.compile(r"Epoch (\d+)(?: / \d+)?\*\* · (\w+)")  # the live view: "**Epoch 12 / 100** · training on cpu"
 ENDED = ("finished", "stopped", "diverged", "failed")
 ANSWER_TIMEOUT_S = 120.0
 

@@ -16,7 +16,8 @@ pieces spread over several machines.
   address (and so every Ray socket) on 127.0.0.1, and token authentication with a token of its own (a
   file in the work folder); its address and the token's path go to the replicas (``PLAYGROUND_RAY_ADDRESS``,
   ``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN_PATH``). Stopping the blocking ``ray start`` stops what it started.
-- Replicas: ``streamlit run app.py`` on 127.0.0.1, one port each.
+- Replicas: ``streamlit run app.py`` on 127.0.0.1, one port each, in shared mode (``PLAYGROUND_MODE=shared``:
+  each visitor owns their runs and trains one model at a time across their tabs).
 - nginx: sticky sessions by a cookie (``playground_route``: a visitor's first request gets a random
   route key, hashed to a replica; every later request, the websocket included, carries it back), the
   websocket upgrade passed through, uploads up to the app's limit.
@@ -407,8 +408,10 @@ class ClassServer:
         return self.replica_servers[0].url
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, **self.extra_env)
+        env = dict(os.environ)
+        env["PLAYGROUND_MODE"] = "shared"  # a class server: each visitor owns their runs (playground/runs/owners.py)
         env["PLAYGROUND_DATA_DIR"] = str(self.folder / "data")  # one folder for every replica (weights, SQLite)
+        env.update(self.extra_env)
         if self.ray_head is not None:
             env.update(self.ray_head.client_env, PLAYGROUND_RAY_ADDRESS=self.ray_head.address)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class PlaygroundError(ValueError):
     """A mistake the user can fix.
@@ -23,3 +25,12 @@ def library_message(exc: BaseException, limit: int = 600) -> str:
     """The first lines of a library exception, trimmed so a huge message cannot flood the page."""
     text = f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def as_text(text: str, limit: int = 600) -> str:
+    """Text shown through Markdown (``st.caption``, ``st.error``) as itself: cut to ``limit``, and every
+    character Markdown or HTML would act on escaped, so a message that echoes user input stays text."""
+    text = text if len(text) <= limit else text[:limit] + " ..."
+    text = re.sub(r"([\\`*_{}\[\]()#!<>|~$&:])", r"\\\1", text)
+    text = re.sub(r"(?m)^(\s*)([-+=])", r"\1\\\2", text)  # no lists or headings from line starts
+    return re.sub(r"(?m)^(\s*\d+)([.)])", r"\1\\\2", text)

@@ -12,6 +12,9 @@ MAX_TENSOR_DIMS = 6
 MAX_LITERAL_CHARS = 100_000
 MAX_CAT_INPUTS = 3
 MAX_ABS_EXPONENT = 64.0
+MAX_EXPONENT_CHARS = 32  # the exponent box (a 4,301-digit one is a sentence, never int()'s ValueError)
+MAX_SHAPE_CHARS = 200  # every shape box, Tensor Lab's and Autograd's
+MAX_NUMBER_LIST_CHARS = 4_000  # "array values" of the from_numpy demo (at most 100 numbers)
 
 # Autograd
 MAX_EXPRESSION_CHARS = 500
@@ -28,7 +31,15 @@ MAX_GRADCHECK_WORK = 20_000_000  # numbers computed by all finite-difference eva
 MAX_GRADCHECK_ELEMENTS = 256  # leaf elements checked by finite differences (2 evaluations each)
 MAX_ARROW_SIDE = 30  # gradient arrows per side on the 2-D field
 MAX_OPTIMIZERS_COMPARED = 6
+# Optimizer paths: steps x paths x (parts of the function + OPTIMIZER_STEP_COST) at most MAX_OPTIMIZER_WORK.
+# A step's fixed cost (zero_grad, backward, optimizer.step) is about that of 100 parts of the function;
+# the bound is about 2.5 s of CPU on the 2-core CI machine (6 paths of 1,000 steps on Rosenbrock pass).
+OPTIMIZER_STEP_COST = 100
+MAX_OPTIMIZER_WORK = 800_000
 MAX_PLOT_RANGE = 1_000.0  # largest |x| or |y| a plot axis may reach
+MAX_GRAPH_NODE_ELEMENTS = 1_000  # a graph node keeps its numbers up to this size, else only their summary
+AUTOGRAD_CACHE_BYTES = 32 * 1024 * 1024  # results of the Autograd page kept for every session together
+AUTOGRAD_CACHE_TTL_S = 600.0  # a result unused this long is dropped
 
 # Data
 MAX_SAMPLES = 100_000
@@ -36,6 +47,8 @@ MIN_SAMPLES = 20
 MAX_CSV_ROWS = 100_000
 MAX_CSV_COLUMNS = 100
 MAX_CSV_BYTES = 10 * 1024 * 1024
+MAX_CSV_CELL_CHARS = 10_000  # one cell (or column name) of an uploaded CSV
+MAX_SESSION_DATA_BYTES = MAX_CSV_BYTES  # prepared tensors one session keeps (a CSV session stays within 3x its file)
 MAX_CLASSES = 20
 
 # Model and training
@@ -45,6 +58,7 @@ MAX_EPOCHS = 2_000
 MIN_LEARNING_RATE = 1e-5
 MAX_LEARNING_RATE = 10.0
 MAX_BATCH_SIZE = MAX_SAMPLES
+MAX_LR_CHANGES = 50  # learning rates changed live during one run
 MAX_CONCURRENT_TRAININGS = 4  # worker processes across the whole server
 MAX_TRAININGS_PER_SESSION = 1
 
@@ -55,15 +69,52 @@ MAX_QUERY_KEYS = 64  # query parameters read from one URL; the rest are ignored 
 MAX_CHECKPOINT_TENSORS = 64  # tensors in one uploaded checkpoint
 MAX_CHECKPOINT_METADATA_BYTES = 256 * 1024  # a safetensors header (spec, classes, statistics)
 
+# Run store: bounds, owners, the Runs page (brief B1). Past a bound the oldest unpinned runs are evicted,
+# with a note the Runs page shows; a run that cannot fit (all pinned, or bigger than a bound) is refused.
+STORE_MAX_RUNS = 5_000  # personal mode: runs kept in all (the one user's)
+STORE_MAX_BYTES = 2 * 1024**3  # personal mode: weight bytes kept in all
+SHARED_STORE_MAX_RUNS = 20_000  # shared mode: the whole store, every owner together
+SHARED_STORE_MAX_BYTES = 8 * 1024**3
+SHARED_OWNER_MAX_RUNS = 200  # shared mode: one owner's runs
+SHARED_OWNER_MAX_BYTES = 100 * 1024**2  # shared mode: one owner's weight bytes (54 runs of the largest model)
+SHARED_OWNER_SAVES = 10  # shared mode: runs one owner may keep per window ...
+SHARED_SAVE_WINDOW_S = 60.0  # ... of this many seconds
+MAX_RUN_NAME_CHARS = 120  # a run's editable name
+MAX_EVICTION_NOTES = 20  # "removed to make room" notes kept per owner
+RUNS_PAGE_SIZE = 25  # rows of the Runs table a page
+
+# Weights import: a .pt is checked before anything in it is unpickled (playground/runs/pt_archive.py),
+# then loaded in a short-lived child process under these limits (playground/runs/pt_loader.py).
+MAX_PT_RECORDS = 600  # records in the zip archive
+MAX_PT_STORAGES = 512  # storages (a checkpoint with optimizer state has about three per weight)
+MAX_PT_PICKLE_BYTES = 2 * 1024 * 1024  # the data.pkl record
+MAX_PT_PICKLE_OPS = 200_000  # pickle instructions walked
+MAX_PT_DATA_BYTES = 32 * 1024 * 1024  # declared record bytes, and bytes of all tensors' elements (the largest model: 1.8 MB)
+MAX_PT_STRING_CHARS = 65_536  # one string in the pickle
+MAX_PT_MEMO_REUSES = 100_000  # values fetched again from the pickle's memo (atoms, flat tuples, tensors)
+MAX_PT_STACK = 10_000  # open MARKs
+MAX_PT_DEPTH = 16  # containers nested in containers
+MAX_PT_TENSOR_DIMS = 16
+LOADER_MEMORY_BYTES = 512 * 1024 * 1024  # address space the loading child may add to what torch needs
+LOADER_CPU_S = 10  # CPU seconds of the loading child
+LOADER_WALL_S = 15.0  # wall-clock seconds of one load
+LOADER_START_S = 120.0  # the loader process importing torch, on a busy machine
+LOADER_IDLE_S = 300.0  # the loader process exits after this long unused
+
 # Run store
 MAX_RUNS_LISTED = 1_000  # newest runs shown on the Runs page
 MAX_RUNS_COMPARED = 8  # runs overlaid at once
+
+# Names and text a user gives (CSV names, column names, run names)
+MAX_NAME_CHARS = 200
 
 # Seeds
 MAX_SEED = 2**31 - 1
 
 # Background training
 TRAINING_IDLE_TIMEOUT_S = 600  # a run no page has looked at for this long is stopped (its session is gone)
+MAX_REPLAY_SNAPSHOTS = 300  # views of one run kept for the replay scrubber (thinned beyond)
+MAX_REPLAY_BYTES = 8 * 1024 * 1024  # and their memory, per run
 MAX_DATALOADER_PREVIEW = 16  # rows of one batch shown in the DataLoader panel
 
 # Jobs, the queue and the executors (playground/execution; issue 12 item 3, issue 14)

@@ -34,3 +34,46 @@ def shut_down_worker_pool():
 
     if executor._EXECUTOR is not None:
         executor._EXECUTOR.shutdown()
+
+
+# ---------------------------------------------------------------- run stores: SQLite and PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL on loopback for the whole session (tests/runs_stores.py); skipped with a
+    reason without the binaries or psycopg, failed under CI=true."""
+    from tests import runs_stores
+
+    reason = runs_stores.missing_reason()
+    if reason:
+        runs_stores.skip_or_fail(reason)
+    server = runs_stores.ThrowawayPostgres()
+    try:
+        server.start()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is a reason to skip (or fail in CI)
+        server.stop()
+        runs_stores.skip_or_fail(f"PostgreSQL did not start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_kind(request) -> str:
+    """Each run-store test runs against both stores."""
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_server")
+    return request.param
+
+
+@pytest.fixture
+def new_store(request, store_kind, tmp_path):
+    """A factory of fresh, empty stores of the kind under test: ``new_store(bounds=...)``."""
+    from tests import runs_stores
+
+    server = request.getfixturevalue("postgres_server") if store_kind == "postgres" else None
+
+    def make(**kwargs):
+        return runs_stores.make_store(store_kind, tmp_path, server, **kwargs)
+
+    return make

@@ -30,9 +30,17 @@ from playground.autograd.optimizer_paths import (
     OptimizerSpec,
     parse_learning_rates,
     run_paths,
+    warm_up_in_background,
     with_learning_rates,
 )
-from playground.autograd.variables import COURSE_PRESET, PRESETS, ExpressionSpec, VariableSpec, parse_shape
+from playground.autograd.result_cache import RESULTS
+from playground.autograd.variables import (
+    COURSE_PRESET,
+    PRESETS,
+    ExpressionSpec,
+    VariableSpec,
+    parse_random_shape,
+)
 from playground.errors import PlaygroundError
 from views.widgets import global_seed, show_code, show_error
 
@@ -48,36 +56,30 @@ for _key in [key for key in st.session_state if isinstance(key, str) and key.sta
     st.session_state[_key] = st.session_state[_key]
 
 
-# ---- cached pure computations, keyed by their specs --------------------------------------------------------
+# ---- pure computations, kept for every session in a cache bounded in bytes and age (result_cache.py) ---------
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_trace(spec: dict) -> AutogradResult:
-    return trace(ExpressionSpec.from_dict(spec))
+    return RESULTS.get("trace", spec, lambda: trace(ExpressionSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_check(spec: dict) -> GradCheckReport:
-    return finite_difference_check(ExpressionSpec.from_dict(spec))
+    return RESULTS.get("check", spec, lambda: finite_difference_check(ExpressionSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_lesson(key: str, spec: dict) -> Lesson:
-    return run_lesson(key, ExpressionSpec.from_dict(spec))
+    return RESULTS.get(f"lesson-{key}", spec, lambda: run_lesson(key, ExpressionSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def cached_curve(spec: dict) -> Curve1D:
-    return curve_1d(Curve1DSpec.from_dict(spec))
+    return RESULTS.get("curve", spec, lambda: curve_1d(Curve1DSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def cached_field(spec: dict) -> Field2D:
-    return gradient_field(Field2DSpec.from_dict(spec))
+    return RESULTS.get("field", spec, lambda: gradient_field(Field2DSpec.from_dict(spec)))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def cached_paths(spec: dict) -> list[OptimizerPath]:
-    return run_paths(OptimizerRunSpec.from_dict(spec))
+    return RESULTS.get("paths", spec, lambda: run_paths(OptimizerRunSpec.from_dict(spec)))
 
 
 # ---- state ------------------------------------------------------------------------------------------------
@@ -177,12 +179,13 @@ def variable_editor() -> ExpressionSpec:
             shape_text_ = st.session_state.get(f"ag_var_{row}_shape", "3")
         else:
             literal = st.session_state.get(f"ag_var_{row}_literal", "1.")
-            shape_text_ = cols[2].text_input("shape", key=f"ag_var_{row}_shape", help="Sizes separated by commas, e.g. 2, 3.")
+            shape_text_ = cols[2].text_input("shape", key=f"ag_var_{row}_shape", max_chars=limits.MAX_SHAPE_CHARS,
+                                             help="Sizes separated by commas, e.g. 2, 3.")
         grad = cols[3].checkbox("requires_grad", key=f"ag_var_{row}_grad")
         cols[4].button(":material/delete:", key=f"agbtn_remove_{row}", on_click=remove_variable, args=(row,),
                        help=f"Remove {name}")
         try:  # every row stays drawn even when one of them is wrong
-            shape = parse_shape(shape_text_) if source == "random" else ()
+            shape = parse_random_shape(shape_text_) if source == "random" else ()
         except PlaygroundError as exc:
             problems.append(exc)
             continue
@@ -464,9 +467,11 @@ def optimizer_view() -> None:
         return
     spec = OptimizerRunSpec(expression, (float(x0), float(y0)), int(steps), tuple(optimizers))
     try:
-        spec.validate()
-        paths = cached_paths(spec.to_dict())
-        field = cached_field(Field2DSpec(expression, x_range, y_range, 80, 2).to_dict())
+        spec.validate()  # the work bound (steps x paths x function size) is checked here, before running
+        with st.spinner(f"Running {len(optimizers)} optimizer{'s' if len(optimizers) > 1 else ''} for "
+                        f"{int(steps):,} steps each ..."):  # drawn where the plot will be
+            paths = cached_paths(spec.to_dict())
+            field = cached_field(Field2DSpec(expression, x_range, y_range, 80, 2).to_dict())
     except PlaygroundError as exc:
         show_error(exc)
         return
@@ -498,6 +503,7 @@ def optimizer_view() -> None:
 
 # ---- the page ---------------------------------------------------------------------------------------------
 
+warm_up_in_background()  # once per server: the optimizer view's first click does not pay torch's lazy imports
 st.title("Autograd")
 st.caption("`requires_grad=True` records operations, `z.backward()` computes gradients, `x.grad` holds them. "
            "Everything below is real PyTorch.")

@@ -1,10 +1,14 @@
-"""Model Builder: data, model, live background training, evaluation and test. Widgets and layout only;
-the work is in playground/ (builder, execution, runs)."""
+"""Model Builder: one screen, as in the TensorFlow playground. A control bar (Play, Pause, Step, Stop, Reset, Train
+again, the epoch and losses, the speed, the replay), then data | input features | the network | the output side by
+side; the course's teaching panels and the code in tabs beneath. Widgets and layout only: the settings come from
+the registry (views/settings_widgets.py), the work from playground/."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -12,183 +16,65 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from playground import limits
-from playground.builder import codegen as builder_code
-from playground.builder.config import (
-    ACTIVATIONS,
-    CSV_DATASET,
-    DATASETS,
-    FEATURES,
-    OPTIMIZERS,
-    REGULARIZATIONS,
-    DataConfig,
-    ModelSpec,
-    RunConfig,
-    TrainConfig,
-)
-from playground.builder.datasets import (
-    DATASET_LABELS,
-    FEATURE_LABELS,
-    PreparedData,
-    csv_columns,
-    prepare_data,
-)
-from playground.builder.decision_boundary import heatmap, layer_weights, neuron_thumbnails
-from playground.builder.evaluation import make_trained_model, predict_test, predictions_table
-from playground.builder.figures import (
-    boundary_figure,
-    confusion_figure,
-    curves_figure,
-    predicted_vs_true_figure,
-    thumbnails_image,
-)
-from playground.builder.memo import IdentityMemo
-from playground.builder.model import TrainedModel, build_model, parameter_count
-from playground.builder.network_diagram import layer_table, network_figure
-from playground.device import available_devices, default_device
+from playground.builder import codegen, pictures, registry
+from playground.builder.config import CSV_DATASET, DataConfig, RunConfig, TrainConfig
+from playground.builder.datasets import PreparedData, csv_columns, generate, prepare_data, read_csv_table
+from playground.builder.evaluation import make_trained_model as make_record
+from playground.builder.evaluation import predict_test, predictions_table
+from playground.builder.figures import confusion_figure, predicted_vs_true_figure
+from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
+from playground.device import default_device
 from playground.errors import PlaygroundError
-from playground.execution.pool import get_pool, pictures_interval, refresh_interval
+from playground.execution.pool import get_pool
+from playground.runs import export
 from views import model_builder_io
+from views import model_builder_live as live
+from views.settings_widgets import (
+    FEATURE_KEY,
+    LAYERS_KEY,
+    draw,
+    read_config,
+    restore_settings,
+    save_settings,
+    widgets_from_config,
+)
 from views.widgets import global_seed, show_code, show_error
 
-LR_OPTIONS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-SAMPLE_OPTIONS = [20, 50, 100, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000]
-REG_RATES = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
-ACTIVATION_LABELS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": "Linear"}
 STATE = st.session_state
+SETTING = registry.BY_NAME
+# Where each setting is drawn; a registry row not named here appears under "More settings".
+PLACES = {
+    "data": ("samples", "noise", "train", "val", "data_seed", "standardize", "standardize_target"),
+    "hyper": ("optimizer", "lr", "batch", "epochs", "loss", "reg", "reg_rate"),
+    "network": ("dropout",),
+    "elsewhere": ("dataset", "features", "layers", "activations", "csv_name", "csv_target", "csv_task", "lr_changes"),
+}
+# Layout only: tighter margins so the playground fits one screen, the control bar stays in view, and the
+# dataset and feature buttons show their pictures at a useful size. No user text reaches this.
+CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding-top: 2.4rem; padding-bottom: 2rem;}
+.st-key-mb_bar {position: sticky; top: 2.75rem; z-index: 90; background: var(--background-color, #fff);
+  border-bottom: 1px solid rgba(49, 51, 63, 0.15); padding: 0.2rem 0 0.3rem 0;}
+[class*="st-key-mb_ds_"] button {padding: 2px 2px 0 2px !important; min-height: 0 !important; line-height: 1;}
+[class*="st-key-mb_ds_"] button img {height: 44px !important; max-height: 44px !important; width: 44px !important;}
+[class*="st-key-mb_ds_"] button p {font-size: 0.72rem;}
+[class*="st-key-mb_feat_"] label img {height: 24px !important; max-height: 24px !important; width: 24px !important;
+  vertical-align: middle;}
+.st-key-mb_main [data-testid="stVerticalBlock"] {gap: 0.4rem;}
+.st-key-mb_hyper [data-testid="stVerticalBlock"] {gap: 0.2rem;}
+.st-key-mb_heading h1 {font-size: 1.55rem; padding: 0.2rem 0 0 0;}
+</style>"""
+_THUMBNAILS: dict[str, str] = {}
 
 
 # ---------------------------------------------------------------------------------------------------
-# Settings <-> widgets
+# Setup: defaults, what another page or a link handed over, the global seed, the data
 # ---------------------------------------------------------------------------------------------------
 
 
-def widgets_from_config(config: RunConfig) -> None:
-    """Set every widget's key from ``config`` (before the widgets are drawn)."""
-    d, m, t = config.data, config.model, config.train
-    STATE.update({
-        "mb_dataset": d.dataset, "mb_n_samples": d.n_samples, "mb_noise": float(d.noise),
-        "mb_train_fraction": float(d.train_fraction), "mb_val_fraction": float(d.val_fraction),
-        "mb_standardize": d.standardize, "mb_data_seed": d.seed,
-        "mb_layers": len(m.hidden), "mb_dropout": float(m.dropout),
-        "mb_optimizer": t.optimizer, "mb_lr": float(t.lr), "mb_momentum": float(t.momentum),
-        "mb_weight_decay": float(t.weight_decay), "mb_beta1": float(t.beta1), "mb_beta2": float(t.beta2),
-        "mb_batch": t.batch_size, "mb_shuffle": t.shuffle, "mb_epochs": t.epochs, "mb_reg": t.regularization,
-        "mb_reg_rate": float(t.reg_rate), "mb_seed": t.seed, "mb_cudnn_det": t.cudnn_deterministic,
-        "mb_cudnn_bench": t.cudnn_benchmark,
-    })
-    if d.dataset == CSV_DATASET:
-        STATE["mb_csv_target"] = d.csv_target or None
-        STATE["mb_csv_task"] = d.csv_task or "inferred"
-    else:
-        for feature in FEATURES:
-            STATE[f"mb_feat_{feature}"] = feature in d.features
-    for i, (width, activation) in enumerate(zip(m.hidden, m.activations, strict=True)):
-        STATE[f"mb_width_{i}"] = width
-        STATE[f"mb_act_{i}"] = activation
-    # A crafted file or link may hold values valid for the config but beyond a slider's range.
-    clamped = []
-    for key, top in (("mb_dropout", 0.8), ("mb_momentum", 0.99), ("mb_beta1", 0.999), ("mb_beta2", 0.9999)):
-        if STATE[key] > top:
-            clamped.append(f"{key.removeprefix('mb_')} {STATE[key]:g} -> {top:g}")
-            STATE[key] = top
-    if clamped:
-        STATE["mb_notice"] = "Some settings were beyond the sliders' range and were clamped: " + ", ".join(clamped) + "."
-    devices = [x.name for x in available_devices()]
-    STATE["mb_device"] = t.device if t.device in devices else "cpu"
-    if t.device not in devices:
-        STATE["mb_notice"] = f"This server has no {t.device}; the run is set to the CPU."
-
-
-PERSISTENT = ("mb_dataset", "mb_n_samples", "mb_noise", "mb_train_fraction", "mb_val_fraction", "mb_standardize",
-              "mb_data_seed", "mb_layers", "mb_dropout", "mb_optimizer", "mb_lr", "mb_momentum", "mb_weight_decay",
-              "mb_beta1", "mb_beta2", "mb_batch", "mb_shuffle", "mb_epochs", "mb_reg", "mb_reg_rate", "mb_seed",
-              "mb_device", "mb_cudnn_det", "mb_cudnn_bench", "mb_csv_target", "mb_csv_task", "mb_resume",
-              "mb_show_test", "mb_discretize")
-PERSISTENT_PREFIXES = ("mb_feat_", "mb_width_", "mb_act_")
-
-
-SAVED = "mb_saved_settings"  # not a widget key, so Streamlit keeps it while other pages run
-
-
-def save_settings() -> None:
-    """A copy of every setting, kept outside the widgets: Streamlit drops a widget's state when a run
-    of another page does not draw it, so a visit to Tensor Lab would otherwise reset the builder."""
-    STATE[SAVED] = {k: STATE[k] for k in list(STATE.keys()) if k in PERSISTENT or k.startswith(PERSISTENT_PREFIXES)}
-
-
-def init_defaults() -> None:
-    """Defaults for every setting, and keep the settings of widgets not drawn this run (Streamlit would
-    drop them: e.g. the noise slider while a CSV is chosen, or SGD's momentum while Adam is)."""
-    for key, value in STATE.get(SAVED, {}).items():
-        if key not in STATE:
-            STATE[key] = value
-    if "mb_dataset" not in STATE:
-        seed = global_seed()
-        widgets_from_config(RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed, device=default_device())))
-    defaults = RunConfig()
-    STATE.setdefault("mb_n_samples", defaults.data.n_samples)
-    STATE.setdefault("mb_noise", float(defaults.data.noise))
-    for feature in FEATURES:
-        STATE.setdefault(f"mb_feat_{feature}", feature in defaults.data.features)
-    for key in list(STATE.keys()):
-        if key in PERSISTENT or key.startswith(PERSISTENT_PREFIXES):
-            STATE[key] = STATE[key]
-
-
-def data_config() -> DataConfig:
-    dataset = STATE["mb_dataset"]
-    common = {
-        "dataset": dataset, "noise": float(STATE["mb_noise"]), "train_fraction": float(STATE["mb_train_fraction"]),
-        "val_fraction": float(STATE["mb_val_fraction"]), "standardize": bool(STATE["mb_standardize"]),
-        "seed": int(STATE["mb_data_seed"]),
-    }
-    if dataset == CSV_DATASET:
-        task = STATE.get("mb_csv_task", "inferred")
-        rows = STATE.get("mb_csv_rows", limits.MIN_SAMPLES)
-        return DataConfig(
-            **common, n_samples=max(limits.MIN_SAMPLES, min(rows, limits.MAX_SAMPLES)), features=(),
-            csv_name=STATE.get("mb_csv_name", ""), csv_target=STATE.get("mb_csv_target") or "",
-            csv_task="" if task == "inferred" else task,
-        )
-    features = tuple(f for f in FEATURES if STATE.get(f"mb_feat_{f}"))
-    return DataConfig(**common, n_samples=int(STATE["mb_n_samples"]), features=features)
-
-
-def load_data(config: DataConfig) -> PreparedData:
-    """The prepared data of ``config``, kept in the session so a rerun does not make it again."""
-    csv = STATE.get("mb_csv_bytes") if config.dataset == CSV_DATASET else None
-    key = hashlib.sha256((repr(config.to_dict()) + (hashlib.sha256(csv).hexdigest() if csv else "")).encode()).hexdigest()
-    cache = STATE.setdefault("mb_data_cache", {})
-    if key not in cache:
-        data = prepare_data(config, csv)
-        if len(cache) >= 3:
-            cache.pop(next(iter(cache)))
-        cache[key] = data
-    return cache[key]
-
-
-def build_config() -> RunConfig:
-    """The RunConfig the widgets describe (data, model, training). Raises PlaygroundError with a sentence."""
-    data_cfg = data_config()
-    data = load_data(data_cfg)
-    n_layers = int(STATE.get("mb_layers", 0))
-    spec = ModelSpec(
-        in_features=data.n_features,
-        hidden=tuple(int(STATE.get(f"mb_width_{i}", 8)) for i in range(n_layers)),
-        activations=tuple(STATE.get(f"mb_act_{i}", "tanh") for i in range(n_layers)),
-        out_features=data.n_outputs,
-        task=data.task,
-        dropout=float(STATE.get("mb_dropout", 0.0)),
-    )
-    train = TrainConfig(
-        optimizer=STATE["mb_optimizer"], lr=float(STATE["mb_lr"]), momentum=float(STATE["mb_momentum"]),
-        weight_decay=float(STATE["mb_weight_decay"]), beta1=float(STATE["mb_beta1"]), beta2=float(STATE["mb_beta2"]),
-        batch_size=int(STATE["mb_batch"]), shuffle=bool(STATE["mb_shuffle"]), epochs=int(STATE["mb_epochs"]),
-        regularization=STATE["mb_reg"], reg_rate=float(STATE["mb_reg_rate"]), seed=int(STATE["mb_seed"]),
-        device=STATE["mb_device"], cudnn_deterministic=bool(STATE["mb_cudnn_det"]),
-        cudnn_benchmark=bool(STATE["mb_cudnn_bench"]),
-    )
-    return RunConfig(data=data_cfg, model=spec, train=train)
+def defaults() -> RunConfig:
+    seed = global_seed()
+    return RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed, device=default_device()))
 
 
 def apply_pending() -> None:
@@ -196,11 +82,72 @@ def apply_pending() -> None:
     loaded = STATE.pop("mb_loaded_model", None)
     if isinstance(loaded, TrainedModel):
         STATE["mb_trained"] = loaded
-        STATE["mb_trained_source"] = "loaded"
+        STATE["mb_trained_source"] = STATE.pop("mb_loaded_source", "loaded")
         STATE.setdefault("mb_apply_config", loaded.config)
+        STATE.pop("mb_replay", None)
+        STATE.pop("mb_job", None)  # the view shows the handed-over run, not an older job
     pending = STATE.pop("mb_apply_config", None)
     if isinstance(pending, RunConfig):
-        widgets_from_config(pending)
+        for note in widgets_from_config(pending):
+            STATE["mb_notice"] = note
+
+
+def follow_global_seed() -> None:
+    """The sidebar's global seed seeds the data and the weights here too: a change of it sets both seeds."""
+    seed = global_seed()
+    if STATE.get("mb_global_seen") not in (None, seed):
+        STATE["mb_data_seed"] = seed
+        STATE["mb_seed"] = seed
+    STATE["mb_global_seen"] = seed
+
+
+def thumbnail_uri(name: str) -> str:
+    """A small picture of a generated dataset (the same for everyone, made once a server)."""
+    if name not in _THUMBNAILS:
+        points, y = generate(name, 300, 0.1, 0)
+        rgb = pictures.scatter_thumbnail(points.numpy(), y.numpy(), registry.DATASETS[name].task == "regression")
+        _THUMBNAILS[name] = pictures.data_uri(rgb)
+    return _THUMBNAILS[name]
+
+
+def feature_uri(features: tuple[str, ...], index: int) -> str:
+    pictures_of = live.input_pictures(RunConfig(data=DataConfig(features=features),
+                                                model=registry_model_for(features)))
+    return pictures.data_uri(pictures.diverging(pictures_of[index][::-1].astype("float32") / 255.0))
+
+
+def registry_model_for(features: tuple[str, ...]):
+    from playground.builder.config import ModelSpec
+
+    return ModelSpec(in_features=len(features))
+
+
+def load_data(config: DataConfig) -> PreparedData:
+    """The prepared data of ``config``, kept in the session so a rerun does not make it again (at most two
+    setups, and ``limits.MAX_SESSION_DATA_BYTES`` of tensors)."""
+    csv = STATE.get("mb_csv_bytes") if config.dataset == CSV_DATASET else None
+    key = hashlib.sha256((repr(config.to_dict()) + (hashlib.sha256(csv).hexdigest() if csv else "")).encode()).hexdigest()
+    cache: dict[str, PreparedData] = STATE.setdefault("mb_data_cache", {})
+    if key not in cache:
+        cache[key] = prepare_data(config, csv)
+        while len(cache) > 2 or (len(cache) > 1 and sum(d.nbytes for d in cache.values()) > limits.MAX_SESSION_DATA_BYTES):
+            cache.pop(next(iter(cache)))
+    return cache[key]
+
+
+def csv_table() -> dict[str, Any] | None:
+    """The uploaded CSV as its one reader reads it (rows, features, task), once an upload; None before one."""
+    raw = STATE.get("mb_csv_bytes")
+    if not raw:
+        return None
+    target, task = STATE.get("mb_csv_target") or None, STATE.get("mb_csv_task") or None
+    key = (hashlib.sha256(raw).hexdigest(), target, task)
+    if STATE.get("mb_csv_read_of") != key:
+        STATE["mb_csv_read_of"] = key
+        table = read_csv_table(raw, target, task)  # raises a sentence
+        STATE["mb_csv_summary"] = {"rows": len(table["y"]), "features": table["features"], "task": table["task"],
+                                   "classes": table["classes"], "ignored": table["ignored"]}
+    return STATE.get("mb_csv_summary")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -208,20 +155,20 @@ def apply_pending() -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def read_linked_setup() -> RunConfig | None:
-    """The setup a shared link carries (each ignored or clamped value noted), or None."""
-    seed = global_seed()
-    base = RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed, device=default_device()))
-    return model_builder_io.read_url(base, {"lr": LR_OPTIONS, "reg_rate": REG_RATES})
+def owner() -> str:
+    """Who a training belongs to: one at a time each. In shared mode a visitor (all their tabs together); in
+    personal mode each session, so one person may train in several tabs of their own machine."""
+    from playground.runs.owners import mode_from_env
+    from views.identity import current_owner
 
-
-def current_job():
-    return STATE.get("mb_job")
+    if mode_from_env() == "personal":
+        return STATE.setdefault("mb_owner", uuid.uuid4().hex)
+    return "owner:" + current_owner()
 
 
 def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:
-    """Queue a run of ``config`` in a worker process (one a session)."""
-    old = current_job()
+    """Queue a run of ``config`` in a worker process (one a visitor): a new run, even of a setup already kept."""
+    old = STATE.get("mb_job")
     if old is not None:
         old.stop()
     initial, history = None, None
@@ -230,125 +177,390 @@ def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:
         initial, history = trained.state_dict, list(trained.history)
     plane = config.data.features if config.data.dataset != CSV_DATASET else None
     handle = get_pool().submit(
-        config, data.arrays(), owner=STATE.setdefault("mb_owner", uuid.uuid4().hex), initial_state=initial,
-        history=history, plane_features=plane, standardization=data.standardization, start_paused=mode != "run",
+        config, data.arrays(), owner=owner(), initial_state=initial, history=history, plane_features=plane,
+        standardization=data.standardization, start_paused=mode != "run",
+        speed=live.SPEEDS.get(STATE.get("mb_speed", live.DEFAULT_SPEED)),
     )
-    STATE["mb_job"] = handle
-    STATE["mb_job_config"] = config
-    STATE["mb_job_data"] = data
-    STATE["mb_job_offset"] = int(history[-1]["epoch"]) if history else 0
-    STATE.pop("mb_job_collected", None)
+    STATE.update(mb_job=handle, mb_job_config=config, mb_job_data=data,
+                 mb_job_offset=int(history[-1]["epoch"]) if history else 0)
+    for key in ("mb_job_collected", "mb_trained", "mb_trained_source", "mb_replay"):
+        STATE.pop(key, None)
     if mode == "step":
         handle.step()
 
 
 def collect_finished(view) -> None:
-    """Once a run ends, keep its TrainedModel in ``mb_trained`` (what the weights panel and run store use)."""
+    """Once a run ends, keep its TrainedModel in ``mb_trained`` (what the weights, the test and the store use).
+    Learning rates changed while it trained are recorded in its config, so it reproduces."""
     if view.active or STATE.get("mb_job_collected") == view.id:
         return
     STATE["mb_job_collected"] = view.id
     if view.status == "failed" or view.final_state is None:
         return
     config, data = STATE["mb_job_config"], STATE["mb_job_data"]
-    STATE["mb_trained"] = make_trained_model(
-        config, view.final_state, view.history, view.status, data,
-        device=view.info.get("device", "cpu"), duration_s=view.stats.get("train_seconds", view.elapsed_s),
-    )
+    changes = tuple((int(e), float(r)) for e, r in view.stats.get("lr_changes", ()) or ())
+    if changes != config.train.lr_changes:
+        config = config.with_train(lr_changes=changes)
+        STATE["mb_job_config"] = config
+        STATE["mb_apply_config"] = config  # the widgets show the setup that ran: its first rate, and the changes
+    STATE["mb_trained"] = make_record(config, view.final_state, view.history, view.status, data,
+                                      device=view.info.get("device", "cpu"),
+                                      duration_s=view.stats.get("train_seconds", view.elapsed_s))
     STATE["mb_trained_source"] = "trained"
 
 
+def on_lr_change() -> None:
+    """A rate chosen while a run trains applies live (``param_groups``, marked on the curves, recorded with the
+    run); chosen while nothing trains, it starts a fresh setup without recorded changes."""
+    handle = STATE.get("mb_job")
+    if handle is not None and handle.snapshot().active:
+        handle.set_lr(float(STATE["mb_lr"]))
+    else:
+        STATE["mb_lr_changes"] = ()
+
+
+def on_speed_change() -> None:
+    handle = STATE.get("mb_job")
+    if handle is not None:
+        handle.set_speed(live.SPEEDS.get(STATE.get("mb_speed", live.DEFAULT_SPEED)))
+
+
+def values_now(task: str) -> dict[str, Any]:
+    """Each setting's widget value now, and the task: what ``Setting.shown`` reads."""
+    values = {s.name: STATE.get(s.widget_key, s.default) for s in registry.SETTINGS}
+    values["task"] = task
+    return values
+
+
+def place_of(name: str) -> str:
+    return next((area for area, names in PLACES.items() if name in names), "more")
+
+
+def draw_area(area: str, where, task: str, columns: int = 1) -> None:
+    """Every registry setting placed in ``area`` that applies now, in registry order."""
+    values = values_now(task)
+    rows = [s for s in registry.SETTINGS if place_of(s.name) == area and s.shown(values)]
+    if columns > 1:  # switches take a whole row: their labels are read, not squeezed
+        rows = [s for s in rows if s.kind != "bool"] + [s for s in rows if s.kind == "bool"]
+    slots = where.columns(columns, gap="small") if columns > 1 else [where] * len(rows)
+    for i, setting in enumerate(rows):
+        if columns > 1 and setting.kind == "bool":
+            draw(setting, where, task=task)
+            continue
+        extra = {"on_change": on_lr_change} if setting.name == "lr" else {}
+        if extra:
+            options = sorted(set(setting.steps) | {STATE.get(setting.widget_key, setting.default)})
+            slots[i % len(slots)].select_slider("Learning rate", options, format_func=lambda v: f"{v:g}",
+                                                key=setting.widget_key, help=setting.help, **extra)
+        else:
+            draw(setting, slots[i % len(slots)], task=task)
+
+
 # ---------------------------------------------------------------------------------------------------
-# Page
+# The page
 # ---------------------------------------------------------------------------------------------------
 
-st.title("Model Builder")
-st.caption(
-    "Build a dataset and a model, train it live in the background with real PyTorch, then test it. "
-    "Every panel shows the code that does the same."
-)
+st.markdown(CSS, unsafe_allow_html=True)
 get_pool().prewarm(1)
 apply_pending()
-init_defaults()
-linked = read_linked_setup()
+for note in restore_settings(defaults()):
+    STATE["mb_notice"] = note
+follow_global_seed()
+linked = model_builder_io.read_url(defaults())
 if linked is not None:
     widgets_from_config(linked)
+STATE.setdefault("mb_speed", live.DEFAULT_SPEED)
+if STATE.get("mb_job") is not None:
+    STATE["mb_job"].touch()
+
+heading, caption = st.columns([1, 4], vertical_alignment="bottom")
+heading.container(key="mb_heading").title("Model Builder")
+caption.caption("Real PyTorch: choose data and a network, press Play, watch it learn. The code for all of it, and "
+                "the course's examples, are in the tabs below.")
 if "mb_notice" in STATE:
     st.info(STATE.pop("mb_notice"), icon=":material/info:")
 
-job = current_job()
-if job is not None:
-    job.touch()
+bar = st.container(key="mb_bar")
+hyper = st.container(key="mb_hyper")
+main = st.container(key="mb_main")
+with main:
+    col_data, col_features, col_network, col_output = st.columns([2.0, 1.0, 3.4, 3.0], gap="small")
 
-# ---- 1. Data -------------------------------------------------------------------------------------
-st.header("1 · Data", divider="gray")
-left, right = st.columns([1, 2])
-with left:
-    st.selectbox("Dataset", DATASETS, format_func=lambda d: DATASET_LABELS.get(d, d), key="mb_dataset")
+# ---- data -------------------------------------------------------------------------------------------
+with col_data:
+    st.markdown("**Data**")
+    grid = st.columns(3, gap="small")
+    for i, name in enumerate(registry.DATASETS):
+        row = registry.DATASETS[name]
+        label = f"![{row.label}]({thumbnail_uri(name)})" if name != CSV_DATASET else ":material/upload_file: CSV"
+        grid[i % 3].button(label, key=f"mb_ds_{name}", help=f"{row.label}: {row.help}",
+                           type="primary" if name == STATE["mb_dataset"] else "secondary",
+                           on_click=lambda n=name: STATE.update(mb_dataset=n), width="stretch")
+    task_hint = registry.DATASETS[STATE["mb_dataset"]].task
+    csv_summary = None
     if STATE["mb_dataset"] == CSV_DATASET:
-        upload = st.file_uploader("CSV file (header row, numeric feature columns, a target column)", type=["csv", "txt"],
-                                  key="mb_csv_file")
+        upload = st.file_uploader("CSV: a header row, numeric feature columns, a target column", type=["csv", "txt"],
+                                  key="mb_csv_file", max_upload_size=limits.MAX_CSV_BYTES // (1024 * 1024))
         if upload is not None:
             raw = upload.getvalue()
             if STATE.get("mb_csv_bytes") != raw:
-                STATE["mb_csv_bytes"], STATE["mb_csv_name"] = raw, upload.name
+                STATE["mb_csv_bytes"], STATE["mb_csv_name"] = raw, str(upload.name)[: limits.MAX_NAME_CHARS]
                 STATE.pop("mb_csv_target", None)
+                STATE["mb_csv_fresh"] = True
         if STATE.get("mb_csv_bytes"):
             try:
                 columns = csv_columns(STATE["mb_csv_bytes"])
-                STATE["mb_csv_rows"] = max(0, STATE["mb_csv_bytes"].count(b"\n") - 1) or limits.MIN_SAMPLES
                 if STATE.get("mb_csv_target") not in columns:
                     STATE["mb_csv_target"] = columns[-1]
-                st.selectbox("Target column", columns, key="mb_csv_target")
-                st.radio("Task", ["inferred", "classification", "regression"], horizontal=True, key="mb_csv_task",
-                         help="Inferred: text or a few whole numbers mean classes; other numbers mean regression.")
+                st.selectbox("Target column", columns, key="mb_csv_target", help=SETTING["csv_target"].help)
+                draw(SETTING["csv_task"], st)
+                csv_summary = csv_table()
+                task_hint = csv_summary["task"]
+                if STATE.pop("mb_csv_fresh", False) and task_hint == "regression":
+                    STATE["mb_standardize_target"] = True  # on by default for a CSV with a numeric target
             except PlaygroundError as exc:
                 show_error(exc)
-    else:
-        sample_options = sorted({n for n in SAMPLE_OPTIONS if n <= limits.MAX_SAMPLES} | {int(STATE["mb_n_samples"])})
-        st.select_slider("Samples", sample_options, key="mb_n_samples")
-        st.slider("Noise", 0.0, 1.0, step=0.05, key="mb_noise")
-        st.caption("Input features")
-        feature_cols = st.columns(4)
-        for i, feature in enumerate(FEATURES):
-            feature_cols[i % 4].checkbox(FEATURE_LABELS[feature], key=f"mb_feat_{feature}")
-    st.slider("Training share", 0.1, 0.9, step=0.05, key="mb_train_fraction")
-    st.slider("Validation share", 0.0, 0.8, step=0.05, key="mb_val_fraction", help="The rest is the test split.")
-    st.checkbox("Standardise features", key="mb_standardize",
-                help="Subtract the mean and divide by the standard deviation of each feature, both fit on the "
-                "training split only.")
-    seed_col, regen_col = st.columns([1, 1], vertical_alignment="bottom")
-    seed_col.number_input("Data seed", min_value=0, max_value=limits.MAX_SEED, step=1, key="mb_data_seed")
-    regen_col.button("Regenerate", icon=":material/refresh:", key="mb_regenerate",
-                     on_click=lambda: STATE.update(mb_data_seed=(int(STATE["mb_data_seed"]) + 1) % limits.MAX_SEED))
+    draw_area("data", st, task_hint, columns=2)
+    if STATE["mb_dataset"] != CSV_DATASET:
+        st.button("New data", icon=":material/refresh:", key="mb_regenerate", help="The next data seed: new points.",
+                  on_click=lambda: STATE.update(mb_data_seed=(int(STATE["mb_data_seed"]) + 1) % limits.MAX_SEED))
 
+# ---- input features -----------------------------------------------------------------------------------
+with col_features:
+    st.markdown("**Features**")
+    if STATE["mb_dataset"] == CSV_DATASET:
+        names = csv_summary["features"] if csv_summary else ()
+        st.caption("The CSV's numeric columns: " + (", ".join(f"`{n[:30]}`" for n in names[:12]) or "none yet"))
+    else:
+        everything = tuple(registry.FEATURES)
+        for i, feature in enumerate(everything):
+            row = registry.FEATURES[feature]
+            st.checkbox(f"![]({feature_uri(everything, i)}) {row.label}", key=FEATURE_KEY + feature)
+        st.caption("Each picture: that input over the plane, orange low, blue high.")
+
+# ---- the setup as a RunConfig, and its data ------------------------------------------------------------
 config: RunConfig | None = None
 data: PreparedData | None = None
+problem: PlaygroundError | None = None
 try:
-    config = build_config()
-    data = load_data(config.data)
-    STATE["mb_config"] = config
+    probe = read_config(2, 1 if task_hint == "regression" else 2, task_hint, csv_summary["rows"] if csv_summary else None)
+    data = load_data(probe.data)
 except PlaygroundError as exc:
-    with right:
+    problem = exc
+task = data.task if data is not None else task_hint
+
+# ---- hyperparameters ------------------------------------------------------------------------------------
+with hyper:
+    left, more_col = st.columns([10, 1.2], vertical_alignment="bottom")
+    draw_area("hyper", left, task, columns=6)
+    with more_col.popover("More", icon=":material/tune:", width="stretch"):
+        st.markdown("**More settings**")
+        draw_area("more", st, task)
+        trained_now = STATE.get("mb_trained")
+        st.checkbox("Continue from the current model's weights (a new optimizer; the epochs continue)", key="mb_resume",
+                    disabled=not isinstance(trained_now, TrainedModel))
+        st.caption("Reproducibility as the course sets it: `torch.backends.cudnn.deterministic = True` and "
+                   "`torch.backends.cudnn.benchmark = False`; the reverse trades reproducibility for speed.")
+
+# ---- the network's shape ----------------------------------------------------------------------------------
+with col_network:
+    top = st.columns([1.0, 1.5, 2.3], vertical_alignment="bottom")
+    top[0].markdown("**Network**")
+    top[1].number_input("Hidden layers", min_value=0, max_value=limits.MAX_HIDDEN_LAYERS, step=1, key=LAYERS_KEY,
+                        help="Layers between the inputs and the output; − and + remove and add one.")
+    with top[2]:
+        draw_area("network", st, task)
+    n_layers = int(STATE[LAYERS_KEY])
+    if n_layers:
+        layer_cols = st.columns(n_layers, gap="small")
+        for i in range(n_layers):
+            STATE.setdefault(f"mb_width_{i}", 8)
+            STATE.setdefault(f"mb_act_{i}", "tanh")
+            layer_cols[i].number_input(f"Layer {i + 1}", min_value=1, max_value=limits.MAX_LAYER_WIDTH, step=1,
+                                       key=f"mb_width_{i}", help=f"Neurons in hidden layer {i + 1}.")
+            layer_cols[i].selectbox(f"Activation {i + 1}", tuple(registry.ACTIVATIONS), key=f"mb_act_{i}",
+                                    format_func=lambda a: registry.ACTIVATIONS[a].label, label_visibility="collapsed")
+
+if data is not None:
+    try:
+        config = read_config(data.n_features, data.n_outputs, data.task, csv_summary["rows"] if csv_summary else None)
+        STATE["mb_config"] = config
+    except PlaygroundError as exc:
+        problem = exc
+
+# ---- the control bar ----------------------------------------------------------------------------------------
+item = live.shown(config, data)
+with bar:
+    buttons = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="center")
+    active = item.active
+    ready = config is not None and data is not None
+    if active and item.status in ("running", "starting", "pausing", "queued"):
+        pause = buttons[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch")
+        play = False
+    else:
+        play = buttons[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
+                                 width="stretch", help="Train the model (or go on, when paused).")
+        pause = False
+    step = buttons[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
+                             help="Step: train one epoch, then pause.")
+    stop = buttons[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
+                             help="Stop now and keep the model as it is.")
+    reset = buttons[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
+                              help="Reset: stop and forget this run, back to the seed's untrained model.")
+    again = buttons[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
+                              help="Train this very setup as a new run, even if it already ran.")
+    buttons[6].select_slider("Speed", list(live.SPEEDS), key="mb_speed", on_change=on_speed_change,
+                             help="Epochs a second at most: slow to watch the boundary bend, or as fast as it goes.")
+    try:
+        handle = STATE.get("mb_job")
+        if play and ready:
+            if item.kind == "job" and item.active:
+                handle.play()
+            elif STATE.get("mb_resume") or not model_builder_io.open_kept_run_instead(config):
+                start_job(config, data, "run")
+            st.rerun()
+        if pause and handle is not None:
+            handle.pause()
+            st.rerun()
+        if step and ready:
+            if item.kind == "job" and item.active:
+                handle.step()
+            else:
+                start_job(config, data, "step")
+            st.rerun()
+        if again and ready:
+            start_job(config, data, "run")
+            st.rerun()
+        if stop and handle is not None:
+            handle.stop()  # the worker stops between two steps; the status line says so when it has
+            handle.wait(0.5)
+            st.rerun()
+        if reset:
+            if handle is not None:
+                handle.stop()
+            for key in ("mb_job", "mb_job_config", "mb_job_data", "mb_job_collected", "mb_trained", "mb_trained_source",
+                        "mb_replay"):
+                STATE.pop(key, None)
+            STATE["mb_lr_changes"] = ()
+            st.rerun()
+    except PlaygroundError as exc:
         show_error(exc)
 
-with right:
-    if data is not None and config is not None:
-        n_train, n_val, n_test = data.sizes
-        st.markdown(f"**{n_train}** training, **{n_val}** validation, **{n_test}** test rows · "
-                    f"task: **{data.task}** · features: {', '.join(data.feature_names)}")
+    last_epoch = item.epoch
+    replay = None
+    can_replay = (item.snapshots or item.history) and not (item.active and item.status != "paused") and last_epoch > 1
+    if can_replay:
+        first = min([int(s.get("epoch", 0)) for s in item.snapshots] or [1])
+        if not isinstance(STATE.get("mb_replay"), int) or not first <= STATE["mb_replay"] <= last_epoch:
+            STATE["mb_replay"] = last_epoch
+        buttons[7].slider("Replay epoch", min(first, last_epoch - 1), last_epoch, key="mb_replay",
+                          help="Drag back to see the boundary, the network and the curves as they were at that epoch.")
+        replay = STATE["mb_replay"] if STATE["mb_replay"] < last_epoch else None
 
-# DataLoader panel
-if data is not None and config is not None:
-    with right:
-        st.subheader("DataLoader")
+    @st.fragment(run_every=live.page_refresh(item))
+    def status_fragment() -> None:
+        """The epoch counter and the losses, redrawn often while a run trains."""
+        now = live.shown(STATE.get("mb_config"), data)
+        if now.snap is not None:
+            collect_finished(now.snap)
+        st.markdown(live.status_line(now) + (" · " + live.metrics_line(now.history) if now.history else ""))
+        if now.target:
+            st.progress(min(1.0, now.epoch / max(now.target, 1)))
+        if now.kind == "job" and live.page_refresh(now) != live.page_refresh(item):
+            st.rerun()  # the run started, paused or ended: redraw the whole page (buttons, results)
+
+    with buttons[5]:
+        status_fragment()
+
+if item.kind == "job" and item.status in ("diverged", "failed"):
+    with bar:
+        st.error(item.message, icon=":material/warning:")
+        if item.detail:
+            st.caption(item.detail)
+elif item.kind == "job" and item.status == "finished" and item.message:
+    with bar:
+        st.caption(item.message)
+elif item.kind == "job" and item.status == "stopped" and item.message:  # stopped by the server: a budget
+    with bar:
+        st.warning(item.message, icon=":material/timer:")
+if problem is not None:
+    with bar:
+        show_error(problem)
+if item.lr_changes:
+    with bar:
+        st.caption("Learning rate changed while it trained: " + ", ".join(f"after epoch {e} to {r:g}"
+                                                                         for e, r in item.lr_changes)
+                   + " (dashed lines on the curves; train.py does the same).")
+if item.kind == "job" and item.active and config is not None and item.config is not None:
+    changed = [s.label for s in registry.SETTINGS if s.name not in ("lr", "lr_changes")
+               and config.values()[s.name] != item.config.values()[s.name]]
+    if changed or config.model != item.config.model:
+        with bar:
+            st.caption("Changed while it trains: " + ", ".join((changed or ["the network"])[:6])
+                       + ". They apply to the next run (Train again); the learning rate applies at once.")
+if item.kind == "run" and config is not None and item.config is not None and item.config != config:
+    with bar:
+        st.caption("The settings have changed since this run: press Play to train them.")
+if config is not None and data is not None and config.train.batch_size > data.sizes[0]:
+    with hyper:
+        st.info(f"The batch size {config.train.batch_size} is larger than the {data.sizes[0]} training rows, so it "
+                f"is clamped to {data.sizes[0]}: one batch an epoch (full batch).", icon=":material/info:")
+
+
+# ---- the network and the output, redrawn while it trains -----------------------------------------------------
+@st.fragment(run_every=live.pictures_refresh(item))
+def network_fragment() -> None:
+    now = live.shown(STATE.get("mb_config"), data)
+    if now.config is None:
+        return
+    view = live.view_at(now, replay)
+    st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
+    st.caption(f"{parameter_count(now.config.model):,} parameters. Each neuron shows what it computes over the plane; "
+               "links are blue for positive, orange for negative weights, thicker for larger ones.")
+
+
+@st.fragment(run_every=live.pictures_refresh(item))
+def output_fragment() -> None:
+    now = live.shown(STATE.get("mb_config"), data)
+    if now.config is None:
+        return
+    view = live.view_at(now, replay)
+    toggles = st.columns(2)
+    show_test = toggles[0].toggle("Show test points", key="mb_show_test")
+    discretize = toggles[1].toggle("Discretize", key="mb_discretize")
+    boundary = live.output_picture(now, view, show_test, discretize)
+    if boundary is not None:
+        st.container(key="mb_boundary").image(boundary, width="stretch")
+    elif now.config.data.dataset == CSV_DATASET:
+        st.caption("A CSV's inputs are not a plane: the curves and the test figures show how the model does.")
+    curves = live.curves_picture(now, replay)
+    if curves is not None:
+        st.container(key="mb_curves").image(curves, width="stretch")
+
+
+with col_network:
+    network_fragment()
+with col_output:
+    st.markdown("**Output**" + (f" · epoch {replay} (replay)" if replay is not None else ""))
+    output_fragment()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The course's teaching panels and the code, one click away
+# ---------------------------------------------------------------------------------------------------
+
+tabs = st.tabs(["DataLoader", "Model and layers", "Code (train.py)", "Test", "Save and load", "History"])
+with tabs[0]:
+    if config is not None and data is not None:
+        n_train, n_val, n_test = data.sizes
+        st.markdown(f"**{n_train}** training, **{n_val}** validation, **{n_test}** test rows · task: **{data.task}** · "
+                    f"features: {', '.join(f'`{n[:30]}`' for n in data.feature_names)}")
         batch = min(config.train.batch_size, n_train)
         loader = DataLoader(TensorDataset(data.X_train, data.y_train), batch_size=batch, shuffle=config.train.shuffle,
                             generator=torch.Generator().manual_seed(config.train.seed))
         x, y = next(iter(loader))
-        st.markdown(
-            f"`DataLoader(train_set, batch_size={batch}, shuffle={config.train.shuffle})`: **{len(loader)}** batches "
-            f"an epoch; one batch is x {list(x.shape)} `{x.dtype}` and y {list(y.shape)} `{y.dtype}`."
-        )
+        st.markdown(f"`DataLoader(train_set, batch_size={batch}, shuffle={config.train.shuffle})`: **{len(loader)}** "
+                    f"batches an epoch; one batch is x {list(x.shape)} `{x.dtype}` and y {list(y.shape)} `{y.dtype}`.")
         course = DataLoader(TensorDataset(data.X_train, data.y_train), batch_size=4, shuffle=True,
                             generator=torch.Generator().manual_seed(config.train.seed))
         cx, cy = next(iter(course))
@@ -356,327 +568,96 @@ if data is not None and config is not None:
         c1, c2 = st.columns([3, 2])
         c1.code(f"x = {cx}\n# x.shape = {list(cx.shape)}", language="python")
         c2.code(f"y = {cy}\n# y.shape = {list(cy.shape)}", language="python")
-        if len(x) > limits.MAX_DATALOADER_PREVIEW:
-            st.caption(f"Your first batch (first {limits.MAX_DATALOADER_PREVIEW} of {len(x)} rows):")
-        else:
-            st.caption("Your first batch:")
-        st.code(f"x = {x[: limits.MAX_DATALOADER_PREVIEW]}\ny = {y[: limits.MAX_DATALOADER_PREVIEW]}", language="python")
-    show_code(builder_code.dataset_code(config.data) + "\n" + builder_code.dataloader_code(config.train),
-              title="Code: Dataset and DataLoader", expanded=False)
-
-# ---- 2. Model ------------------------------------------------------------------------------------
-st.header("2 · Model", divider="gray")
-left, right = st.columns([1, 2])
-with left:
-    st.number_input("Hidden layers", min_value=0, max_value=limits.MAX_HIDDEN_LAYERS, step=1, key="mb_layers")
-    for i in range(int(STATE["mb_layers"])):
-        STATE.setdefault(f"mb_width_{i}", 8)
-        STATE.setdefault(f"mb_act_{i}", "tanh")
-        c1, c2 = st.columns(2)
-        c1.number_input(f"Layer {i + 1} neurons", min_value=1, max_value=limits.MAX_LAYER_WIDTH, step=1, key=f"mb_width_{i}")
-        c2.selectbox(f"Layer {i + 1} activation", ACTIVATIONS, format_func=ACTIVATION_LABELS.get, key=f"mb_act_{i}")
-    st.slider("Dropout", 0.0, 0.8, step=0.05, key="mb_dropout", help="nn.Dropout after each hidden layer; off in model.eval().")
-    st.caption("The course's example: `nn.Linear(32, 64)` has weight of shape "
-               f"{list(torch.nn.Linear(32, 64).weight.shape)} and bias of shape {list(torch.nn.Linear(32, 64).bias.shape)}.")
-if config is not None:
-    try:
-        config = build_config()
-        STATE["mb_config"] = config
-    except PlaygroundError as exc:
-        with right:
-            show_error(exc)
-if config is not None:
-    spec = config.model
-    torch.manual_seed(config.train.seed)
-    model = build_model(spec)
-    with right:
-        out_note = "logits for CrossEntropyLoss (Softmax shows them as probabilities)" if spec.task == "classification" \
-            else "one value for MSELoss"
+        show_code(codegen.data_code(config), title="Code: Dataset and DataLoader (runs as shown)", expanded=False)
+with tabs[1]:
+    if config is not None:
+        spec = config.model
+        torch.manual_seed(config.train.seed)
+        model = build_model(spec)
+        out_note = ("logits for CrossEntropyLoss (Softmax shows them as probabilities)" if spec.task == "classification"
+                    else "one value for " + registry.resolve_loss(config.train.loss, spec.task).label)
         st.markdown(f"**{parameter_count(spec):,}** parameters · output: {spec.out_features} {out_note}")
-        st.code(str(model), language="text")
-        st.dataframe(pd.DataFrame(layer_table(model)), hide_index=True, width="stretch")
-    show_code(builder_code.model_code(spec) + "\n" + builder_code.loss_optimizer_code(spec, config.train),
-              title="Code: model, loss and optimizer", expanded=False)
+        c1, c2 = st.columns([2, 3])
+        c1.code(str(model), language="text")
+        c2.dataframe(pd.DataFrame(layer_table(model)), hide_index=True, width="stretch")
+        st.caption("The course's example: `nn.Linear(32, 64)` has weight of shape "
+                   f"{list(torch.nn.Linear(32, 64).weight.shape)} and bias of shape {list(torch.nn.Linear(32, 64).bias.shape)}.")
+        show_code(codegen.model_code(config), title="Code: the model (runs as shown)", expanded=False)
+with tabs[2]:
+    if config is not None:
+        st.caption("The whole run in plain PyTorch: seeds and cudnn flags, the Dataset and DataLoader, the model, the "
+                   "loss and optimizer, the training, validation and test loops, saving the state_dict. It reproduces "
+                   "this page's per-epoch losses on the same device.")
+        st.code(codegen.script(config), language="python", line_numbers=True, height=420)
 
-# ---- 3. Training ---------------------------------------------------------------------------------
-st.header("3 · Training", divider="gray")
-left, right = st.columns([1, 2])
-with left:
-    st.radio("Optimizer", OPTIMIZERS, format_func=lambda o: {"sgd": "SGD", "adam": "Adam"}[o], horizontal=True,
-             key="mb_optimizer")
-    lr_options = sorted(set(LR_OPTIONS) | {float(STATE["mb_lr"])})
-    st.select_slider("Learning rate", lr_options, format_func=lambda v: f"{v:g}", key="mb_lr")
-    if STATE["mb_optimizer"] == "sgd":
-        c1, c2 = st.columns(2)
-        c1.slider("Momentum", 0.0, 0.99, step=0.01, key="mb_momentum")
-        c2.number_input("Weight decay", 0.0, 1.0, step=1e-4, format="%g", key="mb_weight_decay")
-    else:
-        c1, c2, c3 = st.columns(3)
-        c1.slider("beta1", 0.0, 0.999, step=0.001, format="%.3f", key="mb_beta1")
-        c2.slider("beta2", 0.0, 0.9999, step=0.0001, format="%.4f", key="mb_beta2")
-        c3.number_input("Weight decay", 0.0, 1.0, step=1e-4, format="%g", key="mb_weight_decay")
-    c1, c2 = st.columns(2)
-    c1.number_input("Batch size", min_value=1, max_value=limits.MAX_BATCH_SIZE, step=1, key="mb_batch")
-    c2.number_input("Epochs", min_value=1, max_value=limits.MAX_EPOCHS, step=10, key="mb_epochs")
-    st.checkbox("Shuffle each epoch", key="mb_shuffle")
-    c1, c2 = st.columns(2)
-    c1.selectbox("Regularisation", REGULARIZATIONS, format_func=lambda r: {"none": "None", "l1": "L1", "l2": "L2"}[r],
-                 key="mb_reg")
-    reg_options = sorted(set(REG_RATES) | {float(STATE["mb_reg_rate"])})
-    c2.select_slider("Regularisation rate", reg_options, format_func=lambda v: f"{v:g}", key="mb_reg_rate")
-    c1, c2 = st.columns(2)
-    c1.number_input("Seed", min_value=0, max_value=limits.MAX_SEED, step=1, key="mb_seed",
-                    help="torch.manual_seed(seed) before the model is built; it also seeds the shuffling.")
-    devices = available_devices()
-    c2.selectbox("Device", [d.name for d in devices], format_func={d.name: d.label for d in devices}.get, key="mb_device")
-    c1, c2 = st.columns(2)
-    c1.checkbox("cudnn.deterministic", key="mb_cudnn_det", help="True: the same result every run (on a GPU).")
-    c2.checkbox("cudnn.benchmark", key="mb_cudnn_bench", help="True: cuDNN tries kernels and keeps the fastest; "
-                "faster, but results can change from run to run.")
-    st.caption("Reproducibility as the course sets it: `torch.backends.cudnn.deterministic = True` and "
-               "`torch.backends.cudnn.benchmark = False`; the reverse trades reproducibility for speed.")
-
-if config is not None:
-    try:
-        config = build_config()
-        STATE["mb_config"] = config
-    except PlaygroundError as exc:
-        show_error(exc)
-        config = None
-
-job = current_job()
-view = job.snapshot() if job is not None else None
-with right:
-    trained = STATE.get("mb_trained")
-    if isinstance(trained, TrainedModel) and config is not None and trained.config.model == config.model and not (view and view.active):
-        st.checkbox("Continue from the current model's weights (a new optimizer; the epochs continue)", key="mb_resume")
-    b = st.columns(5)
-    play = b[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=config is None)
-    pause = b[1].button("Pause", icon=":material/pause:", key="mb_pause", disabled=not (view and view.active))
-    step = b[2].button("Step", icon=":material/skip_next:", key="mb_step", disabled=config is None,
-                       help="Train one epoch, then pause.")
-    stop = b[3].button("Stop", icon=":material/stop:", key="mb_stop", disabled=not (view and view.active),
-                       help="Stop now and keep the model as it is.")
-    reset = b[4].button("Reset", icon=":material/restart_alt:", key="mb_reset",
-                        help="Stop and forget this run: back to the seed's initial weights.")
-    try:
-        if play and config is not None and data is not None:
-            if view is not None and view.active:
-                job.play()
-            elif STATE.get("mb_resume") or not model_builder_io.open_kept_run_instead(config):
-                start_job(config, data, "run")
-            st.rerun()
-        if pause and job is not None:
-            job.pause()
-            st.rerun()
-        if step and config is not None and data is not None:
-            if view is not None and view.active:
-                job.step()
-            else:
-                start_job(config, data, "step")
-            st.rerun()
-        if stop and job is not None:
-            job.stop()
-            job.wait(5)
-            st.rerun()
-        if reset:
-            if job is not None:
-                job.stop()
-            for key in ("mb_job", "mb_job_config", "mb_job_data", "mb_job_collected", "mb_trained", "mb_trained_source"):
-                STATE.pop(key, None)
-            st.rerun()
-    except PlaygroundError as exc:
-        show_error(exc)
-    if config is not None and data is not None and config.train.batch_size > data.sizes[0]:
-        st.info(f"The batch size {config.train.batch_size} is larger than the {data.sizes[0]} training rows, so it "
-                f"is clamped to {data.sizes[0]}: one batch an epoch (full batch).", icon=":material/info:")
-
-
-def cached(name: str, inputs: tuple, build):
-    """``build()``, reused while ``inputs`` are the same objects as last time (this session's memo)."""
-    return STATE.setdefault("mb_figure_memo", IdentityMemo()).get(name, inputs, build)
-
-
-def initial_view(cfg: RunConfig, prepared: PreparedData) -> dict:
-    """What the untrained (or the current trained) model computes, when no run is sending its view."""
-    return cached("initial_view", (cfg, prepared, STATE.get("mb_trained")), lambda: compute_initial_view(cfg, prepared))
-
-
-def compute_initial_view(cfg: RunConfig, prepared: PreparedData) -> dict:
-    trained_model = STATE.get("mb_trained")
-    if isinstance(trained_model, TrainedModel) and trained_model.config.model == cfg.model:
-        model = trained_model.build()
-        epoch = int(trained_model.history[-1]["epoch"]) if trained_model.history else 0
-    else:
-        torch.manual_seed(cfg.train.seed)
-        model = build_model(cfg.model)
-        epoch = 0
-    out = {"weights": layer_weights(model), "epoch": epoch}
-    if cfg.data.dataset != CSV_DATASET:
-        out["heatmap"] = heatmap(model, cfg.data.features, prepared.standardization, prepared.task)
-        out["thumbnails"] = neuron_thumbnails(model, cfg.data.features, prepared.standardization)
-    return out
-
-
-page_refresh = refresh_interval(view.status if view is not None else None)
-pictures_refresh = pictures_interval(view.status if view is not None else None)
-
-
-def live_run():
-    """(handle, snapshot, config, data) of the run shown: this session's job, or the settings before any."""
-    handle = current_job()
-    snap = handle.snapshot() if handle is not None else None
-    cfg = STATE.get("mb_job_config") if snap is not None else STATE.get("mb_config")
-    prepared = STATE.get("mb_job_data") if snap is not None else data
-    return handle, snap, cfg, prepared
-
-
-@st.fragment(run_every=page_refresh)
-def live_status() -> None:
-    """The run as it is now: epoch, progress, losses and the curves. Redrawn often while it trains."""
-    handle, snap, cfg, prepared = live_run()
-    if snap is not None and cfg is not None:
-        collect_finished(snap)
-        target = cfg.train.epochs + STATE.get("mb_job_offset", 0)
-        label = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
-                 "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged",
-                 "failed": "failed"}[snap.status]
-        where = f" on {snap.info['device']}" if snap.info.get("device") else ""
-        st.markdown(f"**Epoch {snap.epoch}** · {label}{where}" +
-                    (f" · position {snap.queue_position} in the queue" if snap.queue_position else ""))
-        st.progress(min(1.0, snap.epoch / max(target, 1)))
-        if snap.status == "diverged":
-            st.error(snap.message, icon=":material/warning:")
-        elif snap.status == "stopped" and snap.message:  # stopped by the server (a budget), not by the user
-            st.warning(snap.message, icon=":material/timer:")
-        elif snap.status == "failed":
-            st.error(snap.message, icon=":material/error:")
-            if snap.detail:
-                st.caption(snap.detail)
-        if snap.info.get("batch_clamped"):
-            st.caption(f"Batch size clamped to the {snap.info['n_train']} training rows.")
-        if snap.history:
-            last = snap.history[-1]
-            parts = [f"train loss {last['train_loss']:.4f}", f"validation loss {last['val_loss']:.4f}"]
-            if "train_acc" in last:
-                parts += [f"train accuracy {last['train_acc']:.3f}", f"validation accuracy {last['val_acc']:.3f}"]
-            st.caption(" · ".join(parts))
-            curves = cached("curves", (handle.job, len(snap.history), cfg), lambda: curves_figure(snap.history, cfg.model.task))
-            st.plotly_chart(curves, key="mb_curves", width="stretch")
-    elif cfg is not None and prepared is not None:
-        st.markdown("**Epoch 0** · press Play to train; the picture shows what the untrained model computes.")
-    if snap is not None and refresh_interval(snap.status) != page_refresh:
-        st.rerun()  # the run started, paused or ended: redraw the whole page (buttons, results) and reset the timers
-
-
-@st.fragment(run_every=pictures_refresh)
-def live_pictures() -> None:
-    """What the model computes: decision boundary, network, neurons. Redrawn about once a second while it
-    trains: two Plotly figures cost the browser far more to draw than the epoch line and the curves."""
-    _, snap, cfg, prepared = live_run()
-    if cfg is None or prepared is None:
-        return
-    live = snap.view if snap is not None and snap.status != "failed" else None
-    if live is None:
-        live = initial_view(cfg, prepared)
-    c1, c2 = st.columns([3, 2])
-    with c1:
-        if live.get("heatmap") is not None and prepared.points_train is not None:
-            t1, t2 = st.columns(2)
-            show_test = t1.toggle("Show test points", key="mb_show_test")
-            discretize = t2.toggle("Discretize", key="mb_discretize")
-            points = [(prepared.points_train.numpy(), prepared.y_train.numpy(), "training points")]
-            if show_test:
-                points.append((prepared.points_test.numpy(), prepared.y_test.numpy(), "test points"))
-            boundary = cached("boundary", (live, prepared, show_test, discretize), lambda: boundary_figure(
-                live["heatmap"], points, discretize=discretize, n_classes=prepared.n_outputs))
-            st.plotly_chart(boundary, key="mb_heatmap", width="content")
-            st.caption("Decision boundary over the input plane" if prepared.task == "classification"
-                       else "Regression surface over the input plane")
-        else:
-            st.caption("A CSV's inputs are not a plane: see the curves and the test figures.")
-    with c2:
-        network = cached("network", (live, cfg, prepared), lambda: network_figure(
-            cfg.model.widths, live.get("weights"), labels=prepared.feature_names))
-        st.plotly_chart(network, key="mb_network", width="stretch")
-        st.caption("Links: blue positive, orange negative, thicker is larger |weight|.")
-        thumbs = cached("thumbnails", (live,), lambda: thumbnails_image(live.get("thumbnails") or []))
-        if thumbs is not None:
-            st.image(thumbs, caption="What each hidden neuron computes over the plane (a row a layer; orange low, blue high).")
-
-
-if config is not None or current_job() is not None:
-    with right:  # beside the training settings, under the buttons
-        live_status()
-        live_pictures()
-if config is not None:
-    show_code(builder_code.seed_code(config.train.seed, config.train) + "\n" + builder_code.training_code(config),
-              title="Code: seeds, cudnn flags, training and validation loops", expanded=False)
-
-# ---- 4. Evaluation and test ----------------------------------------------------------------------
-st.header("4 · Evaluation and test", divider="gray")
 trained = STATE.get("mb_trained")
-if not isinstance(trained, TrainedModel):
-    st.caption("Train a model (or load one) to test it on the test split.")
-else:
-    try:
-        job_data = STATE.get("mb_job_data")
-        if isinstance(job_data, PreparedData) and STATE.get("mb_job_config") == trained.config:
-            test_data = job_data
-        else:
-            test_data = load_data(trained.config.data)
-        outputs = predict_test(trained, test_data)
-        metrics = trained.test_metrics or make_trained_model(
-            trained.config, trained.state_dict, list(trained.history), trained.status, test_data).test_metrics
-        history = trained.history
-        title = {"finished": "finished", "stopped": "stopped early", "diverged": "diverged"}.get(trained.status, trained.status)
-        source = "loaded" if STATE.get("mb_trained_source") == "loaded" else "trained"
-        st.markdown(f"Model {source}, {title} after **{len(history)}** epochs"
-                    + (f" in {trained.duration_s:.1f} s on {trained.device}" if trained.duration_s else "")
-                    + f"; tested on **{len(test_data.y_test)}** held-out rows.")
-        if config is not None and trained.config != config:
-            st.caption("These are the results of the last run; the settings above have changed since.")
-        if test_data.task == "classification":
-            m1, m2 = st.columns(2)
-            m1.metric("Test accuracy", f"{metrics['accuracy']:.3f}")
-            m2.metric("Test rows", metrics["n"])
-            c1, c2 = st.columns(2)
-            with c1:
-                st.caption("Confusion matrix (rows: true class, columns: predicted)")
-                st.plotly_chart(confusion_figure(metrics["confusion"], test_data.classes), key="mb_confusion")
-            with c2:
-                per_class = pd.DataFrame(metrics["per_class"], index=list(test_data.classes))
-                st.caption("Per class: precision, recall, F1, support")
-                st.dataframe(per_class, width="stretch")
-        else:
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Test MSE", f"{metrics['mse']:.4f}")
-            m2.metric("Test MAE", f"{metrics['mae']:.4f}")
-            m3.metric("Test rows", metrics["n"])
-            st.plotly_chart(predicted_vs_true_figure(outputs.numpy(), test_data.y_test.numpy()), key="mb_pred_true")
-        table = predictions_table(outputs, test_data.X_test, test_data.y_test, test_data.task,
-                                  test_data.feature_names, test_data.classes)
-        st.dataframe(table, width="stretch", height=240, key="mb_predictions")
-        st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(), file_name="predictions.csv",
-                           mime="text/csv", icon=":material/download:", key="mb_download_predictions")
-    except Exception as exc:  # a model that does not fit its data (or a CSV not uploaded): a sentence, not a dead page
-        show_error(exc)
-    show_code(builder_code.test_code(trained.config.model.task), title="Code: test loop", expanded=False)
-
-
-# ---- Save and load (issue 5) ---------------------------------------------------------------------
-def render_io() -> None:
-    """The weights and run-store panel (views/model_builder_io.py)."""
-    model_builder_io.render(STATE.get("mb_trained"), STATE["mb_config"])
-
+with tabs[3]:
+    if not isinstance(trained, TrainedModel):
+        st.caption("Train a model (or load one) to test it on the test split.")
+    else:
+        try:
+            job_data = STATE.get("mb_job_data")
+            if isinstance(job_data, PreparedData) and STATE.get("mb_job_config") == trained.config:
+                test_data = job_data
+            else:
+                test_data = load_data(trained.config.data)
+            outputs = predict_test(trained, test_data)
+            metrics = trained.test_metrics or make_record(trained.config, trained.state_dict, list(trained.history),
+                                                          trained.status, test_data).test_metrics
+            title = {"finished": "finished", "stopped": "stopped early", "diverged": "diverged"}.get(trained.status,
+                                                                                                  trained.status)
+            source = "loaded" if STATE.get("mb_trained_source") == "loaded" else "trained"
+            st.markdown(f"Model {source}, {title} after **{len(trained.history)}** epochs"
+                        + (f" in {trained.duration_s:.1f} s on {trained.device}" if trained.duration_s else "")
+                        + f"; tested on **{len(test_data.y_test)}** held-out rows.")
+            if test_data.task == "classification":
+                m1, m2 = st.columns(2)
+                m1.metric("Test accuracy", f"{metrics['accuracy']:.3f}")
+                m2.metric("Test rows", metrics["n"])
+                c1, c2 = st.columns(2)
+                with c1:
+                    st.caption("Confusion matrix (rows: true class, columns: predicted)")
+                    st.plotly_chart(confusion_figure(metrics["confusion"], test_data.classes), key="mb_confusion")
+                with c2:
+                    per_class = pd.DataFrame(metrics["per_class"], index=list(test_data.classes))
+                    st.caption("Per class: precision, recall, F1, support")
+                    st.dataframe(per_class, width="stretch")
+            else:
+                m1, m2, m3 = st.columns(3)
+                m1.metric("Test MSE", f"{metrics['mse']:.4g}")
+                m2.metric("Test MAE", f"{metrics['mae']:.4g}")
+                m3.metric("Test rows", metrics["n"])
+                st.plotly_chart(predicted_vs_true_figure(test_data.to_target_units(outputs).numpy(),
+                                                         test_data.to_target_units(test_data.y_test).numpy()),
+                                key="mb_pred_true")
+            table = predictions_table(outputs, test_data)
+            st.dataframe(table, width="stretch", height=240, key="mb_predictions")
+            st.download_button("Download predictions (CSV)", export.to_csv_bytes(table), file_name="predictions.csv",
+                               mime="text/csv", icon=":material/download:", key="mb_download_predictions")
+        except Exception as exc:  # a model that does not fit its data (or a CSV not uploaded): a sentence
+            show_error(exc)
+        weights_file = f"model-{trained.config.key()}.pt"
+        show_code(codegen.load_code(trained.config, weights_file),
+                  title=f"Code: load {weights_file} (Save and load) and test it (runs as shown)", expanded=False)
 
 save_settings()
+with tabs[4]:
+    if "mb_config" in STATE:
+        model_builder_io.render(STATE.get("mb_trained"), STATE["mb_config"])
+    else:
+        st.caption("Fix the settings above to save or load a model.")
+with tabs[5]:
+    history = item.history or (list(trained.history) if isinstance(trained, TrainedModel) else [])
+    if not history:
+        st.caption("The per-epoch losses and accuracies appear here once a run has trained.")
+    else:
+        frame = pd.DataFrame(history)
+        st.dataframe(frame, width="stretch", height=240, hide_index=True, key="mb_history_table")
+        c1, c2 = st.columns(2)
+        c1.download_button("History (CSV)", export.to_csv_bytes(frame), file_name="history.csv", mime="text/csv",
+                           icon=":material/download:", key="mb_download_history_csv")
+        c2.download_button("History (JSON)", json.dumps(history, indent=1).encode(), file_name="history.json",
+                           mime="application/json", icon=":material/download:", key="mb_download_history_json")
 
-st.subheader("Save and load")
-if "mb_config" in STATE:
-    render_io()
-    if config is not None:
-        # Last, once a linked ?run=<id> has been opened: the URL becomes the setup shown.
-        model_builder_io.sync_url(config)
-else:
-    st.caption("Fix the settings above to save or load a model.")
+if config is not None:
+    model_builder_io.sync_url(config)  # last, once a linked ?run=<id> has been opened: the URL is the setup shown

@@ -13,12 +13,13 @@ import hashlib
 import streamlit as st
 
 from playground import limits
-from playground.builder import train_script
+from playground.builder import codegen
 from playground.builder.config import RunConfig
 from playground.builder.model import TrainedModel
 from playground.errors import PlaygroundError
 from playground.runs import export, url_state, weights_import
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
+from views.identity import current_owner
 from views.widgets import show_error
 
 APPLY_CONFIG = "mb_apply_config"
@@ -53,6 +54,7 @@ def open_run(store: RunStore, run_id: str, note: str) -> None:
     mark_kept(trained, run_id)
     st.session_state[APPLY_CONFIG] = trained.config
     st.session_state[LOADED_MODEL] = trained
+    st.session_state["mb_loaded_source"] = "opened"  # a kept run: shown as finished, with its id
     st.session_state[TRAINED] = trained
     st.session_state[_NOTE] = note
     st.rerun()
@@ -64,7 +66,7 @@ def open_kept_run_instead(config: RunConfig) -> bool:
     Returns True when it did (the page reruns from inside), False when the run should be trained.
     """
     store = open_default_store()
-    run_id = store.find(config.key())
+    run_id = store.find(config.key(), owner=current_owner())
     if run_id is None:
         return False
     try:
@@ -165,7 +167,7 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
         return
     else:
         try:
-            run_id = store.save(trained)
+            run_id = store.save(trained, owner=current_owner())
         except PlaygroundError as exc:
             show_error(exc)
             return
@@ -183,7 +185,7 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
 
 def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | None:
     """The id of a kept run that is this very run (same setup, same weights), e.g. one reopened here."""
-    run_id = store.find(trained.config.key())
+    run_id = store.find(trained.config.key(), owner=current_owner())
     if run_id is None:
         return None
     try:
@@ -195,7 +197,7 @@ def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | No
 def _already_ran(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
     if trained is not None and trained.config == config:
         return
-    run_id = store.find(config.key())
+    run_id = store.find(config.key(), owner=current_owner())
     if run_id is None:
         return
     st.info(
@@ -251,7 +253,7 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
 
 def _train_script_button(column, config: RunConfig) -> None:
     def build() -> bytes:
-        return train_script.render(config).encode()
+        return codegen.script(config).encode()
 
     column.download_button(
         "train.py", build, file_name="train.py", mime="text/x-python", key="mb_io_download_train_py",

@@ -6,8 +6,9 @@ import streamlit as st
 
 from playground import limits
 from playground.device import cuda_available, default_device
-from playground.errors import PlaygroundError
-from playground.tensors.build import DTYPES, SOURCES, TensorSpec, build, parse_shape, sharing_demo
+from playground.errors import PlaygroundError, as_text
+from playground.tensors.build import DTYPES, SOURCES, TensorSpec, build, sharing_demo
+from playground.tensors.literal import parse_numbers, parse_shape
 from playground.tensors.ops import OPS, REFERENCE_TABLE, OpSpec, run_twin
 from playground.tensors.shape_picture import shape_picture
 from views.widgets import global_seed, show_code, show_error
@@ -26,11 +27,29 @@ DEFAULTS = {
     "tl_transpose": False,
     "tl_cat_count": 2,
     "tl_cuda": False,
+    "tl_share_values": "1, 2, 3, 4",
+    "tl_share_index": 0,
+    "tl_share_value": 100,
 }
 for i in (1, 2):
     DEFAULTS |= {f"tl_cat{i}_source": "ones", f"tl_cat{i}_shape": "2, 3", f"tl_cat{i}_dtype": "float32", f"tl_cat{i}_literal": "[[1, 2, 3]]"}
 for key, value in DEFAULTS.items():
     st.session_state.setdefault(key, value)
+# Keep what the user typed in boxes that are not drawn on this run (the literal while "made by" is zeros,
+# the exponent while the op is sum, another page's visit): Streamlit forgets undrawn widgets' values otherwise.
+for key in DEFAULTS:
+    st.session_state[key] = st.session_state[key]
+
+DEVICE_CODE = """import torch
+
+x = torch.tensor([1., 2., 3., 4.])
+print(torch.cuda.is_available())   # True on a GPU machine
+print(torch.cuda.device_count())   # how many GPUs
+device = "cuda" if torch.cuda.is_available() else "cpu"
+x = x.to(device)                   # on a GPU machine the op then runs on the GPU
+out = x.pow(2)
+print(out.device)                  # cuda:0 there, cpu here
+"""
 
 
 def preset_course_tensor() -> None:
@@ -56,6 +75,15 @@ def preset_view_error() -> None:
     st.session_state.update(tl_source="arange", tl_shape="2, 3", tl_dtype="float32", tl_op="view", tl_new_shape="6", tl_transpose=True)
 
 
+PRESETS = (  # (label, callback, key): labels short enough to be read whole
+    ("Course: [1, 2, 3, 4] ** 2", preset_course_tensor, "tl_preset_tensor"),
+    ("Course: squeeze(0) on [1, 2, 3]", preset_course_squeeze, "tl_preset_squeeze"),
+    ("Course: unsqueeze(1) on [2, 3]", preset_course_unsqueeze, "tl_preset_unsqueeze"),
+    ("Course: cat along dim 1", preset_course_cat, "tl_preset_cat"),
+    ("view after transpose", preset_view_error, "tl_preset_view"),
+)
+
+
 def spec_from(prefix: str, seed: int) -> TensorSpec:
     source = st.session_state[f"{prefix}_source"]
     shape = parse_shape(st.session_state[f"{prefix}_shape"]) if source != "literal" else ()
@@ -68,11 +96,12 @@ def tensor_inputs(prefix: str, label: str) -> None:
     cols[0].selectbox(f"{label}: made by", SOURCES, key=f"{prefix}_source",
                       help="A literal you type, or a constructor with a shape (rand and randn use the sidebar seed).")
     if st.session_state[f"{prefix}_source"] == "literal":
-        cols[1].text_input(f"{label}: literal", key=f"{prefix}_literal",
+        cols[1].text_input(f"{label}: literal", key=f"{prefix}_literal", max_chars=limits.MAX_LITERAL_CHARS,
                            help=f"Nested lists of numbers, e.g. [[1, 2], [3, 4]]. At most {limits.MAX_TENSOR_ELEMENTS:,} "
                            f"numbers and {limits.MAX_TENSOR_DIMS} dimensions. Parsed, never evaluated.")
     else:
-        cols[1].text_input(f"{label}: shape", key=f"{prefix}_shape", help="Sizes separated by commas, e.g. 2, 3.")
+        cols[1].text_input(f"{label}: shape", key=f"{prefix}_shape", max_chars=limits.MAX_SHAPE_CHARS,
+                           help="Sizes separated by commas, e.g. 2, 3.")
     cols[2].selectbox(f"{label}: dtype", DTYPES, key=f"{prefix}_dtype",
                       help="'inferred' lets each library pick: a Python float becomes float32 in torch, float64 in NumPy.")
 
@@ -85,7 +114,7 @@ def show_outcome(column, title: str, outcome) -> None:
                         + (f" · device `{outcome.device}`" if title.startswith("torch") else ""))
     else:
         column.error("Raises an error:", icon=":material/block:")
-        column.caption(outcome.error)
+        column.caption(as_text(outcome.error))
 
 
 st.title("Tensor Lab")
@@ -93,12 +122,9 @@ st.caption("PyTorch is tensor computation like NumPy, accelerated on a GPU, plus
            "Build a tensor, run one operation, and compare PyTorch with NumPy on the same data. "
            "PyTorch's `dim` is NumPy's `axis`; `torch.float` is `torch.float32` and `torch.long` is `torch.int64`.")
 
-presets = st.columns(5)
-presets[0].button("Course: [1, 2, 3, 4] ** 2", on_click=preset_course_tensor, key="tl_preset_tensor")
-presets[1].button("Course: squeeze(0) on [1, 2, 3]", on_click=preset_course_squeeze, key="tl_preset_squeeze")
-presets[2].button("Course: unsqueeze(1) on [2, 3]", on_click=preset_course_unsqueeze, key="tl_preset_unsqueeze")
-presets[3].button("Course: cat along dim 1", on_click=preset_course_cat, key="tl_preset_cat")
-presets[4].button("view after transpose", on_click=preset_view_error, key="tl_preset_view")
+with st.container(horizontal=True, key="tl_presets"):
+    for label, callback, key in PRESETS:
+        st.button(label, on_click=callback, key=key)
 
 st.subheader("1. Build a tensor")
 tensor_inputs("tl", "x")
@@ -106,16 +132,16 @@ seed = global_seed()
 built = None
 try:
     built = build(spec_from("tl", seed), "x")
-except PlaygroundError as exc:
+except Exception as exc:  # noqa: BLE001 - a sentence, and the rest of the page stays
     show_error(exc)
 
 if built is not None:
     left, right = st.columns(2)
     left.markdown("**torch**")
-    left.code(f"{built.torch_code}\n# {repr(built.tensor)[:2000]}", language="python")
+    left.code(built.panel_code("torch"), language="python")
     left.markdown(f"shape `{list(built.tensor.shape)}` · dtype `{str(built.tensor.dtype).removeprefix('torch.')}`")
     right.markdown("**NumPy**")
-    right.code(f"{built.numpy_code}\n# {repr(built.array)[:2000]}", language="python")
+    right.code(built.panel_code("numpy"), language="python")
     right.markdown(f"shape `{list(built.array.shape)}` · dtype `{built.array.dtype.name}`")
 
 st.subheader("2. Choose an operation")
@@ -132,9 +158,9 @@ if op in ("unsqueeze", "cat") or (op in ("squeeze", "sum", "mean") and not st.se
 if op in ("sum", "mean"):
     controls[2].checkbox("keepdim", key="tl_keepdim", help="Keep the reduced dim as size 1 (NumPy calls it keepdims).")
 if op == "pow":
-    controls[1].text_input("exponent", key="tl_exponent")
+    controls[1].text_input("exponent", key="tl_exponent", max_chars=limits.MAX_EXPONENT_CHARS)
 if op in ("reshape", "view"):
-    controls[1].text_input("new shape (-1 = work it out)", key="tl_new_shape")
+    controls[1].text_input("new shape (-1 = work it out)", key="tl_new_shape", max_chars=limits.MAX_SHAPE_CHARS)
     controls[2].checkbox("transpose(0, 1) first", key="tl_transpose",
                          help="Makes the tensor non-contiguous: view then fails, reshape copies.")
 others = []
@@ -152,7 +178,7 @@ if built is not None:
                       new_shape=st.session_state.tl_new_shape, transpose_first=bool(st.session_state.tl_transpose) and op in ("reshape", "view"))
         device = default_device() if (st.session_state.tl_cuda and cuda_available()) else "cpu"
         result = run_twin(built, spec, tuple(others), device=device)
-    except PlaygroundError as exc:
+    except Exception as exc:  # noqa: BLE001 - a sentence, and everything below this point stays on the page
         show_error(exc)
 
 if result is not None:
@@ -176,7 +202,7 @@ if result is not None:
     st.subheader("Shape picture")
     svg = shape_picture(op, result.input_shapes, result.torch_out.shape if result.torch_out.ok else
                         (result.numpy_out.shape if result.numpy_out.ok else None), dim, bool(st.session_state.tl_keepdim))
-    st.markdown(svg, unsafe_allow_html=True)
+    st.markdown(svg, unsafe_allow_html=True)  # built from integers and fixed names only (shape_picture.py)
     show_code(result.code, title="Code: the torch and NumPy lines for what is on screen")
 
 st.subheader("Device")
@@ -186,26 +212,23 @@ if cuda_available():
         st.write(f"The torch result lives on `{result.torch_out.device}`.")
 else:
     st.info("No CUDA GPU on this server: torch.cuda.is_available() is False, so everything runs on the CPU. "
-            "On a GPU machine this is how the tensor moves:", icon=":material/memory:")
-    st.code("torch.cuda.is_available()   # True on a GPU machine\ntorch.cuda.device_count()   # how many GPUs\n"
-            "x = x.to('cuda')            # the op then runs on the GPU\nout = x.pow(2)\nprint(out.device)           # cuda:0",
-            language="python")
+            "On a GPU machine the same code moves the tensor there:", icon=":material/memory:")
+st.code(DEVICE_CODE, language="python")
 
 st.subheader("torch.from_numpy shares memory; torch.tensor copies")
 share_cols = st.columns([2, 1, 1])
-share_cols[0].text_input("array values", value="1, 2, 3, 4", key="tl_share_values")
-share_cols[1].number_input("change index", min_value=0, max_value=99, value=0, step=1, key="tl_share_index")
-share_cols[2].number_input("to the value", value=100, step=1, key="tl_share_value")
+share_cols[0].text_input("array values", key="tl_share_values", max_chars=limits.MAX_NUMBER_LIST_CHARS,
+                         help="Numbers separated by commas, e.g. 1, 2, 3 (at most 100).")
+share_cols[1].number_input("change index", min_value=0, max_value=99, step=1, key="tl_share_index")
+share_cols[2].number_input("to the value", step=1, key="tl_share_value")
 try:
-    raw = [v for v in st.session_state.tl_share_values.replace("[", "").replace("]", "").split(",") if v.strip()]
-    values = [int(v) if v.strip().lstrip("+-").isdigit() else float(v) for v in raw]
-    demo = sharing_demo(values, int(st.session_state.tl_share_index), float(st.session_state.tl_share_value))
-except ValueError as exc:
-    show_error(exc if isinstance(exc, PlaygroundError) else PlaygroundError(
-        "The array values must be numbers separated by commas, e.g. 1, 2, 3.", str(exc)))
+    demo = sharing_demo(parse_numbers(st.session_state.tl_share_values), int(st.session_state.tl_share_index),
+                        float(st.session_state.tl_share_value))
+except PlaygroundError as exc:
+    show_error(exc)
 else:
     share = st.columns(3)
-    share[0].markdown(f"**array after `a[{st.session_state.tl_share_index}] = ...`**")
+    share[0].markdown(f"**array after `a[{int(st.session_state.tl_share_index)}] = ...`**")
     share[0].code(str(demo.array_after), language=None)
     share[1].markdown(f"**torch.from_numpy(a)** shares memory: `{demo.from_numpy_shares}`")
     share[1].code(str(demo.from_numpy_after), language=None)

@@ -11,7 +11,7 @@ import torch
 from playground.autograd.expression import evaluate, parse_expression
 from playground.autograd.function_plots import Curve1DSpec, Field2DSpec
 from playground.autograd.optimizer_paths import RUNAWAY, OptimizerRunSpec
-from playground.autograd.variables import ExpressionSpec, literal_code, make_tensors, parse_literal
+from playground.autograd.variables import ExpressionSpec, literal_code, make_tensors, parse_value
 
 
 def variable_line(variable, dtype: str = "") -> str:
@@ -19,7 +19,7 @@ def variable_line(variable, dtype: str = "") -> str:
     if variable.source == "random":
         shape = ", ".join(str(size) for size in variable.shape) if variable.shape else "()"
         return f"{variable.name} = torch.randn({shape}{dtype}{grad})"
-    return f"{variable.name} = torch.tensor({literal_code(parse_literal(variable.literal))}{dtype}{grad})"
+    return f"{variable.name} = torch.tensor({literal_code(parse_value(variable.literal))}{dtype}{grad})"
 
 
 def variables_code(spec: ExpressionSpec) -> list[str]:

@@ -326,6 +326,8 @@ def _shape(value: torch.Tensor | float | int) -> tuple[int, ...]:
 
 def _check_size(node: Node, args: list[Any]) -> None:
     """Refuse, before computing it, an operation whose result would be too large."""
+    if all(not isinstance(arg, torch.Tensor) or arg.dim() == 0 for arg in args):
+        return  # numbers and 0-d tensors (a point of a 2-D function): nothing to multiply out
     if math.prod(math.prod(_shape(arg)) for arg in args) <= MAX_EXPRESSION_ELEMENTS:
         return  # no broadcast or product can be larger than the product of its operands' sizes
     args = [torch.empty(_shape(arg), device="meta") for arg in args]
@@ -428,6 +430,43 @@ def _evaluate(node: Node, values: Mapping[str, torch.Tensor], dtype: torch.dtype
     if on_node is not None:
         on_node(node, result if isinstance(result, torch.Tensor) else torch.tensor(float(result), dtype=dtype))
     return result
+
+
+def compile_pointwise(tree: Node, dtype: torch.dtype = torch.float32) -> Callable[[Mapping[str, torch.Tensor]], torch.Tensor]:
+    """``evaluate`` without its per-node checks, for a tree whose first evaluation passed them and whose inputs
+    keep their shapes (an optimizer's point, step after step): the same torch calls, in the same order, as
+    ``apply`` makes, so the numbers are identical; only the bookkeeping is gone."""
+
+    def build(node: Node) -> tuple[bool, Callable[[Mapping[str, torch.Tensor]], Any]]:
+        if node.op == "var":
+            return True, lambda values, name=node.name: values[name]
+        if node.op == "const":
+            return False, lambda values, number=node.value: number
+        kids = [build(arg) for arg in node.args]
+        calls = [call for _, call in kids]
+        if node.op in BINARY_CALLS and any(is_tensor for is_tensor, _ in kids):
+            binary, (left, right) = BINARY_CALLS[node.op], calls
+            return True, lambda values: binary(left(values), right(values))
+        if node.op == "pow" and kids[0][0]:
+            base, exponent = calls
+            return True, lambda values: torch.pow(base(values), exponent(values))
+        tensors = [call if is_tensor else (lambda values, call=call: torch.tensor(float(call(values)), dtype=dtype))
+                   for is_tensor, call in kids]
+        if node.op == "neg":
+            (only,) = tensors
+            return True, lambda values: torch.neg(only(values))
+        if node.op in BINARY_CALLS:
+            binary, (left, right) = BINARY_CALLS[node.op], tensors
+            return True, lambda values: binary(left(values), right(values))
+        function, dim = FUNCTIONS[node.op].call, node.dim
+        if dim is not None:
+            return True, lambda values: function(*[call(values) for call in tensors], dim=dim)
+        return True, lambda values: function(*[call(values) for call in tensors])
+
+    is_tensor, run = build(tree)
+    if is_tensor:
+        return run
+    return lambda values: torch.tensor(float(run(values)), dtype=dtype)
 
 
 def evaluate_text(text: str, values: Mapping[str, torch.Tensor], dtype: torch.dtype = torch.float32) -> torch.Tensor:

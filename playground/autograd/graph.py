@@ -15,7 +15,7 @@ import torch
 from playground.autograd.expression import Node, code, evaluate
 from playground.autograd.variables import ExpressionSpec, format_nested, make_tensors
 from playground.errors import PlaygroundError, library_message
-from playground.limits import MAX_TENSOR_ELEMENTS
+from playground.limits import MAX_GRAPH_NODE_ELEMENTS
 
 FULL_VALUE_ELEMENTS = 12  # a tensor up to this many numbers is shown in full in a graph node
 
@@ -30,7 +30,7 @@ class GraphNode:
     source: str  # the PyTorch code that computes it
     inputs: tuple[str, ...]
     shape: tuple[int, ...]
-    value: np.ndarray | None  # None for tensors above MAX_TENSOR_ELEMENTS: only their summary is kept
+    value: np.ndarray | None  # None above MAX_GRAPH_NODE_ELEMENTS: only the summary is kept (the cache stays small)
     requires_grad: bool
     grad: np.ndarray | None = None
     value_summary: str = ""  # what the graph shows: the numbers in full when few, else mean/min/max
@@ -176,7 +176,7 @@ def trace(spec: ExpressionSpec, backward: bool = True) -> AutogradResult:
         if grad is not None and not np.isfinite(grad).all() and not warnings:
             warnings.append(f"The gradient at {code(node.source())} is not finite (NaN or inf): the function has no "
                             "finite slope there (sqrt or abs at 0, log at 0).")
-        small = value.size <= MAX_TENSOR_ELEMENTS
+        small = value.size <= MAX_GRAPH_NODE_ELEMENTS
         kind = "leaf" if node.op == "var" else "const" if node.op == "const" else "op"
         label = node.name if kind == "leaf" else node.source() if kind == "const" else _label(node)
         nodes.append(GraphNode(

@@ -7,12 +7,14 @@ Each step is the training loop every course teaches: ``optimizer.zero_grad()``, 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from playground.autograd.expression import code, evaluate, parse_expression
+from playground import limits
+from playground.autograd.expression import Node, code, compile_pointwise, evaluate, parse_expression
 from playground.errors import PlaygroundError
 from playground.limits import (
     MAX_LEARNING_RATE,
@@ -115,6 +117,17 @@ def with_learning_rates(optimizer: OptimizerSpec, more: tuple[float, ...]) -> li
     return specs
 
 
+def tree_size(tree: Node) -> int:
+    """The parts of a parsed function: each variable, number and operation once per place it appears."""
+    return 1 + sum(tree_size(arg) for arg in tree.args)
+
+
+def optimizer_work(steps: int, paths: int, tree: Node) -> int:
+    """What running the paths costs, in evaluations of one part of the function: each step of each path
+    evaluates every part, and its zero_grad, backward and optimizer.step cost about OPTIMIZER_STEP_COST more."""
+    return steps * paths * (tree_size(tree) + limits.OPTIMIZER_STEP_COST)
+
+
 @dataclass(frozen=True)
 class OptimizerRunSpec:
     """A 2-D function of x and y, a start point, a number of steps and the optimizers to compare."""
@@ -129,7 +142,7 @@ class OptimizerRunSpec:
         object.__setattr__(self, "optimizers", tuple(self.optimizers))
 
     def validate(self) -> OptimizerRunSpec:
-        parse_expression(self.expression, {"x", "y"})
+        tree = parse_expression(self.expression, {"x", "y"})
         if not 1 <= self.steps <= MAX_OPTIMIZER_STEPS:
             raise PlaygroundError(f"Run between 1 and {MAX_OPTIMIZER_STEPS:,} steps.")
         if len(self.start) != 2 or not all(math.isfinite(v) and abs(v) <= MAX_PLOT_RANGE for v in self.start):
@@ -138,6 +151,14 @@ class OptimizerRunSpec:
             raise PlaygroundError(f"Compare between 1 and {MAX_OPTIMIZERS_COMPARED} optimizers.")
         for optimizer in self.optimizers:
             optimizer.validate()
+        work = optimizer_work(self.steps, len(self.optimizers), tree)
+        if work > limits.MAX_OPTIMIZER_WORK:
+            raise PlaygroundError(
+                f"{len(self.optimizers)} path{'s' if len(self.optimizers) > 1 else ''} of {self.steps:,} steps on a "
+                f"function of {tree_size(tree)} parts is too much to run at each change: {work:,} units of work, "
+                f"where the limit is {limits.MAX_OPTIMIZER_WORK:,} (a few seconds). Use fewer steps or paths, or a "
+                "shorter function."
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -164,37 +185,61 @@ def run_path(expression: str, start: tuple[float, float], steps: int, optimizer_
     optimizer_spec.validate()
     tree = parse_expression(expression, {"x", "y"})
 
+    fast: list = []  # after the first, checked evaluation: the same torch calls without the checks
+
     def f(p: torch.Tensor) -> torch.Tensor:
-        loss = evaluate(tree, {"x": p[0], "y": p[1]}, dtype=torch.float64)
+        values = {"x": p[0], "y": p[1]}
+        if fast:
+            return fast[0](values)
+        loss = evaluate(tree, values, dtype=torch.float64)
         if loss.dim() != 0:
             raise PlaygroundError(f"{code(expression)} must give one number for a point (x, y); it gives shape {tuple(loss.shape)}.")
+        fast.append(compile_pointwise(tree, torch.float64))
         return loss
 
     p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     optimizer = optimizer_spec.make([p])
-    points = [p.detach().clone()]
+    points = [list(start)]
     losses: list[float] = []
     stopped = None
     for step in range(steps):
         optimizer.zero_grad()
         loss = f(p)
-        losses.append(float(loss.detach()))
-        if not torch.isfinite(loss) or float(p.detach().abs().max()) > RUNAWAY:
-            stopped = (f"{optimizer_spec.label} stopped at step {step}: the loss became {losses[-1]:g} "
-                       f"at ({float(p.detach()[0]):.3g}, {float(p.detach()[1]):.3g}). Lower the learning rate, or the function has "
-                       "no bottom there.")
+        value = float(loss.detach())
+        losses.append(value)
+        x, y = points[-1]
+        if not math.isfinite(value) or max(abs(x), abs(y)) > RUNAWAY:
+            stopped = (f"{optimizer_spec.label} stopped at step {step}: the loss became {value:g} "
+                       f"at ({x:.3g}, {y:.3g}). Lower the learning rate, or the function has no bottom there.")
             break
         if not loss.requires_grad:
             stopped = f"{code(expression)} does not depend on x or y, so there is no gradient to follow."
             break
         loss.backward()
         optimizer.step()
-        points.append(p.detach().clone())
+        points.append(p.detach().tolist())
     else:
         with torch.no_grad():
             losses.append(float(f(p)))
-    path = torch.stack(points[: len(losses)]).numpy()
+    path = np.array(points[: len(losses)], dtype=np.float64)
     return OptimizerPath(optimizer_spec.label, path[:, 0], path[:, 1], np.array(losses), stopped)
+
+
+_WARMED = threading.Lock()
+
+
+def warm_up_in_background() -> None:
+    """Once per process, a thread that takes one step with each optimizer: the first ``optimizer.step()``
+    imports parts of torch (2-3 s on the 2-core machine), which would otherwise fall on the first click
+    of the optimizer view."""
+    if not _WARMED.acquire(blocking=False):
+        return
+
+    def warm() -> None:
+        for kind in OPTIMIZER_KINDS:
+            run_path("x**2 + y**2", (1.0, 1.0), 1, OptimizerSpec(kind, 0.1, 0.5))
+
+    threading.Thread(target=warm, name="playground-optimizer-warm-up", daemon=True).start()
 
 
 def run_paths(spec: OptimizerRunSpec) -> list[OptimizerPath]:

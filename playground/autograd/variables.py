@@ -1,12 +1,12 @@
 """The variables of the Autograd page: a name, a value (a literal or a seeded random shape), requires_grad.
 
-Literals such as ``[[1., 0.], [-1., 1.]]`` are read by a small literal parser over Python's ast that
-accepts only numbers, unary minus and (nested) lists or tuples; nothing is run as Python.
+Values such as ``[[1., 0.], [-1., 1.]]`` and shapes such as ``2, 3`` are read by Tensor Lab's parsers
+(``playground/tensors/literal.py``: a token loop, never Python), with the rules of this page on top:
+numbers are floats, finite, and no list is empty.
 """
 
 from __future__ import annotations
 
-import ast
 import keyword
 import math
 from dataclasses import dataclass, field
@@ -14,71 +14,35 @@ from dataclasses import dataclass, field
 import torch
 
 from playground.autograd.expression import FUNCTIONS, code, parse_expression
-from playground.errors import PlaygroundError, library_message
-from playground.limits import MAX_LITERAL_CHARS, MAX_TENSOR_DIMS, MAX_TENSOR_ELEMENTS, MAX_VARIABLES
+from playground.errors import PlaygroundError
+from playground.limits import MAX_TENSOR_DIMS, MAX_TENSOR_ELEMENTS, MAX_VARIABLES
+from playground.tensors.literal import parse_literal, parse_shape
 
 RESERVED_NAMES = frozenset({"torch", "np", "numpy", "print", "f", "p", "step", "loss", "optimizer"}) | frozenset(FUNCTIONS)
 
 Nested = float | list
 
 
-def parse_literal(text: str) -> Nested:
-    """A number or a rectangular nested list of numbers, read without running anything."""
+def parse_value(text: str) -> Nested:
+    """A number or a rectangular nested list of finite numbers, as floats, read without running anything."""
     if not isinstance(text, str) or not text.strip():
         raise PlaygroundError("Give the variable a value, for example 2.0 or [[1., 0.], [-1., 1.]].")
-    if len(text) > MAX_LITERAL_CHARS:
-        raise PlaygroundError(f"The value is {len(text):,} characters long; keep it under {MAX_LITERAL_CHARS:,}.")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise PlaygroundError(
-            "The value does not parse; write a number or a list of numbers such as [[1., 0.], [-1., 1.]].",
-            library_message(exc),
-        ) from exc
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise PlaygroundError("The value is nested too deeply; tensors here have at most "
-                              f"{MAX_TENSOR_DIMS} dimensions.", library_message(exc)) from exc
-    count = [0]
-    value = _literal(tree.body, 0, count)
-    _shape_of(value)  # refuses ragged lists
-    return value
+    parsed = parse_literal(text)
+    if 0 in parsed.shape:
+        raise PlaygroundError("The value has an empty list; give every list at least one number.")
+    return _floats(parsed.values)
 
 
-def _literal(item: ast.AST, depth: int, count: list[int]) -> Nested:
-    if isinstance(item, ast.List | ast.Tuple):
-        if depth >= MAX_TENSOR_DIMS:
-            raise PlaygroundError(f"The value has more than {MAX_TENSOR_DIMS} dimensions; use at most {MAX_TENSOR_DIMS}.")
-        if not item.elts:
-            raise PlaygroundError("The value has an empty list; give every list at least one number.")
-        return [_literal(elt, depth + 1, count) for elt in item.elts]
-    sign = 1.0
-    if isinstance(item, ast.UnaryOp) and isinstance(item.op, ast.USub | ast.UAdd):
-        sign = -1.0 if isinstance(item.op, ast.USub) else 1.0
-        item = item.operand
-    if isinstance(item, ast.Constant) and isinstance(item.value, int | float) and not isinstance(item.value, bool):
-        count[0] += 1
-        if count[0] > MAX_TENSOR_ELEMENTS:
-            raise PlaygroundError(f"The value has more than {MAX_TENSOR_ELEMENTS:,} numbers; use fewer.")
-        try:
-            number = sign * float(item.value)
-        except OverflowError as exc:
-            raise PlaygroundError("A number in the value is too large; use numbers below 1e38.", library_message(exc)) from exc
-        if not math.isfinite(number):
-            raise PlaygroundError("A number in the value is too large; use numbers below 1e38.")
-        return number
-    raise PlaygroundError(
-        "A value may hold only numbers in (nested) lists, such as [[1., 0.], [-1., 1.]]; "
-        f"found {type(item).__name__}."
-    )
-
-
-def _shape_of(value: Nested) -> tuple[int, ...]:
-    if not isinstance(value, list):
-        return ()
-    shapes = {_shape_of(item) for item in value}
-    if len(shapes) != 1:
-        raise PlaygroundError("The rows of the value have different lengths; every row must be as long as the others.")
-    return (len(value), *shapes.pop())
+def _floats(value: object) -> Nested:
+    if isinstance(value, list):
+        return [_floats(item) for item in value]
+    if isinstance(value, bool):
+        raise PlaygroundError("A value holds numbers only, such as [[1., 0.], [-1., 1.]]; True and False are not used "
+                              "on this page.")
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise PlaygroundError("A number in the value is not finite (nan or inf); autograd here needs finite numbers.")
+    return number
 
 
 def format_number(value: float) -> str:
@@ -131,12 +95,9 @@ class VariableSpec:
         if len(self.name) > 24:
             raise PlaygroundError("Variable names can be at most 24 characters long.")
         if self.source == "literal":
-            parse_literal(self.literal)
+            parse_value(self.literal)
         elif self.source == "random":
-            if len(self.shape) > MAX_TENSOR_DIMS or any(size < 1 for size in self.shape):
-                raise PlaygroundError(f"A random shape needs 0 to {MAX_TENSOR_DIMS} sizes, each at least 1.")
-            if math.prod(self.shape) > MAX_TENSOR_ELEMENTS:
-                raise PlaygroundError(f"The shape {self.shape} has more than {MAX_TENSOR_ELEMENTS:,} numbers; make it smaller.")
+            _check_random_shape(self.shape)
         else:
             raise PlaygroundError(f"A variable's value is a literal or random, not {code(self.source)}.")
         return self
@@ -151,20 +112,18 @@ class VariableSpec:
                    tuple(data.get("shape", ())), bool(data.get("requires_grad", True))).validate()
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"2, 3"`` or ``"(2, 3)"`` to ``(2, 3)``; an empty text is a scalar."""
-    cleaned = text.strip().strip("()[]").strip()
-    if not cleaned:
-        return ()
-    try:
-        shape = tuple(int(part) for part in cleaned.split(",") if part.strip())
-    except ValueError as exc:
-        raise PlaygroundError("A shape is whole numbers separated by commas, such as 2, 3.", library_message(exc)) from exc
+def parse_random_shape(text: str) -> tuple[int, ...]:
+    """A random variable's shape, read by the one shape parser (``"2, 3"``; empty is a scalar), each size at least 1."""
+    shape = parse_shape(text)
+    _check_random_shape(shape)
+    return shape
+
+
+def _check_random_shape(shape: tuple[int, ...]) -> None:
     if len(shape) > MAX_TENSOR_DIMS or any(size < 1 for size in shape):
         raise PlaygroundError(f"A random shape needs 0 to {MAX_TENSOR_DIMS} sizes, each at least 1.")
     if math.prod(shape) > MAX_TENSOR_ELEMENTS:
-        raise PlaygroundError(f"The shape {shape} has more than {MAX_TENSOR_ELEMENTS:,} numbers; make it smaller.")
-    return shape
+        raise PlaygroundError(f"The shape {list(shape)} has more than {MAX_TENSOR_ELEMENTS:,} numbers; make it smaller.")
 
 
 @dataclass(frozen=True)
@@ -212,7 +171,7 @@ def make_tensors(spec: ExpressionSpec, dtype: torch.dtype = torch.float32) -> di
         if variable.source == "random":
             data = torch.randn(variable.shape, generator=generator).to(dtype)
         else:
-            data = torch.tensor(parse_literal(variable.literal), dtype=torch.float32).to(dtype)
+            data = torch.tensor(parse_value(variable.literal), dtype=torch.float32).to(dtype)
         tensors[variable.name] = data.requires_grad_(variable.requires_grad)
     return tensors
 

@@ -1,168 +1,242 @@
-"""The PyTorch beside each Model Builder panel: the data, the DataLoader, the model, loss and optimizer,
-the training, validation and test loops, seeds and cudnn flags, written for the settings on screen.
+"""The one code generator: the PyTorch the Model Builder shows and the ``train.py`` it exports, from one set of
+snippets.
+
+Every snippet writes the settings on screen as literal values, each the way its registry row says it
+appears (``Setting.code_text``). The data comes from the playground's own functions, copied with
+``inspect.getsource`` (the generators, the split, the one CSV reader), so the code shown is the code that
+ran. The model class is ``Net`` with its layers in ``self.layers``: its state_dict keys are those of every
+download, so the course's ``model.load_state_dict(torch.load(path, weights_only=True))`` works with the
+page's code as it stands.
+
+Each panel runs as shown: ``data_code`` (Dataset and DataLoader), ``model_code`` (the model),
+``load_code`` (load the downloaded weights and test them) and ``script`` (the whole ``train.py``, which
+reproduces the run's per-epoch losses on the same device).
 """
 
 from __future__ import annotations
 
 import inspect
+import textwrap
 
-from playground.builder import datasets
-from playground.builder.config import CSV_DATASET, DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.builder.model import ACTIVATION_MODULES
-from playground.builder.training import EVAL_BATCH
+from playground import limits
+from playground.builder import csv_table, datasets, registry
+from playground.builder.config import CSV_DATASET, ModelSpec, RunConfig, TrainConfig
+from playground.builder.registry import BY_NAME, code_literal
+from playground.builder.training import EVAL_BATCH, optimizer_arguments
 
-_ACTIVATION_CODE = {name: (f"nn.{cls.__name__}()" if cls else None) for name, cls in ACTIVATION_MODULES.items()}
-_FEATURE_CODE = {
-    "x1": "x1", "x2": "x2", "x1^2": "x1 * x1", "x2^2": "x2 * x2", "x1*x2": "x1 * x2",
-    "sin_x1": "torch.sin(x1)", "sin_x2": "torch.sin(x2)",
-}
+# The playground functions whose source the code carries.
+SPLIT_FUNCTIONS = (datasets.split_sizes, datasets.split_indices, datasets.fit_standardization, datasets.standardize,
+                   datasets.fit_target_standardization)
+CSV_FUNCTIONS = (csv_table.CsvProblem, csv_table._separator, csv_table.read_header, csv_table.read_table)
 
 
-def seed_code(seed: int, train: TrainConfig | None = None) -> str:
-    deterministic = train.cudnn_deterministic if train else True
-    benchmark = train.cudnn_benchmark if train else False
+def code_of(name: str, value: object) -> str:
+    """How the registry writes setting ``name`` with ``value``."""
+    return BY_NAME[name].code_text(value)
+
+
+def _source(obj) -> str:
+    return textwrap.dedent(inspect.getsource(obj)).rstrip() + "\n"
+
+
+def _comment(text: str) -> str:
+    """User text (a file or column name) made safe for a ``#`` comment: one line, printable, bounded."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return flat[:80] + ("..." if len(flat) > 80 else "")
+
+
+# ------------------------------------------------------------------------------------------------ blocks
+
+
+def imports(config: RunConfig, script: bool = False, loaders: bool = True, model: bool = True) -> str:
+    csv = config.data.dataset == CSV_DATASET
+    lines = []
+    if script:
+        lines += ["import argparse", "import copy", "import json"]
+    if csv:
+        lines += ["import io"]
+    lines += ["import math"]
+    if script:
+        lines += ["import random"]
+    if csv:
+        lines += ["import warnings"]
+    lines += ["", "import numpy as np"]
+    if csv:
+        lines += ["import pandas as pd"]
+    lines += ["import torch"]
+    if model:
+        lines += ["from torch import nn"]
+    if loaders:
+        lines += ["from torch.utils.data import DataLoader, Dataset"]
+    return "\n".join(lines) + "\n"
+
+
+def seed_block(train: TrainConfig) -> str:
+    """The course's reproducibility block."""
     return (
-        "import random\n\nimport numpy as np\nimport torch\n\n"
-        f"seed = {seed}\n"
-        "random.seed(seed)\nnp.random.seed(seed)\n"
-        "torch.manual_seed(seed)           # CPU and every CUDA device\n"
-        "torch.cuda.manual_seed_all(seed)\n"
-        f"torch.backends.cudnn.deterministic = {deterministic}  # True: same result every run\n"
-        f"torch.backends.cudnn.benchmark = {benchmark}      # True: autotune kernels, faster but not reproducible\n"
+        "def seed_everything(seed):\n"
+        '    """One seed for Python, NumPy and torch (every CUDA device too), and deterministic cuDNN."""\n'
+        "    random.seed(seed)\n"
+        "    np.random.seed(seed)\n"
+        "    torch.manual_seed(seed)\n"
+        "    torch.cuda.manual_seed_all(seed)\n"
+        f"    {code_of('deterministic', train.cudnn_deterministic)}  # True: the same result every run\n"
+        f"    {code_of('benchmark', train.cudnn_benchmark)}  # True: faster, results may vary\n"
     )
 
 
-def dataset_code(data: DataConfig) -> str:
-    """The Dataset class (the course's MyDataset) and how this page's data is made and split."""
-    head = (
-        "import torch\nfrom torch.utils.data import Dataset\n\n\n"
+def data_block(config: RunConfig) -> str:
+    """The data: the generator (or the CSV reader), the features, the split, standardisation, the Dataset."""
+    data, task = config.data, config.model.task
+    head = [
+        f"TASK = {task!r}",
+        code_of("data_seed", data.seed) + "  # seeds the data and the split",
+        code_of("standardize", data.standardize) + "  # features: mean 0, std 1 on the training split",
+    ]
+    if task == "regression":
+        head.append(code_of("standardize_target", data.standardize_target) + "  # train on a standardised target")
+    if data.dataset == CSV_DATASET:
+        head += [
+            code_of("csv_name", data.csv_name or "data.csv") + "  # the file you uploaded, beside this script",
+            code_of("csv_target", data.csv_target) + "  # '' means the last column",
+            code_of("csv_task", data.csv_task) + "  # '' means inferred from the target",
+        ]
+        body = (
+            "# The one CSV reader the playground uses, copied from playground/builder/csv_table.py.\n"
+            + "\n\n".join(_source(f) for f in CSV_FUNCTIONS) + "\n\n"
+            "def load_all(path=CSV_NAME):\n"
+            '    """The features, the targets, their names, the classes and each row\'s place in the table."""\n'
+            '    with open(path, "rb") as handle:\n'
+            "        table = read_table(handle.read(), TARGET or None, CSV_TASK or None, "
+            f"max_rows={limits.MAX_CSV_ROWS}, max_columns={limits.MAX_CSV_COLUMNS}, max_classes={limits.MAX_CLASSES}, "
+            f"max_cell_chars={limits.MAX_CSV_CELL_CHARS})\n"
+            '    return table["X"], table["y"], table["features"], table["classes"], table["rows"]\n'
+        )
+    else:
+        row = registry.DATASETS[data.dataset]
+        generator = datasets.GENERATORS[data.dataset]
+        columns = ", ".join(registry.FEATURES[f].code for f in data.features)
+        classes = tuple(f"class {i}" for i in range(row.classes)) if task == "classification" else ()
+        body = (
+            "# The playground's own generator, copied from playground/builder/datasets.py.\n"
+            + _source(generator) + "\n\n"
+            "def load_all():\n"
+            '    """The input features of each point, the targets, their names, the classes and each row\'s index."""\n'
+            f"    points, y = {generator.__name__}({code_of('samples', data.n_samples)}, {code_of('noise', data.noise)}, "
+            "seed=DATA_SEED)\n"
+            "    x1, x2 = points[:, 0], points[:, 1]\n"
+            f"    X = torch.stack([{columns}], dim=1).to(torch.float32)\n"
+            f"    return X, y, {tuple(data.features)!r}, {classes!r}, torch.arange(len(y))\n"
+        )
+    split = (
+        "# The split and the standardisation, copied from playground/builder/datasets.py.\n"
+        + "\n\n".join(_source(f) for f in SPLIT_FUNCTIONS) + "\n\n"
         "class MyDataset(Dataset):\n"
-        "    \"\"\"Reads and prepares the data once; returns one sample at a time.\"\"\"\n\n"
+        '    """The course\'s Dataset: data prepared in __init__, one sample from __getitem__, the size from __len__."""\n\n'
         "    def __init__(self, X, y):\n"
         "        self.X = X  # float32 [n, features]\n"
         "        self.y = y  # int64 class indices (classification) or float32 [n, 1] (regression)\n\n"
         "    def __getitem__(self, index):\n"
         "        return self.X[index], self.y[index]\n\n"
         "    def __len__(self):\n"
-        "        return len(self.X)\n\n\n"
+        "        return len(self.y)\n\n\n"
+        + ("def make_datasets(path=CSV_NAME):\n" if data.dataset == CSV_DATASET else "def make_datasets():\n")
+        + '    """Train, validation and test sets, standardised with the training split\'s statistics."""\n'
+        + ("    X, y, feature_names, classes, rows = load_all(path)\n" if data.dataset == CSV_DATASET
+           else "    X, y, feature_names, classes, rows = load_all()\n")
+        + f"    train_idx, val_idx, test_idx = split_indices(len(y), {code_of('train', data.train_fraction)}, "
+        f"{code_of('val', data.val_fraction)}, seed=DATA_SEED)\n"
+        "    stats = fit_standardization(X[train_idx]) if STANDARDIZE else None\n"
+        "    X = standardize(X, stats)\n"
+        "    target_stats = None\n"
+        '    if TASK == "regression":\n'
+        "        y = y.reshape(-1, 1)  # MSELoss compares [n, 1] outputs with [n, 1] targets\n"
+        + ("        if STANDARDIZE_TARGET:\n"
+           "            target_stats = fit_target_standardization(y[train_idx])\n"
+           '            y = (y - target_stats["mean"]) / target_stats["std"]\n' if task == "regression" else "")
+        + "    sets = [MyDataset(X[idx], y[idx]) for idx in (train_idx, val_idx, test_idx)]\n"
+        "    return sets, stats, target_stats, feature_names, classes\n"
     )
-    if data.dataset == CSV_DATASET:
-        body = (
-            "# The CSV is read by playground.builder.datasets.CsvDataset (numeric feature columns, the chosen target).\n"
-            f"# target column: {data.csv_target or '(last column)'}, task: {data.csv_task or 'inferred'}\n"
-            "import pandas as pd\n"
-            f"table = pd.read_csv({data.csv_name or 'data.csv'!r})\n"
-        )
-    else:
-        source = inspect.getsource(datasets.GENERATORS[data.dataset])
-        columns = ", ".join(_FEATURE_CODE[f] for f in data.features)
-        body = (
-            "import math\n\nimport numpy as np\n\n\n" + source + "\n\n"
-            f"points, y = {datasets.GENERATORS[data.dataset].__name__}({data.n_samples}, {data.noise}, seed={data.seed})\n"
-            "x1, x2 = points[:, 0], points[:, 1]\n"
-            f"X = torch.stack([{columns}], dim=1)  # input features {list(data.features)}\n"
-        )
-        if data.task == "regression":
-            body += "y = y.reshape(-1, 1)  # MSELoss wants [n, 1] targets\n"
-    n_train, n_val, n_test = datasets.split_sizes(data.n_samples, data.train_fraction, data.val_fraction)
-    body += (
-        f"order = torch.randperm(len(y), generator=torch.Generator().manual_seed({data.seed}))\n"
-        f"train_idx, val_idx, test_idx = order[:{n_train}], order[{n_train}:{n_train + n_val}], order[{n_train + n_val}:]\n"
-    )
-    if data.standardize:
-        body += (
-            "mean, std = X[train_idx].mean(0), X[train_idx].std(0, unbiased=False)  # fit on the training split only\n"
-            "X = (X - mean) / std\n"
-        )
-    body += (
-        "train_set = MyDataset(X[train_idx], y[train_idx])\n"
-        "val_set = MyDataset(X[val_idx], y[val_idx])\n"
-        "test_set = MyDataset(X[test_idx], y[test_idx])\n"
-        "print(len(train_set), len(val_set), len(test_set))\n"
-    )
-    return head + body
+    return "\n".join(head) + "\n\n\n" + body + "\n\n" + split
 
 
-def dataloader_code(train: TrainConfig) -> str:
-    return (
-        "from torch.utils.data import DataLoader\n\n"
-        "# The course's example: DataLoader(dataset, batch_size=4, shuffle=True)\n"
-        f"g = torch.Generator().manual_seed({train.seed})  # the shuffling is seeded too\n"
-        f"train_loader = DataLoader(train_set, batch_size={train.batch_size}, shuffle={train.shuffle}, generator=g)\n"
-        f"val_loader = DataLoader(val_set, batch_size={EVAL_BATCH})\n"
-        f"test_loader = DataLoader(test_set, batch_size={EVAL_BATCH})\n"
-        "x, y = next(iter(train_loader))\n"
-        "print(x.shape, y.shape, len(train_loader), 'batches an epoch')\n"
-    )
+def loaders_block(train: TrainConfig, indent: str = "") -> str:
+    lines = [
+        "g = torch.Generator().manual_seed(SEED)  # drives the shuffling, epoch after epoch",
+        f"train_loader = DataLoader(train_set, {code_of('batch', train.batch_size)}, {code_of('shuffle', train.shuffle)}, "
+        "generator=g)",
+        "# Evaluation loaders get a generator of their own, so evaluating never moves the global RNG (dropout's).",
+        f"val_loader = DataLoader(val_set, batch_size={EVAL_BATCH}, generator=torch.Generator())",
+        f"train_eval_loader = DataLoader(train_set, batch_size={EVAL_BATCH}, generator=torch.Generator())",
+        f"test_loader = DataLoader(test_set, batch_size={EVAL_BATCH}, generator=torch.Generator())",
+    ]
+    return "".join(indent + line + "\n" for line in lines)
 
 
-def model_code(spec: ModelSpec) -> str:
+def model_block(spec: ModelSpec) -> str:
+    """``class Net``: the layers in ``self.layers``, as the playground's ``build_model`` builds them."""
     lines = []
     width = spec.in_features
     for hidden, activation in zip(spec.hidden, spec.activations, strict=True):
-        lines.append(f"            nn.Linear({width}, {hidden}),  # weight [{hidden}, {width}], bias [{hidden}]")
-        if _ACTIVATION_CODE[activation]:
-            lines.append(f"            {_ACTIVATION_CODE[activation]},")
+        lines.append(f"nn.Linear({width}, {hidden}),  # weight [{hidden}, {width}], bias [{hidden}]")
+        code = registry.ACTIVATIONS[activation].code
+        if code:
+            lines.append(f"{code},")
         if spec.dropout > 0:
-            lines.append(f"            nn.Dropout({spec.dropout}),")
+            lines.append(f"{code_of('dropout', spec.dropout)},")
         width = hidden
     out = "logits: CrossEntropyLoss applies log-softmax" if spec.task == "classification" else "one value"
-    lines.append(f"            nn.Linear({width}, {spec.out_features}),  # {out}")
+    lines.append(f"nn.Linear({width}, {spec.out_features}),  # {out}")
     return (
-        "from torch import nn\n\n\n"
-        "class Model(nn.Module):\n"
+        "class Net(nn.Module):\n"
+        '    """The model: __init__ defines the layers, forward computes the output."""\n\n'
         "    def __init__(self):\n"
         "        super().__init__()\n"
-        "        self.layers = nn.Sequential(\n" + "\n".join(lines) + "\n        )\n\n"
+        "        self.layers = nn.Sequential(\n" + "".join(f"            {line}\n" for line in lines) + "        )\n\n"
         "    def forward(self, x):\n"
-        "        return self.layers(x)\n\n\n"
-        "model = Model()\n"
-        "print(model)\n"
-        "print(sum(p.numel() for p in model.parameters()), 'parameters')\n"
+        "        return self.layers(x)\n"
     )
 
 
-def loss_optimizer_code(spec: ModelSpec, train: TrainConfig) -> str:
-    criterion = "nn.CrossEntropyLoss()  # takes logits and int64 class indices" if spec.task == "classification" \
-        else "nn.MSELoss()  # mean of (output - target)**2"
-    if train.optimizer == "sgd":
-        opt = (f"torch.optim.SGD(model.parameters(), lr={train.lr:g}, momentum={train.momentum:g}, "
-               f"weight_decay={train.weight_decay:g}, fused=True)")
-    else:
-        opt = (f"torch.optim.Adam(model.parameters(), lr={train.lr:g}, betas=({train.beta1:g}, {train.beta2:g}), "
-               f"weight_decay={train.weight_decay:g}, fused=True)")
-    return (f"criterion = {criterion}\n"
-            "# fused=True: one update for all parameters at once (the same algorithm, faster; CPU and CUDA)\n"
-            f"optimizer = {opt}\n")
-
-
-def training_code(config: RunConfig) -> str:
+def loss_optimizer_block(config: RunConfig, indent: str = "    ") -> str:
     train = config.train
-    penalty = ""
-    if train.regularization != "none" and train.reg_rate > 0:
-        term = "w.abs().sum()" if train.regularization == "l1" else "w.pow(2).sum()"
-        penalty = (
-            f"        weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]\n"
-            f"        objective = loss + {train.reg_rate:g} * sum({term} for w in weights)  # {train.regularization.upper()}\n"
-        )
-    backward = "objective.backward()" if penalty else "loss.backward()"
-    accuracy = config.model.task == "classification"
+    loss = registry.resolve_loss(train.loss, config.model.task)
+    row = registry.OPTIMIZERS[train.optimizer]
+    arguments = ", ".join(f"{keyword}={code_literal(value)}" for keyword, value in optimizer_arguments(train).items())
+    fused = ", fused=FUSED" if row.fused else ""
+    lines = [f"criterion = nn.{loss.module.__name__}()  # {loss.help}"]
+    if row.fused:
+        lines.append('FUSED = device.type in ("cpu", "cuda")  # one update for all parameters at once: same algorithm, faster')
+    lines.append(f"optimizer = torch.optim.{row.torch_class}(model.parameters(), {arguments}{fused})")
+    return "".join(indent + line + "\n" for line in lines)
+
+
+def loops_block(config: RunConfig) -> str:
+    train = config.train
+    regularization = train.regularization if train.reg_rate > 0 else "none"
+    if regularization != "none":
+        term = registry.REGULARIZATIONS[regularization].term
+        backward = (f"        penalty = {code_literal(train.reg_rate)} * sum({term} for w in weights)  # {regularization.upper()}\n"
+                    "        (loss + penalty).backward()  # the penalty trains the weights; the reported loss is the data's\n")
+    else:
+        backward = "        loss.backward()\n"
     return (
-        f"device = torch.device({train.device!r})  # 'cuda' when torch.cuda.is_available()\n"
-        "model.to(device)\n\n\n"
-        "def train_one_epoch(model, loader):\n"
+        "def train_one_epoch(model, loader, criterion, optimizer, device):\n"
         "    model.train()\n"
+        "    weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]  # regularised (not biases)\n"
         "    total = 0.0\n"
         "    for x, y in loader:\n"
         "        x, y = x.to(device), y.to(device)\n"
         "        optimizer.zero_grad()\n"
         "        loss = criterion(model(x), y)\n"
-        + penalty +
-        f"        {backward}\n"
+        "        if not math.isfinite(loss.item()):\n"
+        '            raise FloatingPointError("the loss is not finite: lower the learning rate")\n'
+        + backward +
         "        optimizer.step()\n"
-        "        total += loss.item() * x.size(0)\n"
+        "        total += loss.item() * len(x)\n"
         "    return total / len(loader.dataset)\n\n\n"
-        "def validate(model, loader):\n"
+        "def evaluate(model, loader, criterion, device):\n"
+        '    """Loss (and accuracy) over a whole set: model.eval(), no gradients, weighted by batch size."""\n'
         "    model.eval()\n"
         "    total, correct = 0.0, 0\n"
         "    with torch.no_grad():\n"
@@ -170,28 +244,190 @@ def training_code(config: RunConfig) -> str:
         "            x, y = x.to(device), y.to(device)\n"
         "            out = model(x)\n"
         "            total += criterion(out, y).item() * x.size(0)\n"
-        + ("            correct += (out.argmax(1) == y).sum().item()\n" if accuracy else "") +
-        "    return total / len(loader.dataset)" + (", correct / len(loader.dataset)" if accuracy else "") + "\n\n\n"
-        f"for epoch in range({train.epochs}):\n"
-        "    train_loss = train_one_epoch(model, train_loader)\n"
-        "    val = validate(model, val_loader)\n"
-        "    print(epoch + 1, train_loss, val)\n"
+        '            if TASK == "classification":\n'
+        "                correct += int((out.argmax(1) == y).sum().item())\n"
+        "    n = len(loader.dataset)\n"
+        "    if n == 0:\n"
+        '        return float("nan"), None\n'
+        '    return total / n, (correct / n if TASK == "classification" else None)\n\n\n'
+        "def predict(model, loader, device):\n"
+        '    """Testing as the course does it: eval mode, no gradients, predictions moved back to the CPU."""\n'
+        "    model.eval()\n"
+        "    outputs = []\n"
+        "    with torch.no_grad():\n"
+        "        for x, _ in loader:\n"
+        "            outputs.append(model(x.to(device)).cpu())\n"
+        "    return torch.cat(outputs) if outputs else torch.empty(0)\n"
     )
 
 
-def test_code(task: str) -> str:
-    figures = (
-        "accuracy = (predictions.argmax(1) == truth).float().mean()\n"
-        "probabilities = torch.softmax(predictions, dim=1)  # Softmax only to show probabilities\n"
-        if task == "classification"
-        else "mse = ((predictions - truth) ** 2).mean()\nmae = (predictions - truth).abs().mean()\n"
-    )
+def test_report_block(indent: str = "    ") -> str:
+    """The test figures the page shows: accuracy, or MSE and MAE in the target's own units."""
+    lines = [
+        'if TASK == "classification":',
+        "    truth = test_set.y",
+        "    accuracy = (outputs.argmax(1) == truth).float().mean().item()",
+        '    print(f"test accuracy {accuracy:.4f} on {len(truth)} rows")',
+        "else:",
+        "    truth = test_set.y",
+        "    if target_stats:  # back from the standardised scale to the target's own units",
+        '        outputs = outputs * target_stats["std"] + target_stats["mean"]',
+        '        truth = truth * target_stats["std"] + target_stats["mean"]',
+        "    mse = ((outputs.double() - truth.double()) ** 2).mean().item()",
+        "    mae = (outputs.double() - truth.double()).abs().mean().item()",
+        '    print(f"test MSE {mse:.6g}  test MAE {mae:.6g} on {len(truth)} rows")',
+    ]
+    return "".join(indent + line + "\n" for line in lines)
+
+
+# ------------------------------------------------------------------------------------------------ panels
+
+
+def data_code(config: RunConfig) -> str:
+    """The Dataset and DataLoader panel, runnable as shown: it prints the split sizes and one batch."""
     return (
-        "model.eval()\n"
-        "outputs, targets = [], []\n"
-        "with torch.no_grad():\n"
-        "    for x, y in test_loader:\n"
-        "        outputs.append(model(x.to(device)).cpu())  # predictions back on the CPU\n"
-        "        targets.append(y)\n"
-        "predictions, truth = torch.cat(outputs), torch.cat(targets)\n" + figures
+        imports(config, model=False) + "\n"
+        + data_block(config) + "\n\n"
+        + "(train_set, val_set, test_set), stats, target_stats, feature_names, classes = make_datasets()\n"
+        + 'print("rows:", len(train_set), len(val_set), len(test_set))\n'
+        + code_of("seed", config.train.seed) + "\n"
+        + loaders_block(config.train)
+        + "x, y = next(iter(train_loader))\n"
+        + 'print("one batch: x", list(x.shape), x.dtype, "y", list(y.shape), y.dtype)\n'
+        + 'print(len(train_loader), "batches an epoch")\n'
+    )
+
+
+def model_code(config: RunConfig) -> str:
+    """The model panel, runnable as shown: the class, the initial weights of the run's seed, its printout."""
+    return (
+        "import torch\nfrom torch import nn\n\n\n"
+        + model_block(config.model) + "\n\n"
+        + code_of("seed", config.train.seed) + "\n"
+        + "torch.manual_seed(SEED)  # the run's initial weights come from its seed\n"
+        + "model = Net()\n"
+        + "print(model)\n"
+        + 'print(sum(p.numel() for p in model.parameters()), "parameters")\n'
+    )
+
+
+def load_code(config: RunConfig, weights_file: str) -> str:
+    """Load the downloaded ``.pt`` into the page's model and test it, runnable beside the file (and the CSV)."""
+    return (
+        imports(config) + "\n"
+        + data_block(config) + "\n\n"
+        + model_block(config.model) + "\n\n"
+        + "model = Net()\n"
+        + f"model.load_state_dict(torch.load({weights_file!r}, weights_only=True))  # the file downloaded from the page\n"
+        + "model.eval()\n"
+        + "(train_set, val_set, test_set), stats, target_stats, feature_names, classes = make_datasets()\n"
+        + "with torch.no_grad():\n"
+        + "    outputs = model(test_set.X)  # predictions for the held-out test rows\n"
+        + test_report_block(indent="")
+    )
+
+
+def script(config: RunConfig) -> str:
+    """The whole ``train.py``: run it with ``python train.py`` (``--epochs``, ``--device``, ``--csv``)."""
+    data, train = config.data, config.train
+    csv = data.dataset == CSV_DATASET
+    settings = textwrap.indent(_describe(config), "    ")
+    return (
+        '"""Reproduce a PyTorch Playground run with plain PyTorch.\n\n'
+        "    python train.py                 # train as the playground did, save model.pt\n"
+        "    python train.py --epochs 5      # fewer epochs\n"
+        "    python train.py --device cpu    # where to train (the same device reproduces the same numbers)\n"
+        + ("    python train.py --csv data.csv  # the CSV to train on\n" if csv else "")
+        + "\nThe setup it reproduces:\n" + settings + '"""\n\n'
+        + imports(config, script=True) + "\n"
+        + code_of("seed", train.seed) + "  # the initial weights and the shuffling\n"
+        + code_of("epochs", train.epochs) + "\n"
+        + code_of("device", train.device) + "\n"
+        + code_of("keep_best", train.keep_best) + "  # early stopping: keep the best validation epoch\n"
+        + code_of("patience", train.patience) + "\n"
+        + code_of("lr_changes", train.lr_changes) + "  # epochs done -> the rate set then, changed while it trained\n\n\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        "# Reproducibility\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        + seed_block(train) + "\n\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        "# Data\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        + data_block(config) + "\n\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        "# Model\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        + model_block(config.model) + "\n\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        "# Training, validation, testing\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        + loops_block(config) + "\n\n"
+        + _main(config)
+    )
+
+
+def _describe(config: RunConfig) -> str:
+    """The setup in a docstring: each setting that applies, as the registry labels it (user text made safe)."""
+    values = config.values()
+    lines = []
+    for setting in registry.SETTINGS:
+        if setting.shown(values) and (config.data.dataset == CSV_DATASET or not setting.name.startswith("csv")):
+            lines.append(f"{setting.label}: {_comment(setting.format(values[setting.name]))}")
+    lines.append(f"model: {' -> '.join(str(w) for w in config.model.widths)} ({config.model.task})")
+    return "\n".join(lines).replace("\\", "/").replace('"""', "'''") + "\n"
+
+
+def _main(config: RunConfig) -> str:
+    csv = config.data.dataset == CSV_DATASET
+    return (
+        "def main():\n"
+        "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])\n"
+        '    parser.add_argument("--epochs", type=int, default=EPOCHS)\n'
+        '    parser.add_argument("--device", default=DEVICE if not DEVICE.startswith("cuda") or torch.cuda.is_available() '
+        'else "cpu")\n'
+        '    parser.add_argument("--out", default="model.pt", help="where to save the state_dict")\n'
+        '    parser.add_argument("--history", default=None, help="also write the per-epoch metrics to this JSON file")\n'
+        + ('    parser.add_argument("--csv", default=CSV_NAME, help="the CSV file the run was trained on")\n' if csv else "")
+        + "    args = parser.parse_args()\n"
+        "    device = torch.device(args.device)\n\n"
+        "    seed_everything(SEED)\n"
+        + ("    (train_set, val_set, test_set), stats, target_stats, feature_names, classes = make_datasets(args.csv)\n"
+           if csv else
+           "    (train_set, val_set, test_set), stats, target_stats, feature_names, classes = make_datasets()\n")
+        + loaders_block(config.train, indent="    ") + "\n"
+        "    torch.manual_seed(SEED)  # the initial weights come from this seed\n"
+        "    model = Net().to(device)\n"
+        + loss_optimizer_block(config) + "\n"
+        "    history, best = [], {\"loss\": math.inf, \"epoch\": 0, \"state\": None}\n"
+        "    for epoch in range(1, args.epochs + 1):\n"
+        "        if epoch - 1 in LR_CHANGES:  # the learning rate was changed here while the run trained\n"
+        "            for group in optimizer.param_groups:\n"
+        '                group["lr"] = LR_CHANGES[epoch - 1]\n'
+        "        train_loss = train_one_epoch(model, train_loader, criterion, optimizer, device)\n"
+        "        val_loss, val_acc = evaluate(model, val_loader, criterion, device)\n"
+        '        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}\n'
+        '        if TASK == "classification":\n'
+        '            row["train_acc"] = evaluate(model, train_eval_loader, criterion, device)[1]\n'
+        '            row["val_acc"] = val_acc\n'
+        "        history.append(row)\n"
+        '        print(f"epoch {epoch:4d}  train loss {train_loss:.6f}  validation loss {val_loss:.6f}")\n'
+        "        if KEEP_BEST and len(val_set):\n"
+        '            if val_loss < best["loss"]:\n'
+        '                best = {"loss": val_loss, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}\n'
+        '            elif epoch - best["epoch"] >= PATIENCE:\n'
+        '                print(f"stopped early: no better validation loss for {PATIENCE} epochs")\n'
+        "                break\n"
+        '    if KEEP_BEST and best["state"] is not None:\n'
+        '        model.load_state_dict(best["state"])  # the best validation epoch\'s weights\n'
+        '        print(f"kept the weights of epoch {best[\'epoch\']}")\n\n'
+        "    outputs = predict(model, test_loader, device)\n"
+        + test_report_block() + "\n"
+        "    torch.save(model.state_dict(), args.out)  # load with model.load_state_dict(torch.load(path, weights_only=True))\n"
+        '    print(f"saved the state_dict to {args.out}")\n'
+        "    if args.history:\n"
+        '        with open(args.history, "w") as handle:\n'
+        '            json.dump({"history": history, "standardization": stats, "target_standardization": target_stats,\n'
+        '                       "features": list(feature_names)}, handle)\n\n\n'
+        'if __name__ == "__main__":\n'
+        "    main()\n"
     )

@@ -1,8 +1,10 @@
 """The Model Builder's setup as data: frozen dataclasses that validate themselves and round-trip to a dict.
 
 One run is a ``RunConfig``: its data (``DataConfig``), its model (``ModelSpec``) and its training
-(``TrainConfig``). The same objects feed the widgets, the URL, the run store and code generation.
-A run is keyed by its configuration (``RunConfig.key()``), so the same setup and seed opens the kept run.
+(``TrainConfig``). Each field that is a setting takes its default, range and options from its row in
+``registry.SETTINGS`` and is checked by it; the rules that join several settings are written here. A run
+is keyed by its configuration (``RunConfig.key()``), so the same setup and seed opens the kept run; a
+setting added later is left out of the key while it has its default, so runs kept before keep their keys.
 """
 
 from __future__ import annotations
@@ -14,20 +16,21 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from playground import limits
+from playground.builder import registry
+from playground.builder.registry import default
 from playground.errors import PlaygroundError
 
-CLASSIFICATION_DATASETS = ("circle", "xor", "gaussian", "spiral", "spiral3", "blobs")
-REGRESSION_DATASETS = ("plane", "multigauss")
-GENERATED_DATASETS = CLASSIFICATION_DATASETS + REGRESSION_DATASETS
-CSV_DATASET = "csv"
-DATASETS = GENERATED_DATASETS + (CSV_DATASET,)
-
-# Input features built from the two coordinates, as in the TensorFlow playground.
-FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin_x1", "sin_x2")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
-OPTIMIZERS = ("sgd", "adam")
-REGULARIZATIONS = ("none", "l1", "l2")
-TASKS = ("classification", "regression")
+# The choices, by name (the rows themselves live in the registry).
+CSV_DATASET = registry.CSV
+DATASETS = tuple(registry.DATASETS)
+GENERATED_DATASETS = registry.GENERATED_DATASETS
+CLASSIFICATION_DATASETS = tuple(n for n in GENERATED_DATASETS if registry.DATASETS[n].task == "classification")
+REGRESSION_DATASETS = tuple(n for n in GENERATED_DATASETS if registry.DATASETS[n].task == "regression")
+FEATURES = tuple(registry.FEATURES)
+ACTIVATIONS = tuple(registry.ACTIVATIONS)
+OPTIMIZERS = tuple(registry.OPTIMIZERS)
+REGULARIZATIONS = tuple(registry.REGULARIZATIONS)
+TASKS = registry.TASKS
 
 
 def _check(condition: bool, sentence: str) -> None:
@@ -35,59 +38,47 @@ def _check(condition: bool, sentence: str) -> None:
         raise PlaygroundError(sentence)
 
 
-def _finite(value: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _check_rows(obj: Any, section: str) -> None:
+    """Every field of ``obj`` that is a registry setting, checked by its row (type, range, options)."""
+    for setting in registry.section_settings(section):
+        problem = setting.check(getattr(obj, setting.attr))
+        if problem:
+            raise PlaygroundError(problem)
 
 
 def task_of(dataset: str) -> str:
     """The task a generated dataset poses (a CSV's task is chosen when it is read)."""
-    return "regression" if dataset in REGRESSION_DATASETS else "classification"
+    return registry.DATASETS[dataset].task if dataset in registry.DATASETS else "classification"
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Which data, how much, how noisy, how it is split, and which input features the model sees."""
 
-    dataset: str = "circle"
-    n_samples: int = 500
-    noise: float = 0.1
-    train_fraction: float = 0.6
-    val_fraction: float = 0.2
-    features: tuple[str, ...] = ("x1", "x2")
-    seed: int = 0
-    standardize: bool = False
+    dataset: str = default("data", "dataset")
+    n_samples: int = default("data", "n_samples")
+    noise: float = default("data", "noise")
+    train_fraction: float = default("data", "train_fraction")
+    val_fraction: float = default("data", "val_fraction")
+    features: tuple[str, ...] = default("data", "features")
+    seed: int = default("data", "seed")
+    standardize: bool = default("data", "standardize")
     # CSV only: a name to show and reproduce with (never used as a path), the target column, the task.
-    csv_name: str = ""
-    csv_target: str = ""
-    csv_task: str = ""
+    csv_name: str = default("data", "csv_name")
+    csv_target: str = default("data", "csv_target")
+    csv_task: str = default("data", "csv_task")
+    standardize_target: bool = default("data", "standardize_target")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(self.features))
-        _check(self.dataset in DATASETS, f"Unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}.")
-        _check(
-            isinstance(self.n_samples, int) and limits.MIN_SAMPLES <= self.n_samples <= limits.MAX_SAMPLES,
-            f"The number of samples must be a whole number from {limits.MIN_SAMPLES} to {limits.MAX_SAMPLES:,}.",
-        )
-        _check(_finite(self.noise) and 0.0 <= self.noise <= 1.0, "Noise must be between 0 and 1.")
-        _check(
-            _finite(self.train_fraction) and 0.1 <= self.train_fraction <= 0.9,
-            "The training share must be between 10% and 90%.",
-        )
-        _check(
-            _finite(self.val_fraction) and 0.0 <= self.val_fraction <= 0.8,
-            "The validation share must be between 0% and 80%.",
-        )
+        _check_rows(self, "data")
         _check(
             self.train_fraction + self.val_fraction <= 0.95 + 1e-9,
             "Training and validation together may take at most 95%: leave some data for the test.",
         )
         if self.dataset != CSV_DATASET:
             _check(len(self.features) >= 1, "Choose at least one input feature.")
-            unknown = [f for f in self.features if f not in FEATURES]
-            _check(not unknown, f"Unknown input feature(s) {unknown}; choose from {', '.join(FEATURES)}.")
             _check(len(set(self.features)) == len(self.features), "Each input feature may be chosen once.")
-        _check(isinstance(self.seed, int) and 0 <= self.seed <= limits.MAX_SEED, f"The seed must be from 0 to {limits.MAX_SEED}.")
-        _check(self.csv_task in ("",) + TASKS, f"The task must be one of {', '.join(TASKS)}.")
 
     @property
     def task(self) -> str:
@@ -102,7 +93,10 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataConfig:
-        return cls(**_known(cls, data))
+        values = _known(cls, data)
+        if "features" in values and isinstance(values["features"], list):
+            values["features"] = tuple(values["features"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -110,30 +104,24 @@ class ModelSpec:
     """An MLP: input width, hidden layers (width and activation each), output width, dropout, task."""
 
     in_features: int = 2
-    hidden: tuple[int, ...] = (8, 8)
-    activations: tuple[str, ...] = ("tanh", "tanh")
+    hidden: tuple[int, ...] = default("model", "hidden")
+    activations: tuple[str, ...] = default("model", "activations")
     out_features: int = 2
     task: str = "classification"
-    dropout: float = 0.0
+    dropout: float = default("model", "dropout")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        _check(isinstance(self.hidden, (tuple, list)) and isinstance(self.activations, (tuple, list)),
+               "The hidden layers and their activations must be lists.")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
         object.__setattr__(self, "activations", tuple(self.activations))
+        _check_rows(self, "model")
         _check(
-            isinstance(self.in_features, int) and 1 <= self.in_features <= limits.MAX_CSV_COLUMNS,
+            isinstance(self.in_features, int) and not isinstance(self.in_features, bool)
+            and 1 <= self.in_features <= limits.MAX_CSV_COLUMNS,
             f"The model needs from 1 to {limits.MAX_CSV_COLUMNS} inputs.",
         )
-        _check(
-            len(self.hidden) <= limits.MAX_HIDDEN_LAYERS,
-            f"At most {limits.MAX_HIDDEN_LAYERS} hidden layers are allowed.",
-        )
-        _check(
-            all(1 <= h <= limits.MAX_LAYER_WIDTH for h in self.hidden),
-            f"Each hidden layer must have from 1 to {limits.MAX_LAYER_WIDTH} neurons.",
-        )
         _check(len(self.activations) == len(self.hidden), "Each hidden layer needs exactly one activation.")
-        unknown = [a for a in self.activations if a not in ACTIVATIONS]
-        _check(not unknown, f"Unknown activation(s) {unknown}; choose from {', '.join(ACTIVATIONS)}.")
         _check(self.task in TASKS, f"The task must be one of {', '.join(TASKS)}.")
         if self.task == "regression":
             _check(self.out_features == 1, "A regression model has exactly one output.")
@@ -142,7 +130,6 @@ class ModelSpec:
                 isinstance(self.out_features, int) and 2 <= self.out_features <= limits.MAX_CLASSES,
                 f"A classifier needs from 2 to {limits.MAX_CLASSES} classes.",
             )
-        _check(_finite(self.dropout) and 0.0 <= self.dropout < 0.9, "Dropout must be from 0 to 0.9.")
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -162,55 +149,42 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: optimizer and its settings, batches, epochs, regularisation, seed, device."""
+    """How to train: optimizer and its settings, loss, batches, epochs, regularisation, seed, device."""
 
-    optimizer: str = "adam"
-    lr: float = 0.03
-    momentum: float = 0.0  # SGD
-    weight_decay: float = 0.0  # SGD and Adam
-    beta1: float = 0.9  # Adam
-    beta2: float = 0.999  # Adam
-    batch_size: int = 10
-    shuffle: bool = True
-    epochs: int = 100
-    regularization: str = "none"
-    reg_rate: float = 0.0
-    seed: int = 0
-    device: str = "cpu"
-    cudnn_deterministic: bool = True
-    cudnn_benchmark: bool = False
+    optimizer: str = default("train", "optimizer")
+    lr: float = default("train", "lr")
+    momentum: float = default("train", "momentum")
+    weight_decay: float = default("train", "weight_decay")
+    beta1: float = default("train", "beta1")
+    beta2: float = default("train", "beta2")
+    batch_size: int = default("train", "batch_size")
+    shuffle: bool = default("train", "shuffle")
+    epochs: int = default("train", "epochs")
+    regularization: str = default("train", "regularization")
+    reg_rate: float = default("train", "reg_rate")
+    seed: int = default("train", "seed")
+    device: str = default("train", "device")
+    cudnn_deterministic: bool = default("train", "cudnn_deterministic")
+    cudnn_benchmark: bool = default("train", "cudnn_benchmark")
+    nesterov: bool = default("train", "nesterov")
+    alpha: float = default("train", "alpha")
+    loss: str = default("train", "loss")
+    keep_best: bool = default("train", "keep_best")
+    patience: int = default("train", "patience")
+    lr_changes: tuple[tuple[int, float], ...] = default("train", "lr_changes")
 
     def __post_init__(self) -> None:
-        _check(self.optimizer in OPTIMIZERS, f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
-        _check(
-            _finite(self.lr) and limits.MIN_LEARNING_RATE <= self.lr <= limits.MAX_LEARNING_RATE,
-            f"The learning rate must be from {limits.MIN_LEARNING_RATE:g} to {limits.MAX_LEARNING_RATE:g}.",
-        )
-        _check(_finite(self.momentum) and 0.0 <= self.momentum < 1.0, "Momentum must be from 0 to just below 1.")
-        _check(_finite(self.weight_decay) and 0.0 <= self.weight_decay <= 1.0, "Weight decay must be from 0 to 1.")
-        _check(_finite(self.beta1) and 0.0 <= self.beta1 < 1.0, "Adam's beta1 must be from 0 to just below 1.")
-        _check(_finite(self.beta2) and 0.0 <= self.beta2 < 1.0, "Adam's beta2 must be from 0 to just below 1.")
-        _check(
-            isinstance(self.batch_size, int) and 1 <= self.batch_size <= limits.MAX_BATCH_SIZE,
-            f"The batch size must be a whole number from 1 to {limits.MAX_BATCH_SIZE:,}.",
-        )
-        _check(
-            isinstance(self.epochs, int) and 1 <= self.epochs <= limits.MAX_EPOCHS,
-            f"Epochs must be a whole number from 1 to {limits.MAX_EPOCHS:,}.",
-        )
-        _check(
-            self.regularization in REGULARIZATIONS,
-            f"Regularisation must be one of {', '.join(REGULARIZATIONS)}.",
-        )
-        _check(_finite(self.reg_rate) and 0.0 <= self.reg_rate <= 1.0, "The regularisation rate must be from 0 to 1.")
-        _check(isinstance(self.seed, int) and 0 <= self.seed <= limits.MAX_SEED, f"The seed must be from 0 to {limits.MAX_SEED}.")
-        _check(
-            self.device == "cpu" or (self.device.startswith("cuda") and len(self.device) <= 8),
-            "The device must be 'cpu' or a CUDA device such as 'cuda:0'.",
-        )
+        if isinstance(self.lr_changes, (list, tuple)):
+            pairs = tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in self.lr_changes)
+            object.__setattr__(self, "lr_changes", pairs)
+        _check_rows(self, "train")
+        if self.optimizer == "sgd" and self.nesterov:
+            _check(self.momentum > 0, "Nesterov momentum needs a momentum above 0; raise the momentum or turn Nesterov off.")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["lr_changes"] = [list(pair) for pair in self.lr_changes]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -225,25 +199,72 @@ class RunConfig:
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        loss = self.train.loss
+        if loss != registry.AUTO_LOSS:
+            row = registry.LOSSES[loss]
+            _check(self.model.task in row.tasks,
+                   f"{row.label} is a loss for {' and '.join(row.tasks)}; this {self.model.task} model trains with "
+                   f"{registry.resolve_loss(registry.AUTO_LOSS, self.model.task).label}.")
+
     def to_dict(self) -> dict[str, Any]:
         return {"data": self.data.to_dict(), "model": self.model.to_dict(), "train": self.train.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """A RunConfig from a dict (a kept run, a spec file); anything malformed is a sentence."""
         _check(isinstance(data, dict), "A run configuration must be a mapping of data, model and train.")
-        return cls(
-            data=DataConfig.from_dict(data.get("data", {})),
-            model=ModelSpec.from_dict(data.get("model", {})),
-            train=TrainConfig.from_dict(data.get("train", {})),
-        )
+        try:
+            return cls(
+                data=DataConfig.from_dict(data.get("data", {})),
+                model=ModelSpec.from_dict(data.get("model", {})),
+                train=TrainConfig.from_dict(data.get("train", {})),
+            )
+        except PlaygroundError:
+            raise
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            raise PlaygroundError("The run configuration is malformed: a value has the wrong type.",
+                                  type(exc).__name__) from None
+
+    def values(self) -> dict[str, Any]:
+        """Setting name -> value for every registry setting, plus the task (what ``Setting.shown`` reads)."""
+        out: dict[str, Any] = {s.name: getattr(getattr(self, s.section), s.attr) for s in registry.SETTINGS}
+        out["task"] = self.model.task
+        return out
+
+    def canonical(self) -> RunConfig:
+        """The same training with every setting that does not apply (hidden) at its default: two setups
+        that train alike get one key. E.g. momentum while Adam is chosen, the regularisation rate with none."""
+        values = self.values()
+        changes: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+        for setting in registry.SETTINGS:
+            if setting.url_key is None or setting.section == "model" or setting.name in ("samples", "features"):
+                continue  # CSV fields, the device, and a CSV's row count and columns are not hidden by others
+            if not setting.shown(values) and values[setting.name] != setting.default:
+                changes[setting.section][setting.attr] = setting.default
+        if self.train.loss == registry.TASK_LOSS[self.model.task]:  # the task's usual loss, named: one key for it
+            changes["train"]["loss"] = registry.AUTO_LOSS
+        if not any(changes.values()):
+            return self
+        return RunConfig(data=replace(self.data, **changes["data"]), model=self.model,
+                         train=replace(self.train, **changes["train"]))
 
     def key(self) -> str:
-        """A stable id of this configuration: the run store finds a finished run by it."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """A stable id of this configuration: the run store finds a finished run by it. Settings added
+        after the first version are left out while they have their default, so older keys stay valid."""
+        document = self.to_dict()
+        for setting in registry.SETTINGS:
+            if setting.since > 1 and document[setting.section].get(setting.attr) in (setting.default, _jsonish(setting.default)):
+                del document[setting.section][setting.attr]
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def with_train(self, **changes: Any) -> RunConfig:
         return replace(self, train=replace(self.train, **changes))
+
+
+def _jsonish(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -251,3 +272,7 @@ def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     _check(isinstance(data, dict), f"{cls.__name__} expects a mapping.")
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -8,8 +8,6 @@ float32 tensor of values (regression). Each is a pure function that uses only ``
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -19,7 +17,9 @@ import torch
 from torch.utils.data import Dataset
 
 from playground import limits
-from playground.builder.config import CSV_DATASET, FEATURES, DataConfig, task_of
+from playground.builder.config import CSV_DATASET, DataConfig, task_of
+from playground.builder.csv_table import CsvProblem, read_header, read_table
+from playground.builder.registry import DATASETS, FEATURES
 from playground.errors import PlaygroundError, library_message
 
 PLANE = 6.0  # generated points live on [-PLANE, PLANE]^2
@@ -140,28 +140,10 @@ def make_multigauss(n_samples: int, noise: float, seed: int) -> tuple[torch.Tens
     return torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
 
 
-GENERATORS = {
-    "circle": make_circle,
-    "xor": make_xor,
-    "gaussian": make_gaussian,
-    "spiral": make_spiral,
-    "spiral3": make_spiral3,
-    "blobs": make_blobs,
-    "plane": make_plane,
-    "multigauss": make_multigauss,
-}
-CLASS_COUNTS = {"circle": 2, "xor": 2, "gaussian": 2, "spiral": 2, "spiral3": 3, "blobs": 3}
-DATASET_LABELS = {
-    "circle": "Circle",
-    "xor": "Exclusive or",
-    "gaussian": "Two Gaussians",
-    "spiral": "Spiral",
-    "spiral3": "Spiral, 3 classes",
-    "blobs": "Blobs, 3 classes",
-    "plane": "Plane (regression)",
-    "multigauss": "Multi-Gaussian (regression)",
-    "csv": "Upload a CSV",
-}
+# The registry names each dataset's generator; these tables are read from it.
+GENERATORS = {name: globals()[row.generator] for name, row in DATASETS.items() if row.generator}
+CLASS_COUNTS = {name: row.classes for name, row in DATASETS.items() if row.generator and row.task == "classification"}
+DATASET_LABELS = {name: row.label for name, row in DATASETS.items()}
 
 
 def generate(dataset: str, n_samples: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,36 +158,19 @@ def generate(dataset: str, n_samples: int, noise: float, seed: int) -> tuple[tor
 
 
 # --------------------------------------------------------------------------------------------------
-# Input features, as in the TensorFlow playground
+# Input features, as in the TensorFlow playground (the registry computes and writes each one)
 # --------------------------------------------------------------------------------------------------
 
-FEATURE_LABELS = {
-    "x1": "x₁",
-    "x2": "x₂",
-    "x1^2": "x₁²",
-    "x2^2": "x₂²",
-    "x1*x2": "x₁·x₂",
-    "sin_x1": "sin x₁",
-    "sin_x2": "sin x₂",
-}
+FEATURE_LABELS = {name: row.label for name, row in FEATURES.items()}
 
 
 def expand_features(X: torch.Tensor, features: tuple[str, ...] | list[str]) -> torch.Tensor:
     """The chosen input features of 2-D points ``X`` [n, 2], as a float32 tensor [n, len(features)]."""
-    x1, x2 = X[:, 0], X[:, 1]
-    columns = {
-        "x1": lambda: x1,
-        "x2": lambda: x2,
-        "x1^2": lambda: x1 * x1,
-        "x2^2": lambda: x2 * x2,
-        "x1*x2": lambda: x1 * x2,
-        "sin_x1": lambda: torch.sin(x1),
-        "sin_x2": lambda: torch.sin(x2),
-    }
     unknown = [f for f in features if f not in FEATURES]
     if unknown or not features:
         raise PlaygroundError(f"Choose input features from {', '.join(FEATURES)}.")
-    return torch.stack([columns[f]() for f in features], dim=1).to(torch.float32)
+    x1, x2 = X[:, 0], X[:, 1]
+    return torch.stack([FEATURES[f].compute(x1, x2) for f in features], dim=1).to(torch.float32)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -245,11 +210,11 @@ def standardize(X: torch.Tensor, standardization: dict[str, list[float]] | None)
 
 
 # --------------------------------------------------------------------------------------------------
-# The CSV dataset: the course's MyDataset(filename)
+# The CSV dataset: the course's MyDataset(filename), read by the one CSV reader (csv_table.read_table)
 # --------------------------------------------------------------------------------------------------
 
 
-def _read_text(source: bytes | BinaryIO | Any) -> str:
+def _csv_bytes(source: bytes | BinaryIO | Any) -> bytes:
     data = source if isinstance(source, (bytes, bytearray)) else source.read()
     if isinstance(data, str):
         data = data.encode()
@@ -257,61 +222,20 @@ def _read_text(source: bytes | BinaryIO | Any) -> str:
         raise PlaygroundError(
             f"The CSV is {len(data) / 1e6:.1f} MB; the limit is {limits.MAX_CSV_BYTES / 1e6:.0f} MB. Upload a smaller file."
         )
+    return bytes(data)
+
+
+def read_csv_table(source: bytes | BinaryIO, target: str | None = None, task: str | None = None) -> dict[str, Any]:
+    """``csv_table.read_table`` with the playground's limits; every refusal a PlaygroundError sentence."""
+    data = _csv_bytes(source)
     try:
-        return bytes(data).decode("utf-8-sig")  # a byte-order mark (Excel) is dropped
-    except UnicodeDecodeError as exc:
-        try:
-            return bytes(data).decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-            raise PlaygroundError("The CSV is not text; save it as UTF-8 CSV and upload it again.", library_message(exc)) from exc
-
-
-def _delimiter(text: str) -> str:
-    head = "\n".join(text[:200_000].splitlines()[:20])  # not splitlines() of the whole file: millions of strings
-    counts = {sep: head.count(sep) for sep in (",", ";", "\t")}
-    return max(counts, key=lambda sep: counts[sep]) if any(counts.values()) else ","
-
-
-def _number(cell: str) -> float | None:
-    cell = cell.strip()
-    if not cell:
-        return None
-    try:
-        value = float(cell)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _rows(text: str) -> list[list[str]]:
-    """The non-blank rows, read one at a time so an oversized file is refused before it is all in memory
-    (a 10 MB file of short rows would otherwise become millions of lists), and a malformed one
-    (a cell over the csv module's field limit) is a sentence, not a crash."""
-    rows: list[list[str]] = []
-    try:
-        for row in csv.reader(io.StringIO(text), delimiter=_delimiter(text)):
-            if not any(c.strip() for c in row):
-                continue
-            if len(row) > limits.MAX_CSV_COLUMNS and not rows:
-                raise PlaygroundError(f"The CSV has {len(row)} columns; at most {limits.MAX_CSV_COLUMNS} are allowed.")
-            rows.append(row)
-            if len(rows) > limits.MAX_CSV_ROWS + 1:
-                raise PlaygroundError(f"The CSV has more than {limits.MAX_CSV_ROWS:,} rows; at most {limits.MAX_CSV_ROWS:,} are allowed.")
-    except csv.Error as exc:
-        raise PlaygroundError("The CSV could not be read: a cell is too long or a quote is not closed.",
-                              library_message(exc)) from exc
-    return rows
-
-
-def infer_task(values: list[str]) -> str:
-    """Text or a few whole numbers (at most 10 distinct) mean classes; other numbers mean regression."""
-    numbers = [_number(v) for v in values]
-    if any(n is None for n in numbers):
-        return "classification"
-    distinct = set(numbers)
-    if len(distinct) <= 10 and all(float(n).is_integer() for n in distinct):
-        return "classification"
-    return "regression"
+        return read_table(data, target, task, max_rows=limits.MAX_CSV_ROWS, max_columns=limits.MAX_CSV_COLUMNS,
+                          max_classes=limits.MAX_CLASSES, max_cell_chars=limits.MAX_CSV_CELL_CHARS)
+    except CsvProblem as exc:
+        raise PlaygroundError(str(exc)) from None
+    except (ValueError, TypeError, OverflowError, MemoryError, UnicodeError) as exc:
+        raise PlaygroundError("The CSV could not be read; save it as a plain UTF-8 CSV and upload it again.",
+                              library_message(exc)) from None
 
 
 class CsvDataset(Dataset):
@@ -323,102 +247,16 @@ class CsvDataset(Dataset):
     """
 
     def __init__(self, source: bytes | BinaryIO, target: str | None = None, task: str | None = None) -> None:
-        text = _read_text(source)
-        if not text.strip():
-            raise PlaygroundError("The CSV is empty: it needs a header row and at least one row of data.")
-        rows = _rows(text)
-        if len(rows) < 2:
-            raise PlaygroundError("The CSV has a header but no data rows; add rows of numbers below the header.")
-        header = [name.strip() for name in rows[0]]
-        body = rows[1:]
-        if len(header) > limits.MAX_CSV_COLUMNS:
-            raise PlaygroundError(f"The CSV has {len(header)} columns; at most {limits.MAX_CSV_COLUMNS} are allowed.")
-        if len(body) > limits.MAX_CSV_ROWS:
-            raise PlaygroundError(f"The CSV has {len(body):,} rows; at most {limits.MAX_CSV_ROWS:,} are allowed.")
-        if len(header) < 2:
-            raise PlaygroundError("The CSV needs at least two columns: one or more features and a target.")
-        if len(set(header)) != len(header) or any(not name for name in header):
-            raise PlaygroundError("Every column needs a name of its own in the header row.")
-        for i, row in enumerate(body):
-            if len(row) != len(header):
-                raise PlaygroundError(
-                    f"Row {i + 1} has {len(row)} cells but the header has {len(header)} columns; make every row the same length."
-                )
-        target = target or header[-1]
-        if target not in header:
-            raise PlaygroundError(f"There is no column {target!r}; choose the target from {', '.join(header)}.")
-        t_index = header.index(target)
-        target_cells = [row[t_index].strip() for row in body]
-        for i, cell in enumerate(target_cells):
-            if not cell:
-                raise PlaygroundError(f"Row {i + 1}, column {target!r} (the target) is empty; fill it or remove the row.")
-
-        features: list[str] = []
-        ignored: list[str] = []
-        columns: list[list[float]] = []
-        for j, name in enumerate(header):
-            if j == t_index:
-                continue
-            numbers = [_number(row[j]) for row in body]
-            if all(n is None for n in numbers):
-                ignored.append(name)
-                continue
-            bad = next((i for i, n in enumerate(numbers) if n is None), None)
-            if bad is not None:
-                shown = body[bad][j].strip() or "an empty cell"
-                raise PlaygroundError(
-                    f"Row {bad + 1}, column {name!r} is not a number ({shown!r}): fill in the missing value or remove the row."
-                )
-            features.append(name)
-            columns.append(numbers)  # type: ignore[arg-type]
-        if not features:
-            raise PlaygroundError(
-                "The CSV has no numeric feature columns besides the target; the model needs numbers as inputs."
-            )
-
-        task = task or infer_task(target_cells)
-        if task not in ("classification", "regression"):
-            raise PlaygroundError("The task must be classification or regression.")
-        if task == "regression":
-            values = [_number(c) for c in target_cells]
-            bad = next((i for i, v in enumerate(values) if v is None), None)
-            if bad is not None:
-                raise PlaygroundError(
-                    f"The target {target!r} has text ({target_cells[bad]!r} in row {bad + 1}), so it cannot be a "
-                    "regression target; choose classification or a numeric column."
-                )
-            self.classes: tuple[str, ...] = ()
-            y = torch.tensor(values, dtype=torch.float32)
-        else:
-            numbers = [_number(c) for c in target_cells]
-            if all(n is not None for n in numbers):
-                keys = sorted(set(numbers))  # type: ignore[type-var]
-                names = [f"{k:g}" for k in keys]
-                index = {k: i for i, k in enumerate(keys)}
-                labels = [index[n] for n in numbers]
-            else:
-                names = sorted(set(target_cells))
-                index = {k: i for i, k in enumerate(names)}
-                labels = [index[c] for c in target_cells]
-            if len(names) < 2:
-                raise PlaygroundError(
-                    f"The target {target!r} has only one class ({names[0]!r}); a classifier needs at least two."
-                )
-            if len(names) > limits.MAX_CLASSES:
-                raise PlaygroundError(
-                    f"The target {target!r} has {len(names)} distinct values; at most {limits.MAX_CLASSES} classes are "
-                    "allowed. If it is a quantity, choose regression."
-                )
-            self.classes = tuple(names)
-            y = torch.tensor(labels, dtype=torch.int64)
-
-        self.features = torch.tensor(columns, dtype=torch.float32).T.contiguous()
-        self.targets = y
-        self.feature_names: tuple[str, ...] = tuple(features)
-        self.ignored_columns: tuple[str, ...] = tuple(ignored)
-        self.columns: tuple[str, ...] = tuple(header)
-        self.target = target
-        self.task = task
+        table = read_csv_table(source, target, task)
+        self.features: torch.Tensor = table["X"]
+        self.targets: torch.Tensor = table["y"]
+        self.feature_names: tuple[str, ...] = table["features"]
+        self.ignored_columns: tuple[str, ...] = table["ignored"]
+        self.columns: tuple[str, ...] = table["columns"]
+        self.classes: tuple[str, ...] = table["classes"]
+        self.rows: torch.Tensor = table["rows"]
+        self.target: str = table["target"]
+        self.task: str = table["task"]
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -429,17 +267,10 @@ class CsvDataset(Dataset):
 
 def csv_columns(source: bytes) -> tuple[str, ...]:
     """The header of a CSV, for the target picker (the full checks run in ``CsvDataset``)."""
-    text = _read_text(source)
     try:
-        for row in csv.reader(io.StringIO(text), delimiter=_delimiter(text)):
-            if any(c.strip() for c in row):
-                if len(row) > limits.MAX_CSV_COLUMNS:
-                    raise PlaygroundError(f"The CSV has {len(row)} columns; at most {limits.MAX_CSV_COLUMNS} are allowed.")
-                return tuple(name.strip() for name in row)
-    except csv.Error as exc:
-        raise PlaygroundError("The CSV could not be read: a cell is too long or a quote is not closed.",
-                              library_message(exc)) from exc
-    raise PlaygroundError("The CSV is empty: it needs a header row and at least one row of data.")
+        return read_header(_csv_bytes(source), limits.MAX_CSV_COLUMNS, limits.MAX_CSV_CELL_CHARS)
+    except CsvProblem as exc:
+        raise PlaygroundError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -449,9 +280,14 @@ def csv_columns(source: bytes) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class PreparedData:
-    """The split tensors a run trains on (features expanded and standardised) and what the views need.
+    """The split tensors a run trains on (features expanded and standardised, the target standardised where
+    asked) and what the views need.
 
     ``points_*`` are the raw 2-D coordinates of generated data (for the plane views); None for a CSV.
+    ``rows_test`` is each test row's position in the original table (or the generator's output);
+    ``X_test_raw`` its features before standardisation. ``target_standardization`` is ``{"mean", "std"}`` of
+    the training split's targets when the model trains on a standardised target (``to_target_units``
+    turns its outputs back).
     """
 
     task: str
@@ -467,6 +303,9 @@ class PreparedData:
     points_train: torch.Tensor | None = None
     points_val: torch.Tensor | None = None
     points_test: torch.Tensor | None = None
+    rows_test: torch.Tensor | None = None
+    X_test_raw: torch.Tensor | None = None
+    target_standardization: dict[str, float] | None = None
 
     @property
     def n_features(self) -> int:
@@ -480,9 +319,30 @@ class PreparedData:
     def sizes(self) -> tuple[int, int, int]:
         return len(self.y_train), len(self.y_val), len(self.y_test)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the tensors hold (a session's data cache is bounded by it)."""
+        return sum(t.element_size() * t.nelement() for t in vars(self).values() if isinstance(t, torch.Tensor))
+
     def arrays(self) -> dict[str, Any]:
         """Plain tensors by name (sent to the training worker)."""
         return {name: getattr(self, name) for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")}
+
+    def to_target_units(self, values: torch.Tensor) -> torch.Tensor:
+        """Model outputs (or targets) on the standardised scale, back in the target's own units."""
+        return to_target_units(values, self.target_standardization)
+
+
+def fit_target_standardization(y_train: torch.Tensor) -> dict[str, float]:
+    """Mean and standard deviation of the training split's targets (std 0 becomes 1)."""
+    mean = float(y_train.double().mean()) if len(y_train) else 0.0
+    std = float(y_train.double().std(unbiased=False)) if len(y_train) > 1 else 1.0
+    return {"mean": mean, "std": std if std > 1e-12 else 1.0}
+
+
+def to_target_units(values: torch.Tensor, stats: dict[str, float] | None) -> torch.Tensor:
+    """``values * std + mean``: outputs of a model trained on a standardised target, in the target's units."""
+    return values if not stats else values * stats["std"] + stats["mean"]
 
 
 def prepare_data(config: DataConfig, csv_source: bytes | None = None) -> PreparedData:
@@ -494,19 +354,24 @@ def prepare_data(config: DataConfig, csv_source: bytes | None = None) -> Prepare
         if len(dataset) < limits.MIN_SAMPLES:
             raise PlaygroundError(f"The CSV has {len(dataset)} rows; the model needs at least {limits.MIN_SAMPLES}.")
         X, y = dataset.features, dataset.targets
-        points = None
+        points, rows = None, dataset.rows
         names, classes, task = dataset.feature_names, dataset.classes, dataset.task
     else:
         points, y = generate(config.dataset, config.n_samples, config.noise, config.seed)
         X = expand_features(points, config.features)
+        rows = torch.arange(len(y))
         names = tuple(config.features)
         task = task_of(config.dataset)
         classes = tuple(f"class {i}" for i in range(CLASS_COUNTS[config.dataset])) if task == "classification" else ()
     train, val, test = split_indices(len(y), config.train_fraction, config.val_fraction, config.seed)
     stats = fit_standardization(X[train]) if config.standardize else None
     Xs = standardize(X, stats)
+    target_stats = None
     if task == "regression":
         y = y.reshape(-1, 1)  # MSELoss compares [n, 1] outputs with [n, 1] targets
+        if config.standardize_target:
+            target_stats = fit_target_standardization(y[train])
+            y = (y - target_stats["mean"]) / target_stats["std"]
     return PreparedData(
         task=task,
         X_train=Xs[train], y_train=y[train], X_val=Xs[val], y_val=y[val], X_test=Xs[test], y_test=y[test],
@@ -514,4 +379,5 @@ def prepare_data(config: DataConfig, csv_source: bytes | None = None) -> Prepare
         points_train=None if points is None else points[train],
         points_val=None if points is None else points[val],
         points_test=None if points is None else points[test],
+        rows_test=rows[test], X_test_raw=X[test], target_standardization=target_stats,
     )

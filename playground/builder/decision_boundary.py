@@ -54,7 +54,7 @@ def _to_uint8(values: torch.Tensor, low: float, high: float) -> np.ndarray:
 
 @torch.no_grad()
 def heatmap(
-    model: nn.Sequential,
+    model: nn.Module,
     features: tuple[str, ...],
     standardization: dict[str, list[float]] | None,
     task: str,
@@ -85,7 +85,7 @@ def heatmap(
 
 @torch.no_grad()
 def neuron_thumbnails(
-    model: nn.Sequential,
+    model: nn.Module,
     features: tuple[str, ...],
     standardization: dict[str, list[float]] | None,
     side: int = THUMB_SIDE,
@@ -100,7 +100,7 @@ def neuron_thumbnails(
     device = next(model.parameters()).device
     x = standardize(expand_features(grid_points(side), features), standardization).to(device)
     layers: list[np.ndarray] = []
-    modules = list(model)
+    modules = list(getattr(model, "layers", model))  # Net keeps its nn.Sequential in .layers
     linear_indices = [i for i, m in enumerate(modules) if isinstance(m, nn.Linear)]
     last_linear = linear_indices[-1]
     for i, module in enumerate(modules):
@@ -122,11 +122,11 @@ def neuron_thumbnails(
     return layers
 
 
-def layer_weights(model: nn.Sequential, per_layer: int = MAX_THUMBS_PER_LAYER) -> list[np.ndarray]:
+def layer_weights(model: nn.Module, per_layer: int = MAX_THUMBS_PER_LAYER) -> list[np.ndarray]:
     """The Linear weights, cut to the first ``per_layer`` neurons each side (what the diagram draws), float32."""
     out = []
     inputs = per_layer
-    for module in model:
+    for module in getattr(model, "layers", model):
         if isinstance(module, nn.Linear):
             out.append(module.weight.detach()[:per_layer, :inputs].float().cpu().numpy())
     return out

@@ -76,19 +76,21 @@ def compute_test_metrics(outputs: torch.Tensor, y: torch.Tensor, task: str, clas
     }
 
 
-def predictions_table(
-    outputs: torch.Tensor, X: torch.Tensor, y: torch.Tensor, task: str, feature_names: tuple[str, ...], classes: tuple[str, ...] = ()
-) -> pd.DataFrame:
-    """One row per test example: its input features, the truth, the prediction (and class probabilities)."""
-    table = pd.DataFrame(X.cpu().numpy(), columns=list(feature_names))
-    if task == "regression":
-        table["true"] = y.reshape(-1).cpu().numpy()
-        table["predicted"] = outputs.reshape(-1).cpu().numpy()
+def predictions_table(outputs: torch.Tensor, data: PreparedData) -> pd.DataFrame:
+    """One row per test example: its row in the original table, its original (not standardised) features, the
+    truth and the prediction (class probabilities too), targets in their own units."""
+    X = data.X_test_raw if data.X_test_raw is not None else data.X_test
+    table = pd.DataFrame(X.cpu().numpy(), columns=list(data.feature_names))
+    if data.rows_test is not None:
+        table.insert(0, "row", data.rows_test.cpu().numpy())
+    if data.task == "regression":
+        table["true"] = data.to_target_units(data.y_test).reshape(-1).cpu().numpy()
+        table["predicted"] = data.to_target_units(outputs).reshape(-1).cpu().numpy()
         table["error"] = table["predicted"] - table["true"]
         return table
-    names = list(classes) or [str(i) for i in range(outputs.shape[1])]
+    names = list(data.classes) or [str(i) for i in range(outputs.shape[1])]
     probs = torch.softmax(outputs, dim=1).cpu().numpy()  # Softmax only for display; the loss takes logits
-    table["true"] = [names[i] for i in y.tolist()]
+    table["true"] = [names[i] for i in data.y_test.tolist()]
     table["predicted"] = [names[i] for i in outputs.argmax(1).tolist()]
     table["correct"] = table["true"] == table["predicted"]
     for j, name in enumerate(names):
@@ -97,8 +99,17 @@ def predictions_table(
 
 
 def predict_test(record: TrainedModel, data: PreparedData) -> torch.Tensor:
-    """A finished model's outputs on the test split of its data (CPU, eval mode)."""
+    """A finished model's outputs on the test split of its data (CPU, eval mode), as the model gives them."""
     return predict(record.build(), data.X_test)
+
+
+def test_metrics(record: TrainedModel, data: PreparedData) -> dict[str, Any]:
+    """Test figures recomputed from the weights and the data (never read from a file); regression errors are in
+    the target's own units."""
+    outputs = predict_test(record, data)
+    if data.task == "regression":
+        return compute_test_metrics(data.to_target_units(outputs), data.to_target_units(data.y_test), data.task)
+    return compute_test_metrics(outputs, data.y_test, data.task, data.classes)
 
 
 def make_trained_model(
@@ -117,5 +128,4 @@ def make_trained_model(
         device=device, duration_s=float(duration_s), standardization=data.standardization,
         classes=tuple(data.classes), feature_names=tuple(data.feature_names),
     )
-    metrics = compute_test_metrics(predict_test(record, data), data.y_test, data.task, data.classes)
-    return TrainedModel(**{**record.__dict__, "test_metrics": metrics})
+    return TrainedModel(**{**record.__dict__, "test_metrics": test_metrics(record, data)})

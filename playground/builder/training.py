@@ -36,10 +36,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from playground.builder import registry
 from playground.builder.config import RunConfig, TrainConfig
 from playground.builder.model import build_model
 from playground.errors import PlaygroundError
@@ -58,6 +60,15 @@ class Stopped(Exception):
     """Raised inside an epoch when the controller asks to stop; the model keeps what it learnt so far."""
 
 
+class EarlyStopped(Exception):
+    """Keeping the best validation epoch, the validation loss stopped improving for ``patience`` epochs: training
+    ends and the model holds the best epoch's weights."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
 class Diverged(Exception):
     """A non-finite loss; the model has been put back to its last finite weights."""
 
@@ -72,22 +83,30 @@ def apply_cudnn_flags(train: TrainConfig) -> None:
     torch.backends.cudnn.benchmark = bool(train.cudnn_benchmark)
 
 
-def make_criterion(task: str) -> nn.Module:
-    return nn.MSELoss() if task == "regression" else nn.CrossEntropyLoss()
+def make_criterion(task: str, loss: str = registry.AUTO_LOSS) -> nn.Module:
+    """The loss module a run trains with (its registry row: CrossEntropyLoss, MSELoss, L1Loss, HuberLoss)."""
+    return registry.resolve_loss(loss, task).module()
 
 
-FUSED_DEVICES = ("cpu", "cuda")  # where torch's fused SGD and Adam run (float parameters)
+FUSED_DEVICES = ("cpu", "cuda")  # where torch's fused optimizers run (float parameters)
+
+
+def optimizer_arguments(train: TrainConfig) -> dict[str, Any]:
+    """The keyword arguments of the run's ``torch.optim`` class, as its registry row lists them."""
+    row = registry.OPTIMIZERS[train.optimizer]
+    return {keyword: (tuple(getattr(train, s) for s in source) if isinstance(source, tuple) else getattr(train, source))
+            for keyword, source in row.arguments}
 
 
 def make_optimizer(params, train: TrainConfig) -> torch.optim.Optimizer:
-    """SGD or Adam with ``fused=True`` where torch has the fused kernel: one update for all parameters at
-    once instead of a Python loop over them (the same algorithm; Adam steps about 1.4x faster on small models)."""
+    """The chosen ``torch.optim`` optimizer with its own settings, ``fused=True`` where torch has the kernel:
+    one update for all parameters at once instead of a Python loop over them (the same algorithm)."""
     params = list(params)
-    fused = bool(params) and all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in params)
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay, fused=fused)
-    return torch.optim.Adam(params, lr=train.lr, betas=(train.beta1, train.beta2), weight_decay=train.weight_decay,
-                           fused=fused)
+    row = registry.OPTIMIZERS[train.optimizer]
+    extra: dict[str, Any] = {}
+    if row.fused:
+        extra["fused"] = bool(params) and all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in params)
+    return getattr(torch.optim, row.torch_class)(params, **optimizer_arguments(train), **extra)
 
 
 def weight_matrices(model: nn.Module) -> list[torch.Tensor]:
@@ -180,7 +199,7 @@ class Trainer:
         self.batch_size = min(train.batch_size, self.n_train)
         self.batch_clamped = train.batch_size > self.n_train
         self.shuffle = train.shuffle
-        self.criterion = make_criterion(self.task)
+        self.criterion = make_criterion(self.task, train.loss)
         self.optimizer = make_optimizer(self.model.parameters(), train)
         self.regularization = train.regularization if train.reg_rate > 0 else "none"
         self.reg_rate = train.reg_rate
@@ -194,12 +213,61 @@ class Trainer:
         self._perm_scratch = torch.empty(self.n_train, dtype=torch.int64)
         self._last_finite = [p.detach().clone() for p in self._params]
         self._next_snapshot = 0.0
+        self.keep_best = bool(train.keep_best) and len(self.y_val) > 0
+        self.patience = int(train.patience)
+        self.best_val = math.inf
+        self.best_epoch = 0
+        self._best: list[torch.Tensor] | None = None
+        self.lr = float(train.lr)
+        self.lr_changes: list[tuple[int, float]] = list(train.lr_changes)  # (epochs done when it applied, new rate)
 
     # ------------------------------------------------------------------ pieces
     def _snapshot(self) -> None:
         """Keep the current weights as the last finite ones (one fused copy, cheap every epoch)."""
         with torch.no_grad():
             torch._foreach_copy_(self._last_finite, [p.detach() for p in self._params])
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate from the next epoch on, as PyTorch allows (``param_groups``); recorded so the
+        run can be reproduced (``train.py`` applies the same changes at the same epochs)."""
+        lr = float(lr)
+        if not (math.isfinite(lr) and registry.BY_NAME["lr"].check(lr) is None):
+            raise PlaygroundError(registry.BY_NAME["lr"].check(lr) or "The learning rate must be a number.")
+        if lr == self.lr:
+            return
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.lr = lr
+        if self.lr_changes and self.lr_changes[-1][0] == self.epoch:
+            self.lr_changes[-1] = (self.epoch, lr)
+        else:
+            self.lr_changes.append((self.epoch, lr))
+
+    def _keep_if_best(self, val_loss: float) -> None:
+        """Early stopping's bookkeeping after an epoch: remember the best weights; stop once patience runs out."""
+        if val_loss < self.best_val:
+            self.best_val, self.best_epoch = val_loss, self.epoch
+            with torch.no_grad():
+                if self._best is None:
+                    self._best = [p.detach().clone() for p in self._params]
+                else:
+                    torch._foreach_copy_(self._best, [p.detach() for p in self._params])
+        elif self.epoch - self.best_epoch >= self.patience:
+            self.restore_best()
+            raise EarlyStopped(
+                f"Stopped early at epoch {self.epoch}: the validation loss had not improved for {self.patience} epochs. "
+                f"The model keeps the weights of its best epoch, {self.best_epoch} (validation loss {self.best_val:.4g})."
+            )
+
+    def restore_best(self) -> str | None:
+        """Put back the best validation epoch's weights (when keeping it); a sentence saying so, or None."""
+        if not self.keep_best or self._best is None or self.best_epoch == self.epoch:
+            return None
+        with torch.no_grad():
+            for p, kept in zip(self._params, self._best, strict=True):
+                p.copy_(kept)
+        return (f"The model keeps the weights of its best validation epoch, {self.best_epoch} of {self.epoch} "
+                f"(validation loss {self.best_val:.4g}).")
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self._params)
@@ -282,6 +350,11 @@ class Trainer:
 
     def run_epoch(self, control: Callable[[], bool] | None = None) -> EpochResult:
         """Train one epoch, then validate; appends to ``history``. Raises Stopped or Diverged."""
+        for epoch, lr in self.lr_changes:  # a rate changed at this epoch (live, or recorded with the config)
+            if epoch == self.epoch and self.optimizer.param_groups[0]["lr"] != lr:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                self.lr = lr
         train_loss = self.train_epoch(control)
         self.epoch += 1
         val_loss, val_acc = self.evaluate(self.X_val, self.y_val)
@@ -298,15 +371,21 @@ class Trainer:
             self._next_snapshot = now + SNAPSHOT_EVERY_S
         result = EpochResult(self.epoch, train_loss, val_loss, train_acc, val_acc)
         self.history.append(result.as_row())
+        if self.keep_best and val_loss is not None:
+            self._keep_if_best(val_loss)
         return result
 
     def fit(self, epochs: int | None = None, control: Callable[[], bool] | None = None) -> str:
-        """Train up to ``epochs`` (default: the config's); returns finished, stopped or diverged."""
+        """Train up to ``epochs`` (default: the config's); returns finished, stopped or diverged. Keeping the best
+        validation epoch, the model ends with that epoch's weights."""
         for _ in range(epochs if epochs is not None else self.config.train.epochs):
             try:
                 self.run_epoch(control)
+            except EarlyStopped:
+                return "finished"
             except Stopped:
                 return "stopped"
             except Diverged:
                 return "diverged"
+        self.restore_best()
         return "finished"

@@ -112,9 +112,11 @@ class Executor:
         plane_features: tuple[str, ...] | None = None,
         standardization: dict[str, list[float]] | None = None,
         start_paused: bool = False,
+        speed: float | None = None,
     ) -> TrainingHandle:
         """Queue a run of ``config`` (a RunConfig) on ``tensors``; returns the handle the session keeps."""
-        payload = run_payload(config, tensors, initial_state, history, plane_features, standardization, start_paused)
+        payload = run_payload(config, tensors, initial_state, history, plane_features, standardization, start_paused,
+                              speed)
         return self.submit_job(payload, owner, history=history)
 
     def submit_job(self, payload: dict[str, Any], owner: str, history: list[dict] | None = None) -> TrainingHandle:
@@ -140,8 +142,9 @@ class Executor:
             self._assign()
         return TrainingHandle(job, self)
 
-    def control(self, job: TrainingJob, kind: str) -> None:
-        """play, pause, step or stop: sent to the job's slot (a queued job that is stopped just leaves)."""
+    def control(self, job: TrainingJob, kind: str, value: Any = None) -> None:
+        """play, pause, step, stop, speed (epochs a second, or None) or lr: sent to the job's slot (a queued
+        job that is stopped just leaves; a queued job's speed and rate are kept for its start)."""
         with self.lock:
             if job.status in DONE:
                 return
@@ -152,13 +155,17 @@ class Executor:
                     job.finish("stopped")
                 elif kind in ("pause", "play"):
                     job.payload["start_paused"] = kind == "pause"
+                elif kind == "speed":
+                    job.payload["speed"] = value
+                elif kind == "lr" and "config" in job.payload:
+                    job.payload["config"]["train"]["lr"] = float(value)
                 return
             worker = job.worker
         if worker is not None:
             if kind == "pause":  # "paused" comes from the worker once it has really stopped between steps
                 with job.lock:
                     job.status = "pausing" if job.status == "running" else job.status
-            worker.send((kind, job.id))
+            worker.send((kind, job.id) if value is None and kind != "speed" else (kind, job.id, value))
 
     def cancel(self, job: TrainingJob) -> None:
         """Stop a job and keep nothing of it (no weights)."""
@@ -243,7 +250,10 @@ class Executor:
                 job.history.extend(message[2])
         elif kind == "view":
             with job.lock:
-                job.view = message[2]
+                job.keep_view(message[2])
+        elif kind == "lr":
+            with job.lock:
+                job.lr_changes = tuple((int(e), float(r)) for e, r in message[2])
         elif kind == "started":
             with job.lock:
                 job.info = message[2]

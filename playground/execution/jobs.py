@@ -102,6 +102,8 @@ class JobView:
     stats: dict[str, Any]
     queue_position: int
     elapsed_s: float
+    snapshots: tuple[dict[str, Any], ...] = ()
+    lr_changes: tuple[tuple[int, float], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -136,6 +138,9 @@ class TrainingJob:
     cancelled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     done_event: threading.Event = field(default_factory=threading.Event)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)  # the views sent, for the replay (bounded)
+    snapshot_bytes: int = 0
+    lr_changes: tuple[tuple[int, float], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -148,7 +153,26 @@ class TrainingJob:
                 id=self.id, status=self.status, history=list(self.history), view=self.view, message=self.message,
                 detail=self.detail, info=dict(self.info), final_state=self.final_state, stats=dict(self.stats),
                 queue_position=queue_position, elapsed_s=(end - self.started) if self.started else 0.0,
+                snapshots=tuple(self.snapshots), lr_changes=self.lr_changes,
             )
+
+    def keep_view(self, view: dict[str, Any]) -> None:
+        """The latest view, and a copy for the replay: at most ``limits.MAX_REPLAY_SNAPSHOTS`` views and
+        ``limits.MAX_REPLAY_BYTES``; past either, every other older view is dropped, so the replay keeps the
+        whole run at a coarser step (the newest views stay). Call under ``lock``."""
+        self.view = view
+        if self.snapshots and self.snapshots[-1].get("epoch") == view.get("epoch"):
+            self.snapshot_bytes -= view_bytes(self.snapshots[-1])
+            self.snapshots[-1] = view
+        else:
+            self.snapshots.append(view)
+        self.snapshot_bytes += view_bytes(view)
+        while len(self.snapshots) > 2 and (len(self.snapshots) > limits.MAX_REPLAY_SNAPSHOTS
+                                           or self.snapshot_bytes > limits.MAX_REPLAY_BYTES):
+            older, newest = self.snapshots[:-1], self.snapshots[-1]
+            kept = older[::2]
+            self.snapshot_bytes -= sum(view_bytes(v) for v in older[1::2])
+            self.snapshots = [*kept, newest]
 
     def finish(self, status: str, message: str = "", detail: str | None = None) -> None:
         with self.lock:
@@ -162,6 +186,16 @@ class TrainingJob:
             self.ended = time.monotonic()
             self.payload = {}  # the data is no longer needed: free it
         self.done_event.set()
+
+
+def view_bytes(view: dict[str, Any]) -> int:
+    """Memory a view's arrays hold (heatmap, thumbnails, weights)."""
+    total = 0
+    for value in view.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            total += int(getattr(item, "nbytes", 0) or getattr(getattr(item, "values", None), "nbytes", 0))
+    return total
 
 
 class TrainingHandle:
@@ -198,6 +232,14 @@ class TrainingHandle:
     def step(self) -> None:
         self.pool.control(self.job, "step")
 
+    def set_speed(self, epochs_per_second: float | None) -> None:
+        """At most this many epochs a second from now on (None: as fast as the machine goes)."""
+        self.pool.control(self.job, "speed", epochs_per_second)
+
+    def set_lr(self, lr: float) -> None:
+        """A new learning rate from the next epoch on (through ``param_groups``), recorded with the run."""
+        self.pool.control(self.job, "lr", float(lr))
+
     def stop(self) -> None:
         """Stop now and keep the model as it is (a stopped run keeps its weights)."""
         self.pool.control(self.job, "stop")
@@ -231,6 +273,7 @@ def run_payload(
     plane_features: tuple[str, ...] | None = None,
     standardization: dict[str, list[float]] | None = None,
     start_paused: bool = False,
+    speed: float | None = None,
 ) -> dict[str, Any]:
     """The payload of a "run" job: what the worker needs to train ``config`` on ``tensors``."""
     return {
@@ -243,4 +286,5 @@ def run_payload(
         "plane_features": tuple(plane_features) if plane_features else None,
         "standardization": standardization,
         "start_paused": start_paused,
+        "speed": speed,  # epochs a second at most (None: as fast as it goes)
     }

@@ -40,6 +40,7 @@ from playground.execution.jobs import (  # noqa: F401 - the names callers import
     _numpy,
     pictures_interval,
     refresh_interval,
+    view_bytes,
 )
 from playground.execution.worker import worker_main
 

@@ -25,6 +25,9 @@ WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages sta
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and never more than ~5% of the time)
 PAUSED_CHECK_S = 1.0  # a paused job wakes this often to check its time budget
+SLOW_EPOCHS_PER_S = 20.0  # at this speed or slower every epoch's view is sent (the replay has every epoch)
+
+
 
 def _warm_up() -> None:
     """One forward, backward and step with each optimizer, so the first real step is not slow."""
@@ -60,6 +63,8 @@ class _JobRunner:
         self.budget_seconds = float(budget.get("seconds", limits.MAX_JOB_SECONDS))
         self.held_since = time.monotonic()
         self.stop_sentence = ""  # set when the budget stops the job
+        self.speed: float | None = payload.get("speed")  # epochs a second at most; None: as fast as it goes
+        self.next_epoch_at = 0.0
         self.rows: list[dict] = []
         self.next_flush = 0.0
         self.next_view = 0.0
@@ -101,6 +106,30 @@ class _JobRunner:
             return True
         if kind in ("play", "pause", "step"):
             self.mode = {"play": "run", "pause": "pause", "step": "step"}[kind]
+        elif kind == "speed" and len(message) > 2:
+            self.speed = float(message[2]) if message[2] else None
+        elif kind == "lr" and len(message) > 2 and self.trainer is not None:
+            try:
+                self.trainer.set_lr(float(message[2]))  # from the next epoch on, through param_groups
+            except (PlaygroundError, TypeError, ValueError):
+                return False
+            self.send("lr", list(self.trainer.lr_changes))
+        return False
+
+    def pace(self) -> bool:
+        """At a chosen speed, wait between epochs (answering control messages); True means stop now."""
+        if not self.speed:
+            return False
+        while True:
+            wait = self.next_epoch_at - time.monotonic()
+            if wait <= 0 or self.mode != "run":
+                break
+            if self.control_conn.poll(min(wait, 0.05)) and self.control():
+                return True
+            if not self.speed:  # set to full speed while waiting
+                break
+        if self.speed:
+            self.next_epoch_at = time.monotonic() + 1.0 / self.speed
         return False
 
     def out_of_time(self) -> bool:
@@ -132,7 +161,7 @@ class _JobRunner:
     def run(self) -> None:
         import torch
 
-        from playground.builder.training import CHECK_EVERY_S, Diverged, Stopped, Trainer
+        from playground.builder.training import CHECK_EVERY_S, Diverged, EarlyStopped, Stopped, Trainer
 
         p = self.payload
         config = RunConfig.from_dict(p["config"])
@@ -169,25 +198,34 @@ class _JobRunner:
                         status, message = "stopped", self.stop_sentence
                         break
                     self.next_check = now + CHECK_EVERY_S
+                if self.pace():
+                    status, message = "stopped", self.stop_sentence
+                    break
                 trainer.run_epoch(self.control)
                 self.rows.append(trainer.history[-1])  # the epoch's row, as the trainer keeps it
                 if self.mode == "step":
                     self.mode = "pause"
                 now = time.monotonic()
-                if now >= self.next_flush:
+                slow = bool(self.speed and self.speed <= SLOW_EPOCHS_PER_S)
+                if slow or now >= self.next_flush:
                     self.flush()
-                if now >= self.next_view:
+                if slow or now >= self.next_view:  # slow: every epoch, so the boundary visibly bends and replays
                     self.send_view()
             if capped and status == "finished":
                 status, message = "stopped", steps_sentence(self.budget_steps, trainer.epoch)
+        except EarlyStopped as exc:
+            status, message = "finished", exc.sentence
         except Stopped:
             status, message = "stopped", self.stop_sentence
         except Diverged as exc:
             status, message = "diverged", exc.sentence
+        if status == "finished" and not message:
+            message = trainer.restore_best() or ""  # keeping the best validation epoch
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         self.flush(view=True)
         state = {k: v.detach().cpu().numpy().copy() for k, v in trainer.model.state_dict().items()}
-        self.send("done", status, message, state, {"train_seconds": seconds, "train_cpu_seconds": cpu_seconds, "steps": trainer.steps,
+        self.send("done", status, message, state, {"train_seconds": seconds, "train_cpu_seconds": cpu_seconds, "steps": trainer.steps, "best_epoch": trainer.best_epoch,
+                                                   "lr_changes": list(trainer.lr_changes),
                                                    "epochs": trainer.epoch})
 
 

@@ -1,91 +1,123 @@
-"""The Runs page's computations: the table of kept runs, filters and sorting, smoothed curves, and the
-hyperparameters of several runs side by side with their differences marked.
+"""The Runs page's computations: a page of the runs table with the columns that fit the task, names for
+legends, smoothed curves drawn in distinct colours, the settings of several runs side by side with their
+differences marked, and a run's per-epoch history as a table and as JSON.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import plotly.graph_objects as go
 
+from playground.builder import registry
 from playground.builder.config import RunConfig
-from playground.runs.store import RunSummary
-from playground.runs.url_state import SETTINGS
+from playground.runs.naming import architecture
 
-TABLE_COLUMNS = (
-    "run", "date", "dataset", "architecture", "optimizer", "lr", "batch", "epochs", "best val loss",
-    "test accuracy", "test MSE", "device", "duration (s)", "status",
-)
-SORTABLE = TABLE_COLUMNS[1:]
+if TYPE_CHECKING:
+    from playground.runs.store import RunSummary
+
+# The columns of the runs table, per task: what a classifier and a regression model are judged by.
+# (Duration and device are in the settings comparison: the table fits 1440 px without a hidden column.)
+TASK_COLUMNS = {
+    "classification": ("name", "date", "epochs", "best val loss", "test accuracy", "status", "pinned"),
+    "regression": ("name", "date", "epochs", "best val loss", "test MSE", "test MAE", "status", "pinned"),
+}
+# Column widths in pixels: every column of either task fits the ~980 px a 1440 px window leaves beside the sidebar.
+COLUMN_WIDTHS = {"classification": {"name": 400}, "regression": {"name": 330}}
+COMMON_WIDTHS = {"date": 100, "epochs": 65, "best val loss": 105, "test accuracy": 110, "test MSE": 95,
+                 "test MAE": 95, "status": 85, "pinned": 65}
+TASK_LABELS = {"classification": "Classifiers", "regression": "Regression"}
+# Sort choices offered per task (keys of store.SORT_COLUMNS).
+TASK_SORTS = {
+    "classification": ("date", "name", "test accuracy", "best val loss", "epochs", "learning rate", "duration"),
+    "regression": ("date", "name", "test MSE", "test MAE", "best val loss", "epochs", "learning rate", "duration"),
+}
+# A qualitative palette (d3's category10): neighbours differ in hue, never shades of one colour.
+PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#BCBD22", "#7F7F7F")
+SPLIT_DASH = {"train": "solid", "val": "dash"}
+METRIC_TITLES = {"loss": "Loss", "acc": "Accuracy"}
 
 
-def architecture(config: RunConfig) -> str:
-    """Widths and activations, input to output, e.g. ``2 → 8 tanh → 8 tanh → 2``."""
-    model = config.model
-    inner = [f"{width} {activation}" for width, activation in zip(model.hidden, model.activations, strict=True)]
-    return " → ".join([str(model.in_features), *inner, str(model.out_features)])
+def _number(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
-def run_label(summary: RunSummary) -> str:
-    """How a run is named in pickers and legends: its id, dataset and architecture."""
-    return f"{summary.run_id} · {summary.config.data.dataset} · {architecture(summary.config)}"
-
-
-def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
-    """One row a run, the columns the Runs page shows (numbers stay numbers, so they sort as numbers)."""
+def runs_table(summaries: Sequence[RunSummary], task: str = "classification") -> pd.DataFrame:
+    """One row a run (indexed by run id), the columns that fit ``task``; numbers stay numbers, and a
+    missing one is None (the page shows a dash)."""
+    columns = TASK_COLUMNS.get(task, TASK_COLUMNS["classification"])
     rows = []
     for s in summaries:
         metrics = s.test_metrics or {}
-        rows.append({
-            "run": s.run_id,
+        row = {
+            "name": s.label,
             "date": datetime.fromtimestamp(s.created_at, tz=UTC).replace(tzinfo=None),
-            "dataset": s.config.data.dataset,
-            "architecture": architecture(s.config),
-            "optimizer": s.config.train.optimizer,
-            "lr": s.config.train.lr,
-            "batch": s.config.train.batch_size,
             "epochs": s.epochs_run,
             "best val loss": _number(s.best_val_loss),
             "test accuracy": _number(metrics.get("accuracy")),
             "test MSE": _number(metrics.get("mse")),
-            "device": s.device,
-            "duration (s)": round(s.duration_s, 2),
+            "test MAE": _number(metrics.get("mae")),
             "status": s.status,
-        })
-    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+            "pinned": bool(s.pinned),
+        }
+        rows.append({column: row[column] for column in columns})
+    table = pd.DataFrame(rows, columns=list(columns), index=[s.run_id for s in summaries])
+    table.index.name = "run"
+    return table
 
 
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+def column_widths(task: str) -> dict[str, int]:
+    """The width of each column of ``task``'s table, in pixels."""
+    widths = {**COMMON_WIDTHS, **COLUMN_WIDTHS.get(task, COLUMN_WIDTHS["classification"])}
+    return {column: widths[column] for column in TASK_COLUMNS.get(task, TASK_COLUMNS["classification"])}
 
 
-def filter_and_sort(
-    table: pd.DataFrame,
-    datasets: Iterable[str] = (),
-    optimizers: Iterable[str] = (),
-    text: str = "",
-    sort_by: str = "date",
-    descending: bool = True,
-) -> pd.DataFrame:
-    """Rows whose dataset and optimizer are among those chosen (all when none) and whose run id or
-    architecture contains ``text``; sorted by one column, missing values last."""
-    datasets, optimizers = list(datasets), list(optimizers)
-    keep = pd.Series(True, index=table.index)
-    if datasets:
-        keep &= table["dataset"].isin(datasets)
-    if optimizers:
-        keep &= table["optimizer"].isin(optimizers)
-    text = (text or "").strip().lower()[:100]
-    if text:
-        keep &= table["run"].str.lower().str.contains(text, regex=False) | table["architecture"].str.lower().str.contains(
-            text, regex=False
-        )
-    result = table[keep]
-    if sort_by in table.columns:
-        result = result.sort_values(sort_by, ascending=not descending, na_position="last", kind="stable")
-    return result.reset_index(drop=True)
+def task_choices(facets: Sequence[tuple[str, str, str, int]]) -> dict[str, int]:
+    """Runs per task, in a fixed order, only the tasks the owner has."""
+    counts: dict[str, int] = {}
+    for task in TASK_COLUMNS:
+        n = sum(f[3] for f in facets if f[0] == task)
+        if n:
+            counts[task] = n
+    return counts
+
+
+def filter_options(facets: Sequence[tuple[str, str, str, int]], task: str) -> tuple[list[str], list[str]]:
+    """The datasets and optimizers among the owner's runs of ``task``: what the filters offer."""
+    datasets = sorted({f[1] for f in facets if f[0] == task})
+    optimizers = sorted({f[2] for f in facets if f[0] == task})
+    return datasets, optimizers
+
+
+def legend_names(summaries: Sequence[RunSummary]) -> dict[str, str]:
+    """A name per run for legends and column headers: its label, made unique when two runs share one
+    (by their seed where it differs, else by a number)."""
+    names: dict[str, str] = {}
+    by_label: dict[str, list[RunSummary]] = {}
+    for s in summaries:
+        by_label.setdefault(s.label, []).append(s)
+    for label, group in by_label.items():
+        if len(group) == 1:
+            names[group[0].run_id] = label
+            continue
+        seeds = [s.config.train.seed for s in group]
+        for k, s in enumerate(group, start=1):
+            suffix = f"seed {s.config.train.seed}" if len(set(seeds)) == len(seeds) else f"#{k}"
+            names[s.run_id] = f"{label} ({suffix})"
+    return names
+
+
+def colours(run_ids: Sequence[str]) -> dict[str, str]:
+    """A distinct colour a run, in the order the runs were chosen."""
+    return {run_id: PALETTE[k % len(PALETTE)] for k, run_id in enumerate(run_ids)}
 
 
 def ema(values: Sequence[float], weight: float) -> list[float]:
@@ -114,7 +146,7 @@ def curves(histories: dict[str, Sequence[dict[str, float]]], metric: str, weight
     for label, history in histories.items():
         for split in ("train", "val"):
             key = f"{split}_{metric}"
-            raw = [float(epoch.get(key, math.nan)) for epoch in history]
+            raw = [_as_float(epoch.get(key)) for epoch in history]
             if all(math.isnan(v) for v in raw):
                 continue
             for epoch, value, smooth in zip(history, raw, ema(raw, weight), strict=True):
@@ -123,18 +155,45 @@ def curves(histories: dict[str, Sequence[dict[str, float]]], metric: str, weight
     return pd.DataFrame(rows, columns=["run", "epoch", "split", "value", "raw"])
 
 
+def _as_float(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def overlay_figure(frame: pd.DataFrame, names: dict[str, str], colour_of: dict[str, str], metric: str) -> go.Figure:
+    """Curves of several runs: a colour a run (named in the legend), solid for training, dashed for
+    validation. Names are escaped: Plotly reads some HTML in labels, and a name is the user's text."""
+    title = METRIC_TITLES.get(metric, metric)
+    figure = go.Figure()
+    for run_id in names:
+        for split in ("train", "val"):
+            part = frame[(frame["run"] == run_id) & (frame["split"] == split)]
+            if part.empty:
+                continue
+            name = html.escape(names[run_id])
+            figure.add_trace(go.Scatter(
+                x=part["epoch"], y=part["value"], mode="lines", name=name, legendgroup=run_id,
+                showlegend=split == "train" or "train" not in set(frame[frame["run"] == run_id]["split"]),
+                line={"color": colour_of.get(run_id, PALETTE[0]), "dash": SPLIT_DASH[split], "width": 2},
+                customdata=part["raw"],
+                hovertemplate=f"{name}<br>{split} {title.lower()} %{{customdata:.4f}} at epoch %{{x}}<extra></extra>",
+            ))
+    figure.update_layout(
+        title={"text": f"{title} per epoch (solid: training, dashed: validation)", "font": {"size": 14}},
+        xaxis_title="epoch", yaxis_title=title.lower(), height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
+    )
+    return figure
+
+
 def hyperparameters(configs: dict[str, RunConfig], extra: dict[str, dict[str, object]] | None = None) -> pd.DataFrame:
-    """Each setting a row, each run a column (as text), plus a ``differs`` column."""
+    """Each setting of the registry a row (as its row labels and formats it; "—" where it does not apply to a
+    run), each run a column, plus a ``differs`` column."""
     columns: dict[str, dict[str, str]] = {}
     for label, config in configs.items():
         column = {"architecture": architecture(config), "task": config.model.task}
-        for setting in SETTINGS:
-            value = getattr(getattr(config, setting.section), setting.attr)
-            if isinstance(value, tuple):
-                value = ", ".join(str(v) for v in value) or "(none)"
-            elif isinstance(value, float):
-                value = f"{value:g}"
-            column[setting.label] = str(value)
+        values = config.values()
+        for setting in registry.SETTINGS:
+            column[setting.label] = setting.format(values[setting.name]) if setting.shown(values) else "—"
         for key, value in (extra or {}).get(label, {}).items():
             column[key] = str(value)
         columns[label] = column
@@ -146,3 +205,25 @@ def hyperparameters(configs: dict[str, RunConfig], extra: dict[str, dict[str, ob
 def differing(table: pd.DataFrame) -> list[str]:
     """The settings (row names) whose values are not the same in every run."""
     return [str(name) for name in table.index[table["differs"]]]
+
+
+HISTORY_ORDER = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc")
+
+
+def history_table(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """A run's per-epoch metrics, one row an epoch: epoch, loss and metrics per split (then any others)."""
+    keys: list[str] = [key for key in HISTORY_ORDER if any(key in epoch for epoch in history)]
+    for epoch in history:
+        keys += [str(key) for key in epoch if key not in keys]
+    rows = [{key: epoch.get(key) for key in keys} for epoch in history]
+    return pd.DataFrame(rows, columns=keys)
+
+
+def history_json(history: Sequence[dict[str, Any]]) -> str:
+    """The same history as JSON (a list of epochs); a non-finite value (a diverged loss) is null."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    return json.dumps([{str(k): clean(v) for k, v in epoch.items()} for epoch in history], indent=1)

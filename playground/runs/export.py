@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+import pandas as pd
 import safetensors.torch
 import torch
 
@@ -93,3 +94,30 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+# ---------------------------------------------------------------------------------------------- CSV
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, tab
+    or carriage return) gets a leading ``'``, which spreadsheets show as text; anything else is unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def to_csv_bytes(table: pd.DataFrame, index: bool = False) -> bytes:
+    """Every CSV the app writes goes through here: text cells and headers neutralised (``neutralise_cell``),
+    numbers written as numbers (a negative loss or prediction stays a number)."""
+    safe = table.copy()
+    safe.columns = [neutralise_cell(str(column)) for column in safe.columns]
+    if index:
+        safe.index = safe.index.map(neutralise_cell)
+        if safe.index.name is not None:
+            safe.index.name = neutralise_cell(str(safe.index.name))
+    for position in range(safe.shape[1]):
+        column = safe.iloc[:, position]
+        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column)):
+            safe.isetitem(position, column.map(neutralise_cell))
+    return safe.to_csv(index=index, lineterminator="\r\n").encode("utf-8")  # RFC 4180: a CR in a cell is quoted

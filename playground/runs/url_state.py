@@ -16,20 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from playground import limits
-from playground.builder.config import (
-    ACTIVATIONS,
-    CSV_DATASET,
-    FEATURES,
-    GENERATED_DATASETS,
-    OPTIMIZERS,
-    REGULARIZATIONS,
-    DataConfig,
-    ModelSpec,
-    RunConfig,
-    TrainConfig,
-    task_of,
-)
-from playground.builder.datasets import CLASS_COUNTS  # the data module owns how many classes each dataset has
+from playground.builder import registry
+from playground.builder.config import CSV_DATASET, DataConfig, ModelSpec, RunConfig, TrainConfig, task_of
+from playground.builder.registry import Setting
 from playground.errors import PlaygroundError
 
 RUN_KEY = "run"
@@ -37,52 +26,9 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
-
-@dataclass(frozen=True)
-class Setting:
-    """One shareable setting: ``?name=value`` maps to ``RunConfig.<section>.<attr>``."""
-
-    name: str
-    section: str  # data | model | train
-    attr: str
-    kind: str  # int | float | bool | choice | choices | ints
-    label: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    max_items: int = 0  # for lists
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("dataset", "data", "dataset", "choice", "dataset", choices=GENERATED_DATASETS),
-    Setting("samples", "data", "n_samples", "int", "number of samples", limits.MIN_SAMPLES, limits.MAX_SAMPLES),
-    Setting("noise", "data", "noise", "float", "noise", 0.0, 1.0),
-    Setting("train", "data", "train_fraction", "float", "training share", 0.1, 0.9),
-    Setting("val", "data", "val_fraction", "float", "validation share", 0.0, 0.8),
-    Setting("features", "data", "features", "choices", "input features", choices=FEATURES, max_items=len(FEATURES)),
-    Setting("standardize", "data", "standardize", "bool", "standardisation"),
-    Setting("data_seed", "data", "seed", "int", "data seed", 0, limits.MAX_SEED),
-    Setting("layers", "model", "hidden", "ints", "hidden layers", 1, limits.MAX_LAYER_WIDTH,
-            max_items=limits.MAX_HIDDEN_LAYERS),
-    Setting("activations", "model", "activations", "choices", "activations", choices=ACTIVATIONS,
-            max_items=limits.MAX_HIDDEN_LAYERS),
-    Setting("dropout", "model", "dropout", "float", "dropout", 0.0, 0.8),
-    Setting("optimizer", "train", "optimizer", "choice", "optimizer", choices=OPTIMIZERS),
-    Setting("lr", "train", "lr", "float", "learning rate", limits.MIN_LEARNING_RATE, limits.MAX_LEARNING_RATE),
-    Setting("momentum", "train", "momentum", "float", "momentum", 0.0, 0.99),
-    Setting("weight_decay", "train", "weight_decay", "float", "weight decay", 0.0, 1.0),
-    Setting("beta1", "train", "beta1", "float", "Adam's beta1", 0.0, 0.999),
-    Setting("beta2", "train", "beta2", "float", "Adam's beta2", 0.0, 0.9999),
-    Setting("batch", "train", "batch_size", "int", "batch size", 1, limits.MAX_BATCH_SIZE),
-    Setting("epochs", "train", "epochs", "int", "epochs", 1, limits.MAX_EPOCHS),
-    Setting("shuffle", "train", "shuffle", "bool", "shuffling"),
-    Setting("reg", "train", "regularization", "choice", "regularisation", choices=REGULARIZATIONS),
-    Setting("reg_rate", "train", "reg_rate", "float", "regularisation rate", 0.0, 1.0),
-    Setting("seed", "train", "seed", "int", "seed", 0, limits.MAX_SEED),
-    Setting("deterministic", "train", "cudnn_deterministic", "bool", "cudnn.deterministic"),
-    Setting("benchmark", "train", "cudnn_benchmark", "bool", "cudnn.benchmark"),
-)
-SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+# Every setting that can travel in a link, by its query key: the registry's rows (a CSV and the device cannot).
+SETTINGS: tuple[Setting, ...] = tuple(registry.URL_SETTINGS.values())
+SETTINGS_BY_NAME = dict(registry.URL_SETTINGS)
 KNOWN_KEYS = frozenset(SETTINGS_BY_NAME) | {RUN_KEY}
 
 
@@ -100,19 +46,23 @@ def class_count(dataset: str) -> int:
     """Outputs the model needs for a generated dataset: its classes, or 1 for regression."""
     if task_of(dataset) == "regression":
         return 1
-    return int(CLASS_COUNTS[dataset])
+    return int(registry.DATASETS[dataset].classes)
 
 
 # ------------------------------------------------------------------------------------------- encode
 
 
 def encode(config: RunConfig) -> dict[str, str]:
-    """Every shareable setting of ``config`` as query parameters (a CSV dataset cannot travel in a link)."""
+    """Every shareable setting that applies to ``config`` as query parameters: the link describes what is on
+    screen (a CSV dataset cannot travel in a link; settings that do not apply are left out)."""
     params: dict[str, str] = {}
+    values = config.values()
     for setting in SETTINGS:
         if setting.section == "data" and config.data.dataset == CSV_DATASET and setting.name in ("dataset", "features"):
             continue
-        params[setting.name] = _format(getattr(getattr(config, setting.section), setting.attr), setting)
+        if not setting.shown(values):
+            continue
+        params[setting.url_key] = _format(values[setting.name], setting)
     return params
 
 
@@ -136,9 +86,9 @@ def decode(
 ) -> UrlState:
     """The setup a link describes, starting from ``base`` (the defaults) for anything it does not set.
 
-    ``params`` maps each key to a string or a list of strings (a key given several times). ``choices``
-    names settings whose widget offers only some values (e.g. ``{"lr": [0.001, 0.003, ...]}``): a value
-    between them is moved to the nearest, with a note. Never raises.
+    ``params`` maps each key to a string or a list of strings (a key given several times). A setting whose
+    widget offers only some values (its registry ``steps``, e.g. the learning rates) moves a value between them
+    to the nearest, with a note; ``choices`` overrides those steps by name. Never raises.
     """
     base = base or RunConfig()
     notes: list[str] = []
@@ -173,8 +123,9 @@ def decode(
             notes.append("A CSV dataset cannot travel in a link; upload the CSV again. The dataset was left as it was.")
             continue
         parsed = _parse(raw, setting, notes)
-        if parsed is not None and choices and name in choices and setting.kind in ("int", "float"):
-            parsed = _nearest(parsed, choices[name], setting, notes)
+        steps = (choices or {}).get(name, setting.steps)
+        if parsed is not None and steps and setting.kind in ("int", "float"):
+            parsed = _nearest(parsed, steps, setting, notes)
         if parsed is not None:
             values[name] = parsed
     config = _assemble(values, base, notes)
@@ -211,9 +162,9 @@ def _parse(raw: str, setting: Setting, notes: list[str]) -> Any:
         notes.append(f"The link's {label} must be 1 or 0 (true or false); it was ignored.")
         return None
     if setting.kind == "choice":
-        if text.lower() in setting.choices:
+        if text.lower() in setting.options:
             return text.lower()
-        notes.append(f"The link's {label} is not one of {', '.join(setting.choices)}; it was ignored.")
+        notes.append(f"The link's {label} is not one of {', '.join(setting.options)}; it was ignored.")
         return None
     if setting.kind in ("int", "float"):
         number = _number(text, setting.kind == "int")
@@ -230,8 +181,8 @@ def _parse(raw: str, setting: Setting, notes: list[str]) -> Any:
         kept = []
         for item in items:
             item = item.lower()
-            if item not in setting.choices:
-                notes.append(f"The link's {label} include one that is not one of {', '.join(setting.choices)}; it was dropped.")
+            if item not in setting.options:
+                notes.append(f"The link's {label} include one that is not one of {', '.join(setting.options)}; it was dropped.")
             elif item in kept and setting.name == "features":
                 notes.append(f"The link's {label} name one twice; it was kept once.")
             else:
@@ -265,11 +216,12 @@ def _number(text: str, whole: bool) -> int | float | None:
 
 def _clamp(value: int | float, setting: Setting, notes: list[str]) -> int | float:
     low, high = setting.low, setting.high
+    label = "width of a hidden layer" if setting.kind == "ints" else setting.label  # each item of a list of widths
     if low is not None and value < low:
-        notes.append(f"The link's {setting.label} {value:g} is below the smallest, {low:g}; it was set to {low:g}.")
+        notes.append(f"The link's {label} {value:g} is below the smallest, {low:g}; it was set to {low:g}.")
         value = low
     elif high is not None and value > high:
-        notes.append(f"The link's {setting.label} {value:g} is above the largest, {high:g}; it was set to {high:g}.")
+        notes.append(f"The link's {label} {value:g} is above the largest, {high:g}; it was set to {high:g}.")
         value = high
     return int(value) if setting.kind in ("int", "ints") else float(value)
 

@@ -1,13 +1,13 @@
 """Weights in: uploaded ``.pt`` and ``.safetensors`` files read safely and checked key by key against the model
-they should fit. Reading never unpickles arbitrary objects, size and structure are checked before and after
-parsing, and every refusal is a plain sentence.
+they should fit. A ``.pt`` is checked without unpickling it (``pt_archive``) and then loaded in a limited child
+process (``pt_loader``) that hands its tensors back as safetensors; every refusal is a plain sentence, and names
+from a file are quoted (``shown_name``), never ``str()``-ed objects. Metrics are never read from a file: the page
+recomputes them.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import re
 import struct
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,19 +18,18 @@ from safetensors.torch import load as load_safetensors_bytes  # bytes in, tensor
 from playground import limits
 from playground.builder.config import ModelSpec, RunConfig
 from playground.builder.model import TrainedModel, build_model
-from playground.errors import PlaygroundError, library_message
+from playground.errors import PlaygroundError, as_text, library_message
 from playground.runs.export import (
     META_CLASSES,
     META_CONFIG,
     META_FEATURES,
     META_STANDARDIZATION,
-    META_TEST_METRICS,
     SPEC_FORMAT,
 )
+from playground.runs.pt_archive import check_pt, global_refusal, shown_name
+from playground.runs.pt_loader import LoaderReply, load_checked_pt
 
 WEIGHTS_DTYPE = torch.float32
-
-
 
 class WeightsMismatch(PlaygroundError):
     """The weights do not fit the model: which keys are missing or extra, which shapes and dtypes differ."""
@@ -53,16 +52,25 @@ class WeightsMismatch(PlaygroundError):
         )
 
     def reasons(self) -> list[str]:
+        """Each difference in words; names from the file are quoted so that Markdown shows them as text."""
         parts: list[str] = []
         if self.missing:
-            parts.append(f"missing key{'s' if len(self.missing) > 1 else ''} {', '.join(self.missing)}")
+            parts.append(f"missing key{'s' if len(self.missing) > 1 else ''} {_names(self.missing)}")
         if self.unexpected:
-            parts.append(f"unexpected key{'s' if len(self.unexpected) > 1 else ''} {', '.join(self.unexpected)}")
-        for key, got, want in self.shapes:
-            parts.append(f"{key} has shape {list(got)} but the model expects {list(want)}")
-        for key, got, want in self.dtypes:
-            parts.append(f"{key} is {got} but the model expects {want}")
+            parts.append(f"unexpected key{'s' if len(self.unexpected) > 1 else ''} {_names(self.unexpected)}")
+        for key, got, want in self.shapes[:_MAX_LISTED]:
+            parts.append(f"{shown_name(key)} has shape {list(got)} but the model expects {list(want)}")
+        for key, got, want in self.dtypes[:_MAX_LISTED]:
+            parts.append(f"{shown_name(key)} is {got} but the model expects {want}")
         return parts
+
+
+_MAX_LISTED = 8
+
+
+def _names(keys: list[str]) -> str:
+    shown = ", ".join(shown_name(key) for key in keys[:_MAX_LISTED])
+    return shown + (f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else "")
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class LoadedWeights:
     standardization: dict[str, list[float]] | None = None
     classes: tuple[str, ...] = ()
     feature_names: tuple[str, ...] = ()
-    test_metrics: dict[str, Any] = field(default_factory=dict)
+    test_metrics: dict[str, Any] = field(default_factory=dict)  # always empty for a file: the page recomputes them
     file_format: str = "pt"  # pt | safetensors
     notes: tuple[str, ...] = ()
 
@@ -141,7 +149,7 @@ def parse_weights(filename: str, data: bytes) -> LoadedWeights:
     if kind == "safetensors":
         state_dict, metadata = _read_safetensors(data)
         return _with_metadata(state_dict, metadata)
-    return LoadedWeights(state_dict=_read_pt(data), file_format="pt")
+    return LoadedWeights(state_dict=read_pt(data), file_format="pt")
 
 
 def checked(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
@@ -153,21 +161,41 @@ def checked(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
 
 
 def _without_prefix(loaded: LoadedWeights, spec: ModelSpec) -> LoadedWeights:
-    """Weights of a model that keeps its ``nn.Sequential`` in an attribute (``self.layers = ...``, as the
-    exported train.py does) have keys ``layers.0.weight``; with one such prefix on every key, drop it."""
-    want = set(expected_shapes(spec))
+    """Keys that differ from the model's only by one common first part (``layers.0.weight`` against
+    ``0.weight``, either way round, or ``model.`` against ``layers.``) are renamed to the model's, with a note.
+
+    A model that keeps its ``nn.Sequential`` in an attribute (``self.layers = ...``) saves ``layers.``
+    keys; a plain ``nn.Sequential`` saves none. Both load into either."""
+    want = list(expected_shapes(spec))
     keys = list(loaded.state_dict)
-    if not keys or want & set(keys):
+    if not keys or set(keys) == set(want):
         return loaded
-    prefixes = {key.split(".", 1)[0] for key in keys}
-    if len(prefixes) != 1 or not all("." in key for key in keys):
-        return loaded
-    prefix = prefixes.pop()
-    stripped = {key.split(".", 1)[1]: value for key, value in loaded.state_dict.items()}
-    if set(stripped) != want:
-        return loaded
-    note = f"Every key began with '{prefix[:40]}.' (the model kept its layers in self.{prefix[:40]}); it was dropped."
-    return replace(loaded, state_dict=stripped, notes=(*loaded.notes, note))
+    file_prefix, file_rest = _common_prefix(keys)
+    model_prefix, model_rest = _common_prefix(want)
+    for ours, theirs in ((keys, model_rest), (file_rest, want), (file_rest, model_rest)):
+        if ours is None or theirs is None or set(ours) != set(theirs) or len(set(ours)) != len(keys):
+            continue
+        to_model = dict(zip(theirs, want, strict=True))
+        renamed = {to_model[short]: loaded.state_dict[key] for key, short in zip(keys, ours, strict=True)}
+        if ours is file_rest and theirs is want:
+            note = (f"Every key began with {shown_name(file_prefix + '.')} (the model kept its layers in "
+                    f"self.{shown_name(file_prefix)}); it was dropped to fit this model.")
+        elif ours is keys:
+            note = (f"The keys had no {shown_name(model_prefix + '.')} at their start, which this model's keys have "
+                    "(it keeps its layers in an attribute); it was added.")
+        else:
+            note = (f"Every key began with {shown_name(file_prefix + '.')} where this model's begin with "
+                    f"{shown_name(model_prefix + '.')}; they were renamed.")
+        return replace(loaded, state_dict=renamed, notes=(*loaded.notes, note))
+    return loaded
+
+
+def _common_prefix(keys: list[str]) -> tuple[str, list[str] | None]:
+    """The first dotted part every key shares, and the keys without it (None when they do not share one)."""
+    heads = {key.split(".", 1)[0] for key in keys}
+    if len(heads) != 1 or not all("." in key for key in keys):
+        return "", None
+    return heads.pop(), [key.split(".", 1)[1] for key in keys]
 
 
 def read_weights(filename: str, data: bytes, expected: ModelSpec | None = None) -> LoadedWeights:
@@ -198,11 +226,33 @@ def read_spec_json(data: bytes) -> RunConfig:
     _check_size(data, "spec file")
     try:
         document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise PlaygroundError("This file is not a model spec: it is not valid JSON.", library_message(exc)) from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also a 5,000-digit number
+        raise PlaygroundError("This file is not a model spec: it is not valid JSON.", type(exc).__name__) from None
     if not isinstance(document, dict) or document.get("format") != SPEC_FORMAT or "config" not in document:
         raise PlaygroundError("This JSON file is not a PyTorch Playground model spec.")
-    return RunConfig.from_dict(document["config"])
+    return config_from_untrusted(document["config"], "This spec file's settings")
+
+
+def config_from_untrusted(document: Any, what: str) -> RunConfig:
+    """``RunConfig.from_dict`` on a document from a file, every failure a sentence: wrong types (``"hidden": 5``,
+    ``[null]``), numbers too long to read (a 5,000-digit string), missing parts, and its own refusals, whose
+    wording may echo the file's values, shown as plain text."""
+    if not isinstance(document, dict):
+        raise PlaygroundError(f"{what} are not a JSON object of settings.")
+    try:
+        return RunConfig.from_dict(document)
+    except PlaygroundError as exc:
+        raise PlaygroundError(f"{what} are not valid: {_plain(exc.sentence)}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError, IndexError) as exc:
+        raise PlaygroundError(
+            f"{what} could not be read: a value has the wrong type or size (for example a list where a number "
+            "belongs, or a number thousands of digits long).",
+            type(exc).__name__,
+        ) from None
+
+
+def _plain(text: str, limit: int = 300) -> str:
+    return as_text(text.replace("\n", " "), limit)
 
 
 def _check_size(data: bytes, what: str) -> None:
@@ -241,62 +291,63 @@ def _looks_like_safetensors(data: bytes) -> bool:
     return 2 <= size <= len(data) - 8 and data[8:9] == b"{"
 
 
-_GLOBAL_PATTERN = re.compile(r"GLOBAL ([\w.]+)")
-# Modules whose functions a hostile pickle calls to run commands or code.
-_CODE_MODULES = frozenset(
-    {"os", "posix", "nt", "subprocess", "builtins", "__builtin__", "sys", "shutil", "socket", "importlib",
-     "runpy", "webbrowser", "pty", "commands", "code", "ctypes", "marshal", "pickle", "_pickle", "types"}
-)
+def read_pt(data: bytes) -> dict[str, torch.Tensor]:
+    """A ``.pt`` upload's state_dict: checked without unpickling (refused there with a sentence when it asks for
+    more than a state_dict needs), then loaded in the limited child process and handed back as safetensors."""
+    check_pt(data)
+    reply = load_checked_pt(data)
+    if reply.status == "ok":
+        return _from_reply(reply)
+    raise _loader_error(reply)
 
 
-def _read_pt(data: bytes) -> dict[str, torch.Tensor]:
+def _from_reply(reply: LoaderReply) -> dict[str, torch.Tensor]:
     try:
-        obj = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one plain sentence
-        raise _pt_error(exc) from None
-    return _as_state_dict(obj)
+        tensors = load_safetensors_bytes(reply.tensors)
+    except Exception:  # noqa: BLE001 - the child's output is untrusted too
+        raise PlaygroundError("This file could not be read as a PyTorch checkpoint.") from None
+    order = reply.header.get("keys")
+    if isinstance(order, list) and sorted(order) == sorted(tensors):
+        tensors = {key: tensors[key] for key in order}
+    return _as_state_dict(tensors)
 
 
-def _pt_error(exc: BaseException) -> PlaygroundError:
-    """One sentence for each way ``torch.load(weights_only=True)`` refuses a file."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    found = _GLOBAL_PATTERN.search(text)
-    name = found.group(1) if found else ""
-    if name.startswith("torch.nn.") or name.startswith("__main__."):
+def _loader_error(reply: LoaderReply) -> PlaygroundError:
+    """One sentence for each way the limited child refused or failed to load the file."""
+    header = reply.header
+    code = header.get("code")
+    if reply.status == "refused" and code == "global" and isinstance(header.get("global"), str):
+        module, _, attr = header["global"].rpartition(".")
+        return global_refusal(module, attr)
+    if reply.status == "refused" and code == "tensor":
+        return PlaygroundError("This file holds a single tensor, not a state_dict of named weights.")
+    if reply.status == "refused" and code == "type":
+        kind = header.get("type") if isinstance(header.get("type"), str) else "something else"
+        return PlaygroundError(f"This file holds a {shown_name(kind)}, not a state_dict (a mapping of layer names "
+                               "to tensors).")
+    if reply.status == "refused" and code == "count" and isinstance(header.get("count"), int):
+        return PlaygroundError(f"This file holds {header['count']} entries; a playground model has at most "
+                               f"{limits.MAX_CHECKPOINT_TENSORS}.")
+    if reply.status == "refused" and code == "entries" and isinstance(header.get("entries"), list):
+        names = [shown_name(str(name)[:40]) for name in header["entries"][:5] if isinstance(name, str)]
+        return PlaygroundError("This file is not a state_dict: these entries are not named tensors: "
+                               + ", ".join(names) + ".")
+    if reply.status == "memory":
         return PlaygroundError(
-            "This .pt file holds a whole model object, not a state_dict, and whole objects are never "
-            "loaded here because unpickling them can run code. Save it with "
-            "torch.save(model.state_dict(), path) and upload that.",
-            f"torch.load(weights_only=True) refused the global {name}.",
+            f"This file was refused: loading it needed more than {limits.LOADER_MEMORY_BYTES // 1024 // 1024} MB, "
+            "far more than its weights. Nothing in it was run in the server.",
         )
-    if "weights only load failed" in text.lower() or "unpickl" in text.lower():
-        detail = f"torch.load(weights_only=True) refused the global {name}." if name else (
-            "torch.load(weights_only=True) refused it."
-        )
-        if name.split(".")[0] in _CODE_MODULES:
-            sentence = (
-                f"This file was refused: it tries to run code ({name}). Nothing in it was run. "
-                "Upload a state_dict saved with torch.save(model.state_dict(), path)."
-            )
-        elif name:
-            sentence = (
-                f"This file holds a Python object ({name}), such as a whole model, not only tensors; "
-                "it was refused without running anything. "
-                "Save it with torch.save(model.state_dict(), path) and upload that."
-            )
-        else:
-            sentence = (
-                "This file was refused: it holds something other than tensors, and nothing in it was run. "
-                "Upload a state_dict saved with torch.save(model.state_dict(), path)."
-            )
-        return PlaygroundError(sentence, detail)
-    if isinstance(exc, (RuntimeError, EOFError, KeyError, ValueError, OSError, IndexError, struct.error)):
+    if reply.status in ("timeout", "killed"):
         return PlaygroundError(
-            "This file is not a complete PyTorch checkpoint: it may be truncated or another kind of file. "
-            "Save it again with torch.save(model.state_dict(), path).",
-            library_message(exc, limit=300),
+            f"This file was refused: loading it did not finish within the limits ({limits.LOADER_CPU_S} s of CPU, "
+            f"{limits.LOADER_WALL_S:g} s in all). Nothing in it was run in the server.",
         )
-    return PlaygroundError("This file could not be read as a PyTorch checkpoint.", library_message(exc, limit=300))
+    detail = header.get("detail")
+    return PlaygroundError(
+        "This file is not a complete PyTorch checkpoint: it may be truncated or another kind of file. "
+        "Save it again with torch.save(model.state_dict(), path).",
+        _plain(detail) if isinstance(detail, str) else None,
+    )
 
 
 def _as_state_dict(obj: Any) -> dict[str, torch.Tensor]:
@@ -309,14 +360,14 @@ def _as_state_dict(obj: Any) -> dict[str, torch.Tensor]:
     if isinstance(obj, torch.Tensor):
         raise PlaygroundError("This file holds a single tensor, not a state_dict of named weights.")
     if not isinstance(obj, dict):
-        raise PlaygroundError(
-            f"This file holds a {type(obj).__name__}, not a state_dict (a mapping of layer names to tensors)."
-        )
+        raise PlaygroundError(f"This file holds a {type(obj).__name__}, not a state_dict (a mapping of layer names "
+                              "to tensors).")
     if len(obj) > limits.MAX_CHECKPOINT_TENSORS:
         raise PlaygroundError(
             f"This file holds {len(obj)} entries; a playground model has at most {limits.MAX_CHECKPOINT_TENSORS}."
         )
-    bad = [str(key)[:40] for key, value in obj.items() if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    bad = [shown_name(key[:40]) if isinstance(key, str) else f"(a key of type {type(key).__name__})"
+           for key, value in obj.items() if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
     if bad:
         raise PlaygroundError(
             "This file is not a state_dict: these entries are not named tensors: " + ", ".join(bad[:5]) + "."
@@ -364,9 +415,10 @@ def _with_metadata(state_dict: dict[str, torch.Tensor], metadata: dict[str, str]
     config = None
     if META_CONFIG in metadata:
         try:
-            config = RunConfig.from_dict(json.loads(metadata[META_CONFIG]))
-        except (PlaygroundError, json.JSONDecodeError, TypeError, RecursionError) as exc:
-            notes.append(f"The spec inside the file could not be used ({exc}); it was ignored.")
+            config = config_from_untrusted(json.loads(metadata[META_CONFIG]), "The spec inside the file")
+        except (ValueError, RecursionError) as exc:  # PlaygroundError is a ValueError; so is bad JSON
+            sentence = exc.sentence if isinstance(exc, PlaygroundError) else "it is not valid JSON."
+            notes.append(f"The spec inside the file could not be used, so it was ignored. {sentence}")
     standardization = _json_field(metadata, META_STANDARDIZATION, None)
     if not (
         standardization is None
@@ -379,14 +431,13 @@ def _with_metadata(state_dict: dict[str, torch.Tensor], metadata: dict[str, str]
         standardization = None
     classes = _json_field(metadata, META_CLASSES, [])
     features = _json_field(metadata, META_FEATURES, [])
-    metrics = _json_field(metadata, META_TEST_METRICS, {})
+    # Test metrics in the metadata are ignored: a file may claim any accuracy for any weights.
     return LoadedWeights(
         state_dict=state_dict,
         config=config,
         standardization=standardization,
         classes=tuple(str(c) for c in classes) if isinstance(classes, list) else (),
         feature_names=tuple(str(f) for f in features) if isinstance(features, list) else (),
-        test_metrics=metrics if isinstance(metrics, dict) else {},
         file_format="safetensors",
         notes=tuple(notes),
     )
@@ -395,7 +446,7 @@ def _with_metadata(state_dict: dict[str, torch.Tensor], metadata: dict[str, str]
 def _json_field(metadata: dict[str, str], key: str, default: Any) -> Any:
     try:
         return json.loads(metadata[key]) if key in metadata else default
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, or a number too long to read
         return default
 
 

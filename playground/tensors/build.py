@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -12,46 +11,12 @@ import torch
 
 from playground import limits
 from playground.errors import PlaygroundError, library_message
-from playground.tensors.literal import parse_literal
+from playground.tensors.literal import check_shape, parse_literal, quoted
 
 SOURCES = ("literal", "zeros", "ones", "arange", "rand", "randn")
 DTYPES = ("inferred", "float32", "float64", "int64", "bool")
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}
 NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
-# What the constructors are called in torch and in NumPy.
-NUMPY_CONSTRUCTOR = {"zeros": "np.zeros", "ones": "np.ones", "arange": "np.arange", "rand": None, "randn": None}
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"2, 3"`` or ``"(2, 3)"`` or ``"[2,3]"`` -> (2, 3); sizes are whole numbers from 0 up."""
-    if not isinstance(text, str) or len(text) > 200:
-        raise PlaygroundError("Write a shape as sizes separated by commas, e.g. 2, 3.")
-    inner = text.strip().strip("()[]").strip()
-    if not inner:
-        return ()
-    parts = [p.strip() for p in inner.split(",") if p.strip() != ""]
-    if not all(re.fullmatch(r"\d{1,18}", p) for p in parts):
-        raise PlaygroundError(f"The shape {text!r} must be whole numbers separated by commas, e.g. 2, 3.")
-    shape = tuple(int(p) for p in parts)
-    check_shape(shape)
-    return shape
-
-
-def check_shape(shape: tuple[int, ...]) -> None:
-    """Refuse shapes over the limits before any memory is asked for."""
-    if len(shape) > limits.MAX_TENSOR_DIMS:
-        raise PlaygroundError(
-            f"A shape of {len(shape)} dimensions is over the limit of {limits.MAX_TENSOR_DIMS}. Use fewer dimensions."
-        )
-    if any(s < 0 for s in shape):
-        raise PlaygroundError("Sizes in a shape cannot be negative.")
-    numel = math.prod(shape)
-    if numel > limits.MAX_TENSOR_ELEMENTS:
-        raise PlaygroundError(
-            f"The shape {list(shape)} holds {numel:,} elements; the limit here is {limits.MAX_TENSOR_ELEMENTS:,}. "
-            "Use smaller sizes."
-        )
-
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -66,9 +31,9 @@ class TensorSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
         if self.source not in SOURCES:
-            raise PlaygroundError(f"Unknown source {self.source!r}; choose one of {', '.join(SOURCES)}.")
+            raise PlaygroundError(f"Unknown source {quoted(self.source)}; choose one of {', '.join(SOURCES)}.")
         if self.dtype not in DTYPES:
-            raise PlaygroundError(f"Unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}.")
+            raise PlaygroundError(f"Unknown dtype {quoted(self.dtype)}; choose one of {', '.join(DTYPES)}.")
         if not 0 <= int(self.seed) <= limits.MAX_SEED:
             raise PlaygroundError(f"The seed must be from 0 to {limits.MAX_SEED}.")
         if self.source != "literal":
@@ -95,6 +60,18 @@ class BuiltTensor:
     array: np.ndarray
     torch_code: str
     numpy_code: str
+
+    def panel_code(self, library: str, name: str = "x") -> str:
+        """The build panel as shown: a script that makes the tensor (or array) and prints it, with what it
+        prints beneath as comments, every line of it (so the whole panel pastes and runs)."""
+        if library == "torch":
+            lines, printed = ["import torch", "", self.torch_code, f"print({name})"], str(self.tensor)
+        else:
+            made_from_torch = ".numpy()" in self.numpy_code  # rand/randn: the same numbers as the tensor
+            lines = ["import numpy as np", *(["import torch"] if made_from_torch else []), "",
+                     *([self.torch_code] if made_from_torch else []), self.numpy_code, f"print({name}_np)"]
+            printed = str(self.array)
+        return "\n".join(lines) + "\n" + "".join(f"# {line}\n" for line in printed.splitlines())
 
 
 def build(spec: TensorSpec, name: str = "x") -> BuiltTensor:

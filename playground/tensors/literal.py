@@ -1,8 +1,9 @@
-"""A tensor literal such as ``[[1, 2], [3, 4]]``, parsed (never evaluated) into nested Python numbers.
+"""The one parser of typed tensors: a literal such as ``[[1, 2], [3, 4]]`` and a shape such as ``2, 3``, read
+(never evaluated) into Python numbers. Tensor Lab and Autograd both use it.
 
-The grammar is tiny: brackets, commas, numbers (``1``, ``-2.5``, ``3e-4``), ``True``/``False`` and
+The literal grammar is tiny: brackets, commas, numbers (``1``, ``-2.5``, ``3e-4``), ``True``/``False`` and
 ``nan``/``inf``. It is read by a loop over tokens, not by recursion, so deep nesting cannot exhaust the
-stack, and every limit (characters, dimensions, elements) is checked before anything is built.
+stack, and every limit (characters, dimensions, elements, digits) is checked before anything is built.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _TOKEN = re.compile(
     r"|(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
     r"|(?P<word>[-+]?[A-Za-z_]+))"
 )
+_MAX_INT_DIGITS = 19  # 2**63 - 1 has 19 digits; longer ones are refused before int() (Python stops at 4,300)
 _WORDS = {
     "true": True,
     "false": False,
@@ -29,6 +31,14 @@ _WORDS = {
     "+inf": math.inf,
     "-inf": -math.inf,
 }
+
+
+def quoted(text: object, limit: int = 40) -> str:
+    """User text inside a sentence, as inline code (backticks replaced, cut to ``limit``), so that Markdown
+    shows it as typed: ``*``, ``_``, ``[x](url)`` and HTML stay text."""
+    shown = str(text)
+    shown = shown if len(shown) <= limit else shown[:limit] + "…"
+    return "`" + "".join(ch if ch.isprintable() and ch != "`" else "'" for ch in shown) + "`"
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ def parse_literal(text: str) -> ParsedLiteral:
     if not text.isascii():
         bad = next(ch for ch in text if not ch.isascii())
         raise PlaygroundError(
-            f"The literal contains {bad!r}, which is not a plain ASCII digit, bracket or comma. "
+            f"The literal contains {quoted(bad)}, which is not a plain ASCII digit, bracket or comma. "
             "Type numbers with the digits 0-9, e.g. [1, 2, 3]."
         )
     stripped = text.strip()
@@ -74,7 +84,7 @@ def parse_literal(text: str) -> ParsedLiteral:
         if not match or match.end() == pos:
             snippet = stripped[pos : pos + 12]
             raise PlaygroundError(
-                f"Could not read the literal at character {pos + 1} ({snippet!r}). "
+                f"Could not read the literal at character {pos + 1} ({quoted(snippet)}). "
                 "Use numbers, square brackets and commas, e.g. [[1, 2], [3, 4]]."
             )
         pos = match.end()
@@ -113,7 +123,7 @@ def parse_literal(text: str) -> ParsedLiteral:
             expect_value = True
         else:
             if not expect_value:
-                raise PlaygroundError(f"A comma is missing before {token!r} at character {pos - len(token) + 1}.")
+                raise PlaygroundError(f"A comma is missing before {quoted(token)} at character {pos - len(token) + 1}.")
             value = _number(token, kind)
             count += 1
             if count > limits.MAX_TENSOR_ELEMENTS:
@@ -138,16 +148,17 @@ def _number(token: str, kind: str) -> bool | int | float:
         if lowered in _WORDS:
             return _WORDS[lowered]
         raise PlaygroundError(
-            f"{token!r} is not a number. Use numbers such as 1, -2.5 or 3e-4 (and True, False, nan, inf)."
+            f"{quoted(token)} is not a number. Use numbers such as 1, -2.5 or 3e-4 (and True, False, nan, inf)."
         )
     if re.fullmatch(r"[-+]?\d+", token):
-        value = int(token)
-        if abs(value) > 2**63 - 1:
-            raise PlaygroundError(f"{token} does not fit in a 64-bit integer; use a smaller number or a float like 1e20.")
-        return value
+        digits = token.lstrip("+-").lstrip("0") or "0"
+        if len(digits) > _MAX_INT_DIGITS or int(digits) > 2**63 - 1:
+            raise PlaygroundError(f"{quoted(token)} does not fit in a 64-bit integer; use a smaller number or a "
+                                  "float like 1e20.")
+        return -int(digits) if token.startswith("-") else int(digits)
     value = float(token)
     if math.isinf(value):
-        raise PlaygroundError(f"{token} is too large for a float; write inf if you mean infinity.")
+        raise PlaygroundError(f"{quoted(token)} is too large for a float; write inf if you mean infinity.")
     return value
 
 
@@ -200,3 +211,58 @@ def _kind(root: object) -> str:
     if "int" in kinds:
         return "int"
     return "bool" if kinds else "float"
+
+
+def check_shape(shape: tuple[int, ...]) -> None:
+    """Refuse shapes over the limits before any memory is asked for."""
+    if len(shape) > limits.MAX_TENSOR_DIMS:
+        raise PlaygroundError(
+            f"A shape of {len(shape)} dimensions is over the limit of {limits.MAX_TENSOR_DIMS}. Use fewer dimensions."
+        )
+    if any(s < 0 for s in shape):
+        raise PlaygroundError("Sizes in a shape cannot be negative.")
+    numel = math.prod(shape)
+    if numel > limits.MAX_TENSOR_ELEMENTS:
+        raise PlaygroundError(
+            f"The shape {list(shape)} holds {numel:,} elements; the limit here is {limits.MAX_TENSOR_ELEMENTS:,}. "
+            "Use smaller sizes."
+        )
+
+
+def parse_shape(text: str, allow_infer: bool = False, what: str = "shape") -> tuple[int, ...]:
+    """``"2, 3"``, ``"(2, 3)"`` or ``"[2,3]"`` -> (2, 3); an empty text is a scalar's shape, ().
+
+    With ``allow_infer`` one size may be -1, for PyTorch to work out (reshape, view). The dimension and
+    element limits are checked before any memory is asked for."""
+    if not isinstance(text, str) or len(text) > limits.MAX_SHAPE_CHARS:
+        raise PlaygroundError(f"Write a {what} as at most {limits.MAX_SHAPE_CHARS} characters of sizes separated "
+                              "by commas, e.g. 2, 3.")
+    inner = text.strip().strip("()[]").strip()
+    parts = [part.strip() for part in inner.split(",") if part.strip()] if inner else []
+    size = r"-?\d{1,18}" if allow_infer else r"\d{1,18}"
+    if not all(re.fullmatch(size, part) for part in parts):
+        example = "2, -1" if allow_infer else "2, 3"
+        raise PlaygroundError(f"The {what} {quoted(text)} must be whole numbers separated by commas, e.g. {example}.")
+    shape = tuple(int(part) for part in parts)
+    if shape.count(-1) > 1:
+        raise PlaygroundError("Only one size may be -1 (the one PyTorch works out for you).")
+    if any(s < -1 for s in shape):
+        raise PlaygroundError("Sizes must be 0 or more, or -1 for 'work it out'.")
+    check_shape(tuple(s for s in shape if s != -1))
+    return shape
+
+
+def parse_numbers(text: str) -> list[bool | int | float]:
+    """``"1, 2, 3"`` (brackets optional) -> [1, 2, 3], through the literal parser, for a 1-D array of numbers."""
+    if not isinstance(text, str) or len(text) > limits.MAX_NUMBER_LIST_CHARS:
+        raise PlaygroundError(f"Type at most {limits.MAX_NUMBER_LIST_CHARS:,} characters of numbers separated by "
+                              "commas, e.g. 1, 2, 3.")
+    stripped = text.strip()
+    try:
+        parsed = parse_literal(stripped if stripped.startswith("[") else f"[{stripped}]")
+    except PlaygroundError as exc:
+        raise PlaygroundError("The array values must be numbers separated by commas, e.g. 1, 2, 3.",
+                              exc.sentence) from None
+    if len(parsed.shape) != 1:
+        raise PlaygroundError("The array values must be numbers separated by commas, e.g. 1, 2, 3 (one row).")
+    return list(parsed.values)  # type: ignore[arg-type]

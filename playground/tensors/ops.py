@@ -1,14 +1,16 @@
 """Each Tensor Lab operation beside its NumPy twin, on the same data, with an honest verdict.
 
-An operation is an ``OpSpec``. ``run_twin`` runs the torch call and its NumPy twin (``np.squeeze``,
-``np.expand_dims``, ``np.concatenate``, ``np.power``, ``np.sum``, ``np.mean``, ``np.reshape``), captures
-each result or error, compares values, shapes and dtypes, and explains every difference it finds.
+``OP_TABLE`` has one row per operation: the torch call and its NumPy twin, each as a function and as the
+code shown, and a note on how the two name it. An ``OpSpec`` holds the page's controls; ``run_twin`` runs
+the row's two calls, captures each result or error, compares values, shapes and dtypes, and explains every
+difference it finds.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -17,31 +19,119 @@ import torch
 
 from playground import limits
 from playground.errors import PlaygroundError, library_message
-from playground.tensors.build import BuiltTensor, check_shape
+from playground.tensors.build import BuiltTensor
+from playground.tensors.literal import parse_shape, quoted
 
-OPS = ("squeeze", "unsqueeze", "cat", "pow", "sum", "mean", "reshape", "view")
-NUMPY_TWIN = {
-    "squeeze": "np.squeeze",
-    "unsqueeze": "np.expand_dims",
-    "cat": "np.concatenate",
-    "pow": "np.power",
-    "sum": "np.sum",
-    "mean": "np.mean",
-    "reshape": "np.reshape",
-    "view": "np.reshape",
-}
-# The words each library uses for the same idea: shown beside each op.
-NAMING_NOTES = {
-    "squeeze": "torch: x.squeeze(dim) · NumPy: np.squeeze(a, axis=dim). PyTorch's dim is NumPy's axis.",
-    "unsqueeze": "torch: x.unsqueeze(dim) · NumPy: np.expand_dims(a, axis=dim).",
-    "cat": "torch: torch.cat(tensors, dim=d) · NumPy: np.concatenate(arrays, axis=d).",
-    "pow": "torch: x.pow(e) or x ** e · NumPy: np.power(a, e) or a ** e.",
-    "sum": "torch: x.sum(dim, keepdim=...) · NumPy: np.sum(a, axis=..., keepdims=...) (note the s).",
-    "mean": "torch: x.mean(dim, keepdim=...) · NumPy: np.mean(a, axis=..., keepdims=...).",
-    "reshape": "torch: x.reshape(shape) · NumPy: np.reshape(a, shape). Both copy only when they must.",
-    "view": "torch: x.view(shape) never copies, so it needs compatible strides. NumPy has no such call: "
-    "a.view(...) in NumPy reinterprets the dtype; np.reshape is the twin, and it copies when it must.",
-}
+
+@dataclass(frozen=True)
+class Args:
+    """One operation's controls, read and checked: what its torch call, its NumPy twin and their code need."""
+
+    dim: int | None = None  # None: all dims (squeeze all, reduce everything); 0 for unsqueeze and cat
+    keepdim: bool = False
+    exponent: int | float = 2
+    shape: tuple[int, ...] = ()
+    joined: int = 1  # tensors besides x that cat joins
+
+    @property
+    def dim0(self) -> int:
+        return 0 if self.dim is None else self.dim
+
+
+@dataclass(frozen=True)
+class Op:
+    """One row of the table: the torch call and its NumPy twin, each as a function and as the code shown, and
+    the note on how the two libraries name it."""
+
+    name: str
+    torch_call: Callable[[torch.Tensor, list[torch.Tensor], Args], torch.Tensor]
+    numpy_call: Callable[[np.ndarray, list[np.ndarray], Args], np.ndarray]
+    torch_code: Callable[[Args], str]
+    numpy_code: Callable[[Args], str]
+    note: str
+
+
+def _reduction(name: str) -> dict[str, Callable]:
+    """sum and mean: over one dim, or over every dim (``keepdim`` keeps each as size 1)."""
+    t_fn, n_fn = getattr(torch.Tensor, name), getattr(np, name)
+
+    def torch_call(x: torch.Tensor, others: list, a: Args) -> torch.Tensor:
+        if a.dim is None:
+            return t_fn(x, dim=tuple(range(x.dim())), keepdim=True) if a.keepdim else t_fn(x)
+        return t_fn(x, a.dim, keepdim=a.keepdim)
+
+    def numpy_call(x: np.ndarray, others: list, a: Args) -> np.ndarray:
+        return n_fn(x, keepdims=True) if a.dim is None and a.keepdim else n_fn(x, axis=a.dim, keepdims=a.keepdim)
+
+    def torch_code(a: Args) -> str:
+        if a.dim is None:
+            return f"x.{name}(dim=tuple(range(x.dim())), keepdim=True)" if a.keepdim else f"x.{name}()"
+        return f"x.{name}({a.dim}, keepdim=True)" if a.keepdim else f"x.{name}({a.dim})"
+
+    def numpy_code(a: Args) -> str:
+        if a.dim is None:
+            return f"np.{name}(x_np, keepdims=True)" if a.keepdim else f"np.{name}(x_np)"
+        return f"np.{name}(x_np, axis={a.dim}, keepdims=True)" if a.keepdim else f"np.{name}(x_np, axis={a.dim})"
+
+    return {"torch_call": torch_call, "numpy_call": numpy_call, "torch_code": torch_code, "numpy_code": numpy_code}
+
+
+def _names(a: Args, suffix: str = "") -> str:
+    return ", ".join(f"{name}{suffix}" for name in ("x", "y", "z")[: a.joined + 1])
+
+
+def _shape_args(shape: tuple[int, ...]) -> str:
+    return ", ".join(str(s) for s in shape) if shape else "()"
+
+
+def _shape_tuple(shape: tuple[int, ...]) -> str:
+    return f"({_shape_args(shape)}{',' if len(shape) == 1 else ''})"
+
+
+OP_TABLE: dict[str, Op] = {op.name: op for op in (
+    Op("squeeze",
+       lambda x, o, a: x.squeeze() if a.dim is None else x.squeeze(a.dim),
+       lambda x, o, a: np.squeeze(x) if a.dim is None else np.squeeze(x, axis=a.dim),
+       lambda a: "x.squeeze()" if a.dim is None else f"x.squeeze({a.dim})",
+       lambda a: "np.squeeze(x_np)" if a.dim is None else f"np.squeeze(x_np, axis={a.dim})",
+       "torch: x.squeeze(dim) · NumPy: np.squeeze(a, axis=dim). PyTorch's dim is NumPy's axis."),
+    Op("unsqueeze",
+       lambda x, o, a: x.unsqueeze(a.dim0),
+       lambda x, o, a: np.expand_dims(x, a.dim0),
+       lambda a: f"x.unsqueeze({a.dim0})",
+       lambda a: f"np.expand_dims(x_np, {a.dim0})",
+       "torch: x.unsqueeze(dim) · NumPy: np.expand_dims(a, axis=dim)."),
+    Op("cat",
+       lambda x, o, a: torch.cat([x, *o], dim=a.dim0),
+       lambda x, o, a: np.concatenate([x, *o], axis=a.dim0),
+       lambda a: f"torch.cat([{_names(a)}], dim={a.dim0})",
+       lambda a: f"np.concatenate([{_names(a, '_np')}], axis={a.dim0})",
+       "torch: torch.cat(tensors, dim=d) · NumPy: np.concatenate(arrays, axis=d)."),
+    Op("pow",
+       lambda x, o, a: x.pow(a.exponent),
+       lambda x, o, a: np.power(x, a.exponent),
+       lambda a: f"x.pow({a.exponent!r})",
+       lambda a: f"np.power(x_np, {a.exponent!r})",
+       "torch: x.pow(e) or x ** e · NumPy: np.power(a, e) or a ** e."),
+    Op("sum", **_reduction("sum"),
+       note="torch: x.sum(dim, keepdim=...) · NumPy: np.sum(a, axis=..., keepdims=...) (note the s)."),
+    Op("mean", **_reduction("mean"),
+       note="torch: x.mean(dim, keepdim=...) · NumPy: np.mean(a, axis=..., keepdims=...)."),
+    Op("reshape",
+       lambda x, o, a: x.reshape(a.shape),
+       lambda x, o, a: np.reshape(x, a.shape),
+       lambda a: f"x.reshape({_shape_args(a.shape)})",
+       lambda a: f"np.reshape(x_np, {_shape_tuple(a.shape)})",
+       "torch: x.reshape(shape) · NumPy: np.reshape(a, shape). Both copy only when they must."),
+    Op("view",
+       lambda x, o, a: x.view(a.shape),
+       lambda x, o, a: np.reshape(x, a.shape),
+       lambda a: f"x.view({_shape_args(a.shape)})",
+       lambda a: f"np.reshape(x_np, {_shape_tuple(a.shape)})",
+       "torch: x.view(shape) never copies, so it needs compatible strides. NumPy has no such call: "
+       "a.view(...) in NumPy reinterprets the dtype; np.reshape is the twin, and it copies when it must."),
+)}
+OPS = tuple(OP_TABLE)
 
 
 @dataclass(frozen=True)
@@ -81,7 +171,7 @@ class Outcome:
     shape: tuple[int, ...] | None = None
     dtype: str | None = None
     error: str | None = None
-    printed: str = ""  # what print(result) shows in that library
+    printed: str = ""  # what print(result) shows in that library (the code panel prints it)
     device: str = "cpu"
 
     @property
@@ -113,10 +203,13 @@ class TwinResult:
 
 
 def parse_exponent(text: str) -> int | float:
-    """``"2"`` -> 2, ``"0.5"`` -> 0.5. Anything else is refused with a sentence."""
+    """``"2"`` -> 2, ``"0.5"`` -> 0.5. Anything else (a 4,301-digit number included) is refused with a sentence."""
     raw = str(text).strip()
+    if len(raw) > limits.MAX_EXPONENT_CHARS:
+        raise PlaygroundError(f"The exponent is {len(raw):,} characters long; type a number such as 2, 0.5 or -1 "
+                              f"(at most {limits.MAX_EXPONENT_CHARS} characters).")
     if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", raw):
-        raise PlaygroundError(f"The exponent {raw!r} is not a number. Type a number such as 2, 0.5 or -1.")
+        raise PlaygroundError(f"The exponent {quoted(raw)} is not a number. Type a number such as 2, 0.5 or -1.")
     value: int | float = int(raw) if re.fullmatch(r"[-+]?\d+", raw) else float(raw)
     if not math.isfinite(value) or abs(value) > limits.MAX_ABS_EXPONENT:
         raise PlaygroundError(f"Keep the exponent between -{limits.MAX_ABS_EXPONENT:g} and {limits.MAX_ABS_EXPONENT:g}.")
@@ -125,21 +218,18 @@ def parse_exponent(text: str) -> int | float:
 
 def parse_new_shape(text: str) -> tuple[int, ...]:
     """A target shape for reshape/view: sizes separated by commas, at most one -1."""
-    raw = str(text).strip().strip("()[]").strip()
-    if len(raw) > 200:
-        raise PlaygroundError("The new shape is too long. Write sizes separated by commas, e.g. 2, -1.")
-    parts = [p.strip() for p in raw.split(",") if p.strip()] if raw else []
-    if not all(re.fullmatch(r"-?\d{1,9}", p) for p in parts):
-        raise PlaygroundError(f"The new shape {text!r} must be whole numbers separated by commas, e.g. 2, -1.")
-    shape = tuple(int(p) for p in parts)
-    if len(shape) > limits.MAX_TENSOR_DIMS:
-        raise PlaygroundError(f"A shape may have at most {limits.MAX_TENSOR_DIMS} dimensions.")
-    if shape.count(-1) > 1:
-        raise PlaygroundError("Only one size may be -1 (the one PyTorch works out for you).")
-    if any(s < -1 for s in shape):
-        raise PlaygroundError("Sizes must be 0 or more, or -1 for 'work it out'.")
-    check_shape(tuple(s for s in shape if s != -1))
-    return shape
+    return parse_shape(str(text), allow_infer=True, what="new shape")
+
+
+def resolve(spec: OpSpec, joined: int = 1) -> Args:
+    """The spec's controls read for its op (the exponent only for pow, the new shape only for reshape/view)."""
+    return Args(
+        dim=spec.dim,
+        keepdim=spec.keepdim,
+        exponent=parse_exponent(spec.exponent) if spec.op == "pow" else 2,
+        shape=parse_new_shape(spec.new_shape) if spec.op in ("reshape", "view") else (),
+        joined=joined,
+    )
 
 
 def _torch_dtype_name(dtype: torch.dtype) -> str:
@@ -156,7 +246,7 @@ def _capture_torch(fn, device: str) -> Outcome:
         value=cpu.numpy(),
         shape=tuple(cpu.shape),
         dtype=_torch_dtype_name(cpu.dtype),
-        printed=_short(repr(result)),
+        printed=_short(str(result)),
         device=str(result.device),
     )
 
@@ -167,7 +257,7 @@ def _capture_numpy(fn) -> Outcome:
             result = np.asarray(fn())
     except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as exc:
         return Outcome(error=library_message(exc))
-    return Outcome(value=result, shape=tuple(result.shape), dtype=result.dtype.name, printed=_short(repr(result)))
+    return Outcome(value=result, shape=tuple(result.shape), dtype=result.dtype.name, printed=_short(str(result)))
 
 
 def _short(text: str, limit: int = 4000) -> str:
@@ -190,15 +280,15 @@ def run_twin(x: BuiltTensor, spec: OpSpec, others: tuple[BuiltTensor, ...] = (),
             f"After transpose(0, 1) the tensor has shape {list(tx.shape)} and strides {list(tx.stride())}: "
             f"is_contiguous() is {tx.is_contiguous()}."
         )
-    torch_fn, numpy_fn = _callables(spec, tx, ax, [o.tensor.to(device) for o in others], [o.array for o in others])
-    torch_out = _capture_torch(torch_fn, device)
-    numpy_out = _capture_numpy(numpy_fn)
+    op, args = OP_TABLE[spec.op], resolve(spec, max(len(others), 1))
+    t_others, a_others = [o.tensor.to(device) for o in others], [o.array for o in others]
+    torch_out = _capture_torch(lambda: op.torch_call(tx, t_others, args), device)
+    numpy_out = _capture_numpy(lambda: op.numpy_call(ax, a_others, args))
     fix = None
     fix_code = ""
     if spec.op == "view" and not torch_out.ok and "view size is not compatible" in (torch_out.error or ""):
-        shape = parse_new_shape(spec.new_shape)
-        fix = _capture_torch(lambda: tx.contiguous().view(shape), device)
-        fix_code = f"out = x{'.transpose(0, 1)' if spec.transpose_first else ''}.contiguous().view({_shape_args(shape)})"
+        fix = _capture_torch(lambda: tx.contiguous().view(args.shape), device)
+        fix_code = f"out = x{'.transpose(0, 1)' if spec.transpose_first else ''}.contiguous().view({_shape_args(args.shape)})"
     verdict = compare(spec, x, torch_out, numpy_out)
     shapes = (tuple(tx.shape),) + tuple(tuple(o.tensor.shape) for o in others) if spec.op == "cat" else (tuple(tx.shape),)
     return TwinResult(
@@ -208,40 +298,11 @@ def run_twin(x: BuiltTensor, spec: OpSpec, others: tuple[BuiltTensor, ...] = (),
         verdict=verdict,
         input_shapes=shapes,
         code=op_code(x, spec, others, device, torch_out.ok, numpy_out.ok),
-        naming_note=NAMING_NOTES[spec.op],
+        naming_note=op.note,
         fix=fix,
         fix_code=fix_code,
         notes=tuple(notes),
     )
-
-
-def _callables(spec: OpSpec, tx: torch.Tensor, ax: np.ndarray, t_others: list, a_others: list):
-    op, dim = spec.op, spec.dim
-    if op == "squeeze":
-        return (lambda: tx.squeeze() if dim is None else tx.squeeze(dim)), (
-            lambda: np.squeeze(ax) if dim is None else np.squeeze(ax, axis=dim)
-        )
-    if op == "unsqueeze":
-        d = 0 if dim is None else dim
-        return (lambda: tx.unsqueeze(d)), (lambda: np.expand_dims(ax, d))
-    if op == "cat":
-        d = 0 if dim is None else dim
-        return (lambda: torch.cat([tx, *t_others], dim=d)), (lambda: np.concatenate([ax, *a_others], axis=d))
-    if op == "pow":
-        e = parse_exponent(spec.exponent)
-        return (lambda: tx.pow(e)), (lambda: np.power(ax, e))
-    if op in ("sum", "mean"):
-        t_fn = getattr(torch.Tensor, op)
-        n_fn = getattr(np, op)
-        if dim is None:
-            if spec.keepdim:
-                return (lambda: t_fn(tx, dim=tuple(range(tx.dim())), keepdim=True)), (lambda: n_fn(ax, keepdims=True))
-            return (lambda: t_fn(tx)), (lambda: n_fn(ax))
-        return (lambda: t_fn(tx, dim, keepdim=spec.keepdim)), (lambda: n_fn(ax, axis=dim, keepdims=spec.keepdim))
-    shape = parse_new_shape(spec.new_shape)
-    if op == "reshape":
-        return (lambda: tx.reshape(shape)), (lambda: np.reshape(ax, shape))
-    return (lambda: tx.view(shape)), (lambda: np.reshape(ax, shape))
 
 
 def compare(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome) -> Verdict:
@@ -265,7 +326,8 @@ def compare(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome) -> Verdict:
             index, tv, nv = where
             reasons.append(f"Values differ first at index {index}: torch {tv!r} vs NumPy {nv!r}.")
         elif first_difference(t.value, n.value, 0.0, 0.0) is not None:
-            largest = float(np.nanmax(np.abs(np.asarray(t.value, np.float64) - np.asarray(n.value, np.float64))))
+            with np.errstate(invalid="ignore"):  # inf - inf where both are inf: NaN, skipped by nanmax
+                largest = float(np.nanmax(np.abs(np.asarray(t.value, np.float64) - np.asarray(n.value, np.float64))))
             rounding = (
                 f" The values agree up to floating-point rounding (largest difference {largest:.2g}): "
                 "the two libraries add numbers in a different order."
@@ -346,47 +408,6 @@ def _explain_torch_only_error(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outco
     return f"torch says: {t.error}"
 
 
-def _shape_args(shape: tuple[int, ...]) -> str:
-    return ", ".join(str(s) for s in shape) if shape else "()"
-
-
-def _torch_call(spec: OpSpec, n_others: int) -> str:
-    op, dim = spec.op, spec.dim
-    if op == "squeeze":
-        return "x.squeeze()" if dim is None else f"x.squeeze({dim})"
-    if op == "unsqueeze":
-        return f"x.unsqueeze({0 if dim is None else dim})"
-    if op == "cat":
-        names = ", ".join(["x", "y", "z"][: n_others + 1])
-        return f"torch.cat([{names}], dim={0 if dim is None else dim})"
-    if op == "pow":
-        return f"x.pow({parse_exponent(spec.exponent)!r})"
-    if op in ("sum", "mean"):
-        if dim is None:
-            return f"x.{op}(dim=tuple(range(x.dim())), keepdim=True)" if spec.keepdim else f"x.{op}()"
-        return f"x.{op}({dim}, keepdim={spec.keepdim})" if spec.keepdim else f"x.{op}({dim})"
-    return f"x.{op}({_shape_args(parse_new_shape(spec.new_shape))})"
-
-
-def _numpy_call(spec: OpSpec, n_others: int) -> str:
-    op, dim = spec.op, spec.dim
-    if op == "squeeze":
-        return "np.squeeze(x_np)" if dim is None else f"np.squeeze(x_np, axis={dim})"
-    if op == "unsqueeze":
-        return f"np.expand_dims(x_np, {0 if dim is None else dim})"
-    if op == "cat":
-        names = ", ".join(["x_np", "y_np", "z_np"][: n_others + 1])
-        return f"np.concatenate([{names}], axis={0 if dim is None else dim})"
-    if op == "pow":
-        return f"np.power(x_np, {parse_exponent(spec.exponent)!r})"
-    if op in ("sum", "mean"):
-        if dim is None:
-            return f"np.{op}(x_np, keepdims=True)" if spec.keepdim else f"np.{op}(x_np)"
-        return f"np.{op}(x_np, axis={dim}, keepdims={spec.keepdim})" if spec.keepdim else f"np.{op}(x_np, axis={dim})"
-    shape = parse_new_shape(spec.new_shape)
-    return f"np.reshape(x_np, ({_shape_args(shape)}{',' if len(shape) == 1 else ''}))"
-
-
 def op_code(
     x: BuiltTensor, spec: OpSpec, others: tuple[BuiltTensor, ...], device: str, torch_ok: bool, numpy_ok: bool
 ) -> str:
@@ -402,16 +423,18 @@ def op_code(
     if spec.transpose_first:
         lines += ["x = x.transpose(0, 1)  # now not contiguous", "x_np = np.swapaxes(x_np, 0, 1)"]
     lines.append("")
-    lines += _guarded("out", _torch_call(spec, len(others)), torch_ok, "RuntimeError", "torch")
-    lines += _guarded("out_np", _numpy_call(spec, len(others)), numpy_ok, "ValueError", "NumPy")
+    op, args = OP_TABLE[spec.op], resolve(spec, max(len(others), 1))
+    lines += _guarded("out", op.torch_code(args), torch_ok, "RuntimeError", "torch")
+    lines += _guarded("out_np", op.numpy_code(args), numpy_ok, "ValueError", "NumPy")
     return "\n".join(lines) + "\n"
 
 
 def _guarded(name: str, call: str, ok: bool, error: str, library: str) -> list[str]:
-    show = f"print({name}, {name}.shape, {name}.dtype)"
+    show = [f"print({name})", f"print({name}.shape, {name}.dtype)"]
     if ok:
-        return [f"{name} = {call}", show]
-    return ["try:", f"    {name} = {call}", f"    {show}", f"except {error} as err:", f'    print("{library} refuses:", err)']
+        return [f"{name} = {call}", *show]
+    return ["try:", f"    {name} = {call}", *(f"    {line}" for line in show), f"except {error} as err:",
+            f'    print("{library} refuses:", err)']
 
 
 REFERENCE_TABLE = (
@@ -427,8 +450,3 @@ REFERENCE_TABLE = (
     ("from the other library", "torch.from_numpy(a) (shares memory)", "x.numpy() (shares memory on the CPU)"),
     ("device", "torch.cuda.is_available(); x.to('cuda')", "(CPU only)"),
 )
-
-
-def course_cat_example() -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """The course's example: shapes [2, 1, 3], [2, 3, 3] and [2, 2, 3] joined along dim 1 give [2, 6, 3]."""
-    return (2, 1, 3), (2, 3, 3), (2, 2, 3)

@@ -18,7 +18,8 @@ ROLE_COLOURS = {
     "reduced": "#f7b267",
     "reshaped": "#b39ddb",
 }
-PART_COLOURS = ("#64b5f6", "#ffb74d", "#ba68c8")
+# The inputs of cat: blue, brown and teal, none of them close to a role's colour (the legend stays honest).
+PART_COLOURS = ("#1e88e5", "#8d6e63", "#00897b")
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,9 @@ def render_svg(inputs: list[TensorRow], outputs: list[TensorRow], caption: str =
     """SVG text: input rows, an arrow, output rows. Every block carries data-role and data-size."""
     row_h, gap, left = 54, 18, 12
     rows = inputs + outputs
-    width = max([left + 110 + sum(_block_width(b.size) + 6 for b in r.blocks) for r in rows] + [360])
+    label_w = max([110] + [8 * len(r.label) + 16 for r in rows])  # labels never run into the blocks
+    legend_w = sum(22 + 7 * len(name) for name, _ in legend_entries(rows))
+    width = max([left + label_w + sum(_block_width(b.size) + 6 for b in r.blocks) for r in rows] + [360, left + legend_w])
     height = len(rows) * (row_h + gap) + (30 if outputs else 0) + 26
     out: list[str] = [
         f'<svg class="shape-picture" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
@@ -121,7 +124,7 @@ def render_svg(inputs: list[TensorRow], outputs: list[TensorRow], caption: str =
             y += 30
         label_colour = row.colour or "#333"
         out.append(f'<text x="{left}" y="{y + 30}" fill="{label_colour}" font-weight="bold">{html.escape(row.label)}</text>')
-        x = left + 110
+        x = left + label_w
         if not row.blocks:
             out.append(
                 f'<rect data-role="scalar" data-size="1" x="{x}" y="{y + 8}" width="46" height="34" rx="17" '
@@ -152,14 +155,22 @@ def render_svg(inputs: list[TensorRow], outputs: list[TensorRow], caption: str =
             out.append(f'<text x="{x + 5:.1f}" y="{y + 37}" font-weight="bold">{block.size}</text>')
             x += w + 6
         y += row_h + gap
-    legend = "  ".join(f"{role}" for role in ("new", "removed", "reduced", "reshaped"))
     lx = left
-    for role in legend.split():
-        out.append(f'<rect x="{lx}" y="{height - 18}" width="12" height="12" fill="{ROLE_COLOURS[role]}" stroke="#555"/>')
-        out.append(f'<text x="{lx + 16}" y="{height - 8}" font-size="11">{role}</text>')
-        lx += 80
+    for name, colour in legend_entries(rows):
+        out.append(f'<rect data-legend="{html.escape(name)}" x="{lx}" y="{height - 18}" width="12" height="12" '
+                   f'fill="{colour}" stroke="#555"/>')
+        out.append(f'<text x="{lx + 16}" y="{height - 8}" font-size="11">{html.escape(name)}</text>')
+        lx += 22 + 7 * len(name)
     out.append("</svg>")
     return "".join(out)
+
+
+def legend_entries(rows: list[TensorRow]) -> list[tuple[str, str]]:
+    """What the picture's colours mean: the roles its blocks have, then (for cat) each input's own colour."""
+    used = {block.role for row in rows for block in row.blocks}
+    entries = [(role, ROLE_COLOURS[role]) for role in ROLE_COLOURS if role in used]
+    entries += [(row.label.split(" ", 1)[0], row.colour) for row in rows if row.colour]
+    return entries
 
 
 def shape_picture(op: str, input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None,

@@ -95,9 +95,9 @@ def test_shapes_that_do_not_broadcast(at):
 
 
 @pytest.mark.parametrize("field,value,sentence", [
-    ("literal", "[1, [2]", "does not parse"),
-    ("literal", "[[1, 2], [3]]", "different lengths"),
-    ("literal", "__import__('os')", "only numbers"),
+    ("literal", "[1, [2]", "missing 1 closing bracket"),
+    ("literal", "[[1, 2], [3]]", "ragged"),
+    ("literal", "__import__('os')", "is not a number"),
     ("name", "torch", "is taken"),
     ("name", "1x", "cannot be a variable name"),
 ])
@@ -207,7 +207,7 @@ def test_bad_random_shape_keeps_every_row_and_reload_restores_the_course(at):
     at.button(key="agbtn_add").click().run()
     at.selectbox(key="ag_var_0_source").set_value("random").run()
     at.text_input(key="ag_var_0_shape").set_value("2, x").run()
-    assert any("A shape is whole numbers" in e for e in errors(at))
+    assert any("must be whole numbers separated by commas" in e for e in errors(at))
     assert at.text_input(key="ag_var_1_name").value == "a"  # the row after the bad one is still drawn
     at.text_input(key="ag_expression").set_value("nonsense(").run()
     at.button(key="agbtn_reload").click().run()
@@ -226,3 +226,157 @@ def test_one_optimizer_compared_at_several_learning_rates(at):
     at.text_input(key="ag_opt_SGD_more").set_value("0.01, fast").run()
     assert any("is not a learning rate" in e for e in errors(at))
     assert list(at.dataframe[0].value["optimizer"]) == ["SGD (lr 0.05)"] and not at.exception  # the page goes on
+
+
+# ---- every code panel, run exactly as shown (issue 10), its numbers compared with what the page shows --------
+
+import base64  # noqa: E402
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from tests.shown_code import numbers, run_shown  # noqa: E402
+
+GRAPH_STATES = {
+    "course": {"ag_preset": "Course example: x.pow(2).sum()"},
+    "mse": {"ag_preset": "Linear model, mean squared error"},
+    "neuron": {"ag_preset": "Neuron: sigmoid(w @ x + b)"},
+    "softmax": {"ag_preset": "Softmax cross-entropy"},
+    "random layer, seed 7": {"global_seed": 7, "ag_preset": "Random layer: relu(W @ x).sum()"},
+    "non-scalar": {"ag_preset": "Course example: x.pow(2).sum()", "ag_expression": "x * 2"},
+}
+
+
+def decode(values):
+    """A plotly array as the figure JSON holds it: a list, or a typed array (dtype and base64 bytes)."""
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+    return np.asarray(values, dtype=float)
+
+
+def figure(at, index: int) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def set_widget(at, key: str, value) -> None:
+    if key == "global_seed":
+        at.sidebar.number_input(key="global_seed").set_value(value).run()
+        return
+    for kind in ("selectbox", "text_input", "number_input", "slider", "multiselect", "radio"):
+        try:
+            getattr(at, kind)(key=key).set_value(value).run()
+            return
+        except (KeyError, IndexError, AttributeError):
+            continue
+    raise KeyError(key)
+
+
+@pytest.fixture(scope="module")
+def panels(tmp_path_factory):
+    at = open_page("views/autograd.py")
+    shown, scripts = {}, {}
+    for name, values in GRAPH_STATES.items():
+        for key, value in values.items():
+            set_widget(at, key, value)
+        assert not at.exception
+        code = [c for c in at.code if c.language == "python"][-1].value
+        printed = next(c.value for c in at.code if c.language == "text")
+        shown[name], scripts[f"graph|{name}"] = printed, code
+        if name == "random layer, seed 7":
+            set_widget(at, "global_seed", 0)
+    at.button(key="agbtn_reload").click().run()  # the course preset's variables and expression again
+    for key in ("accumulate", "requires_grad", "no_grad", "detach", "non_scalar"):
+        at.button(key=f"agbtn_lesson_{key}").click().run()
+        steps = [c.value for c in at.code if c.language == "text"][1:]
+        shown[f"lesson {key}"] = "\n".join(s for s in steps if s != "(prints nothing)")
+        scripts[f"lesson|{key}"] = next(c.value for c in at.code if c.language == "python" and c.value.startswith("import"))
+    at.radio(key="ag_view").set_value("f and f′ (1-D)").run()
+    for name, expression in (("sin", "sin(x)"), ("cubic", "x**3 - 3*x")):
+        set_widget(at, "ag_f1_expr", expression)
+        shown[f"curve {name}"] = (next(m.value for m in at.markdown if m.value.startswith("f(")), figure(at, 0))
+        scripts[f"curve|{name}"] = [c for c in at.code if c.language == "python"][-1].value
+    at.radio(key="ag_view").set_value("Gradient field (2-D)").run()
+    for name in ("bowl", "Rosenbrock"):
+        set_widget(at, "ag_f2_preset", name)
+        arrows = at.slider(key="ag_f2_arrows").value
+        x_width = at.number_input(key="ag_f2_xmax").value - at.number_input(key="ag_f2_xmin").value
+        y_width = at.number_input(key="ag_f2_ymax").value - at.number_input(key="ag_f2_ymin").value
+        shown[f"field {name}"] = (figure(at, 0), 0.9 * min(x_width, y_width) / arrows)
+        scripts[f"field|{name}"] = [c for c in at.code if c.language == "python"][-1].value
+    at.radio(key="ag_view").set_value("Optimizer paths").run()
+    for name, kinds in (("bowl", ["SGD", "Adam"]), ("Himmelblau", ["SGD", "SGD Nesterov", "Adam", "RMSprop"])):
+        set_widget(at, "ag_f2_preset", name)
+        set_widget(at, "ag_opt_kinds", kinds)
+        shown[f"paths {name}"] = at.dataframe[0].value
+        scripts[f"paths|{name}"] = [c for c in at.code if c.language == "python"][-1].value
+    assert not at.exception
+    return shown, run_shown(scripts, tmp_path_factory.mktemp("autograd_panels"))
+
+
+@pytest.mark.parametrize("name", list(GRAPH_STATES))
+def test_graph_panel_prints_what_the_page_shows(panels, name):
+    shown, printed = panels
+    assert printed[f"graph|{name}"].strip() == shown[name].strip()
+
+
+@pytest.mark.parametrize("key", ["accumulate", "requires_grad", "no_grad", "detach", "non_scalar"])
+def test_lesson_panel_prints_what_the_lesson_shows(panels, key):
+    shown, printed = panels
+    assert printed[f"lesson|{key}"].strip() == shown[f"lesson {key}"].strip()
+
+
+@pytest.mark.parametrize("name", ["sin", "cubic"])
+def test_curve_panel_prints_the_value_and_slope_the_page_shows(panels, name):
+    shown, printed = panels
+    sentence, fig = shown[f"curve {name}"]
+    values = numbers(printed[f"curve|{name}"])
+    page = numbers(sentence)  # f(at) = value, f'(at) = slope, ...
+    assert values[1] == pytest.approx(page[1], rel=1e-5, abs=1e-6) and values[3] == pytest.approx(page[3], rel=1e-5, abs=1e-6)
+    slope_trace = next(t for t in fig["data"] if t["name"].startswith("f′"))
+    assert values[-1] == pytest.approx(np.abs(decode(slope_trace["y"])).max(), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["bowl", "Rosenbrock"])
+def test_field_panel_prints_the_gradients_the_arrows_draw(panels, name):
+    shown, printed = panels
+    fig, length = shown[f"field {name}"]
+    gx, gy, largest = numbers(printed[f"field|{name}"])
+    arrows = next(t for t in fig["data"] if t.get("name", "").startswith("gradient"))
+    xs, ys = decode(arrows["x"]), decode(arrows["y"])
+    drawn = np.array([xs[1] - xs[0], ys[1] - ys[0]])
+    assert drawn == pytest.approx(np.array([gx, gy]) * length / largest, rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["bowl", "Himmelblau"])
+def test_optimizer_panel_ends_where_the_table_says(panels, name):
+    shown, printed = panels
+    table = shown[f"paths {name}"]
+    lines = printed[f"paths|{name}"].strip().split("\n")
+    assert len(lines) == len(table)
+    for line, (_, row) in zip(lines, table.iterrows(), strict=True):
+        assert line.startswith(row["optimizer"] + " ends at")
+        x, y, loss = numbers(line.split("ends at", 1)[1])
+        assert (x, y, loss) == pytest.approx((row["final x"], row["final y"], row["final loss"]), rel=1e-9, abs=1e-12)
+
+
+def test_the_sidebar_seed_seeds_the_random_variables(at):
+    import torch
+
+    at.selectbox(key="ag_preset").set_value("Random layer: relu(W @ x).sum()").run()
+    for seed in (0, 7):
+        at.sidebar.number_input(key="global_seed").set_value(seed).run()
+        torch.manual_seed(seed)
+        W, x = torch.randn(2, 3), torch.randn(3)
+        assert f"z = tensor({torch.relu(W @ x).sum().item():.4f}, grad_fn=<SumBackward0>)" in texts(at)
+        assert f"torch.manual_seed({seed})" in texts(at)
+
+
+def test_the_shape_box_has_a_length_limit_and_the_logic_checks_it(at):
+    from playground import limits
+    from playground.autograd.variables import parse_random_shape
+    from playground.errors import PlaygroundError
+
+    at.selectbox(key="ag_var_0_source").set_value("random").run()
+    assert at.text_input(key="ag_var_0_shape").proto.max_chars == limits.MAX_SHAPE_CHARS
+    with pytest.raises(PlaygroundError, match="at most 200 characters"):
+        parse_random_shape("1, " * 100 + "1")

@@ -1,26 +1,57 @@
-"""The Runs page, driven like a user: kept runs listed, filtered, overlaid, compared, opened, deleted."""
+"""The Runs page, driven like a user: kept runs listed a page at a time with the columns of their task,
+filtered, overlaid by name in distinct colours, compared, renamed, pinned, opened, deleted; and, in
+shared mode, two owners who cannot see or touch each other's runs."""
 
 from __future__ import annotations
 
 import pytest
 
+from playground import limits
+from playground.builder.config import ModelSpec
+from playground.runs import comparison as compare
+from playground.runs import owners
 from playground.runs.store import SqliteRunStore
-from tests.app.conftest import open_page, texts
+from tests.app.conftest import APP, open_page, texts
 from tests.sample_runs import make_trained
+
+REGRESSION = ModelSpec(in_features=2, hidden=(4,), activations=("relu",), out_features=1, task="regression")
+ALICE = {"is_logged_in": True, "email": "alice@example.com", "sub": "alice", "iss": "https://id.example"}
+BOB = {"is_logged_in": True, "email": "bob@example.com", "sub": "bob", "iss": "https://id.example"}
+
+
+def owner_of(user: dict) -> str:
+    return owners.identify(owners.SHARED, user=user).owner
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> SqliteRunStore:
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PLAYGROUND_STORE_URL", raising=False)
+    monkeypatch.delenv("PLAYGROUND_MODE", raising=False)
     return SqliteRunStore(tmp_path / "data")
 
 
 def runs_table(at):
-    return at.dataframe[0].value  # the first table on the page: the kept runs
+    return at.dataframe[0].value  # the first table on the page: the kept runs (indexed by run id)
 
 
 def settings_table(at):
     return at.dataframe[1].value  # the second: settings side by side
+
+
+def open_as(user: dict | None, run_link: str | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if user is not None:
+        at.user = user
+    if run_link:
+        at.query_params["run"] = run_link
+    at.run()
+    at.switch_page("views/runs.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def test_no_runs_says_how_to_get_some(store):
@@ -28,39 +59,87 @@ def test_no_runs_says_how_to_get_some(store):
     assert "No runs are kept yet" in texts(at)
 
 
-def test_runs_are_listed_filtered_and_sorted(store):
+def test_runs_are_listed_by_name_filtered_and_sorted(store):
     ids = [store.save(make_trained(seed=i, lr=0.01 * (i + 1), optimizer=("adam", "sgd")[i % 2])) for i in range(3)]
     at = open_page("views/runs.py")
     table = runs_table(at)
-    assert sorted(table["run"]) == sorted(ids)
-    assert {"date", "dataset", "architecture", "optimizer", "lr", "batch", "epochs", "best val loss",
-            "test accuracy", "device", "duration (s)"} <= set(table.columns)
+    assert sorted(table.index) == sorted(ids)
+    assert list(table.columns) == list(compare.TASK_COLUMNS["classification"])
+    assert set(table["name"]) == {"spiral3 · 2-8 tanh-4 relu-3 · Adam 0.01", "spiral3 · 2-8 tanh-4 relu-3 · SGD 0.02",
+                                  "spiral3 · 2-8 tanh-4 relu-3 · Adam 0.03"}
+    assert at.dataframe[0].proto.placeholder == "—"  # a missing number is a dash, never "None"
 
-    at.multiselect(key="runs_filter_optimizer").set_value(["sgd"]).run()
-    table = runs_table(at)
-    assert list(table["run"]) == [ids[1]]
-    assert "1 of 3 runs shown" in texts(at)
+    at.multiselect(key="runs_filter_optimizer_classification").set_value(["sgd"]).run()
+    assert list(runs_table(at).index) == [ids[1]]
+    assert "1 of 1 runs shown; 3 kept in all" in texts(at)
 
-    at.multiselect(key="runs_filter_optimizer").set_value([]).run()
-    at.selectbox(key="runs_sort_by").set_value("lr").run()
+    at.multiselect(key="runs_filter_optimizer_classification").set_value([]).run()
+    at.selectbox(key="runs_sort_by_classification").set_value("learning rate").run()
     at.toggle(key="runs_sort_descending").set_value(False).run()
+    assert list(runs_table(at).index) == ids
+    at.text_input(key="runs_filter_text").set_value("SGD 0.02").run()
+    assert list(runs_table(at).index) == [ids[1]]
+
+
+def test_each_task_has_its_own_columns(store):
+    classifier = store.save(make_trained(seed=1))
+    regressor = store.save(make_trained(REGRESSION, seed=2, dataset="plane"))
+    at = open_page("views/runs.py")
+    task = at.segmented_control(key="runs_task")
+    assert list(runs_table(at).index) == [classifier] and "test accuracy" in runs_table(at).columns
+    task.set_value("regression").run()
     table = runs_table(at)
-    assert list(table["lr"]) == [0.01, 0.02, 0.03]
+    assert list(table.index) == [regressor]
+    assert list(table.columns) == list(compare.TASK_COLUMNS["regression"])
+    assert "test accuracy" not in table.columns and table["test MSE"].notna().all()
 
 
-def test_selected_runs_are_overlaid_and_their_differences_shown(store):
+def test_every_run_is_reachable_a_page_at_a_time(store):
+    ids = [store.save(make_trained(seed=i)) for i in range(limits.RUNS_PAGE_SIZE + 5)]
+    at = open_page("views/runs.py")
+    first = list(runs_table(at).index)
+    assert len(first) == limits.RUNS_PAGE_SIZE
+    at.pagination(key="runs_page").set_value(2).run()
+    second = list(runs_table(at).index)
+    assert len(second) == 5 and sorted(first + second) == sorted(ids)  # no run left out, none twice
+    assert f"5 of {len(ids)} runs shown (runs {limits.RUNS_PAGE_SIZE + 1}-{limits.RUNS_PAGE_SIZE + 5}, page 2 of 2)" in texts(at)
+
+
+def test_selected_runs_are_overlaid_by_name_in_distinct_colours(store):
     a = store.save(make_trained(seed=1, lr=0.01))
     b = store.save(make_trained(seed=2, lr=0.05))
     at = open_page("views/runs.py")
     at.multiselect(key="runs_selected").set_value([a, b]).run()
     assert not at.exception
-    charts = [e for e in at.get("plotly_chart")]
+    charts = at.get("plotly_chart")
     assert len(charts) == 2  # loss and accuracy
+    import json
+
+    figure = json.loads(charts[0].proto.spec)
+    legend = {trace["name"] for trace in figure["data"] if trace.get("showlegend", True)}
+    assert legend == {"spiral3 · 2-8 tanh-4 relu-3 · Adam 0.01", "spiral3 · 2-8 tanh-4 relu-3 · Adam 0.05"}
+    assert a not in str(legend) and b not in str(legend)  # named, not by hex id
+    colours = {trace["line"]["color"] for trace in figure["data"]}
+    assert len(colours) == 2 and colours <= set(compare.PALETTE)
     assert "Highlighted rows differ: learning rate, seed" in texts(at)
     settings = settings_table(at)
-    assert settings.loc["learning rate", a] == "0.01" and settings.loc["learning rate", b] == "0.05"
+    names = compare.legend_names([store.summary(a), store.summary(b)])
+    assert settings.loc["learning rate", names[a]] == "0.01" and settings.loc["learning rate", names[b]] == "0.05"
     at.slider(key="runs_smoothing").set_value(0.9).run()
     assert not at.exception
+
+
+def test_a_run_is_renamed_and_pinned_and_the_store_keeps_both(store):
+    run_id = store.save(make_trained(seed=1))
+    at = open_page("views/runs.py")
+    at.text_input(key=f"runs_name_{run_id}").set_value("![x](http://example.com/i.png) best so far").run()
+    assert not at.exception
+    assert store.summary(run_id).label == "![x](http://example.com/i.png) best so far"
+    assert runs_table(at)["name"].iloc[0] == "![x](http://example.com/i.png) best so far"  # text, never markdown
+    at.toggle(key=f"runs_pin_{run_id}").set_value(True).run()
+    assert store.summary(run_id).pinned and bool(runs_table(at)["pinned"].iloc[0]) is True
+    at.button(key="runs_delete").click().run()
+    assert "example.com" not in " ".join(str(w.value) for w in at.warning).replace("example\\.com", "")
 
 
 def test_delete_asks_first(store):
@@ -97,6 +176,26 @@ def test_open_in_model_builder_hands_over_the_run(store):
     assert len(store.list()) == 1  # opening a kept run does not keep it again
 
 
+def test_the_history_downloads_are_offered(store):
+    store.save(make_trained(seed=1))
+    at = open_page("views/runs.py")
+    keys = {b.key for b in at.get("download_button")}
+    assert {"runs_download_history_csv", "runs_download_history_json", "runs_download_pt"} <= keys
+
+
+def test_evicted_runs_are_noted_until_dismissed(store, monkeypatch):
+    from playground.runs.store import StoreBounds
+
+    small = SqliteRunStore(store.data_dir, bounds=StoreBounds(2, 10**9, 2, 10**9))
+    oldest = small.save(make_trained(seed=1))
+    small.save(make_trained(seed=2))
+    small.save(make_trained(seed=3))
+    at = open_page("views/runs.py")
+    assert "1 of your runs were removed to make room" in texts(at) and oldest in texts(at)
+    at.button(key="runs_dismiss_evictions").click().run()
+    assert "removed to make room" not in texts(at)
+
+
 def test_a_run_linked_by_id_is_preselected(store):
     store.save(make_trained(seed=1))
     linked = store.save(make_trained(seed=2))
@@ -124,3 +223,60 @@ def test_an_unwritable_data_folder_is_said_and_the_page_still_works(tmp_path, mo
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(blocker / "data"))
     at = open_page("views/runs.py")
     assert "runs will not be kept" in texts(at)
+
+
+# ------------------------------------------------------------------------------------ shared mode
+
+
+def test_two_owners_in_shared_mode_see_and_touch_only_their_own_runs(store, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MODE", "shared")
+    alices = store.save(make_trained(seed=1), owner=owner_of(ALICE))
+    bobs = store.save(make_trained(seed=2, lr=0.1), owner=owner_of(BOB))
+    personal = store.save(make_trained(seed=3))  # kept in personal mode before: nobody's on a shared server
+
+    alice = open_as(ALICE)
+    assert list(runs_table(alice).index) == [alices]
+    assert alice.selectbox(key="runs_action_run").options == [store.summary(alices).label + " · " + alices]
+    bob = open_as(BOB)
+    assert list(runs_table(bob).index) == [bobs]
+    assert alices not in texts(bob) and personal not in texts(bob)
+
+    # Bob forges a delete of Alice's run through his session's state: refused, her run stays.
+    bob.session_state["runs_confirm_delete"] = alices
+    bob.run()
+    assert not bob.exception and not [b for b in bob.button if b.key == "runs_delete_yes"]
+    assert store.summary(alices).owner == owner_of(ALICE)
+
+    # Alice deletes her own.
+    alice.button(key="runs_delete").click().run()
+    alice.button(key="runs_delete_yes").click().run()
+    assert store.list(owner_of(ALICE)) == [] and [s.run_id for s in store.list(owner_of(BOB))] == [bobs]
+
+
+def test_a_share_link_opens_a_read_only_copy_for_another_owner(store, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MODE", "shared")
+    alices = store.save(make_trained(seed=1), owner=owner_of(ALICE))
+    bob = open_as(BOB, run_link=alices)
+    assert "was shared with you: a read-only copy" in texts(bob)
+    assert bob.selectbox(key="runs_action_run").value == alices
+    keys = {b.key for b in bob.button} | {b.key for b in bob.get("download_button")}
+    assert "runs_open" in keys and "runs_download_pt" in keys and "runs_download_history_csv" in keys
+    assert "runs_delete" not in keys  # view and download, never delete
+    assert not [w for w in bob.text_input if w.key == f"runs_name_{alices}"]
+    assert not [w for w in bob.toggle if w.key == f"runs_pin_{alices}"]
+    assert bob.multiselect(key="runs_selected").value == [alices]  # and it can be compared
+    # Opening it in the Model Builder gives Bob the setup and the weights, not Alice's run to keep.
+    bob.button(key="runs_open").click().run()
+    assert not bob.exception
+    assert bob.session_state["mb_trained"].config == store.get(alices).config
+    assert store.list(owner_of(BOB)) == [] and store.count(owner_of(ALICE)) == 1
+
+
+def test_anonymous_visitors_are_separate_owners(store, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MODE", "shared")
+    first, second = open_as(None), open_as(None)
+    a = first.session_state["identity_of_session"]
+    b = second.session_state["identity_of_session"]
+    assert a.kind == b.kind == "anonymous" and a.owner != b.owner
+    first.run()
+    assert first.session_state["identity_of_session"].owner == a.owner  # a session keeps its owner

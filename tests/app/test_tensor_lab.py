@@ -158,4 +158,205 @@ def test_no_gpu_panel_shows_the_code():
     from tests.app.conftest import open_page
 
     at = open_page("views/tensor_lab.py")
-    assert "x = x.to('cuda')" in shown(at)
+    assert 'device = "cuda" if torch.cuda.is_available() else "cpu"\nx = x.to(device)' in shown(at)
+
+
+# ---- every code panel, run exactly as shown (issue 10), its numbers compared with what the page shows --------
+
+import re  # noqa: E402
+
+from tests.shown_code import numbers, run_shown, uncommented  # noqa: E402
+
+PANEL_STATES = {  # page states, each set as a user would (keys in order); presets first where they set several
+    "course pow": {},
+    "3-D randn, sum over dim 1 keepdim": {"tl_source": "randn", "tl_shape": "2, 3, 4", "tl_op": "sum", "tl_all_dims": False,
+                                          "tl_dim": 1, "tl_keepdim": True},
+    "mean over all dims keepdim": {"tl_source": "arange", "tl_shape": "2, 3", "tl_dtype": "float64", "tl_op": "mean",
+                                   "tl_all_dims": True, "tl_keepdim": True},
+    "preset squeeze": {"tl_preset_squeeze": "click"},
+    "preset unsqueeze": {"tl_preset_unsqueeze": "click"},
+    "preset cat of three": {"tl_preset_cat": "click"},
+    "preset view after transpose (torch refuses)": {"tl_preset_view": "click"},
+    "squeeze a non-size-1 dim (NumPy refuses)": {"tl_source": "rand", "tl_shape": "2, 3", "tl_op": "squeeze",
+                                                 "tl_all_dims": False, "tl_dim": 0},
+    "mean of int64 (torch refuses)": {"tl_source": "literal", "tl_literal": "[[1, 2], [3, 4]]", "tl_dtype": "int64",
+                                      "tl_op": "mean"},
+    "reshape with -1": {"tl_source": "arange", "tl_shape": "4, 3", "tl_dtype": "int64", "tl_op": "reshape",
+                        "tl_new_shape": "2, -1"},
+    "inferred float literal, nan and inf": {"tl_source": "literal", "tl_literal": "[[0.5, nan], [inf, -2.25]]",
+                                           "tl_dtype": "inferred", "tl_op": "pow", "tl_exponent": "0.5"},
+    "bools": {"tl_source": "literal", "tl_literal": "[True, False, True]", "tl_dtype": "inferred", "tl_op": "sum",
+              "tl_all_dims": True, "tl_keepdim": False},
+    "ones to a power, multi-line": {"tl_source": "ones", "tl_shape": "3, 2, 2", "tl_dtype": "float32", "tl_op": "pow",
+                                    "tl_exponent": "3"},
+}
+
+
+def set_state(at, values: dict) -> None:
+    at.button(key="tl_preset_tensor").click().run()  # back to the course tensor first
+    for key, value in values.items():
+        if value == "click":
+            at.button(key=key).click()
+        else:
+            try:
+                at.get_by_key(key).set_value(value) if hasattr(at, "get_by_key") else None
+            except KeyError:
+                at.session_state[key] = value
+        at.run()
+    no_traceback(at)
+
+
+def shown_state(at) -> dict:
+    """The page's code panels (Python) and what it shows: plain outputs, shape lines, errors."""
+    panels = [c.value for c in at.code if c.language == "python"]
+    return {
+        "build_torch": next(p for p in panels if "print(x)\n#" in p),
+        "build_numpy": next(p for p in panels if "print(x_np)\n#" in p),
+        "op": next(p for p in panels if "\nout = " in p or "    out = " in p),
+        "device": next(p for p in panels if "torch.cuda.is_available()" in p),
+        "share": next(p for p in panels if "torch.from_numpy(a)" in p),
+        "outputs": [c.value for c in at.code if c.language != "python"],
+        "shape_lines": [m.value for m in at.markdown if m.value.startswith("shape `")],
+        "errors": [e.value for e in at.error],
+        "info": [i.value for i in at.info],
+    }
+
+
+@pytest.fixture(scope="module")
+def panels(tmp_path_factory):
+    from tests.app.conftest import open_page
+
+    at = open_page("views/tensor_lab.py")
+    states = {}
+    for name, values in PANEL_STATES.items():
+        set_state(at, values)
+        states[name] = shown_state(at)
+    scripts = {f"{name}|{part}": state[part] for name, state in states.items()
+               for part in ("build_torch", "build_numpy", "op")}
+    first = next(iter(states.values()))
+    scripts |= {"device": first["device"], "share": first["share"]}
+    return states, run_shown(scripts, tmp_path_factory.mktemp("tensor_lab_panels"))
+
+
+SHAPE_TORCH = re.compile(r"^torch\.Size\(\[([^\]]*)\]\) torch\.(\w+)$")
+SHAPE_NUMPY = re.compile(r"^\(([^)]*)\) (\w+)$")
+
+
+def split_op_output(stdout: str) -> dict:
+    """``print(out)`` and ``print(out.shape, out.dtype)`` for torch then NumPy, or their 'refuses' lines."""
+    found: dict = {}
+    block: list[str] = []
+    for line in stdout.rstrip("\n").split("\n"):
+        if line.startswith(("torch refuses:", "NumPy refuses:")):
+            found[line.split()[0].lower()] = "refused"
+            block = []
+        elif (match := SHAPE_TORCH.match(line)) and "torch" not in found:
+            found["torch"] = ("\n".join(block), [int(s) for s in match[1].split(",") if s.strip()], match[2])
+            block = []
+        elif (match := SHAPE_NUMPY.match(line)) and "torch" in found:
+            found["numpy"] = ("\n".join(block), [int(s) for s in match[1].split(",") if s.strip()], match[2])
+            block = []
+        else:
+            block.append(line)
+    return found
+
+
+@pytest.mark.parametrize("name", list(PANEL_STATES))
+def test_build_panels_print_what_they_show(panels, name):
+    states, printed = panels
+    for part in ("build_torch", "build_numpy"):
+        panel = states[name][part]
+        shown = uncommented(panel)
+        assert shown and printed[f"{name}|{part}"].rstrip("\n") == shown, (part, panel)
+        for line in panel.split("\n"):  # every line is code or a comment: the whole panel pastes and runs
+            assert not line.startswith(("tensor(", "[", " ")) or line.startswith("#") or "=" in line, line
+
+
+@pytest.mark.parametrize("name", list(PANEL_STATES))
+def test_op_panel_prints_what_the_page_shows(panels, name):
+    states, printed = panels
+    state = states[name]
+    found = split_op_output(printed[f"{name}|op"])
+    torch_lines = [line for line in state["shape_lines"] if "· device" in line]
+    numpy_lines = [line for line in state["shape_lines"][2:] if "· device" not in line]
+    for library, lines in (("torch", torch_lines), ("numpy", numpy_lines)):
+        if found.get(library) == "refused":
+            assert "Raises an error:" in state["errors"] and not (library == "torch" and torch_lines), library
+            continue
+        text, shape, dtype = found[library]
+        assert text in state["outputs"], (library, text, state["outputs"])
+        assert f"shape `{shape}` · dtype `{dtype}`" in lines[0], (library, lines)
+
+
+def test_the_device_and_sharing_panels_print_what_the_page_says(panels):
+    states, printed = panels
+    from playground.device import cuda_available
+
+    device = printed["device"].split()
+    assert device[0] == str(cuda_available()) and device[-1] == ("cuda:0" if cuda_available() else "cpu")
+    share = printed["share"].strip().split("\n")
+    outputs = states["course pow"]["outputs"]
+    assert numbers(share[0]) == numbers(outputs[-2]) and numbers(share[1]) == numbers(outputs[-1])
+
+
+def test_multi_line_results_are_commented_on_every_line(panels):
+    """Issue 11: only the first line of a multi-line result was commented, so pasting the panel failed."""
+    states, printed = panels
+    panel = states["ones to a power, multi-line"]["build_torch"]
+    assert uncommented(panel).count("\n") >= 5 and printed["ones to a power, multi-line|build_torch"].count("\n") >= 6
+
+
+# ---- issue 11 and 12 faults on this page -------------------------------------------------------------------
+
+def test_the_literal_survives_made_by_going_to_zeros_ones_and_back(tensor_lab):
+    """Issue 11: the literal box was wiped after "made by" went literal -> zeros -> ones -> literal."""
+    at = tensor_lab
+    at.text_input(key="tl_literal").set_value("[[7, 8], [9, 10]]").run()
+    at.radio(key="tl_op").set_value("sum").run()  # the exponent box is not drawn now
+    for source in ("zeros", "ones", "literal"):
+        at.selectbox(key="tl_source").set_value(source).run()
+    assert at.text_input(key="tl_literal").value == "[[7, 8], [9, 10]]"
+    assert "tensor(34.)" in shown(at)
+    at.text_input(key="tl_exponent") if False else at.radio(key="tl_op").set_value("pow").run()
+    assert at.text_input(key="tl_exponent").value == "2"
+
+
+def test_a_4301_digit_exponent_is_a_sentence_and_the_rest_of_the_page_stays(tensor_lab):
+    """Issue 12: int() of 4,301 digits raised past the handler and everything below "2. Choose" vanished."""
+    at = tensor_lab
+    before = [h.value for h in at.subheader]
+    at.session_state["tl_exponent"] = "9" * 4_301  # the box keeps 32 characters (max_chars); the logic checks too
+    at.run()
+    no_traceback(at)
+    assert any("Keep the exponent between -64 and 64" in e.value for e in at.error)
+    assert [h.value for h in at.subheader][:2] == before[:2] and "Device" in [h.value for h in at.subheader]
+    assert at.table and at.radio(key="tl_op").value == "pow"
+    at.text_input(key="tl_exponent").set_value("3").run()
+    assert "tensor([ 1.,  8., 27., 64.])" in shown(at)
+
+
+def test_every_box_has_a_length_limit():
+    from playground import limits
+    from tests.app.conftest import open_page
+
+    at = open_page("views/tensor_lab.py")
+    assert at.text_input(key="tl_literal").proto.max_chars == limits.MAX_LITERAL_CHARS
+    assert at.text_input(key="tl_exponent").proto.max_chars == limits.MAX_EXPONENT_CHARS
+    assert at.text_input(key="tl_share_values").proto.max_chars == limits.MAX_NUMBER_LIST_CHARS
+    at.selectbox(key="tl_source").set_value("zeros").run()
+    assert at.text_input(key="tl_shape").proto.max_chars == limits.MAX_SHAPE_CHARS
+    at.radio(key="tl_op").set_value("reshape").run()
+    assert at.text_input(key="tl_new_shape").proto.max_chars == limits.MAX_SHAPE_CHARS
+
+
+def test_the_sidebar_seed_seeds_the_random_tensors(tensor_lab):
+    import torch
+
+    at = tensor_lab
+    at.selectbox(key="tl_source").set_value("randn").run()
+    at.text_input(key="tl_shape").set_value("2, 3").run()
+    for seed in (0, 7):
+        at.sidebar.number_input(key="global_seed").set_value(seed).run()
+        expected = str(torch.randn((2, 3), generator=torch.Generator().manual_seed(seed)))
+        panel = next(c.value for c in at.code if c.language == "python" and "print(x)\n#" in c.value)
+        assert f"manual_seed({seed})" in panel and "\n".join(f"# {line}" for line in expected.split("\n")) in panel

@@ -71,3 +71,30 @@ def test_optimizer_paths_plot_renders(page, app_url):
     )
     assert points == [101]
     assert page.locator("code", has_text="optimizer.zero_grad()").count() >= 1
+
+
+def test_the_optimizer_view_draws_its_paths_and_its_time_is_recorded(page, app_url):
+    """Issue 11: the optimizer-paths view took 3.1 s with only Streamlit's small running icon as feedback.
+    Measured from the click to the paths plot drawn; the Rosenbrock preset (1,000 steps) as well."""
+    import time
+
+    from tests.reliability.conftest import record
+
+    open_page(page, app_url, "autograd")
+    page.wait_for_selector(GRAPH)
+    started = time.perf_counter()
+    page.get_by_text("Optimizer paths", exact=True).click()
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
+    wait_idle(page)
+    view_s = time.perf_counter() - started
+    page.locator(".st-key-ag_f2_preset").click()
+    started = time.perf_counter()
+    page.get_by_role("option", name="Rosenbrock", exact=True).click()
+    page.wait_for_function(
+        "() => { const p = document.querySelectorAll('.js-plotly-plot')[0];"
+        " return p && p._fullData && p._fullData.some(t => t.name && t.name.startsWith('SGD') && t.x.length > 500); }")
+    wait_idle(page)
+    rosenbrock_s = time.perf_counter() - started
+    record("autograd (browser)", "click to optimizer paths drawn (s): the view / the Rosenbrock preset",
+           f"{view_s:.2f} / {rosenbrock_s:.2f}")
+    assert page.locator('[data-testid="stException"]').count() == 0  # the times are figures, not assertions

@@ -12,7 +12,8 @@ from tests.browser.conftest import open_page, wait_idle
 
 pytestmark = pytest.mark.browser
 
-EPOCH_JS = "() => { const m = document.body.innerText.match(/Epoch (\\d+) · (\\w+)/); return m ? [+m[1], m[2]] : [-1, ''] }"
+EPOCH_JS = ("() => { const m = document.body.innerText.match(/Epoch (\\d+)(?: \\/ \\d+)? · (\\w+)/); "
+            "return m ? [+m[1], m[2]] : [-1, ''] }")
 
 
 def epoch_and_status(tab) -> tuple[int, str]:
@@ -50,19 +51,18 @@ def test_train_circle_in_the_background_and_test_it(page, app_url):
 
     wait_epoch(page, 20, timeout_s=120)
     page.locator(".st-key-mb_stop button").first.click()
-    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)
     wait_idle(page)
+    page.get_by_role("tab", name="Test").click()
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)
     assert epoch_and_status(page)[1] == "stopped"
     values = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     assert values[0].strip() == "Test accuracy"
     accuracy = float(page.locator('[data-testid="stMetricValue"]').first.inner_text())
     assert accuracy >= 0.9
 
-    heat = page.locator('.st-key-mb_heatmap[data-stale="false"] .js-plotly-plot').first
-    heat.scroll_into_view_if_needed()
-    assert heat.is_visible()
-    box = heat.bounding_box()
-    assert box and box["width"] > 300 and box["height"] > 300
-    assert page.locator('.st-key-mb_heatmap[data-stale="false"] .heatmaplayer').count() >= 1
+    boundary = page.locator(".st-key-mb_boundary img").first
+    assert boundary.is_visible()
+    box = boundary.bounding_box()
+    assert box and box["width"] > 250 and box["height"] > 250
     assert page.get_by_text(re.compile("Confusion matrix")).count() >= 1
     assert page.locator('[data-testid="stException"]').count() == 0

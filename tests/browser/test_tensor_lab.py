@@ -42,3 +42,42 @@ def test_bad_literal_shows_sentence_and_page_recovers(page, app_url):
     box.press("Enter")
     wait_idle(page)
     page.get_by_text("Same values, same shape [4], same dtype float32.").wait_for()
+
+
+PRESET_LABELS = ("Course: [1, 2, 3, 4] ** 2", "Course: squeeze(0) on [1, 2, 3]", "Course: unsqueeze(1) on [2, 3]",
+                 "Course: cat along dim 1", "view after transpose")
+
+
+def test_preset_labels_are_read_whole_at_1440_and_1280(browser, app_url):
+    """Issue 11: "Course: squeeze(0) on [1..." was cut off in five narrow columns."""
+    for width, height in ((1440, 900), (1280, 720)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        try:
+            open_page(tab, app_url, "")
+            for label in PRESET_LABELS:
+                button = tab.get_by_role("button", name=label, exact=True)
+                button.wait_for()
+                assert button.inner_text().strip() == label
+                clipped = button.evaluate(
+                    "b => [b, ...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1"
+                    " && getComputedStyle(e).overflow !== 'visible')")
+                assert not clipped, (width, label)
+                box = button.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, label, box)
+        finally:
+            context.close()
+
+
+def test_the_literal_is_kept_when_made_by_goes_to_zeros_ones_and_back(page, app_url):
+    open_page(page, app_url, "")
+    box = page.locator(".st-key-tl_literal input")
+    box.fill("[[7, 8], [9, 10]]")
+    box.press("Enter")
+    wait_idle(page)
+    for source in ("zeros", "ones", "literal"):
+        page.locator(".st-key-tl_source").click()
+        page.get_by_role("option", name=source, exact=True).click()
+        wait_idle(page)
+    assert page.locator(".st-key-tl_literal input").input_value() == "[[7, 8], [9, 10]]"

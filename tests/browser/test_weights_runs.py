@@ -178,10 +178,12 @@ def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp
 @pytest.mark.skipif(not builder_calls("read_url"), reason="views/model_builder.py does not call model_builder_io.read_url/sync_url yet")
 def test_a_shared_link_opens_the_same_setup_in_another_browser(browser, page, app_url):
     open_page(page, app_url, "model_builder")
+    page.get_by_role("button", name="More").click()  # the seed is among the settings under "More"
     box = page.locator(".st-key-mb_seed input")
     box.fill("42")
     box.press("Enter")
     wait_idle(page)
+    page.keyboard.press("Escape")
     box = page.locator(".st-key-mb_layers input")
     box.fill("3")
     box.press("Enter")
@@ -196,6 +198,7 @@ def test_a_shared_link_opens_the_same_setup_in_another_browser(browser, page, ap
         tab.goto(link)
         tab.wait_for_selector('[data-testid="stSidebar"]')
         wait_idle(tab)
+        tab.get_by_role("button", name="More").click()
         tab.wait_for_function(  # the page may still be drawing its first run: wait for the values
             "() => document.querySelector('.st-key-mb_seed input')?.value === '42'"
             " && document.querySelector('.st-key-mb_layers input')?.value === '3'"

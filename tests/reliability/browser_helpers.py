@@ -11,7 +11,8 @@ import psutil
 from tests.browser.conftest import ARTIFACTS, free_port, start_app, stop_app
 
 SESSION_TTL_S = 5  # server.disconnectedSessionTTL for these servers: a closed tab's session goes after 5 s
-EPOCH_JS = "() => { const m = document.body.innerText.match(/Epoch (\\d+) · (\\w+)/); return m ? [+m[1], m[2]] : [-1, ''] }"
+EPOCH_JS = ("() => { const m = document.body.innerText.match(/Epoch (\\d+)(?: \\/ \\d+)? · (\\w+)/); "
+            "return m ? [+m[1], m[2]] : [-1, ''] }")
 
 
 class Server:

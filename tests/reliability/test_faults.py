@@ -24,8 +24,10 @@ from playground.errors import PlaygroundError
 from playground.execution.pool import DIED_SENTENCE
 from playground.runs import store as run_store
 from playground.runs.store import SqliteRunStore
+from playground.runs.store_postgres import PostgresRunStore
 from tests.app.conftest import open_page, texts
 from tests.reliability.conftest import ROOT, assert_no_traceback, record
+from tests.runs_stores import location
 from tests.sample_runs import make_trained
 
 DEADLINE_S = 120
@@ -35,12 +37,16 @@ DEADLINE_S = 120
 WRITER = textwrap.dedent("""
     import os, sys
     from playground.builder.config import ModelSpec
-    from playground.runs.store import SqliteRunStore
     from tests.sample_runs import make_trained
 
-    data_dir, log_path, first_seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    where, log_path, first_seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if where.startswith("postgresql://"):
+        from playground.runs.store_postgres import PostgresRunStore
+        store = PostgresRunStore(where)
+    else:
+        from playground.runs.store import SqliteRunStore
+        store = SqliteRunStore(where)
     spec = ModelSpec(in_features=2, hidden=(256, 256), activations=("relu", "relu"), out_features=3)
-    store = SqliteRunStore(data_dir)
     seed = first_seed
     with open(log_path, "a") as log:
         log.write("ready\\n"); log.flush()
@@ -58,16 +64,18 @@ def expected_weights(seed: int) -> dict[str, torch.Tensor]:
     return make_trained(spec=spec, seed=seed).state_dict
 
 
-def test_sigkill_during_run_store_writes_leaves_only_whole_runs(tmp_path):
+def test_sigkill_during_run_store_writes_leaves_only_whole_runs(tmp_path, new_store, store_kind):
     """A writer saving ~260 KB runs in a loop is SIGKILLed at random moments, five times, then restarted.
-    Every run it finished is listed with the right weights; nothing half-written is listed."""
-    data_dir, log_path = tmp_path / "data", tmp_path / "completed.log"
+    Every run it finished is listed with the right weights; nothing half-written is listed. Against both
+    stores: SQLite with weight files, and PostgreSQL (a killed client's open transaction is rolled back)."""
+    where = location(new_store())  # a folder (SQLite) or a database URL (PostgreSQL)
+    data_dir, log_path = Path(where), tmp_path / "completed.log"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     rng = random.Random(6)
     kills = 0
     seed = 0
     for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), str(log_path), str(seed)], cwd=ROOT, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, where, str(log_path), str(seed)], cwd=ROOT, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (not log_path.exists() or "ready" not in log_path.read_text()):
             time.sleep(0.05)
@@ -80,7 +88,7 @@ def test_sigkill_during_run_store_writes_leaves_only_whole_runs(tmp_path):
     completed = {run_id: int(s) for run_id, s in (line.split() for line in log_path.read_text().splitlines() if line != "ready")}
     assert len(completed) >= 5, "the writer should have finished some runs between kills"
 
-    store = SqliteRunStore(data_dir)  # the restart: the store opens
+    store = PostgresRunStore(where) if store_kind == "postgres" else SqliteRunStore(where)  # the restart
     assert store.writable
     listed = {summary.run_id for summary in store.list()}
     assert set(completed) <= listed  # every completed run is intact ...
@@ -91,10 +99,12 @@ def test_sigkill_during_run_store_writes_leaves_only_whole_runs(tmp_path):
         if seed_of is not None:
             want = expected_weights(seed_of)
             assert all(torch.equal(trained.state_dict[k], want[k]) for k in want), run_id
-    leftovers = [p.name for p in (data_dir / "weights").iterdir() if p.name.startswith(".tmp-")]
-    record("faults", "run store: SIGKILLs during writes", kills)
-    record("faults", "run store: runs completed and intact after restart", len(completed))
-    record("faults", "run store: temporary files left by kills (unlisted, swept after an hour)", len(leftovers))
+    record("faults", f"run store ({store_kind}): SIGKILLs during writes", kills)
+    record("faults", f"run store ({store_kind}): runs completed and intact after restart", len(completed))
+    if store_kind == "sqlite":
+        leftovers = [p.name for p in (data_dir / "weights").iterdir() if p.name.startswith(".tmp-")]
+        record("faults", "run store (sqlite): temporary files left by kills (unlisted, swept after an hour)",
+               len(leftovers))
     # A store that keeps working after the crashes: one more run is kept and listed.
     new_id = store.save(make_trained(seed=99))
     assert new_id in {s.run_id for s in store.list()}
@@ -197,6 +207,7 @@ PAGE = "views/model_builder.py"
 def builder(tmp_path, monkeypatch):
     monkeypatch.setenv(run_store.DATA_DIR_ENV, str(tmp_path / "data"))
     at = open_page(PAGE, timeout=120)
+    at.select_slider(key="mb_speed").set_value("as fast as it goes").run()
     yield at
     job = at.session_state["mb_job"] if "mb_job" in at.session_state else None
     if job is not None:
@@ -322,8 +333,8 @@ def test_a_killed_worker_is_reported_and_the_session_trains_again(builder):
 @pytest.mark.slow
 def test_learning_rate_10_divergence_is_caught_with_a_sentence(builder):
     at = builder
-    set_value(at, "selectbox", "mb_dataset", "plane")  # regression: MSE with SGD at lr 10 explodes
-    set_value(at, "radio", "mb_optimizer", "sgd")
+    at.button(key="mb_ds_plane").click().run()  # regression: MSE with SGD at lr 10 explodes
+    set_value(at, "selectbox", "mb_optimizer", "sgd")
     set_value(at, "select_slider", "mb_lr", 10.0)
     set_value(at, "number_input", "mb_epochs", 200)
     at.button(key="mb_play").click().run()

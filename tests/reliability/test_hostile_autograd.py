@@ -49,15 +49,18 @@ EXPRESSION_CASES = [
     ("non-scalar-backward", "x.pow(2)", "backward() needs a single number"),
 ]
 
-VALUE_CASES = [
-    ("value-code", "__import__('os').system('id')", "A value may hold only numbers"),
-    ("value-depth-1000", "[" * 1_000 + "1." + "]" * 1_000, "does not parse"),
-    ("value-5-MB", "[" + "1., " * 1_300_000 + "1.]", "does not parse"),  # the box keeps 100,000 characters
-    ("value-ragged", "[[1., 2.], [3.]]", "different lengths"),
+VALUE_CASES = [  # read by Tensor Lab's literal parser (one parser for both pages)
+    ("value-code", "__import__('os').system('id')", "is not a number"),
+    ("value-depth-1000", "[" * 1_000 + "1." + "]" * 1_000, "nested deeper than 6 levels"),
+    ("value-5-MB", "[" + "1., " * 1_300_000 + "1.]", "more than 10,000 numbers"),  # the box keeps 100,000 characters
+    ("value-ragged", "[[1., 2.], [3.]]", "ragged"),
     ("value-empty-list", "[]", "empty list"),
     ("value-inf", "1e999", "too large"),
-    ("value-arabic-digits", "[١, ٢]", "does not parse"),
-    ("value-dict", "{'a': 1}", "A value may hold only numbers"),
+    ("value-nan", "[nan, 1.]", "not finite"),
+    ("value-4301-digits", "9" * 4_301, "does not fit in a 64-bit integer"),
+    ("value-arabic-digits", "[١, ٢]", "not a plain ASCII digit"),
+    ("value-dict", "{'a': 1}", "Could not read the literal"),
+    ("value-markdown-image", "![x](http://127.0.0.1:9/a.png)", "Could not read the literal at character 1 (`![x]"),
 ]
 
 
@@ -171,3 +174,52 @@ def test_evaluation_never_sees_a_python_object():
     """Only tensors go in and come out: the evaluator has no names beyond the declared ones."""
     out = evaluate_text("(x * 2).sum()", {"x": torch.ones(3)})
     assert isinstance(out, torch.Tensor) and out.item() == 6.0
+
+
+def test_a_costly_optimizer_setup_is_refused_on_the_page_without_running_it(page, monkeypatch):
+    """Issue 12: a ~200-character function, 6 paths of 2,000 steps cost 11.6-14.1 s of the page's own thread."""
+    import time
+
+    import playground.autograd.optimizer_paths as optimizer_paths
+    from tests.reliability.conftest import record
+    from tests.unit.autograd.test_optimizer_paths import COSTLY
+
+    at = page
+    at.radio(key="ag_view").set_value("Optimizer paths").run()
+    at.multiselect(key="ag_opt_kinds").set_value(["SGD"]).run()
+    at.number_input(key="ag_opt_steps").set_value(2000).run()
+    set_text(at, "ag_opt_SGD_more", "0.01, 0.02, 0.03, 0.04, 0.06")
+    at.text_input(key="ag_f2_expr").set_value(COSTLY)
+    real_run_path = optimizer_paths.run_path
+    monkeypatch.setattr(optimizer_paths, "run_path", lambda *a: pytest.fail("no step may run"))
+    started = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - started
+    assert_sentence(at, "too much to run at each change")
+    monkeypatch.setattr(optimizer_paths, "run_path", real_run_path)
+    record("autograd", "costly optimizer setup (6 paths x 2,000 steps, 197 characters): seconds to the sentence",
+           round(seconds, 3))
+    at.number_input(key="ag_opt_steps").set_value(100).run()  # fewer steps: it runs
+    assert not at.error and len(at.dataframe[0].value) == 6
+    set_text(at, "ag_opt_SGD_more", "")
+    at.radio(key="ag_view").set_value("Graph and gradients").run()
+    restore(at)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("ag_expression", "x.pow(2).sum() + ![x](http://127.0.0.1:9/a.png)"),
+    ("ag_expression", "[x](http://127.0.0.1:9/a.png)"),
+    ("ag_var_0_literal", "![x](http://127.0.0.1:9/a.png)"),
+    ("ag_var_0_name", "![x](http://127.0.0.1:9/a.png)"),
+], ids=["expression-image", "expression-link", "value-image", "name-image"])
+def test_text_typed_into_a_box_is_shown_as_text(page, key, value):
+    from tests.reliability.test_hostile_tensor_lab import assert_user_text_stays_text
+
+    at = page
+    restore(at)
+    set_text(at, key, value)
+    assert not at.exception and at.error
+    assert_user_text_stays_text(at)
+    if key == "ag_var_0_name":
+        set_text(at, "ag_var_0_name", "x")
+    restore(at)

@@ -41,7 +41,8 @@ REFUSED = [
     ("inf-cell", ("a,b,label\n1,inf,0\n" + rows(30)).encode(), "is not a number ('inf')"),
     ("empty-cell", ("a,b,label\n1,,0\n" + rows(30)).encode(), "is not a number"),
     ("mixed-types", ("a,b,label\n1,two,0\n" + rows(30)).encode(), "column 'b' is not a number ('two')"),
-    ("ragged-row", ("a,b,label\n1,2\n" + rows(30)).encode(), "make every row the same length"),
+    ("short-row", ("a,b,label\n1,2\n" + rows(30)).encode(), "Row 1, column 'label' (the target) is empty"),
+    ("long-row", ("a,b,label\n1,2,0,9\n" + rows(30)).encode(), "make every row the same length"),
     ("duplicate-header", ("a,a,label\n" + rows(30)).encode(), "a name of its own"),
     ("empty-target", ("a,b,label\n1,2,\n" + rows(30)).encode(), "(the target) is empty"),
     ("one-class", ("a,b,label\n" + "\n".join(f"{i},{i},1" for i in range(30))).encode(), "only one class"),
@@ -159,10 +160,10 @@ def builder():
 @pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in PAGE_CASES], ids=[c[0] for c in PAGE_CASES])
 def test_hostile_csv_on_the_model_builder(builder, data, fragment):
     at = builder
-    at.selectbox(key="mb_dataset").set_value("csv").run()
+    at.button(key="mb_ds_csv").click().run()
     at.file_uploader(key="mb_csv_file").upload("hostile.csv", data).run()
     assert_sentence(at, fragment)
     at.file_uploader(key="mb_csv_file").upload("good.csv", GOOD).run()  # the page still works
     assert not at.exception and not at.error, [e.value for e in at.error]
-    at.selectbox(key="mb_dataset").set_value("circle").run()  # the generated data's settings are still there
+    at.button(key="mb_ds_circle").click().run()  # the generated data's settings are still there
     assert not at.exception and not at.error

@@ -7,11 +7,14 @@ normal result and the markers are still there.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from playground import limits
 from playground.errors import PlaygroundError
-from playground.tensors.build import TensorSpec, build, parse_shape
+from playground.tensors.build import TensorSpec, build
+from playground.tensors.literal import parse_shape
 from tests.app.conftest import open_page, texts
 from tests.reliability.conftest import assert_no_traceback, assert_plain, assert_sentence
 
@@ -31,7 +34,9 @@ PAGE_CASES = [
     ("literal-ragged", {"tl_literal": "[[1, 2], [3]]"}, "ragged"),
     ("literal-mixed-depth", {"tl_literal": "[[1], 2]"}, "mixes numbers and lists"),
     ("literal-depth-1000", {"tl_literal": DEEP}, "nested deeper than 6 levels"),
-    ("literal-5-MB", {"tl_literal": FIVE_MB}, "characters long; the limit is 100,000"),
+    # The box keeps 100,000 characters (max_chars), so the page sees the element limit; the logic's own
+    # character limit is tested below, for a value that reaches it by another road.
+    ("literal-5-MB", {"tl_literal": FIVE_MB}, "more than 10,000 numbers"),
     ("literal-over-element-limit", {"tl_literal": MANY}, "more than 10,000 numbers"),
     ("literal-empty-string", {"tl_literal": "   "}, "The literal is empty"),
     ("literal-arabic-digits", {"tl_literal": "[١, ٢, ٣]"}, "not a plain ASCII digit"),
@@ -52,6 +57,11 @@ PAGE_CASES = [
     ("exponent-huge", {"tl_exponent": "1e9"}, "Keep the exponent between -64 and 64"),
     ("exponent-9**9**9", {"tl_exponent": "9**9**9"}, "is not a number"),
     ("exponent-nan", {"tl_exponent": "nan"}, "is not a number"),
+    ("exponent-4301-digits", {"tl_exponent": "9" * 4_301}, "Keep the exponent between -64 and 64"),  # box: 32 chars
+    ("exponent-markdown-image", {"tl_exponent": "![x](http://127.0.0.1:9/a.png)"}, "The exponent `![x](http://127"),
+    ("literal-4301-digit-integer", {"tl_literal": "[" + "9" * 4_301 + "]"}, "does not fit in a 64-bit integer"),
+    ("shape-4301-digits", {"tl_source": "zeros", "tl_shape": "9" * 4_301}, "must be whole numbers"),
+    ("sharing-demo-4301-digits", {"tl_share_values": "9" * 4_301}, "must be numbers separated by commas"),
     ("reshape-two-minus-ones", {"tl_op": "reshape", "tl_new_shape": "-1, -1"}, "Only one size may be -1"),
     ("reshape-words", {"tl_op": "view", "tl_new_shape": "rm -rf /"}, "must be whole numbers"),
     ("cat-input-10^9", {"tl_op": "cat", "tl_dim": 0, "tl_cat1_source": "ones", "tl_cat1_shape": "100000, 100000"},
@@ -154,3 +164,49 @@ def test_shape_limits(text, fragment):
     with pytest.raises(PlaygroundError) as caught:
         build(TensorSpec(source="randn", literal="", shape=parse_shape(text), dtype="float32", seed=0))
     assert_plain(caught.value, fragment)
+
+
+@pytest.mark.parametrize(("call", "fragment"), [
+    (lambda: __import__("playground.tensors.ops", fromlist=["x"]).parse_exponent("9" * 4_301), "4,301 characters long"),
+    (lambda: __import__("playground.tensors.ops", fromlist=["x"]).parse_exponent("9" * 33), "33 characters long"),
+    (lambda: __import__("playground.tensors.literal", fromlist=["x"]).parse_numbers("1," * 2_001), "at most 4,000"),
+    (lambda: __import__("playground.tensors.literal", fromlist=["x"]).parse_shape("1," * 101), "at most 200 characters"),
+    (lambda: build(TensorSpec(source="literal", literal="[" + "1" * 5_000 + "]")), "does not fit in a 64-bit"),
+], ids=["exponent-4301-digits", "exponent-33-chars", "array-values-4002-chars", "shape-202-chars", "literal-5000-digits"])
+def test_each_box_is_bounded_in_the_logic_too(call, fragment):
+    """The boxes cut what is typed (max_chars); a value that reaches the logic by another road is refused there."""
+    with pytest.raises(PlaygroundError) as caught:
+        call()
+    assert_plain(caught.value, fragment)
+
+
+# -------------------------------------------------------------------------------- text stays text
+
+IMAGE = "![x](http://127.0.0.1:9/a.png)"
+CODE_SPAN = re.compile(r"`[^`]*`")
+
+
+def assert_user_text_stays_text(at) -> None:
+    """Wherever the page echoes the user's text through Markdown, it is inside a code span or escaped: no
+    image, link or HTML can come of it (issue 12 item 4). The page's own text has no links or images."""
+    for kind in ("markdown", "caption", "error", "warning", "info", "success"):
+        for element in getattr(at, kind):
+            if kind == "markdown" and 'class="shape-picture"' in element.value:
+                continue
+            outside = CODE_SPAN.sub("", str(element.value)).replace("\\]\\(", "").replace("\\<", "")
+            assert "](" not in outside and "<img" not in outside, (kind, element.value)
+
+
+@pytest.mark.parametrize("values", [
+    {"tl_literal": IMAGE}, {"tl_literal": f"[1, {IMAGE}]"}, {"tl_exponent": IMAGE},
+    {"tl_op": "reshape", "tl_new_shape": IMAGE}, {"tl_source": "zeros", "tl_shape": IMAGE},
+    {"tl_share_values": IMAGE}, {"tl_literal": "<img src=http://127.0.0.1:9/b.png>"},
+], ids=["literal", "literal-item", "exponent", "new-shape", "shape", "array-values", "html"])
+def test_text_typed_into_a_box_is_shown_as_text(lab, values):
+    at = lab
+    restore_normal(at)
+    set_widgets(at, values)
+    assert_no_traceback(at)
+    assert at.error, "a sentence is shown"
+    assert_user_text_stays_text(at)
+    restore_normal(at)

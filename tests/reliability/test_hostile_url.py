@@ -43,7 +43,7 @@ URL_CASES = [
     ("activation-unknown", {"activations": "os.system,tanh"}, "not one of", lambda c: "os.system" not in c.model.activations),
     ("dataset-path", {"dataset": "../../etc/passwd"}, "not one of", lambda c: c.data.dataset == RunConfig().data.dataset),
     ("dataset-csv", {"dataset": "csv"}, "cannot travel in a link", lambda c: c.data.dataset == RunConfig().data.dataset),
-    ("bool-wrong-type", {"shuffle": "maybe"}, "shuffling", lambda c: c.train.shuffle == RunConfig().train.shuffle),
+    ("bool-wrong-type", {"shuffle": "maybe"}, "shuffle each epoch", lambda c: c.train.shuffle == RunConfig().train.shuffle),
     ("repeated-key", {"samples": ["100", "200", "300"]}, "3 times; the last one was used", lambda c: c.data.n_samples == 300),
     ("very-long-value", {"seed": LONG}, "longer than 2,000 characters", lambda c: c.train.seed == RunConfig().train.seed),
     ("unknown-key", {"evil": "1"}, "'evil' is not one the playground knows", lambda c: c == RunConfig()),

@@ -92,6 +92,7 @@ def test_two_sessions_train_different_models_at_once_and_each_keeps_its_own(brow
         ids = []
         for tab in (a, b):
             tab.locator(".st-key-mb_stop button").first.click()
+            tab.get_by_role("tab", name="Save and load").click()
             tab.get_by_text("was kept as run").wait_for(timeout=60_000)
             wait_idle(tab)
             epoch, status = epoch_and_status(tab)
@@ -185,7 +186,7 @@ async def _session(browser, url: str, index: int, result: dict) -> None:
         deadline = time.monotonic() + LOAD_DEADLINE_S
         while time.monotonic() < deadline:
             text = await tab.inner_text("body")
-            found = re.search(r"Epoch (\d+) · (\w+)", text)
+            found = re.search(r"Epoch (\d+)(?: / \d+)? · (\w+)", text)
             if found and found.group(2) in ("finished", "failed", "diverged", "stopped"):
                 result["status"] = (int(found.group(1)), found.group(2))
                 break
@@ -375,9 +376,9 @@ def test_models_beyond_the_limits_are_refused_with_a_sentence(spec, fragment):
 
 @pytest.mark.parametrize(("train", "fragment"), [
     ({"epochs": limits.MAX_EPOCHS + 1}, "Epochs"),
-    ({"batch_size": limits.MAX_BATCH_SIZE + 1}, "batch size"),
-    ({"lr": 100.0}, "learning rate"),
-    ({"lr": float("nan")}, "learning rate"),
+    ({"batch_size": limits.MAX_BATCH_SIZE + 1}, "Batch size"),
+    ({"lr": 100.0}, "Learning rate"),
+    ({"lr": float("nan")}, "Learning rate"),
 ], ids=["epochs", "batch", "lr-100", "lr-nan"])
 def test_training_settings_beyond_the_limits_are_refused_with_a_sentence(train, fragment):
     with pytest.raises(PlaygroundError) as caught:

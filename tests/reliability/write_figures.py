@@ -14,7 +14,9 @@ DOC = HERE.parents[1] / "docs" / "RELIABILITY.md"
 OPEN = "<!-- figures: written from artifacts/figures.json by tests/reliability/write_figures.py -->\n"
 CLOSE = "\n<!-- /figures -->"
 SOURCES = {"csv": "test_hostile_csv.py", "extremes": "test_faults.py", "faults": "test_faults.py",
-           "session gone": "test_session_gone.py", "load": "test_isolation_load.py"}
+           "session gone": "test_session_gone.py", "load": "test_isolation_load.py",
+           "weights": "test_hostile_weights.py", "autograd": "test_hostile_autograd.py",
+           "autograd (browser)": "tests/browser/test_autograd.py"}
 
 
 def table(figures: dict) -> str:

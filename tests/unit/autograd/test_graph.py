@@ -15,8 +15,8 @@ from playground.autograd.variables import (
     VariableSpec,
     format_nested,
     make_tensors,
-    parse_literal,
-    parse_shape,
+    parse_random_shape,
+    parse_value,
 )
 from playground.errors import PlaygroundError
 from playground.limits import MAX_GRADCHECK_ELEMENTS, MAX_TENSOR_DIMS, MAX_TENSOR_ELEMENTS, MAX_VARIABLES
@@ -31,19 +31,32 @@ def spec(expression: str, *variables: VariableSpec, seed: int = 0) -> Expression
 # ---- variables ----------------------------------------------------------------------------------------------
 
 def test_literals_parse_to_nested_floats():
-    assert parse_literal("[[1., 0.], [-1., 1.]]") == [[1.0, 0.0], [-1.0, 1.0]]
-    assert parse_literal(" -2.5 ") == -2.5
-    assert parse_literal("(1, 2, +3)") == [1.0, 2.0, 3.0]
+    assert parse_value("[[1., 0.], [-1., 1.]]") == [[1.0, 0.0], [-1.0, 1.0]]
+    assert parse_value(" -2.5 ") == -2.5
+    assert parse_value("[1, 2, +3]") == [1.0, 2.0, 3.0]
+    assert all(isinstance(v, float) for v in parse_value("[1, 2, +3]"))
 
 
 @pytest.mark.parametrize("text", [
     "", "[1, [2]]", "[[1, 2], [3]]", "[]", "__import__('os')", "[x]", "'1'", "[True]", "1e999", "10" * 200,
     "[" * 7 + "1" + "]" * 7, "[" * 300 + "1" + "]" * 300, "[1, 2", "{1: 2}", "[1 + 2]",
-    "[" + ", ".join(["1"] * (MAX_TENSOR_ELEMENTS + 1)) + "]",
+    "[" + ", ".join(["1"] * (MAX_TENSOR_ELEMENTS + 1)) + "]", "[nan]", "inf", "(1, 2)", "9" * 4_301,
 ])
 def test_bad_literals_are_refused(text):
     with pytest.raises(PlaygroundError):
-        parse_literal(text)
+        parse_value(text)
+
+
+def test_autograd_reads_values_with_the_tensor_lab_parser(monkeypatch):
+    """One literal parser: the Autograd page's values go through playground/tensors/literal.py."""
+    import playground.autograd.variables as variables
+
+    seen = []
+    real = variables.parse_literal
+    monkeypatch.setattr(variables, "parse_literal", lambda text: seen.append(text) or real(text))
+    parse_value("[1., 2.]")
+    make_tensors(spec("x.sum()", VariableSpec("x", literal="[3., 4.]")))
+    assert seen == ["[1., 2.]", "[3., 4.]"]
 
 
 def test_format_nested_writes_course_style():
@@ -62,12 +75,13 @@ def test_variable_names_are_checked():
 
 
 def test_shapes_are_checked():
-    assert parse_shape("2, 3") == (2, 3)
-    assert parse_shape("(4,)") == (4,)
-    assert parse_shape("") == ()
-    for bad in ["2, x", "0", "-1", ", ".join(["2"] * (MAX_TENSOR_DIMS + 1)), "1000, 1000"]:
+    assert parse_random_shape("2, 3") == (2, 3)
+    assert parse_random_shape("(4,)") == (4,)
+    assert parse_random_shape("") == ()
+    for bad in ["2, x", "0", "-1", ", ".join(["2"] * (MAX_TENSOR_DIMS + 1)), "1000, 1000", "2, " * 100 + "2",
+                "9" * 5_000]:
         with pytest.raises(PlaygroundError):
-            parse_shape(bad)
+            parse_random_shape(bad)
 
 
 def test_spec_round_trips_through_a_dict():

@@ -165,3 +165,74 @@ def test_one_optimizer_at_several_learning_rates_walks_several_paths():
     first_step = {p.label: p.xs[1] for p in paths}  # SGD's first step is x - lr * 2x, momentum or not
     assert first_step == pytest.approx({"SGD (lr 0.05, momentum 0.5)": 0.9, "SGD (lr 0.01, momentum 0.5)": 0.98,
                                         "SGD (lr 0.2, momentum 0.5)": 0.6})
+
+
+# ---- the work bound and the fast evaluation --------------------------------------------------------------------
+
+COSTLY = "(" + " + ".join(["x", "y"] * 12) + ") + (" + " + ".join(["x*x", "y*y"] * 6) + ") + x"  # 197 characters
+
+
+def test_the_work_bound_holds_at_its_edge(monkeypatch):
+    from playground import limits
+    from playground.autograd.expression import parse_expression
+    from playground.autograd.optimizer_paths import optimizer_work, tree_size
+
+    tree = parse_expression(BOWL, {"x", "y"})
+    assert tree_size(tree) == 9  # x, 2, **, 3, y, 2, **, *, +
+    spec = OptimizerRunSpec(BOWL, (1.0, 1.0), 40, (OptimizerSpec("SGD", 0.05), OptimizerSpec("Adam", 0.1)))
+    work = optimizer_work(40, 2, tree)
+    assert work == 40 * 2 * (9 + limits.OPTIMIZER_STEP_COST)
+    monkeypatch.setattr(limits, "MAX_OPTIMIZER_WORK", work)
+    spec.validate()
+    monkeypatch.setattr(limits, "MAX_OPTIMIZER_WORK", work - 1)
+    with pytest.raises(PlaygroundError, match="too much to run at each change"):
+        spec.validate()
+
+
+def test_the_costly_setup_of_issue_12_is_refused_before_it_runs(monkeypatch):
+    """6 paths of 2,000 steps on a ~200-character function took 11.6-14.1 s of the page's thread."""
+    import playground.autograd.optimizer_paths as optimizer_paths
+
+    spec = OptimizerRunSpec(COSTLY, (0.5, 0.5), 2000, tuple(OptimizerSpec("Adam", 0.001 * (i + 1)) for i in range(6)))
+    monkeypatch.setattr(optimizer_paths, "run_path", lambda *a: pytest.fail("no step may run"))
+    with pytest.raises(PlaygroundError, match="6 paths of 2,000 steps on a function of 97 parts"):
+        run_paths(spec)
+    monkeypatch.undo()
+    for name in ("Rosenbrock", "Himmelblau", "bowl", "saddle"):  # every preset, at its own steps, with 6 paths
+        surface = FUNCTIONS_2D[name]
+        OptimizerRunSpec(surface.expression, surface.start, surface.steps,
+                         tuple(OptimizerSpec("SGD", surface.lr * (i + 1)) for i in range(6))).validate()
+
+
+@pytest.mark.parametrize("expression", [
+    BOWL, "(1 - x)**2 + 100*(y - x**2)**2", "sin(x) * cos(y) + exp(-x**2) / (1 + y**2)", "-x + sqrt(x**2 + y**2 + 1)",
+    "tanh(x - y) + sigmoid(x * y) + relu(x) + abs(y) + log(1 + x**2)", "x.pow(3) - 3 * y + 2 ** 2", "2 * 3 + x * y",
+])
+def test_the_fast_evaluation_makes_the_same_numbers(expression):
+    """After the first, checked evaluation a path re-evaluates f without the checks: bit for bit the same."""
+    from playground.autograd.expression import compile_pointwise, evaluate, parse_expression
+
+    tree = parse_expression(expression, {"x", "y"})
+    fast = compile_pointwise(tree, torch.float64)
+    for x, y in [(0.3, -1.7), (2.0, 0.5), (-1e-3, 7.25)]:
+        px = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        py = torch.tensor(y, dtype=torch.float64, requires_grad=True)
+        slow = evaluate(tree, {"x": px, "y": py}, dtype=torch.float64)
+        (gx, gy) = torch.autograd.grad(slow, [px, py], allow_unused=True, materialize_grads=True)
+        quick = fast({"x": px, "y": py})
+        (qx, qy) = torch.autograd.grad(quick, [px, py], allow_unused=True, materialize_grads=True)
+        assert slow.item() == quick.item() or (math.isnan(slow.item()) and math.isnan(quick.item()))
+        assert gx.item() == qx.item() and gy.item() == qy.item()
+
+
+def test_the_warm_up_runs_once_per_process_off_the_page_thread():
+    import threading
+
+    from playground.autograd.optimizer_paths import warm_up_in_background
+
+    warm_up_in_background()
+    warm_up_in_background()
+    warmers = [t for t in threading.enumerate() if t.name == "playground-optimizer-warm-up"]
+    assert len(warmers) <= 1 and all(t.daemon for t in warmers)
+    for thread in warmers:
+        thread.join(timeout=60)

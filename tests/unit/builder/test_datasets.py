@@ -128,7 +128,7 @@ def test_csv_bom_semicolons_and_text_columns():
         (b"a,b,label\n1,2,0\n3,,1\n5,6,0\n", "Row 2, column 'b'"),
         (b"a,b,label\n1,2,0\n3,x,1\n5,6,0\n", "Row 2, column 'b'"),
         (b"a,b,label\n1,2,0\n3,4,0\n", "only one class"),
-        (b"a,b,label\n1,2,0\n3,4\n", "Row 2 has 2 cells"),
+        (b"a,b,label\n1,2,0\n3,4\n", "Row 2, column 'label' (the target) is empty"),  # a short row's missing cells are empty
         (b"a,b,label\n1,2,\n3,4,1\n", "the target"),
     ],
 )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.builder.datasets import prepare_data
+from playground.builder.datasets import PreparedData, prepare_data
 from playground.builder.decision_boundary import heatmap, layer_weights, neuron_thumbnails
 from playground.builder.evaluation import (
     accuracy,
@@ -19,9 +20,9 @@ from playground.builder.evaluation import (
     make_trained_model,
     mse,
     per_class,
+    predict_test,
     predictions_table,
 )
-from playground.builder.figures import boundary_figure, curves_figure, downsample
 from playground.builder.model import build_model
 from playground.builder.training import Trainer
 
@@ -58,11 +59,43 @@ def test_classification_metrics_and_table():
     y = torch.tensor([0, 0, 1])
     metrics = compute_test_metrics(logits, y, "classification", ("a", "b"))
     assert metrics["accuracy"] == pytest.approx(1 / 3) and metrics["confusion"] == [[1, 1], [1, 0]]
-    table = predictions_table(logits, torch.zeros(3, 2), y, "classification", ("x1", "x2"), ("a", "b"))
+    raw = torch.tensor([[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]])
+    data = PreparedData(task="classification", X_train=torch.zeros(1, 2), y_train=torch.zeros(1, dtype=torch.int64),
+                        X_val=torch.zeros(0, 2), y_val=torch.zeros(0, dtype=torch.int64), X_test=(raw - 30) / 20,
+                        y_test=y, feature_names=("x1", "x2"), classes=("a", "b"), standardization=None,
+                        rows_test=torch.tensor([7, 2, 11]), X_test_raw=raw)
+    table = predictions_table(logits, data)
     assert list(table["predicted"]) == ["a", "b", "a"] and list(table["true"]) == ["a", "a", "b"]
     assert np.allclose(table["p(a)"] + table["p(b)"], 1.0)
+    assert list(table["row"]) == [7, 2, 11] and list(table["x2"]) == [20.0, 40.0, 60.0]  # the table's rows, unscaled
     csv = table.to_csv(index=False)
-    assert csv.splitlines()[0] == "x1,x2,true,predicted,correct,p(a),p(b)"
+    assert csv.splitlines()[0] == "row,x1,x2,true,predicted,correct,p(a),p(b)"
+
+
+def test_a_standardised_target_is_undone_for_predictions_and_metrics():
+    """Trained on (y - mean) / std, the model's outputs are put back in y's units for the table and the test
+    figures: the oracle is the same errors computed by hand in the original units."""
+    config = RunConfig(
+        data=DataConfig(dataset="plane", n_samples=200, standardize_target=True, seed=1),
+        model=ModelSpec(in_features=2, hidden=(), activations=(), out_features=1, task="regression"),
+        train=TrainConfig(epochs=3, batch_size=20),
+    )
+    data = prepare_data(config.data)
+    plain = prepare_data(replace(config.data, standardize_target=False))
+    stats = data.target_standardization
+    assert stats is not None and plain.target_standardization is None
+    assert torch.allclose(data.y_train * stats["std"] + stats["mean"], plain.y_train, atol=1e-6)
+    assert abs(float(data.y_train.mean())) < 1e-5  # standardised on the training split itself
+    trainer = Trainer(config, data.arrays(), device="cpu")
+    trainer.fit()
+    record = make_trained_model(config, trainer.state_dict_cpu(), trainer.history, "finished", data)
+    outputs = predict_test(record, data)
+    in_units = outputs * stats["std"] + stats["mean"]
+    expected_mse = float(((in_units.double() - plain.y_test.double()) ** 2).mean())
+    assert record.test_metrics["mse"] == pytest.approx(expected_mse, rel=1e-6)
+    table = predictions_table(outputs, data)
+    assert np.allclose(table["true"], plain.y_test.reshape(-1).numpy(), atol=1e-5)
+    assert np.allclose(table["predicted"], in_units.reshape(-1).numpy(), atol=1e-5)
 
 
 def test_make_trained_model_and_heatmaps():
@@ -84,7 +117,6 @@ def test_make_trained_model_and_heatmaps():
     thumbs = neuron_thumbnails(model, config.data.features, data.standardization, side=8)
     assert [t.shape for t in thumbs] == [(4, 8, 8), (3, 8, 8)] and thumbs[0].dtype == np.uint8
     assert [w.shape for w in layer_weights(model)] == [(4, 2), (3, 4), (3, 3)]
-    assert boundary_figure(heat, [(data.points_train.numpy(), data.y_train.numpy(), "training points")], n_classes=3)
 
 
 def test_binary_and_regression_heatmaps():
@@ -96,24 +128,3 @@ def test_binary_and_regression_heatmaps():
     heat = heatmap(reg, ("x1", "x2"), None, "regression", side=10)
     assert heat.kind == "value" and heat.values.dtype == np.float32
     assert neuron_thumbnails(reg, ("x1", "x2"), None) == []
-
-
-def test_curves_are_downsampled():
-    history = [{"epoch": i, "train_loss": 1 / i, "val_loss": 1 / i} for i in range(1, 5001)]
-    rows = downsample(history)
-    assert len(rows) == 2000 and rows[-1]["epoch"] == 5000 and rows[0]["epoch"] == 1
-    assert len(curves_figure(history, "regression").data[0].x) == 2000
-
-
-def test_curves_show_each_metric_on_its_panel():
-    history = [{"epoch": i, "train_loss": 1 / i, "val_loss": 2 / i, "train_acc": i / 10, "val_acc": i / 20} for i in range(1, 11)]
-    fig = curves_figure(history, "classification")
-    by_name = {trace.name: trace for trace in fig.data}
-    assert list(by_name) == ["train loss", "validation loss", "train accuracy", "validation accuracy"]
-    assert list(by_name["validation loss"].y) == [r["val_loss"] for r in history]
-    assert list(by_name["train accuracy"].x) == list(range(1, 11))
-    assert {by_name["train loss"].yaxis, by_name["train accuracy"].yaxis} == {"y", "y2"}
-    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]  # side by side, not overlapping
-    assert [a.text for a in fig.layout.annotations] == ["loss", "accuracy"]
-    regression = curves_figure([{k: v for k, v in r.items() if "acc" not in k} for r in history], "regression")
-    assert [t.name for t in regression.data] == ["train loss", "validation loss"] and "xaxis2" not in regression.to_dict()["layout"]

@@ -8,10 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from playground.builder import codegen as builder_code
-from playground.builder.config import ACTIVATIONS, DataConfig, ModelSpec, RunConfig, TrainConfig
-from playground.builder.model import build_model, parameter_count
-from playground.builder.network_diagram import layer_table, network_figure
+from playground.builder.config import ACTIVATIONS, ModelSpec
+from playground.builder.model import build_model, layer_table, parameter_count
 from playground.errors import PlaygroundError
 
 
@@ -23,13 +21,11 @@ def test_every_activation_dropout_and_task(activation, dropout, task):
     model = build_model(spec)
     assert model(torch.zeros(7, 4)).shape == (7, out)
     assert parameter_count(spec) == sum(p.numel() for p in model.parameters())
-    linears = [m for m in model if isinstance(m, nn.Linear)]
+    linears = [m for m in model.layers if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(4, 5), (5, 6), (6, out)]
-    assert sum(isinstance(m, nn.Dropout) for m in model) == (2 if dropout else 0)
-    # the code shown builds the same model
-    namespace = {"torch": torch}
-    exec(builder_code.model_code(spec), namespace)  # our generated code, not user input
-    assert str(namespace["model"].layers) == str(model)
+    assert sum(isinstance(m, nn.Dropout) for m in model.layers) == (2 if dropout else 0)
+    # the course's shape: an nn.Module holding an nn.Sequential, keys layers.0.weight, ...
+    assert list(model.state_dict())[:2] == ["layers.0.weight", "layers.0.bias"]
 
 
 @pytest.mark.parametrize("depth", [0, 1, 8])
@@ -45,6 +41,8 @@ def test_layer_table_shapes_follow_the_course():
     assert table[0] == {"index": 0, "module": "Linear(in_features=32, out_features=64, bias=True)", "weight": "[64, 32]",
                         "bias": "[64]", "parameters": 32 * 64 + 64}
     assert table[1]["weight"] == "" and table[1]["parameters"] == 0
+    net = build_model(ModelSpec(in_features=32, hidden=(64,), activations=("relu",), out_features=2))
+    assert [row["index"] for row in layer_table(net)] == ["layers.0", "layers.1", "layers.2"]  # state_dict prefixes
 
 
 def test_limits_are_refused():
@@ -54,28 +52,3 @@ def test_limits_are_refused():
         ModelSpec(hidden=(257,), activations=("relu",))
     with pytest.raises(PlaygroundError):
         ModelSpec(hidden=(8,), activations=("swish",))
-
-
-def test_network_figure_caps_neurons_and_colours_weights():
-    weights = [torch.randn(40, 2).numpy(), torch.randn(2, 40).numpy()]
-    fig = network_figure((2, 40, 2), weights)
-    node_traces = [t for t in fig.data if t.mode == "markers+text"]
-    assert [len(t.y) for t in node_traces] == [2, 16, 2]
-    colours = {t.line.color for t in fig.data if t.mode == "lines"}
-    assert colours <= {"#1f77b4", "#ff7f0e"}
-
-
-def test_section_code_runs_and_matches_the_data():
-    config = RunConfig(data=DataConfig(dataset="xor", n_samples=60, features=("x1", "x2", "x1*x2"), standardize=True),
-                       train=TrainConfig(batch_size=4))
-    namespace: dict = {}
-    exec(builder_code.dataset_code(config.data) + builder_code.dataloader_code(config.train), namespace)
-    from playground.builder.datasets import prepare_data
-
-    data = prepare_data(config.data)
-    assert torch.allclose(namespace["train_set"].X, data.X_train, atol=1e-6)
-    assert namespace["x"].shape == (4, 3)
-    assert "DataLoader(dataset, batch_size=4, shuffle=True)" in builder_code.dataloader_code(config.train)
-    code = builder_code.seed_code(3, config.train) + builder_code.training_code(config) + builder_code.test_code("classification")
-    assert "torch.backends.cudnn.deterministic = True" in code and "model.eval()" in code
-    assert "loss.item() * x.size(0)" in code

@@ -1,15 +1,21 @@
-"""The Runs page's computations: table, filters and sorting, TensorBoard smoothing, settings side by side."""
+"""The Runs page's computations: the table per task, names and colours for legends, TensorBoard smoothing,
+settings side by side, the history as a table and JSON, and readable run names."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from playground.builder.config import ModelSpec
+from playground.errors import PlaygroundError
 from playground.runs import comparison as compare
+from playground.runs import naming
 from playground.runs.store import SqliteRunStore
 from tests.sample_runs import make_trained
+
+REGRESSION = ModelSpec(in_features=2, hidden=(4,), activations=("relu",), out_features=1, task="regression")
 
 
 @pytest.fixture
@@ -19,24 +25,75 @@ def summaries(tmp_path):
     store.save(make_trained(seed=2, lr=0.01, optimizer="sgd", dataset="blobs"))
     wide = ModelSpec(in_features=2, hidden=(16,), activations=("relu",), out_features=3)
     store.save(make_trained(wide, seed=3, lr=0.1, optimizer="sgd"))
+    store.save(make_trained(REGRESSION, seed=4, dataset="plane"))
     return store.list()
 
 
-def test_table_has_a_row_a_run_with_numbers_as_numbers(summaries):
-    table = compare.runs_table(summaries)
-    assert list(table.columns) == list(compare.TABLE_COLUMNS)
-    assert len(table) == 3
-    assert table["lr"].dtype.kind == "f" and table["best val loss"].dtype.kind == "f"
-    assert set(table["architecture"]) == {"2 → 8 tanh → 4 relu → 3", "2 → 16 relu → 3"}
+def test_the_table_has_the_columns_of_its_task_and_numbers_stay_numbers(summaries):
+    classifiers = [s for s in summaries if s.task == "classification"]
+    table = compare.runs_table(classifiers, "classification")
+    assert list(table.columns) == list(compare.TASK_COLUMNS["classification"]) and len(table) == 3
+    assert list(table.index) == [s.run_id for s in classifiers]
+    assert table["test accuracy"].dtype.kind == "f" and table["best val loss"].dtype.kind == "f"
+    assert table["test accuracy"].tolist() == pytest.approx([s.test_metrics["accuracy"] for s in classifiers])
+    assert set(table["name"]) == {"spiral3 · 2-8 tanh-4 relu-3 · Adam 0.03", "blobs · 2-8 tanh-4 relu-3 · SGD 0.01",
+                                  "spiral3 · 2-16-3 relu · SGD 0.1"}
+    [regressor] = [s for s in summaries if s.task == "regression"]
+    table = compare.runs_table([regressor], "regression")
+    assert "test accuracy" not in table.columns
+    assert table["test MSE"].iloc[0] == pytest.approx(regressor.test_metrics["mse"])
+    assert table["test MAE"].iloc[0] == pytest.approx(regressor.test_metrics["mae"])
 
 
-def test_filter_and_sort(summaries):
-    table = compare.runs_table(summaries)
-    assert list(compare.filter_and_sort(table, optimizers=["sgd"], sort_by="lr", descending=False)["lr"]) == [0.01, 0.1]
-    assert list(compare.filter_and_sort(table, datasets=["blobs"])["dataset"]) == ["blobs"]
-    assert list(compare.filter_and_sort(table, text="16 RELU")["architecture"]) == ["2 → 16 relu → 3"]
-    assert list(compare.filter_and_sort(table, sort_by="lr")["lr"]) == [0.1, 0.03, 0.01]
-    assert len(compare.filter_and_sort(table, text="(.*")) == 0  # text is literal, never a regex
+def test_tasks_and_filter_options_come_from_the_facets():
+    facets = [("classification", "circle", "adam", 2), ("classification", "xor", "sgd", 1), ("regression", "plane", "adam", 4)]
+    assert compare.task_choices(facets) == {"classification": 3, "regression": 4}
+    assert compare.filter_options(facets, "classification") == (["circle", "xor"], ["adam", "sgd"])
+    assert compare.task_choices(facets[:1]) == {"classification": 2}
+
+
+def test_default_names_say_dataset_architecture_optimizer_and_lr():
+    run = make_trained(ModelSpec(in_features=2, hidden=(8, 8), activations=("tanh", "tanh"), out_features=2),
+                       dataset="circle", lr=0.03)
+    assert naming.default_name(run.config) == "circle · 2-8-8-2 tanh · Adam 0.03"
+    mixed = make_trained(seed=0, lr=0.1, optimizer="sgd")
+    assert naming.default_name(mixed.config) == "spiral3 · 2-8 tanh-4 relu-3 · SGD 0.1"
+    line = make_trained(ModelSpec(in_features=2, hidden=(), activations=(), out_features=1, task="regression"),
+                        dataset="plane")
+    assert naming.architecture(line.config) == "2-1 linear"
+
+
+@pytest.mark.parametrize(("typed", "kept"), [("  a\tb\n c ", "a b c"), ("", ""), ("x\x00y\u202ez", "x y z"),
+                                             ("é" * 120, "é" * 120)])
+def test_names_typed_by_the_owner_are_cleaned(typed, kept):
+    assert naming.clean_name(typed) == kept
+
+
+@pytest.mark.parametrize("bad", ["x" * 121, "x" * 10_000, None, 5])
+def test_names_too_long_or_not_text_are_refused(bad):
+    with pytest.raises(PlaygroundError):
+        naming.clean_name(bad)
+
+
+def test_legend_names_are_unique_and_colours_distinct(summaries):
+    twins = [summaries[0], summaries[0].__class__(**{**summaries[0].__dict__, "run_id": "aaaaaaaaaaaa"})]
+    names = compare.legend_names(twins)
+    assert len(set(names.values())) == 2 and all(n.startswith(summaries[0].label) for n in names.values())
+    seeds = compare.legend_names(summaries)
+    assert seeds == {s.run_id: s.label for s in summaries}  # distinct labels stay as they are
+    colours = compare.colours([f"{k:012x}" for k in range(8)])
+    assert len(set(colours.values())) == 8
+
+
+def test_overlay_figure_names_runs_escapes_them_and_dashes_validation():
+    histories = {"a": make_trained(seed=1, epochs=4).history, "b": make_trained(seed=2, epochs=4).history}
+    frame = compare.curves(histories, "loss", 0.0)
+    names = {"a": "<a href='x'>click</a>", "b": "plain"}
+    figure = compare.overlay_figure(frame, names, compare.colours(["a", "b"]), "loss")
+    assert {t.name for t in figure.data} == {"&lt;a href=&#x27;x&#x27;&gt;click&lt;/a&gt;", "plain"}
+    assert {(t.legendgroup, t.line.dash) for t in figure.data} == {("a", "solid"), ("a", "dash"), ("b", "solid"),
+                                                                     ("b", "dash")}
+    assert [t.showlegend for t in figure.data] == [True, False, True, False]  # one legend entry a run
 
 
 def test_ema_matches_tensorboard():
@@ -56,16 +113,27 @@ def test_curves_are_smoothed_per_run_and_split():
     assert list(frame[(frame.run == "a") & (frame.split == "train")]["value"]) == [
         e["train_loss"] for e in histories["a"]
     ]
-    regression = make_trained(ModelSpec(in_features=2, hidden=(4,), activations=("relu",), out_features=1,
-                                        task="regression"), dataset="plane")
+    regression = make_trained(REGRESSION, dataset="plane")
     assert compare.curves({"r": regression.history}, "acc", 0.5).empty  # no accuracy for regression
 
 
 def test_settings_side_by_side_mark_the_differences(summaries):
-    configs = {s.run_id: s.config for s in summaries}
+    configs = {s.run_id: s.config for s in summaries[1:]}
     table = compare.hyperparameters(configs)
     differ = compare.differing(table)
     assert {"learning rate", "optimizer", "dataset", "hidden layers", "activations", "architecture", "seed"} <= set(differ)
     assert "batch size" not in differ and "noise" not in differ
     single = compare.hyperparameters({summaries[0].run_id: summaries[0].config})
     assert compare.differing(single) == []
+
+
+def test_history_as_a_table_and_as_json():
+    run = make_trained(seed=1, epochs=3)
+    history = (*run.history, {"epoch": 4, "train_loss": math.inf, "val_loss": math.nan, "train_acc": 0.5,
+                              "val_acc": 0.5, "lr": 0.01})
+    table = compare.history_table(history)
+    assert list(table.columns) == ["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr"]
+    assert table["train_loss"].tolist()[:3] == [e["train_loss"] for e in run.history]
+    parsed = json.loads(compare.history_json(history))  # strict JSON: a diverged loss is null
+    assert parsed[:3] == [dict(e) for e in run.history]
+    assert parsed[3]["train_loss"] is None and parsed[3]["val_loss"] is None and parsed[3]["lr"] == 0.01

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground import limits
+from playground.builder import registry
 from playground.builder.config import (
+    ACTIVATIONS,
     FEATURES,
-    GENERATED_DATASETS,
     DataConfig,
     ModelSpec,
     RunConfig,
@@ -21,47 +22,41 @@ from playground.runs import url_state
 from playground.runs.url_state import SETTINGS, decode, encode
 
 
+def setting_values(setting):
+    """A strategy of valid values for one registry row, as its widget offers them."""
+    if setting.kind == "bool":
+        return st.booleans()
+    if setting.kind == "choice":
+        return st.sampled_from([o for o in setting.options if o != registry.CSV])
+    if setting.steps:
+        return st.sampled_from(setting.steps)
+    if setting.kind == "int":
+        return st.integers(int(setting.low), int(setting.high))
+    return st.floats(setting.low, setting.high)
+
+
 @st.composite
 def run_configs(draw) -> RunConfig:
-    dataset = draw(st.sampled_from(GENERATED_DATASETS))
-    train_fraction = draw(st.floats(0.1, 0.9))
+    """A setup drawn row by row from the registry (every shareable setting), then made canonical as the page
+    makes it: the settings that do not apply at their defaults."""
+    values = {s.name: draw(setting_values(s)) for s in SETTINGS if s.kind not in ("choices", "ints")}
+    values["val"] = draw(st.floats(0.0, min(0.8, 0.95 - values["train"])))
+    if values["optimizer"] != "sgd" or values["momentum"] == 0:
+        values["nesterov"] = False
     features = tuple(draw(st.lists(st.sampled_from(FEATURES), min_size=1, max_size=len(FEATURES), unique=True)))
-    data = DataConfig(
-        dataset=dataset,
-        n_samples=draw(st.integers(limits.MIN_SAMPLES, limits.MAX_SAMPLES)),
-        noise=draw(st.floats(0.0, 1.0)),
-        train_fraction=train_fraction,
-        val_fraction=draw(st.floats(0.0, min(0.8, 0.95 - train_fraction))),
-        features=features,
-        seed=draw(st.integers(0, limits.MAX_SEED)),
-        standardize=draw(st.booleans()),
-    )
     hidden = tuple(draw(st.lists(st.integers(1, limits.MAX_LAYER_WIDTH), max_size=limits.MAX_HIDDEN_LAYERS)))
-    model = ModelSpec(
-        in_features=len(features),
-        hidden=hidden,
-        activations=tuple(draw(st.sampled_from(url_state.ACTIVATIONS)) for _ in hidden),
-        out_features=url_state.class_count(dataset),
-        task=task_of(dataset),
-        dropout=draw(st.floats(0.0, 0.8)),
-    )
-    train = TrainConfig(
-        optimizer=draw(st.sampled_from(url_state.OPTIMIZERS)),
-        lr=draw(st.floats(limits.MIN_LEARNING_RATE, limits.MAX_LEARNING_RATE)),
-        momentum=draw(st.floats(0.0, 0.99)),
-        weight_decay=draw(st.floats(0.0, 1.0)),
-        beta1=draw(st.floats(0.0, 0.999)),
-        beta2=draw(st.floats(0.0, 0.9999)),
-        batch_size=draw(st.integers(1, limits.MAX_BATCH_SIZE)),
-        shuffle=draw(st.booleans()),
-        epochs=draw(st.integers(1, limits.MAX_EPOCHS)),
-        regularization=draw(st.sampled_from(url_state.REGULARIZATIONS)),
-        reg_rate=draw(st.floats(0.0, 1.0)),
-        seed=draw(st.integers(0, limits.MAX_SEED)),
-        cudnn_deterministic=draw(st.booleans()),
-        cudnn_benchmark=draw(st.booleans()),
-    )
-    return RunConfig(data=data, model=model, train=train)
+    activations = tuple(draw(st.sampled_from(ACTIVATIONS)) for _ in hidden)
+    task = task_of(values["dataset"])
+    if task not in registry.LOSSES.get(values["loss"], registry.LOSSES["mse"]).tasks:
+        values["loss"] = registry.AUTO_LOSS
+    sections = {"data": {"features": features}, "model": {"hidden": hidden, "activations": activations},
+                "train": {}}
+    for setting in SETTINGS:
+        if setting.name in values:
+            sections[setting.section][setting.attr] = values[setting.name]
+    model = ModelSpec(in_features=len(features), out_features=url_state.class_count(values["dataset"]), task=task,
+                      **sections["model"])
+    return RunConfig(data=DataConfig(**sections["data"]), model=model, train=TrainConfig(**sections["train"])).canonical()
 
 
 @settings(max_examples=200, deadline=None)
@@ -77,8 +72,11 @@ def test_encode_then_decode_is_the_same_setup(config):
     assert decode(dict(urllib.parse.parse_qsl(query, keep_blank_values=True))).config == config
 
 
-def test_every_setting_is_encoded():
-    assert set(encode(RunConfig())) == {s.name for s in SETTINGS}
+def test_every_setting_that_applies_is_encoded_and_no_other():
+    values = RunConfig().values()
+    assert set(encode(RunConfig())) == {s.url_key for s in SETTINGS if s.shown(values)}
+    sgd = RunConfig().with_train(optimizer="sgd", momentum=0.9)
+    assert {"momentum", "nesterov"} <= set(encode(sgd)) and "beta1" not in encode(sgd)
 
 
 def test_a_bare_link_opens_the_defaults():
@@ -175,7 +173,7 @@ def test_any_link_gives_a_valid_setup_and_never_raises(params):
     state = decode(params)
     RunConfig.from_dict(state.config.to_dict())  # valid through and through
     assert all(isinstance(note, str) and note for note in state.notes)
-    assert decode(encode(state.config)).config == state.config
+    assert decode(encode(state.config)).config == state.config.canonical()
 
 
 def test_values_between_a_widgets_choices_move_to_the_nearest():

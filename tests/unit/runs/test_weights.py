@@ -58,7 +58,7 @@ def test_safetensors_round_trip_carries_the_spec():
     assert loaded.config == trained.config
     assert loaded.standardization == trained.standardization
     assert loaded.classes == ("0", "1", "2") and loaded.feature_names == ("x1", "x2")
-    assert json.dumps(loaded.test_metrics, sort_keys=True) == json.dumps(trained.test_metrics, sort_keys=True)
+    assert trained.test_metrics and loaded.test_metrics == {}  # never read from a file: the page recomputes them
     rebuilt = loaded.to_trained(loaded.config).build()
     x = torch.randn(5, 2)
     assert torch.equal(rebuilt(x), trained.build()(x))
@@ -73,7 +73,7 @@ def test_file_kind_is_sniffed_when_the_name_says_nothing():
 def test_spec_json_rebuilds_the_config():
     trained = make_trained()
     document = json.loads(export.spec_json(trained))
-    assert document["state_dict_shapes"]["0.weight"] == [8, 2]
+    assert document["state_dict_shapes"]["layers.0.weight"] == [8, 2]
     assert document["standardization"] == trained.standardization
     assert read_spec_json(export.spec_json(trained).encode()) == trained.config
     with pytest.raises(PlaygroundError, match="not a PyTorch Playground model spec"):
@@ -101,20 +101,20 @@ def pt_of(state_dict: dict[str, torch.Tensor]) -> bytes:
 
 def test_missing_keys_are_named():
     state = make_trained().state_dict
-    del state["4.bias"]
+    del state["layers.4.bias"]
     with pytest.raises(WeightsMismatch) as info:
         read_weights("m.pt", pt_of(state), SPEC)
-    assert info.value.missing == ["4.bias"]
-    assert "missing key 4.bias" in info.value.sentence
+    assert info.value.missing == ["layers.4.bias"]
+    assert "missing key layers.4.bias" in info.value.sentence
 
 
 def test_unexpected_keys_are_named():
     state = make_trained().state_dict
-    state["9.weight"] = torch.zeros(2, 2)
+    state["layers.9.weight"] = torch.zeros(2, 2)
     with pytest.raises(WeightsMismatch) as info:
         read_weights("m.pt", pt_of(state), SPEC)
-    assert info.value.unexpected == ["9.weight"]
-    assert "unexpected key 9.weight" in info.value.sentence
+    assert info.value.unexpected == ["layers.9.weight"]
+    assert "unexpected key layers.9.weight" in info.value.sentence
 
 
 def test_each_shape_mismatch_is_named():
@@ -123,8 +123,8 @@ def test_each_shape_mismatch_is_named():
     with pytest.raises(WeightsMismatch) as info:
         read_weights("m.pt", data, SPEC)
     sentence = info.value.sentence
-    assert "0.weight has shape [16, 3] but the model expects [8, 2]" in sentence
-    assert "0.bias has shape [16] but the model expects [8]" in sentence
+    assert "layers.0.weight has shape [16, 3] but the model expects [8, 2]" in sentence
+    assert "layers.0.bias has shape [16] but the model expects [8]" in sentence
     assert "2.weight has shape [4, 16] but the model expects [4, 8]" in sentence
     assert len(info.value.shapes) == 3 and not info.value.missing and not info.value.unexpected
 
@@ -133,14 +133,14 @@ def test_another_architecture_lists_missing_and_unexpected_together():
     deeper = ModelSpec(in_features=2, hidden=(8, 4, 4), activations=("tanh", "relu", "relu"), out_features=3)
     with pytest.raises(WeightsMismatch) as info:
         read_weights("m.safetensors", export.to_safetensors_bytes(make_trained(deeper)), SPEC)
-    assert info.value.unexpected == ["6.weight", "6.bias"]
-    assert info.value.shapes == [("4.weight", (4, 4), (3, 4)), ("4.bias", (4,), (3,))]
+    assert info.value.unexpected == ["layers.6.weight", "layers.6.bias"]
+    assert info.value.shapes == [("layers.4.weight", (4, 4), (3, 4)), ("layers.4.bias", (4,), (3,))]
 
 
 def test_wrong_dtype_is_named():
     state = make_trained().state_dict
-    state["0.weight"] = state["0.weight"].double()
-    with pytest.raises(WeightsMismatch, match="0.weight is float64 but the model expects float32"):
+    state["layers.0.weight"] = state["layers.0.weight"].double()
+    with pytest.raises(WeightsMismatch, match="layers.0.weight is float64 but the model expects float32"):
         read_weights("m.pt", pt_of(state), SPEC)
 
 
@@ -165,7 +165,7 @@ class RunsACommand:
 def test_hostile_pickle_is_refused_and_does_not_run(tmp_path):
     sentinel = tmp_path / "pwned"
     buffer = io.BytesIO()
-    torch.save({"0.weight": RunsACommand(sentinel)}, buffer)
+    torch.save({"layers.0.weight": RunsACommand(sentinel)}, buffer)
     with pytest.raises(PlaygroundError) as info:
         read_weights("evil.pt", buffer.getvalue(), SPEC)
     assert not sentinel.exists()
@@ -233,7 +233,7 @@ def test_a_single_tensor_or_a_list_is_not_a_state_dict():
     with pytest.raises(PlaygroundError, match="not a state_dict"):
         read_weights("m.pt", pt_of([torch.zeros(3)]), SPEC)  # type: ignore[arg-type]
     with pytest.raises(PlaygroundError, match="not named tensors"):
-        read_weights("m.pt", pt_of({"0.weight": 3}), SPEC)  # type: ignore[dict-item]
+        read_weights("m.pt", pt_of({"layers.0.weight": 3}), SPEC)  # type: ignore[dict-item]
 
 
 def test_a_foreign_safetensors_without_spec_is_checked_against_the_current_model():
@@ -267,16 +267,88 @@ def test_gpu_saved_tensors_load_on_the_cpu():
     assert_bit_identical(loaded.state_dict, trained.state_dict)
 
 
-def test_a_model_that_keeps_its_layers_in_an_attribute_loads():
-    """A course-shaped nn.Module with self.layers = nn.Sequential(...) saves keys layers.0.weight, ..."""
+def test_a_plain_sequential_or_another_attribute_loads():
+    """The model's keys are layers.0.weight, ...; a plain nn.Sequential's state_dict (0.weight, as runs kept
+    before the Net class were saved) and a model keeping its layers under another name (net.0.weight) load too."""
     trained = make_trained()
-    prefixed = {f"layers.{k}": v for k, v in trained.state_dict.items()}
-    loaded = read_weights("model.pt", pt_of(prefixed), SPEC)
+    assert all(key.startswith("layers.") for key in trained.state_dict)
+    plain = {k.removeprefix("layers."): v for k, v in trained.state_dict.items()}
+    loaded = read_weights("model.pt", pt_of(plain), SPEC)
     assert_bit_identical(loaded.state_dict, trained.state_dict)
-    assert "layers." in loaded.notes[0]
-    mixed = {**prefixed, "other.0.weight": torch.zeros(1)}
+    assert "had no `layers.` at their start" in loaded.notes[0]
+    other = {f"net.{k}": v for k, v in plain.items()}
+    loaded = read_weights("model.pt", pt_of(other), SPEC)
+    assert_bit_identical(loaded.state_dict, trained.state_dict)
+    assert "`net.`" in loaded.notes[0]
+    mixed = {**other, "other.0.weight": torch.zeros(1)}
     with pytest.raises(WeightsMismatch):
         read_weights("model.pt", pt_of(mixed), SPEC)
+
+
+def test_keys_with_or_without_one_common_prefix_load_either_way(monkeypatch):
+    """The model may keep its layers in ``self.layers`` (keys ``layers.0.weight``) or be a plain nn.Sequential
+    (``0.weight``); a file of either kind loads into either, with a note saying what was renamed."""
+    trained = make_trained()
+    plain = dict(trained.state_dict)
+    prefixed = {f"layers.{k}": v for k, v in plain.items()}
+    other = {f"model.{k}": v for k, v in plain.items()}
+    real = weights_import.expected_shapes
+
+    monkeypatch.setattr(weights_import, "expected_shapes", lambda spec: {f"layers.{k}": v for k, v in real(spec).items()})
+    for data, note in ((pt_of(plain), "had no `layers.` at their start"), (pt_of(prefixed), None),
+                       (pt_of(other), "renamed")):
+        loaded = read_weights("m.pt", data, SPEC)
+        assert list(loaded.state_dict) == list(prefixed)
+        assert_bit_identical(loaded.state_dict, prefixed)
+        assert (note in loaded.notes[0]) if note else not loaded.notes
+    monkeypatch.setattr(weights_import, "expected_shapes", real)
+    loaded = read_weights("m.pt", pt_of(prefixed), SPEC)
+    assert list(loaded.state_dict) == list(plain) and "was dropped" in loaded.notes[0]
+    with pytest.raises(WeightsMismatch):  # two different prefixes in one file: no single rename fits
+        read_weights("m.pt", pt_of({**{f"a.{k}": v for k, v in list(plain.items())[:2]},
+                                    **{f"b.{k}": v for k, v in list(plain.items())[2:]}}), SPEC)
+
+
+def test_names_from_a_file_cannot_become_markdown():
+    state = make_trained().state_dict
+    state["![x](http://example.com/a.png)"] = torch.zeros(1)
+    with pytest.raises(WeightsMismatch) as info:
+        read_weights("m.safetensors", safetensors.torch.save(state), SPEC)
+    assert "unexpected key `![x](http://example.com/a.png)`" in info.value.sentence
+    many = {f"extra{i}": torch.zeros(1) for i in range(40)}
+    with pytest.raises(WeightsMismatch) as info:
+        read_weights("m.safetensors", safetensors.torch.save({**state, **many}), SPEC)
+    assert "and 33 more" in info.value.sentence and len(info.value.sentence) < 1_000
+
+
+def test_metrics_in_a_file_are_never_believed():
+    """An untrained model's safetensors whose metadata claims a perfect test accuracy: the claim is dropped."""
+    untrained = make_trained()
+    metadata = export.spec_metadata(untrained)
+    metadata[export.META_TEST_METRICS] = json.dumps({"accuracy": 1.0, "n": 50})
+    loaded = read_weights("m.safetensors", safetensors.torch.save(dict(untrained.state_dict), metadata=metadata))
+    assert loaded.test_metrics == {} and loaded.to_trained(loaded.config).test_metrics == {}
+
+
+@pytest.mark.parametrize(("config", "fragment"), [
+    ({"model": {"hidden": 5}}, "must be lists"),
+    ({"model": {"hidden": [None]}}, "whole number of neurons"),
+    ({"train": {"epochs": "9" * 5_000}}, "This spec file's settings"),
+    ({"train": {"lr": [1, 2]}}, "This spec file's settings"),
+    ([None], "not a JSON object"),
+    ({"model": {"activations": ["![x](http://example.com/a.png)"]}}, "are not valid"),
+])
+def test_a_spec_with_wrong_types_is_a_sentence(config, fragment):
+    document = {"format": export.SPEC_FORMAT, "version": 1, "config": config}
+    with pytest.raises(PlaygroundError) as info:
+        read_spec_json(json.dumps(document).encode())
+    assert fragment in info.value.sentence and "](http" not in info.value.sentence.replace("\\]\\(", "")
+
+
+def test_a_spec_with_a_5000_digit_number_is_a_sentence():
+    with pytest.raises(PlaygroundError, match="not valid JSON"):
+        read_spec_json(b'{"format": "' + export.SPEC_FORMAT.encode() + b'", "config": {"train": {"epochs": '
+                       + b"9" * 5_000 + b"}}}")
 
 
 def test_an_upload_is_checked_against_its_own_spec_else_the_current_model():

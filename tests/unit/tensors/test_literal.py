@@ -90,3 +90,63 @@ def test_bad_literals_get_a_sentence(text, words):
 def test_five_megabyte_string_is_refused_quickly():
     with pytest.raises(PlaygroundError, match="characters long"):
         parse_literal("[" + "1," * 2_500_000 + "1]")
+
+
+# ---- the one shape parser, numbers lists, and the limits at their edges -----------------------------------------
+
+from playground.tensors.literal import parse_numbers, parse_shape, quoted  # noqa: E402
+from playground.tensors.ops import parse_exponent  # noqa: E402
+
+
+def test_integers_are_read_without_int_on_thousands_of_digits():
+    assert parse_literal("[" + "0" * 5_000 + "7]").values == [7]
+    assert parse_literal(str(2**63 - 1)).values == 2**63 - 1
+    for text in (str(2**63), "9" * 20, "9" * 4_301, "-" + "9" * 10_000):
+        with pytest.raises(PlaygroundError, match="64-bit integer"):
+            parse_literal(text)
+
+
+@pytest.mark.parametrize(("text", "shape"), [("2, 3", (2, 3)), ("(4,)", (4,)), ("[2,3]", (2, 3)), ("", ()),
+                                             ("0, 5", (0, 5)), ("1," * 5 + "1", (1,) * 6)])
+def test_one_shape_parser(text, shape):
+    assert parse_shape(text) == shape
+
+
+def test_the_shape_parser_at_its_edges():
+    padded = "2, 3" + " " * (limits.MAX_SHAPE_CHARS - 4)  # exactly 200 characters
+    assert parse_shape(padded) == (2, 3)
+    with pytest.raises(PlaygroundError, match="at most 200 characters"):
+        parse_shape(padded + " ")
+    assert parse_shape("2, -1", allow_infer=True) == (2, -1)
+    for text, words in (("-1", "whole numbers"), ("2, -1, -1", "Only one"), ("2, -2", "Sizes must be 0 or more")):
+        with pytest.raises(PlaygroundError, match=words):
+            parse_shape(text, allow_infer=text != "-1")
+    with pytest.raises(PlaygroundError, match="holds 10,001 elements"):
+        parse_shape("10001")
+    assert parse_shape("10000") == (10_000,)
+
+
+def test_numbers_lists_at_their_edges():
+    assert parse_numbers("1, 2.5, -3") == [1, 2.5, -3] and parse_numbers("[4, 5]") == [4, 5]
+    parse_numbers(" " * (limits.MAX_NUMBER_LIST_CHARS - 1) + "1")
+    with pytest.raises(PlaygroundError, match="at most 4,000"):
+        parse_numbers(" " * limits.MAX_NUMBER_LIST_CHARS + "1")
+    for text in ("1, two", "[[1], [2]]", "1, ![x](http://e/a.png)"):
+        with pytest.raises(PlaygroundError, match="must be numbers separated by commas"):
+            parse_numbers(text)
+
+
+def test_the_exponent_at_its_edges():
+    assert parse_exponent("0" * 31 + "2") == 2 and parse_exponent("64") == 64 and parse_exponent("-64.0") == -64.0
+    for text in ("0" * 32 + "2", "9" * 4_301, "64.5", "1e3"):
+        with pytest.raises(PlaygroundError):
+            parse_exponent(text)
+
+
+def test_user_text_in_sentences_is_inline_code():
+    assert quoted("![x](http://e/a.png)") == "`![x](http://e/a.png)`"
+    assert quoted("a`b\nc") == "`a'b'c`"
+    with pytest.raises(PlaygroundError) as info:
+        parse_literal("[1, ![x](http://e/a.png)]")
+    sentence = info.value.sentence
+    assert "(` ![x](http:/`)" in sentence and sentence.count("`") == 2  # the user's text only inside the code span

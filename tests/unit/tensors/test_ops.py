@@ -13,7 +13,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from playground.errors import PlaygroundError
-from playground.tensors.build import TensorSpec, build, parse_shape, sharing_demo
+from playground.tensors.build import TensorSpec, build, sharing_demo
+from playground.tensors.literal import parse_shape
 from playground.tensors.ops import OpSpec, first_difference, parse_exponent, parse_new_shape, run_twin
 from playground.tensors.shape_picture import shape_picture, shape_rows
 

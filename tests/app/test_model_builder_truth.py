@@ -1,0 +1,86 @@
+"""The Model Builder's view tells the truth: a kept run opened again shows as finished with its id, curves and
+test results; Train again trains the same setup anew; a learning rate changed while it trains applies at once
+and is recorded; other settings changed meanwhile are said to apply to the next run; the global seed seeds the
+page; a link's odd widths are named as widths."""
+
+from __future__ import annotations
+
+import time
+
+from tests.app.conftest import open_page, texts
+
+PAGE = "views/model_builder.py"
+
+
+def run_until(at, condition, deadline_s: float = 120):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        view = at.session_state["mb_job"].snapshot() if "mb_job" in at.session_state else None
+        if condition(view):
+            at.run()
+            return view
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def fast(at) -> None:
+    at.select_slider(key="mb_speed").set_value("as fast as it goes").run()
+
+
+def test_a_finished_setup_reopens_as_that_run_and_train_again_trains_it_anew():
+    at = open_page(PAGE, timeout=120)
+    fast(at)
+    at.number_input(key="mb_epochs").set_value(5).run()
+    at.button(key="mb_play").click().run()
+    first = run_until(at, lambda v: v is not None and not v.active)
+    assert first.status == "finished"
+    run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+    assert f"run {run_id}" in texts(at)  # the link and the status line name the kept run
+    at.button(key="mb_reset").click().run()
+    assert "Epoch 0" in texts(at)
+    at.button(key="mb_play").click().run()  # the same setup again: the kept run opens, as itself
+    shown = texts(at)
+    assert "already ran" in shown and f"Epoch 5** · finished · run {run_id}" in shown
+    assert [m.label for m in at.metric][:1] == ["Test accuracy"]  # its test results
+    assert len(at.get("image")) >= 3  # its curves, boundary and network
+    at.button(key="mb_train_again").click().run()
+    again = run_until(at, lambda v: v is not None and not v.active)
+    assert again.status == "finished" and again.id != first.id  # a new run of the very same setup
+
+
+def test_a_learning_rate_changed_while_it_trains_is_applied_and_recorded():
+    at = open_page(PAGE, timeout=120)
+    at.number_input(key="mb_epochs").set_value(400).run()
+    at.select_slider(key="mb_speed").set_value("30 / s").run()
+    at.button(key="mb_play").click().run()
+    run_until(at, lambda v: v is not None and v.epoch >= 2)
+    at.select_slider(key="mb_lr").set_value(0.1).run()
+    at.number_input(key="mb_batch").set_value(20).run()  # not live: said to apply to the next run
+    view = run_until(at, lambda v: v is not None and v.lr_changes)
+    assert view.lr_changes[0][1] == 0.1
+    shown = texts(at)
+    assert "Learning rate changed while it trained" in shown and "apply to the next run" in shown
+    assert "batch size" in shown
+    at.button(key="mb_stop").click().run()
+    run_until(at, lambda v: v is not None and not v.active)
+    trained = at.session_state["mb_trained"]
+    assert trained.config.train.lr_changes == view.lr_changes  # recorded with the run: train.py repeats it
+    assert "LR_CHANGES = {" in texts(at)
+
+
+def test_the_global_seed_seeds_the_model_builder():
+    at = open_page(PAGE, timeout=120)
+    at.number_input(key="global_seed").set_value(7).run()
+    config = at.session_state["mb_config"]
+    assert config.train.seed == 7 and config.data.seed == 7
+
+
+def test_a_links_odd_widths_are_named_as_widths():
+    at = open_page(PAGE, timeout=120)
+    at.query_params["layers"] = "999,1"
+    at.run()
+    notes = [w.value for w in at.warning]
+    assert any("width of a hidden layer 999" in n for n in notes), notes
+    assert at.session_state["mb_config"].model.hidden == (256, 1)

@@ -1,0 +1,90 @@
+"""The Model Builder as a one-screen playground in a real browser: the control bar, the boundary and the loss curve
+are on the first screen at 1440x900 before and while training, the control bar at 1280x720; the speed control
+paces the epochs; the replay redraws an earlier epoch."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import open_page, wait_idle
+from tests.reliability.browser_helpers import epoch_and_status, wait_epoch
+
+pytestmark = pytest.mark.browser
+
+
+def inside(tab, selector: str, size: tuple[int, int]) -> bool:
+    """The element's whole box lies inside the first screen (no scrolling)."""
+    box = tab.locator(selector).first.bounding_box()
+    return bool(box) and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size[0] + 1 \
+        and box["y"] + box["height"] <= size[1] + 1
+
+
+def set_speed(tab, label: str) -> None:
+    """Choose a speed on the select-slider by its label (keyboard: Home, then right arrows)."""
+    from tests.browser.conftest import wait_idle as idle
+
+    options = ["1 / s", "3 / s", "10 / s", "30 / s", "as fast as it goes"]
+    thumb = tab.locator('.st-key-mb_speed input[type="range"]').first
+    thumb.focus()
+    thumb.press("Home")
+    for _ in range(options.index(label)):
+        thumb.press("ArrowRight")
+    idle(tab)
+
+
+@pytest.fixture
+def screen(browser, app_url):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    yield tab
+    context.close()
+
+
+def test_play_boundary_and_curve_are_on_the_first_screen_before_and_while_training(screen, app_url):
+    size = (1440, 900)
+    open_page(screen, app_url, "model_builder?epochs=2000&seed=11")
+    for selector in (".st-key-mb_play button", ".st-key-mb_boundary img", ".st-key-mb_curves img",
+                     ".st-key-mb_network img", ".st-key-mb_ds_spiral button"):
+        assert inside(screen, selector, size), selector
+    screen.locator(".st-key-mb_play button").first.click()
+    wait_epoch(screen, 2)
+    assert epoch_and_status(screen)[1] == "training"
+    for selector in (".st-key-mb_pause button", ".st-key-mb_boundary img", ".st-key-mb_curves img"):
+        assert inside(screen, selector, size), selector
+    screen.locator(".st-key-mb_stop button").first.click()
+    wait_idle(screen)
+
+
+def test_the_control_bar_is_on_the_first_screen_at_1280x720(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    tab = context.new_page()
+    try:
+        open_page(tab, app_url, "model_builder")
+        assert inside(tab, ".st-key-mb_bar", (1280, 720))
+        tab.mouse.wheel(0, 600)  # it stays in view while the page scrolls
+        tab.wait_for_timeout(300)
+        assert inside(tab, ".st-key-mb_play button", (1280, 720))
+    finally:
+        context.close()
+
+
+def test_the_speed_control_paces_the_epochs_and_the_replay_shows_an_earlier_epoch(screen, app_url):
+    open_page(screen, app_url, "model_builder?epochs=30&seed=12")
+    set_speed(screen, "1 / s")
+    screen.locator(".st-key-mb_play button").first.click()
+    wait_epoch(screen, 1)
+    screen.wait_for_timeout(2500)
+    slow = epoch_and_status(screen)[0]
+    assert slow <= 6, slow  # at one epoch a second, 2.5 s later only a few more
+    set_speed(screen, "as fast as it goes")
+    wait_epoch(screen, 30, timeout_s=60)
+    screen.get_by_text("finished").first.wait_for()
+    wait_idle(screen)
+    live_picture = screen.locator(".st-key-mb_boundary img").first.get_attribute("src")
+    replay = screen.locator('.st-key-mb_replay input[type="range"]').first
+    replay.focus()
+    replay.press("Home")  # back to the first epoch the replay has
+    wait_idle(screen)
+    screen.get_by_text("(replay)").first.wait_for()
+    assert screen.locator(".st-key-mb_boundary img").first.get_attribute("src") != live_picture

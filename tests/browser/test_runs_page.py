@@ -1,0 +1,115 @@
+"""The Runs page in a real browser: the table fits a 1440 px window with every column of its task,
+button labels are whole, "Open in Model Builder" answers where it was clicked; and in shared mode an
+anonymous visitor keeps their runs across reloads (the cookie) while another browser sees none."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.builder.config import ModelSpec
+from playground.runs import owners
+from playground.runs.store import SqliteRunStore
+from tests.browser.conftest import ARTIFACTS, free_port, open_page, start_app, stop_app, wait_idle
+from tests.sample_runs import make_trained
+
+pytestmark = pytest.mark.browser
+REGRESSION = ModelSpec(in_features=2, hidden=(4,), activations=("relu",), out_features=1, task="regression")
+TOKEN = "T" * 43  # an anonymous token as the server makes them
+
+
+def fill(store: SqliteRunStore, owner: str = owners.PERSONAL_OWNER) -> None:
+    for i in range(30):
+        store.save(make_trained(seed=i, lr=0.01 * (i + 1), optimizer=("adam", "sgd")[i % 2]), owner=owner)
+    store.save(make_trained(REGRESSION, seed=3, dataset="plane"), owner=owner)
+
+
+@pytest.fixture(scope="module")
+def personal_url(tmp_path_factory, chromium_path):
+    data_dir = tmp_path_factory.mktemp("runs-personal")
+    fill(SqliteRunStore(data_dir))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = start_app(port, data_dir, ARTIFACTS / "server-runs-page.log", {"PLAYGROUND_MODE": "personal"})
+    yield f"http://127.0.0.1:{port}"
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, chromium_path):
+    data_dir = tmp_path_factory.mktemp("runs-shared")
+    store = SqliteRunStore(data_dir)
+    store.save(make_trained(seed=1), owner=owners.identify(owners.SHARED, cookies={owners.COOKIE_NAME: TOKEN}).owner)
+    port = free_port()
+    proc = start_app(port, data_dir, ARTIFACTS / "server-runs-shared.log", {"PLAYGROUND_MODE": "shared"})
+    yield f"http://127.0.0.1:{port}", store
+    stop_app(proc)
+
+
+def new_tab(browser, width: int = 1440, height: int = 900):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    return context, tab
+
+
+def table_overflow(tab) -> dict:
+    tab.wait_for_selector('[data-testid="stDataFrame"] .dvn-scroller')
+    return tab.evaluate("""() => {
+        const s = document.querySelector('[data-testid="stDataFrame"] .dvn-scroller');
+        return {scroll: s.scrollWidth, client: s.clientWidth};
+    }""")
+
+
+def test_the_table_fits_1440_px_for_each_task_and_labels_are_whole(browser, personal_url):
+    context, tab = new_tab(browser)
+    try:
+        open_page(tab, personal_url, "runs")
+        tab.get_by_text("Kept runs").wait_for()
+        size = table_overflow(tab)
+        assert size["scroll"] <= size["client"], size  # no column hidden behind a scrollbar
+        tab.get_by_text("Regression (1)").click()
+        wait_idle(tab)
+        tab.get_by_text("1 of 1 runs shown").wait_for()
+        size = table_overflow(tab)
+        assert size["scroll"] <= size["client"], size
+        assert tab.locator('[data-testid="stDataFrame"]').first.inner_text().count("None") == 0
+        for key in ("runs_open", "runs_delete", "runs_download_safetensors", "runs_download_history_json"):
+            label = tab.locator(f".st-key-{key} button p").last
+            width = label.evaluate("p => ({scroll: p.scrollWidth, client: p.clientWidth})")
+            assert width["scroll"] <= width["client"], (key, width)  # never "Open in Model..."
+        tab.locator(".st-key-runs_open button").click()
+        tab.get_by_text("in the Model Builder…").wait_for(timeout=5_000)  # said where the click was
+        tab.wait_for_url("**/model_builder**", timeout=60_000)
+        wait_idle(tab, 60_000)
+        assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
+
+
+def test_an_anonymous_visitor_keeps_their_runs_across_reloads_and_others_do_not_see_them(browser, shared):
+    url, store = shared
+    known, tab = new_tab(browser)
+    stranger, other = new_tab(browser)
+    try:
+        known.add_cookies([{"name": owners.COOKIE_NAME, "value": TOKEN, "url": url}])
+        open_page(tab, url, "runs")
+        tab.get_by_text("1 of 1 runs shown").wait_for()
+
+        open_page(other, url, "runs")
+        other.get_by_text("No runs are kept yet").wait_for()
+        other.wait_for_function(f"() => document.cookie.includes('{owners.COOKIE_NAME}=')")
+        token = next(c["value"] for c in stranger.cookies() if c["name"] == owners.COOKIE_NAME)
+        assert owners.TOKEN_PATTERN.fullmatch(token) and token != TOKEN
+        # A run kept by this new visitor (as the Model Builder keeps it) is theirs after a reload.
+        mine = store.save(make_trained(seed=7), owner=owners.identify(owners.SHARED, cookies={owners.COOKIE_NAME: token}).owner)
+        other.reload()
+        wait_idle(other)
+        other.get_by_text("1 of 1 runs shown").wait_for()
+        assert next(c["value"] for c in stranger.cookies() if c["name"] == owners.COOKIE_NAME) == token
+        tab.reload()
+        wait_idle(tab)
+        tab.get_by_text("1 of 1 runs shown").wait_for()
+        assert mine not in tab.locator('[data-testid="stMain"]').inner_text()
+    finally:
+        known.close()
+        stranger.close()

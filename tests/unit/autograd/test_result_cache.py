@@ -1,0 +1,84 @@
+"""The Autograd page's result cache: bounded in bytes, dropped when unused, never keeping errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from playground import limits
+from playground.autograd.graph import trace
+from playground.autograd.result_cache import ResultCache, size_of
+from playground.autograd.variables import ExpressionSpec, VariableSpec
+from playground.errors import PlaygroundError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def array_mb(mb: float) -> np.ndarray:
+    return np.zeros(int(mb * 1024 * 1024 / 8))
+
+
+def test_a_hit_is_not_recomputed_and_specs_are_keys():
+    cache = ResultCache(10 * 1024 * 1024, 60)
+    calls = []
+    first = cache.get("trace", {"a": 1}, lambda: calls.append(1) or [1])
+    assert cache.get("trace", {"a": 1}, lambda: calls.append(1) or [2]) is first and calls == [1]
+    cache.get("check", {"a": 1}, lambda: calls.append(1) or [3])
+    cache.get("trace", {"a": 2}, lambda: calls.append(1) or [4])
+    assert len(calls) == 3 and len(cache.entries) == 3
+
+
+def test_the_byte_bound_evicts_the_least_recently_used():
+    cache = ResultCache(10 * 1024 * 1024, 600)
+    for i in range(4):
+        cache.get("r", {"i": i}, lambda: array_mb(2.4))
+    cache.get("r", {"i": 0}, lambda: pytest.fail("0 was used last-but-three: still kept"))
+    cache.get("r", {"i": 4}, lambda: array_mb(2.4))  # 5 x 2.4 MB > 10 MB: the least recently used (1) goes
+    assert cache.bytes <= cache.max_bytes
+    recomputed = []
+    cache.get("r", {"i": 1}, lambda: recomputed.append(1) or array_mb(0.1))
+    assert recomputed == [1]
+
+
+def test_a_result_over_a_quarter_of_the_bound_is_returned_but_not_kept():
+    cache = ResultCache(4 * 1024 * 1024, 600)
+    big = cache.get("r", {}, lambda: array_mb(1.01))
+    assert big.nbytes > cache.max_bytes // 4 and not cache.entries and cache.bytes == 0
+
+
+def test_unused_results_expire():
+    clock = Clock()
+    cache = ResultCache(10 * 1024 * 1024, ttl_s=600, clock=clock)
+    cache.get("r", {"i": 0}, lambda: array_mb(1))
+    clock.now = 599.0
+    cache.get("r", {"i": 0}, lambda: pytest.fail("still fresh"))  # a hit renews it
+    clock.now = 599.0 + 600.0
+    cache.get("r", {"i": 1}, lambda: [1])
+    assert list(cache.entries) and all(":" in k for k in cache.entries) and len(cache.entries) == 1
+    assert cache.bytes < 1024 * 1024
+
+
+def test_errors_are_never_kept():
+    cache = ResultCache(1024 * 1024, 600)
+    with pytest.raises(PlaygroundError):
+        cache.get("r", {}, lambda: (_ for _ in ()).throw(PlaygroundError("no")))
+    assert not cache.entries
+
+
+def test_a_trace_entry_stays_small_even_for_the_largest_tensors():
+    """Issue 12: an entry kept every node's full arrays (7.7 MB); nodes now keep a summary above 1,000 numbers."""
+    big = ExpressionSpec((VariableSpec("W", "random", shape=(100, 100)), VariableSpec("V", "random", shape=(100, 100))),
+                         "(" + " + ".join(["(W @ V).tanh() * W"] * 12) + ").sum()")
+    size = size_of(trace(big))
+    assert size < 1.5 * 1024 * 1024, size  # two 10,000-number leaf gradients (160 kB) and the graphs' text
+    from tests.reliability.conftest import record
+
+    record("autograd", "trace cache entry, 12 products of 100x100 matrices (MB; 8.07 with every node's arrays)",
+           round(size / 1e6, 2))
+    assert size < limits.AUTOGRAD_CACHE_BYTES // 4
