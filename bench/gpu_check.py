@@ -22,6 +22,12 @@ its weight by up to 2 * lr). cuda is also run twice, to show it is deterministic
 so cuda computes in true float32.
 It also reports the card's name and whether the app picks the GPU by itself
 (``playground.device.default_device()``). Without CUDA it says so and exits 0.
+
+Sweeps (``playground.builder.sweep.SweepTrainer``): 64 and 256 members (learning rates on a log range, times
+seeds) of the default model and of a larger one (2 x 256 ReLU, 5,000 samples, batch 64), trained for a slice
+of time on cuda and on the cpu (all its threads); member-steps per second on each and their ratio, and whether
+``playground.device.choose_device`` picks the faster of the two. The app allows 64 members; this check lifts
+its sweep limits for its own process only.
 """
 
 from __future__ import annotations
@@ -66,6 +72,25 @@ FULL_CASES = (
     Case("default model (2-8-8-2 tanh, 500 samples, batch 10)", (8, 8), "tanh", 500, 10, 20, 0.03),
     Case("large model (8 x 1024 relu, 100,000 samples, batch 4,096)", (1024,) * 8, "relu", 100_000, 4096, 3, 1e-3),
 )
+@dataclass
+class SweepCase:
+    name: str
+    hidden: tuple[int, ...]
+    activation: str
+    n_samples: int
+    batch_size: int
+    members: tuple[int, ...]
+
+
+SWEEP_SLICE_S = 3.0  # seconds of training timed per sweep and device
+FULL_SWEEP_CASES = (
+    SweepCase("default model (2-8-8-2 tanh, 500 samples, batch 10)", (8, 8), "tanh", 500, 10, (64, 256)),
+    SweepCase("larger model (2 x 256 relu, 5,000 samples, batch 64)", (256, 256), "relu", 5000, 64, (64, 256)),
+)
+QUICK_SWEEP_CASES = (
+    SweepCase("default model, shrunk for --quick (4 and 8 members)", (8, 8), "tanh", 200, 10, (4, 8)),
+)
+
 QUICK_CASES = (
     Case("default model (2-8-8-2 tanh, 500 samples, batch 10)", (8, 8), "tanh", 500, 10, 2, 0.03),
     Case("large model, shrunk for --quick (2 x 64 relu, 2,000 samples, batch 256)", (64, 64), "relu", 2000, 256, 2, 1e-3),
@@ -84,6 +109,99 @@ def wider_limits(width: int, layers: int):
         yield
     finally:
         limits.MAX_LAYER_WIDTH, limits.MAX_HIDDEN_LAYERS = saved
+
+
+@contextlib.contextmanager
+def wider_sweep_limits():
+    """Let this process train sweeps larger than the app allows (256 members, large models)."""
+    from playground import limits
+
+    names = ("MAX_SWEEP_MEMBERS", "MAX_SWEEP_PARAMETERS", "MAX_SWEEP_WORK", "MAX_SWEEP_ACTIVATIONS")
+    saved = {name: getattr(limits, name) for name in names}
+    for name, value in zip(names, (256, 10**9, 10**14, 10**11), strict=True):
+        setattr(limits, name, max(saved[name], value))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(limits, name, value)
+
+
+def sweep_for(case: SweepCase, members: int, device: str):
+    """``members`` learning rates from 1e-4 to 0.1 (x 4 seeds from 128 members on), Adam, on ``device``."""
+    from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
+    from playground.builder.sweep import SweepAxis, SweepConfig
+
+    seeds = 4 if members >= 128 else 1
+    with wider_limits(max(case.hidden), len(case.hidden)), wider_sweep_limits():
+        spec = ModelSpec(in_features=2, hidden=case.hidden, activations=(case.activation,) * len(case.hidden),
+                         out_features=2)
+        base = RunConfig(data=DataConfig(dataset="circle", n_samples=case.n_samples), model=spec,
+                         train=TrainConfig(optimizer="adam", batch_size=case.batch_size, device=device))
+        axes = [SweepAxis("lr", low=1e-4, high=0.1, count=members // seeds)]
+        if seeds > 1:
+            axes.append(SweepAxis("seed", values=tuple(range(seeds))))
+        return SweepConfig(base, tuple(axes))
+
+
+def sweep_rate(case: SweepCase, members: int, device: str, tensors: dict, seconds: float) -> dict:
+    """Member-steps per second of a sweep on ``device`` over about ``seconds`` (after a warm-up epoch)."""
+    from playground.builder.sweep import SweepTrainer
+    from playground.builder.training import Stopped
+
+    sweep = sweep_for(case, members, device)
+    with wider_limits(max(case.hidden), len(case.hidden)), wider_sweep_limits():
+        trainer = SweepTrainer(sweep, tensors, device=device)
+    deadline = [time.perf_counter() + 0.05]
+
+    def stop() -> bool:
+        sync(device)
+        return time.perf_counter() >= deadline[0]
+
+    import playground.builder.sweep as sweep_module
+
+    saved = sweep_module.CHECK_EVERY_S
+    sweep_module.CHECK_EVERY_S = 0.0  # ask after every step, so the slice ends on time
+    try:
+        trainer.train_epoch()  # warm-up: every batch shape once (kernels, and the products' checks on the cpu)
+        sync(device)
+        steps, started = trainer.steps, time.perf_counter()
+        deadline[0] = started + seconds
+        while time.perf_counter() < deadline[0]:
+            try:
+                trainer.train_epoch(control=stop)
+            except Stopped:
+                break
+        sync(device)
+    finally:
+        sweep_module.CHECK_EVERY_S = saved
+    elapsed = time.perf_counter() - started
+    return {"steps": trainer.steps - steps, "seconds": elapsed,
+            "member_steps_per_s": (trainer.steps - steps) * len(trainer.active) / elapsed,
+            "parameters": trainer.n_parameters}
+
+
+def check_sweeps(case: SweepCase, cuda: str, log, seconds: float = SWEEP_SLICE_S) -> list[dict]:
+    """Each member count of ``case`` on ``cuda`` and on the cpu; the device rule's choice beside the faster."""
+    from playground.builder.datasets import prepare_data
+    from playground.device import choose_device
+
+    tensors = prepare_data(sweep_for(case, case.members[0], "cpu").base.data).arrays()
+    log(f"\n== sweeps of the {case.name}")
+    out = []
+    for members in case.members:
+        gpu = sweep_rate(case, members, cuda, tensors, seconds)
+        cpu = sweep_rate(case, members, "cpu", tensors, seconds)
+        ratio = gpu["member_steps_per_s"] / cpu["member_steps_per_s"]
+        picked, _ = choose_device(gpu["parameters"], members=members, rows=case.batch_size, cuda=True)
+        faster = cuda if ratio > 1 else "cpu"
+        agrees = picked.startswith("cuda") == faster.startswith("cuda")
+        log(f"   {members} members: {cuda} {gpu['member_steps_per_s']:.0f} member-steps/s ({gpu['steps']} steps), "
+            f"cpu {cpu['member_steps_per_s']:.0f} ({cpu['steps']} steps) = {ratio:.2f}x; "
+            f"choose_device picks {picked} -> {'agrees' if agrees else 'DISAGREES'} with the measurement")
+        out.append({"case": case, "members": members, "gpu": gpu, "cpu": cpu, "ratio": ratio, "picked": picked,
+                    "agrees": agrees})
+    return out
 
 
 def config_for(case: Case, seed: int = 0):
@@ -281,7 +399,8 @@ def check_case(case: Case, cuda: str, log) -> dict:
             "cpu_rate": runs["cpu"]["steps_per_s"], "speedup": speedup}
 
 
-def section(card: str, picked: str, threads: int, results: list[dict], quick: bool) -> Section:
+def section(card: str, picked: str, threads: int, results: list[dict], quick: bool,
+            sweeps: list[dict] | None = None) -> Section:
     m = machine()
     s = Section("GPU check")
     s.add(f"Measured {now_utc()} by `python bench/gpu_check.py{' --quick' if quick else ''}` on **{card}** "
@@ -313,6 +432,16 @@ def section(card: str, picked: str, threads: int, results: list[dict], quick: bo
     for r in results:
         e = r["early"]
         s.add(f"- {r['case'].name}: " + "; ".join(", ".join(f"{d:.1g}" for d in e[k]) for k in ("drift", "cpu_err", "gpu_err")))
+    if sweeps:
+        s.add("", f"**Sweeps** (`playground.builder.sweep.SweepTrainer`, Adam, learning rates on a log range x seeds; "
+              f"{SWEEP_SLICE_S:g} s of training timed on each device after a warm-up; cpu on {threads} threads). "
+              "The rule is `playground.device.choose_device`.", "",
+              "| sweep | members | cuda member-steps/s | cpu member-steps/s (baseline) | ratio | the rule picks | "
+              "agrees with the measurement |", "|---|---|---|---|---|---|---|")
+        for r in sweeps:
+            s.add(f"| {r['case'].name} | {r['members']} | {r['gpu']['member_steps_per_s']:.0f} | "
+                  f"{r['cpu']['member_steps_per_s']:.0f} | {r['ratio']:.2f}x | {r['picked']} | "
+                  f"{'yes' if r['agrees'] else '**no**'} |")
     return s
 
 
@@ -340,12 +469,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{'picks the GPU by itself' if picked.startswith('cuda') else 'does NOT pick the GPU'}")
     started = time.perf_counter()
     results = [check_case(case, cuda, print) for case in (QUICK_CASES if args.quick else FULL_CASES)]
+    sweeps = [r for case in (QUICK_SWEEP_CASES if args.quick else FULL_SWEEP_CASES)
+              for r in check_sweeps(case, cuda, print, 1.0 if args.quick else SWEEP_SLICE_S)]
     ok = all(r["agree"] for r in results)
     print(f"\n{'cuda agrees with cpu' if ok else 'cuda DISAGREES with cpu'} on every model's forward and backward "
           "within float32 tolerance (the training runs drift apart as reported above); "
           f"{time.perf_counter() - started:.0f} s in all.")
     if not args.no_write:
-        write_sections([section(card, picked, torch.get_num_threads(), results, args.quick)])
+        write_sections([section(card, picked, torch.get_num_threads(), results, args.quick, sweeps)])
         print("Wrote the 'GPU check' section of bench/RESULTS.md.")
     return 0
 

@@ -128,3 +128,10 @@ MAX_JOB_SECONDS = 30 * 60
 MAX_RAY_TRAININGS = 4 * MAX_CONCURRENT_TRAININGS  # jobs one app server runs at once on a Ray cluster
 RAY_GPU_PER_JOB = 0.25  # the share of a GPU a CUDA job asks Ray for: small models, four to a GPU
 RAY_IDLE_ACTORS = 1  # warm actors an app server keeps between jobs (each holds a CPU of the cluster)
+
+# Sweeps (playground/builder/sweep.py): every member trains at once, in one process
+MAX_SWEEP_MEMBERS = 64  # models in one sweep (the grid of its axes)
+MAX_SWEEP_AXES = 2  # settings varied at once
+MAX_SWEEP_PARAMETERS = 4_000_000  # members x parameters: the stacked weights (and as much again per optimizer state)
+MAX_SWEEP_WORK = 2_000_000_000  # members x parameters x training rows: one epoch's work (a few seconds on one core)
+MAX_SWEEP_ACTIVATIONS = 32_000_000  # members x rows in flight x hidden neurons (128 MB of float32 a copy)

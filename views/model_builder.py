@@ -24,7 +24,7 @@ from playground.builder.evaluation import predict_test, predictions_table
 from playground.builder.figures import confusion_figure, predicted_vs_true_figure
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import default_device
-from playground.errors import PlaygroundError
+from playground.errors import PlaygroundError, shown_name
 from playground.execution.pool import get_pool
 from playground.runs import export
 from views import model_builder_io
@@ -330,7 +330,7 @@ with col_features:
     st.markdown("**Features**")
     if STATE["mb_dataset"] == CSV_DATASET:
         names = csv_summary["features"] if csv_summary else ()
-        st.caption("The CSV's numeric columns: " + (", ".join(f"`{n[:30]}`" for n in names[:12]) or "none yet"))
+        st.caption("The CSV's numeric columns: " + (", ".join(shown_name(n, 30) for n in names[:12]) or "none yet"))
     else:
         everything = tuple(registry.FEATURES)
         for i, feature in enumerate(everything):
@@ -554,7 +554,7 @@ with tabs[0]:
     if config is not None and data is not None:
         n_train, n_val, n_test = data.sizes
         st.markdown(f"**{n_train}** training, **{n_val}** validation, **{n_test}** test rows · task: **{data.task}** · "
-                    f"features: {', '.join(f'`{n[:30]}`' for n in data.feature_names)}")
+                    f"features: {', '.join(shown_name(n, 30) for n in data.feature_names[:20])}")
         batch = min(config.train.batch_size, n_train)
         loader = DataLoader(TensorDataset(data.X_train, data.y_train), batch_size=batch, shuffle=config.train.shuffle,
                             generator=torch.Generator().manual_seed(config.train.seed))

@@ -16,7 +16,7 @@ from playground import limits
 from playground.builder import codegen
 from playground.builder.config import RunConfig
 from playground.builder.model import TrainedModel
-from playground.errors import PlaygroundError
+from playground.errors import PlaygroundError, shown_name
 from playground.runs import export, url_state, weights_import
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
 from views.identity import current_owner
@@ -296,7 +296,7 @@ def _upload(config: RunConfig) -> None:
 
 def _read_upload(upload, config: RunConfig) -> tuple[str, object]:
     """Read the file once; load it now when it fits, or leave a choice pending when its spec differs."""
-    name = str(upload.name)[:200]
+    name = shown_name(str(upload.name), 80)  # a file name is user text: shown as text
     try:
         if upload.size > limits.MAX_UPLOAD_BYTES:
             raise PlaygroundError(

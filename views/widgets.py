@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.errors import PlaygroundError, library_message
+from playground.errors import PlaygroundError, as_text, library_message
 
 
 def show_error(exc: BaseException, container=None) -> None:
     """A plain sentence, and the library's own message beneath it. Never a traceback."""
     where = container if container is not None else st
     if isinstance(exc, PlaygroundError):
-        where.error(exc.sentence, icon=":material/error:")
+        where.error(exc.markdown, icon=":material/error:")
         if exc.detail:
-            where.caption(exc.detail)
+            where.caption(as_text(exc.detail))
     else:
         where.error("Something went wrong with that input; change it and try again.", icon=":material/error:")
-        where.caption(library_message(exc))
+        where.caption(as_text(library_message(exc)))
 
 
 def show_code(code: str, title: str = "Code", expanded: bool = True) -> None:

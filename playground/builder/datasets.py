@@ -232,7 +232,7 @@ def read_csv_table(source: bytes | BinaryIO, target: str | None = None, task: st
         return read_table(data, target, task, max_rows=limits.MAX_CSV_ROWS, max_columns=limits.MAX_CSV_COLUMNS,
                           max_classes=limits.MAX_CLASSES, max_cell_chars=limits.MAX_CSV_CELL_CHARS)
     except CsvProblem as exc:
-        raise PlaygroundError(str(exc)) from None
+        raise PlaygroundError(str(exc), plain=True) from None  # it quotes column names and cells: shown as text
     except (ValueError, TypeError, OverflowError, MemoryError, UnicodeError) as exc:
         raise PlaygroundError("The CSV could not be read; save it as a plain UTF-8 CSV and upload it again.",
                               library_message(exc)) from None
@@ -270,7 +270,7 @@ def csv_columns(source: bytes) -> tuple[str, ...]:
     try:
         return read_header(_csv_bytes(source), limits.MAX_CSV_COLUMNS, limits.MAX_CSV_CELL_CHARS)
     except CsvProblem as exc:
-        raise PlaygroundError(str(exc)) from None
+        raise PlaygroundError(str(exc), plain=True) from None
 
 
 # --------------------------------------------------------------------------------------------------

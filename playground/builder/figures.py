@@ -4,6 +4,7 @@ Pure functions of data. (The live pictures, redrawn while a model trains, are SV
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,7 +12,7 @@ import plotly.graph_objects as go
 
 def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
     m = np.asarray(matrix)
-    names = list(classes) or [str(i) for i in range(len(m))]
+    names = [escape(str(c))[:40] for c in classes] or [str(i) for i in range(len(m))]  # Plotly reads some HTML
     fig = go.Figure(go.Heatmap(z=m, x=names, y=names, colorscale="Blues", text=m, texttemplate="%{text}", showscale=False))
     fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": "predicted"}, yaxis={"title": "true", "autorange": "reversed"})

@@ -21,7 +21,11 @@ import zipfile
 from dataclasses import dataclass, field
 
 from playground import limits
-from playground.errors import PlaygroundError, library_message
+from playground.errors import (
+    PlaygroundError,
+    library_message,
+    shown_name,  # noqa: F401 - re-exported for the weights messages
+)
 
 # Bytes per element of each storage type ``torch.save`` names in a persistent id.
 STORAGE_ITEMSIZE = {
@@ -53,19 +57,6 @@ _PREFIX = r"[^/\x00-\x1f]{1,200}"  # the folder torch.save names after the file
 _RECORD = re.compile(rf"(?P<prefix>{_PREFIX})/(?P<name>data\.pkl|data/(?P<key>[0-9]{{1,9}})|byteorder|version|"
                      r"\.data/version|\.data/serialization_id|\.format_version|\.storage_alignment)")
 _EXTRA_RECORD_BYTES = 4096  # other small records a newer torch may add (never read)
-_SAFE_NAME = re.compile(r"[A-Za-z0-9]+(?:[._][A-Za-z0-9]+)*")
-
-
-def shown_name(text: str, limit: int = 60) -> str:
-    """A name from an untrusted file, safe inside a Markdown sentence: plain when it is only letters,
-    digits, dots and single inner underscores (``layers.0.weight``), else as inline code (backticks
-    replaced), cut to ``limit`` characters either way."""
-    text = text if len(text) <= limit else text[:limit] + "…"
-    if _SAFE_NAME.fullmatch(text):
-        return text
-    return "`" + "".join(ch if ch.isprintable() and ch != "`" else "'" for ch in text) + "`"
-
-
 class ArchiveRefused(PlaygroundError):
     """The file was refused before anything in it was unpickled. ``kind`` says which family of check."""
 

@@ -167,3 +167,30 @@ def test_hostile_csv_on_the_model_builder(builder, data, fragment):
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.button(key="mb_ds_circle").click().run()  # the generated data's settings are still there
     assert not at.exception and not at.error
+
+
+MARKDOWN_IMAGE = "![x](http://127.0.0.1:9/fetched.png)"
+
+
+def _unescaped_image(text: str) -> bool:
+    """Markdown that a browser would turn into an <img> fetching the URL: ``![..](..)`` not escaped and not
+    inside a code span."""
+    outside_code = "".join(part for i, part in enumerate(text.split("`")) if i % 2 == 0)
+    return "![" in outside_code.replace("\\!\\[", "")
+
+
+def test_user_text_from_a_csv_stays_text_on_the_page(builder):
+    """Column names and cells with Markdown image syntax are echoed in sentences and captions as text: escaped,
+    or inside a code span, never a Markdown image the browser would fetch."""
+    at = builder
+    at.button(key="mb_ds_csv").click().run()
+    bad_cell = ("a,b,label\n" + f"1,{MARKDOWN_IMAGE},0\n" + rows(30)).encode()
+    at.file_uploader(key="mb_csv_file").upload("cell.csv", bad_cell).run()
+    assert_sentence(at, "is not a number")
+    named = (f"a,{MARKDOWN_IMAGE},label\n" + rows(30)).encode()
+    at.file_uploader(key="mb_csv_file").upload("named.csv", named).run()
+    shown = [str(e.value) for kind in ("markdown", "caption", "error", "warning", "info", "success")
+             for e in getattr(at, kind)]
+    assert any("127.0.0.1:9" in text for text in shown)  # the name is shown ...
+    assert not any(_unescaped_image(text) for text in shown), [t for t in shown if _unescaped_image(t)]  # ... as text
+    at.button(key="mb_ds_circle").click().run()

@@ -91,6 +91,8 @@ def test_without_the_checks_a_hash_explosion_runs_until_the_child_is_stopped(mon
 
 def test_without_the_checks_the_child_alone_keeps_the_server_flat_and_without_both_it_grows(monkeypatch):
     data = hostile_pt.bytearray_alloc(400 * 1024 * 1024)
+    warm = weight_cases.export.to_pt_bytes(weight_cases.make_trained(seed=1))
+    weight_cases.weights_import.read_upload("warm.pt", warm, weight_cases.SPEC)  # the loader has imported torch
     without_the_checks(monkeypatch)
     weight_cases.assert_refused_within_bounds("alloc.pt", data, None)  # the 400 MB are the child's, not ours
     loading_in_the_server(monkeypatch, weights_only=True)

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 MODULES = ["bench", "bench.common", "bench.__main__", "bench.startup", "bench.interaction", "bench.browser_roundtrip",
-           "bench.training_live", "bench.memory", "bench.scale", "bench.gpu_check"]
+           "bench.training_live", "bench.memory", "bench.scale", "bench.gpu_check", "bench.sweep"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -72,6 +72,23 @@ def test_gpu_check_without_cuda_or_on_cpu():
     case = gpu_check.Case("tiny", (4,), "tanh", 100, 10, 2, 0.03)
     result = gpu_check.check_case(case, "cpu", lambda *_: None)  # cpu against itself: exactly equal
     assert result["agree"] and result["first"]["grad_max_abs_diff"] == 0.0
+
+
+def test_sweep_bench_tiny():
+    from bench.sweep import measure
+
+    r = measure(members_list=(2,), rounds=1, epochs=1, n_samples=100, log=lambda *_: None)
+    assert r[2]["ratios"] and r[2]["sweep_bytes"] > 0 and r[2]["exactness"]["mismatched"] == []
+
+
+def test_gpu_check_sweeps_run_on_the_cpu_too():
+    from dataclasses import replace
+
+    from bench import gpu_check
+
+    case = replace(gpu_check.QUICK_SWEEP_CASES[0], members=(2,))
+    (result,) = gpu_check.check_sweeps(case, "cpu", lambda *_: None, seconds=0.05)
+    assert result["gpu"]["steps"] > 0 and result["cpu"]["steps"] > 0 and result["picked"] == "cuda:0"
 
 
 def test_training_live_counts_steps_as_the_engine_does():
