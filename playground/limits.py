@@ -117,6 +117,18 @@ MAX_REPLAY_SNAPSHOTS = 300  # views of one run kept for the replay scrubber (thi
 MAX_REPLAY_BYTES = 8 * 1024 * 1024  # and their memory, per run
 MAX_DATALOADER_PREVIEW = 16  # rows of one batch shown in the DataLoader panel
 
+# Jobs, the queue and the executors (playground/execution; issue 12 item 3, issue 14)
+MAX_TRAININGS_PER_OWNER = MAX_TRAININGS_PER_SESSION  # active jobs of one owner, all their tabs together
+MAX_QUEUED_JOBS = 4 * MAX_CONCURRENT_TRAININGS  # jobs waiting behind the running ones, per app server
+# A job's budget: ten epochs of the largest data set at batch size 1 (the default run takes ~3,000 steps),
+# and half an hour holding a worker, paused time included (the default run takes seconds). Past either the
+# job stops with a sentence and keeps its weights; the step budget ends it at an epoch boundary.
+MAX_JOB_STEPS = 10 * MAX_SAMPLES
+MAX_JOB_SECONDS = 30 * 60
+MAX_RAY_TRAININGS = 4 * MAX_CONCURRENT_TRAININGS  # jobs one app server runs at once on a Ray cluster
+RAY_GPU_PER_JOB = 0.25  # the share of a GPU a CUDA job asks Ray for: small models, four to a GPU
+RAY_IDLE_ACTORS = 1  # warm actors an app server keeps between jobs (each holds a CPU of the cluster)
+
 # Sweeps (playground/builder/sweep.py): every member trains at once, in one process
 MAX_SWEEP_MEMBERS = 64  # models in one sweep (the grid of its axes)
 MAX_SWEEP_AXES = 2  # settings varied at once

@@ -15,13 +15,14 @@ def stop_leftover_trainings():
     """After each test, stop every run still going in the server-wide worker pool: a page test that
     ends mid-training must not leave workers busy (they would starve the next tests of CPU)."""
     yield
-    from playground.execution import pool as execution_pool
+    from playground.execution import executor
+    from playground.execution.jobs import ACTIVE
 
-    pool = execution_pool._POOL
+    pool = executor._EXECUTOR
     if pool is None:
         return
     with pool.lock:
-        jobs = [job for job in pool.jobs.values() if job.status in execution_pool.ACTIVE]
+        jobs = [job for job in pool.jobs.values() if job.status in ACTIVE]
     for job in jobs:
         pool.control(job, "stop")
 
@@ -29,10 +30,10 @@ def stop_leftover_trainings():
 @pytest.fixture(scope="session", autouse=True)
 def shut_down_worker_pool():
     yield
-    from playground.execution import pool
+    from playground.execution import executor
 
-    if pool._POOL is not None:
-        pool._POOL.shutdown()
+    if executor._EXECUTOR is not None:
+        executor._EXECUTOR.shutdown()
 
 
 # ---------------------------------------------------------------- run stores: SQLite and PostgreSQL

@@ -488,6 +488,9 @@ if item.kind == "job" and item.status in ("diverged", "failed"):
 elif item.kind == "job" and item.status == "finished" and item.message:
     with bar:
         st.caption(item.message)
+elif item.kind == "job" and item.status == "stopped" and item.message:  # stopped by the server: a budget
+    with bar:
+        st.warning(item.message, icon=":material/timer:")
 if problem is not None:
     with bar:
         show_error(problem)

@@ -1,8 +1,12 @@
-"""The training worker process: it runs one job at a time with the Trainer and streams progress back.
+"""The training worker: it runs one job at a time and streams progress back, in a local worker process
+or inside a Ray actor (the same code: only the two connections differ).
 
-It never touches Streamlit. It sends progress through a pipe: epoch rows (batched), a compact view
-(uint8/float32 heatmap, neuron thumbnails, the drawn weights) a few times a second, and at the end the
-weights as NumPy arrays. Play, pause, step and stop arrive as control messages.
+It never touches Streamlit. A job's payload names its ``kind``; ``RUNNERS`` maps a kind to the class that
+runs it ("run": train one RunConfig with the Trainer). It sends progress through a connection: epoch rows
+(batched), a compact view (uint8/float32 heatmap, neuron thumbnails, the drawn weights) a few times a
+second, and at the end the weights as NumPy arrays. Play, pause, step and stop arrive as control
+messages. Each job has a budget (payload ``budget``: optimizer steps, seconds holding the worker); past it
+the job stops with a sentence and keeps its weights.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ import time
 import traceback
 from typing import Any
 
+from playground import limits
 from playground.builder.config import RunConfig
 from playground.errors import PlaygroundError
+from playground.execution.jobs import seconds_sentence, steps_sentence
 
 WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and never more than ~5% of the time)
+PAUSED_CHECK_S = 1.0  # a paused job wakes this often to check its time budget
 SLOW_EPOCHS_PER_S = 20.0  # at this speed or slower every epoch's view is sent (the replay has every epoch)
 
 
@@ -37,8 +44,13 @@ def _warm_up() -> None:
     nn.functional.mse_loss(model(x)[:, :1], torch.randn(8, 1)).backward()
 
 
+def _writable(array):
+    """The array itself, or a copy where it is read-only (Ray hands arguments over as read-only views)."""
+    return array if array.flags.writeable else array.copy()
+
+
 class _JobRunner:
-    """One job inside the worker: the Trainer, the control state, and the throttled progress messages."""
+    """One "run" job inside the worker: the Trainer, the control state, and the throttled progress messages."""
 
     def __init__(self, job_id: int, payload: dict[str, Any], control_conn, progress_conn) -> None:
         self.job_id = job_id
@@ -46,6 +58,11 @@ class _JobRunner:
         self.control_conn = control_conn
         self.progress_conn = progress_conn
         self.mode = "pause" if payload.get("start_paused") else "run"
+        budget = payload.get("budget") or {}
+        self.budget_steps = int(budget.get("steps", limits.MAX_JOB_STEPS))
+        self.budget_seconds = float(budget.get("seconds", limits.MAX_JOB_SECONDS))
+        self.held_since = time.monotonic()
+        self.stop_sentence = ""  # set when the budget stops the job
         self.speed: float | None = payload.get("speed")  # epochs a second at most; None: as fast as it goes
         self.next_epoch_at = 0.0
         self.rows: list[dict] = []
@@ -115,16 +132,28 @@ class _JobRunner:
             self.next_epoch_at = time.monotonic() + 1.0 / self.speed
         return False
 
+    def out_of_time(self) -> bool:
+        """True (and the sentence set) once the job has held its worker for its time budget."""
+        if time.monotonic() - self.held_since < self.budget_seconds:
+            return False
+        self.stop_sentence = seconds_sentence(self.budget_seconds)
+        return True
+
     def control(self) -> bool:
         """Called inside epochs: read control messages, block while paused; True means stop now."""
         while self.control_conn.poll():
             if self.handle(self.control_conn.recv()):
                 return True
+        if self.out_of_time():
+            return True
         if self.mode == "pause":
             self.flush(view=True)
             self.send("status", "paused")
             while self.mode == "pause":
-                if self.handle(self.control_conn.recv()):
+                if self.control_conn.poll(PAUSED_CHECK_S):
+                    if self.handle(self.control_conn.recv()):
+                        return True
+                elif self.out_of_time():
                     return True
             self.send("status", "running")
         return False
@@ -136,10 +165,12 @@ class _JobRunner:
 
         p = self.payload
         config = RunConfig.from_dict(p["config"])
-        tensors = {k: torch.from_numpy(v) for k, v in p["tensors"].items()}
-        initial = {k: torch.from_numpy(v) for k, v in p["initial_state"].items()} if p.get("initial_state") else None
+        tensors = {k: torch.from_numpy(_writable(v)) for k, v in p["tensors"].items()}
+        initial = ({k: torch.from_numpy(_writable(v)) for k, v in p["initial_state"].items()}
+                   if p.get("initial_state") else None)
         try:
-            self.trainer = trainer = Trainer(config, tensors, initial_state=initial)
+            # device_override: where the executor placed the job (a Ray actor sees its GPU as cuda:0)
+            self.trainer = trainer = Trainer(config, tensors, initial_state=initial, device=p.get("device_override"))
         except PlaygroundError as exc:
             self.send("error", exc.sentence, exc.detail)
             return
@@ -148,6 +179,12 @@ class _JobRunner:
             return
         trainer.epoch = int(p.get("epoch_offset", 0))
         target = trainer.epoch + config.train.epochs
+        # The step budget, in whole epochs: the run ends at an epoch boundary, never mid-epoch.
+        steps_per_epoch = -(-trainer.n_train // trainer.batch_size)
+        budget_epochs = self.budget_steps // steps_per_epoch  # 0 when not even one epoch fits
+        capped = target - trainer.epoch > budget_epochs
+        if capped:
+            target = trainer.epoch + budget_epochs
         self.send("started", {"device": str(trainer.device), "batch_size": trainer.batch_size,
                               "batch_clamped": trainer.batch_clamped, "n_train": trainer.n_train, "pid": os.getpid()})
         self.send_view()
@@ -158,11 +195,11 @@ class _JobRunner:
                 now = time.monotonic()
                 if self.mode != "run" or now >= self.next_check:  # ask for control messages every CHECK_EVERY_S
                     if self.control():
-                        status = "stopped"
+                        status, message = "stopped", self.stop_sentence
                         break
                     self.next_check = now + CHECK_EVERY_S
                 if self.pace():
-                    status = "stopped"
+                    status, message = "stopped", self.stop_sentence
                     break
                 trainer.run_epoch(self.control)
                 self.rows.append(trainer.history[-1])  # the epoch's row, as the trainer keeps it
@@ -174,10 +211,12 @@ class _JobRunner:
                     self.flush()
                 if slow or now >= self.next_view:  # slow: every epoch, so the boundary visibly bends and replays
                     self.send_view()
+            if capped and status == "finished":
+                status, message = "stopped", steps_sentence(self.budget_steps, trainer.epoch)
         except EarlyStopped as exc:
             status, message = "finished", exc.sentence
         except Stopped:
-            status = "stopped"
+            status, message = "stopped", self.stop_sentence
         except Diverged as exc:
             status, message = "diverged", exc.sentence
         if status == "finished" and not message:
@@ -190,8 +229,14 @@ class _JobRunner:
                                                    "epochs": trainer.epoch})
 
 
-def worker_main(control_conn, progress_conn) -> None:
-    """Entry point of a worker process: warm up, then run jobs one after another until told to quit."""
+# The runners by job kind. A runner is made with (job_id, payload, control_conn, progress_conn), its
+# ``run()`` sends "started" (or "error"), progress, and ends with "done" or "error"; it reads control
+# messages from ``control_conn`` (``poll``/``recv``) and honours the payload's budget.
+RUNNERS: dict[str, type] = {"run": _JobRunner}
+
+
+def prepare_process() -> None:
+    """Settings of a process that trains: a lower priority than the web server, one torch thread, warm."""
     import torch
 
     try:
@@ -204,6 +249,35 @@ def worker_main(control_conn, progress_conn) -> None:
     except RuntimeError:
         pass
     _warm_up()
+
+
+def run_job(job_id: int, payload: dict[str, Any], control_conn, progress_conn) -> None:
+    """Run one job with the runner of its kind; every failure becomes an "error" message, never silence.
+    Raises SystemExit when told to quit."""
+    import torch
+
+    kind = str(payload.get("kind", "run"))
+    runner_class = RUNNERS.get(kind)
+    if runner_class is None:
+        progress_conn.send(("error", job_id, "This server cannot run that kind of job.", f"unknown job kind: {kind[:40]}"))
+        return
+    runner = runner_class(job_id, payload, control_conn, progress_conn)
+    try:
+        runner.run()
+    except SystemExit:
+        raise
+    except Exception as exc:  # never let one job kill the worker silently
+        progress_conn.send(("error", job_id, "Training failed; change the settings and try again.",
+                            "".join(traceback.format_exception_only(exc)).strip()[:600]))
+    finally:
+        runner.trainer = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def worker_main(control_conn, progress_conn) -> None:
+    """Entry point of a worker process: warm up, then run jobs one after another until told to quit."""
+    prepare_process()
     progress_conn.send(("ready", None, os.getpid()))
     while True:
         try:
@@ -214,18 +288,9 @@ def worker_main(control_conn, progress_conn) -> None:
             return
         if message[0] != "start":
             continue  # a late control message for a job that already ended
-        job_id, payload = message[1], message[2]
-        runner = _JobRunner(job_id, payload, control_conn, progress_conn)
         try:
-            runner.run()
+            run_job(message[1], message[2], control_conn, progress_conn)
         except SystemExit:
             return
-        except Exception as exc:  # never let one job kill the worker silently
-            progress_conn.send(("error", job_id, "Training failed; change the settings and try again.",
-                                "".join(traceback.format_exception_only(exc)).strip()[:600]))
-        finally:
-            runner.trainer = None
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
 
 

@@ -1,5 +1,6 @@
 """The live controls of a run: its speed, a learning rate changed while it trains (recorded, so the run
-reproduces), and the views kept for the replay (bounded in count and bytes)."""
+reproduces), and the views kept for the replay (bounded in count and bytes). The controls run against
+both executors (the local pool and Ray)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from playground import limits
 from playground.builder.config import RunConfig, TrainConfig
 from playground.builder.datasets import prepare_data
 from playground.builder.training import Trainer
-from playground.execution.pool import TrainingJob, WorkerPool, view_bytes
+from playground.execution.pool import TrainingJob, view_bytes
+from tests.unit.execution.conftest import EXECUTORS, make_executor
 
 
-@pytest.fixture(scope="module")
-def pool():
-    pool = WorkerPool(max_workers=1)
+@pytest.fixture(scope="module", params=EXECUTORS)
+def pool(request):
+    pool = make_executor(request.param)
     yield pool
     pool.shutdown()
 

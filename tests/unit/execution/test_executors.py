@@ -1,4 +1,5 @@
-"""Background training in worker processes: progress, pause, step, play, stop, queueing, dead workers."""
+"""Background training on both executors (the local worker pool and Ray): progress, pause, step, play, stop,
+cancel, queueing and its bound, budgets, dead workers. Each test runs against each executor."""
 
 from __future__ import annotations
 
@@ -12,24 +13,34 @@ import pytest
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.datasets import prepare_data
 from playground.errors import PlaygroundError
-from playground.execution.pool import DIED_SENTENCE, WorkerPool
+from playground.execution.executor import BUSY_OWNER_SENTENCE, queue_full_sentence
+from playground.execution.jobs import (
+    CANCELLED_SENTENCE,
+    DIED_SENTENCE,
+    JobBudget,
+    seconds_sentence,
+    steps_sentence,
+)
+from tests.unit.execution.conftest import EXECUTORS, make_executor
 
 DEADLINE_S = 120  # generous: on a loaded 2-core machine a worker's spawn and torch import can take long
 
 
-@pytest.fixture(scope="module")
-def shared_pool():
-    pool = WorkerPool(max_workers=2)
-    pool.prewarm(2)
+@pytest.fixture(scope="module", params=EXECUTORS)
+def shared_pool(request):
+    pool = make_executor(request.param)
     yield pool
     pool.shutdown()
 
 
 @pytest.fixture
 def pool(shared_pool):
-    """The module's pool, left with no run going after each test, whatever the test did: a test that fails
-    mid-run would otherwise keep a worker busy and the next tests would wait in the queue behind it."""
+    """The module's executor, left with no run going after each test, whatever the test did: a test that fails
+    mid-run would otherwise keep a worker busy and the next tests would wait in the queue behind it. Bounds a
+    test changed are put back."""
+    max_queued, budget = shared_pool.max_queued, shared_pool.budget
     yield shared_pool
+    shared_pool.max_queued, shared_pool.budget = max_queued, budget
     with shared_pool.lock:
         jobs = list(shared_pool.jobs.values())
     for job in jobs:
@@ -95,10 +106,11 @@ def test_pause_step_play_stop(pool):
     assert view.epoch < 2000
 
 
-def test_one_run_per_session_and_a_queue_beyond_the_cap(pool):
+def test_one_run_per_owner_and_a_queue_beyond_the_cap(pool):
     first = submit(pool, "a", epochs=2000, batch=1)
-    with pytest.raises(PlaygroundError, match="already training"):
+    with pytest.raises(PlaygroundError, match="already training") as caught:
         submit(pool, "a")
+    assert caught.value.sentence == BUSY_OWNER_SENTENCE
     second = submit(pool, "b", epochs=2000, batch=1)
     third = submit(pool, "c", epochs=2)
     wait_for(second, lambda v: v.status == "running")
@@ -164,3 +176,64 @@ def test_pictures_are_redrawn_about_once_a_second_while_training_and_not_otherwi
     training = status in ("starting", "running", "pausing")
     assert pictures_interval(status) == (REFRESH_PICTURES_S if training else None)
     assert not training or pictures_interval(status) > refresh_interval(status)  # the epoch line goes faster
+
+
+def test_the_queue_is_bounded_with_a_sentence(pool):
+    pool.max_queued = 1
+    running = [submit(pool, f"run-{i}", epochs=2000, batch=1) for i in range(2)]  # both workers busy
+    for handle in running:
+        wait_for(handle, lambda v: v.status == "running")
+    waiting = submit(pool, "waits", epochs=2)  # exactly the bound: accepted, queued
+    assert waiting.snapshot().queue_position == 1
+    with pytest.raises(PlaygroundError) as caught:  # one more: refused, with a sentence
+        submit(pool, "refused", epochs=2)
+    assert caught.value.sentence == queue_full_sentence(1)
+    running[0].stop()
+    assert waiting.wait(DEADLINE_S) and waiting.snapshot().status == "finished"
+    again = submit(pool, "refused", epochs=2)  # room again
+    assert again.wait(DEADLINE_S) and again.snapshot().status == "finished"
+
+
+@pytest.mark.parametrize(("budget", "epochs_done", "status"), [(60, 5, "finished"), (59, 4, "stopped"), (11, 0, "stopped")],
+                         ids=["at-the-budget", "one-step-over", "not-one-epoch"])
+def test_the_step_budget_ends_a_run_at_an_epoch_boundary_with_a_sentence(pool, budget, epochs_done, status):
+    pool.budget = JobBudget(steps=budget)
+    handle = submit(pool, "budget", epochs=5, batch=10)  # 120 training rows: 12 steps an epoch, 60 in all
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == status and view.epoch == epochs_done and view.stats["steps"] == 12 * epochs_done
+    assert view.message == ("" if status == "finished" else steps_sentence(budget, epochs_done))
+    assert view.final_state is not None  # the weights so far are kept
+
+
+@pytest.mark.parametrize("start_paused", [False, True], ids=["training", "paused"])
+def test_the_time_budget_stops_a_run_training_or_paused_with_a_sentence(pool, start_paused):
+    pool.budget = JobBudget(seconds=1.5)
+    handle = submit(pool, "slow", epochs=2000, batch=1, start_paused=start_paused)
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "stopped" and view.message == seconds_sentence(1.5)
+    assert view.final_state is not None and view.epoch < 2000
+
+
+def test_cancel_keeps_nothing_whether_running_or_queued(pool):
+    running = [submit(pool, f"busy-{i}", epochs=2000, batch=1) for i in range(2)]
+    queued = submit(pool, "queued", epochs=2)
+    wait_for(running[0], lambda v: v.status == "running")
+    for handle in (running[0], queued):
+        handle.cancel()
+        assert handle.wait(DEADLINE_S)
+        view = handle.snapshot()
+        assert view.status == "stopped" and view.message == CANCELLED_SENTENCE and view.final_state is None
+    running[1].stop()
+    assert running[1].wait(DEADLINE_S) and running[1].snapshot().final_state is not None  # stop keeps the weights
+
+
+def test_the_worker_dispatches_on_the_kind_and_refuses_an_unknown_one(pool):
+    handle = pool.submit_job({"kind": "no-such-kind"}, owner="kind")
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "failed" and view.message == "This server cannot run that kind of job."
+    assert "no-such-kind" in view.detail
+    after = submit(pool, "kind", epochs=2)  # the worker is still good, and the owner may train again
+    assert after.wait(DEADLINE_S) and after.snapshot().status == "finished"

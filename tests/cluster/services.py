@@ -1,0 +1,65 @@
+"""The services the cluster tests need (a Ray head, nginx), started on loopback by the recipe's own code
+(``deploy/stack.py``), once a test session, and stopped by their process ids.
+
+Where a package is missing the tests that need it skip with a reason, except under CI=true, where
+they fail: CI installs them (``.ci/run``: apt-get nginx, pip -r requirements-cluster.txt).
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from deploy.stack import LOOPBACK, RayHead
+
+RAY_CPUS = 4  # logical CPUs for jobs: as many trainings at once as the local pool runs on this machine
+_HEAD: RayHead | None = None
+
+
+def require(available: bool, what: str, install: str) -> None:
+    """Skip (or, under CI=true, fail) when ``what`` is missing."""
+    if available:
+        return
+    message = f"{what} is not installed ({install})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + "; CI must install it", pytrace=False)
+    pytest.skip(message)
+
+
+def require_ray() -> None:
+    require(importlib.util.find_spec("ray") is not None, "ray", "pip install -r requirements-cluster.txt")
+
+
+def require_nginx() -> None:
+    require(shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(), "nginx", "apt-get install nginx")
+
+
+def ray_head() -> RayHead:
+    """The test session's Ray head (started on first use, stopped when the session's process exits)."""
+    global _HEAD
+    require_ray()
+    if _HEAD is None:
+        head = RayHead(Path(tempfile.mkdtemp(prefix="playground-ray-")), cpus=RAY_CPUS, object_store_mb=150)
+        head.start()
+        atexit.register(head.stop)
+        _HEAD = head
+    return _HEAD
+
+
+def connect_ray(head: RayHead):
+    """Join the cluster from this process (a driver), on loopback, with the cluster's token: the settings must
+    be in place before Ray is first imported; the node address is checked."""
+    os.environ.update(head.client_env)
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=head.address, namespace="playground", log_to_driver=False, configure_logging=False)
+    node_ip = ray.util.get_node_ip_address()
+    assert node_ip == LOOPBACK, f"Ray took the node address {node_ip}: only loopback may be used here"
+    return ray

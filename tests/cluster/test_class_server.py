@@ -1,0 +1,144 @@
+"""The class-server recipe, tested as it is deployed (deploy/stack.py): nginx with sticky sessions in front of
+two app replicas that share one Ray cluster and one run store, all on loopback.
+
+- every piece listens on 127.0.0.1 only;
+- a visitor's requests (the websocket included) stay on one replica, and that matters: a download's file
+  lives on the replica that made it;
+- load through the proxy: visitors spread over both replicas open pages and train at once, with Streamlit's
+  own protocol (deploy/loadgen.py, no browser); every training finishes on a Ray actor, none in a
+  replica's own worker processes, and nothing errs. Figures go to artifacts/figures.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+
+import psutil
+import pytest
+
+from deploy.loadgen import ROUTE_COOKIE, Tally, Visitor, visit_and_train
+from tests.reliability.conftest import record
+
+VISITORS = 8
+EPOCHS = 2
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def logged_replica(server, route: str) -> str:
+    """The replica nginx logged for ``route`` (nginx writes its log line just after the response)."""
+    deadline = time.monotonic() + 10
+    while True:
+        served = {r: address for address, _, r in server.nginx.served_by()}
+        if route in served or time.monotonic() > deadline:
+            return served[route]
+        time.sleep(0.05)
+
+
+def routes_to_each_replica(server, per_replica: int) -> dict[str, list[str]]:
+    """Route keys (nginx's sticky cookie) that nginx sends to each replica, found by asking: one plain GET each,
+    read back from nginx's log of which replica served what."""
+    replicas = {f"127.0.0.1:{r.port}" for r in server.replica_servers}
+    found: dict[str, list[str]] = {address: [] for address in replicas}
+    for i in range(200):
+        if all(len(routes) >= per_replica for routes in found.values()):
+            break
+        probe = Visitor(server.url, Tally(), route=f"probe-{i}-{time.monotonic_ns()}")
+        probe.cookie = f"{ROUTE_COOKIE}={probe.route}"
+        assert probe.fetch("/_stcore/health") == 200
+        address = logged_replica(server, probe.route)
+        if len(found[address]) < per_replica:
+            found[address].append(probe.route)
+    return found
+
+
+def test_every_piece_listens_on_loopback_only(class_server):
+    pids = {p.pid for piece in class_server.pieces for p in tree(piece.service.proc.pid)}
+    listening = [c for c in psutil.net_connections("inet") if c.status == psutil.CONN_LISTEN and c.pid in pids]
+    names = {psutil.Process(c.pid).name() for c in listening}
+    assert {"nginx", "gcs_server", "raylet"} <= names, names  # the pieces were seen
+    strays = [(psutil.Process(c.pid).name(), c.laddr) for c in listening
+              if not ipaddress.ip_address(c.laddr.ip.removeprefix("::ffff:")).is_loopback]
+    assert not strays, strays
+
+
+def test_a_visitor_stays_on_one_replica_where_its_files_are(class_server):
+    routes = routes_to_each_replica(class_server, 1)
+    assert all(routes.values())  # nginx spreads route keys over both replicas
+    for address, (route,) in routes.items():  # and sends a key to the same replica every time
+        probe = Visitor(class_server.url, Tally(), route=route)
+        probe.cookie = f"{ROUTE_COOKIE}={route}"
+        for _ in range(5):
+            assert probe.fetch("/_stcore/health") == 200
+        time.sleep(0.5)  # nginx's last log lines
+        assert [a for a, _, r in class_server.nginx.served_by() if r == route] == [address] * 6
+
+    async def train_and_download() -> tuple[Visitor, str]:
+        visitor = Visitor(class_server.url, Tally(), "downloader")
+        await visitor.connect()
+        await visitor.rerun("")
+        await visitor.rerun("model_builder", query="epochs=2&seed=1000")  # a seed no other test trains
+        await visitor.rerun(trigger="mb_play", kind="click")
+        assert (await visitor.wait_training(120))[1] == "finished", visitor.errors
+        await visitor.rerun()  # the page as it is now, with the trained model's downloads
+        url = visitor.downloads.get("mb_download_predictions")  # the test predictions, a file in the replica's memory
+        await visitor.close()
+        return visitor, url
+
+    visitor, url = asyncio.run(train_and_download())
+    assert url, visitor.downloads
+    # The weights file lives on one replica only: asked directly, one has it and the other does not ...
+    direct = sorted(Visitor(r.url, Tally()).fetch(url, cookie=False) for r in class_server.replica_servers)
+    assert direct == [200, 404]
+    # ... and through nginx the visitor always reaches it, its cookie keeping it on its replica.
+    assert [visitor.fetch(url) for _ in range(6)] == [200] * 6
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_class_trains_through_the_proxy_on_two_replicas_sharing_one_ray(class_server):
+    routes = routes_to_each_replica(class_server, VISITORS // 2)
+    chosen = [route for pair in zip(*routes.values(), strict=True) for route in pair]  # alternate replicas
+    tally = Tally()
+
+    async def load() -> float:
+        started = time.monotonic()
+
+        async def one(i: int) -> None:
+            await asyncio.sleep(0.3 * i)
+            await visit_and_train(class_server.url, tally, i, EPOCHS, train_timeout=300, route=chosen[i])
+
+        await asyncio.gather(*(one(i) for i in range(VISITORS)))
+        return time.monotonic() - started
+
+    replica_pids = {r.service.proc.pid for r in class_server.replica_servers}
+    wall = asyncio.run(load())
+    assert not tally.errors, tally.errors
+    assert [status for _, status, _ in tally.trainings] == ["finished"] * VISITORS
+    assert all(epoch == EPOCHS for epoch, _, _ in tally.trainings)
+    served = {address for address, uri, _ in class_server.nginx.served_by() if uri.startswith("/_stcore/stream")}
+    assert served == {f"127.0.0.1:{r.port}" for r in class_server.replica_servers}  # both replicas had sessions
+    # The trainings ran on Ray actors; no replica started worker processes of its own.
+    for pid in replica_pids:
+        assert not [p for p in tree(pid)[1:] if "multiprocessing" in " ".join(p.cmdline())]
+    actors = [p for p in tree(class_server.ray_head.service.proc.pid) if p.name().startswith("ray::JobActor")]
+    assert actors, "no Ray job actor was seen"
+    replica_mb = [psutil.Process(pid).memory_info().rss / 2**20 for pid in replica_pids]
+    actor_mb = [a.memory_info().rss / 2**20 for a in actors]
+    record("cluster", "replica RSS after the load (MB, each)", [round(m) for m in replica_mb])
+    record("cluster", "Ray job actor RSS (MB, median of the live ones)", round(sorted(actor_mb)[len(actor_mb) // 2]))
+    record("cluster", "visitors through nginx to 2 replicas sharing one Ray (each trains 2 epochs)", VISITORS)
+    record("cluster", "wall time for all visitors (s)", round(wall, 1))
+    record("cluster", "page answers median / 95th percentile / slowest (s)",
+           [round(tally.median(), 2), round(tally.percentile(0.95), 2), round(max(tally.seconds()), 2)])
+    record("cluster", "live-view answers median / 95th percentile (s)",
+           [round(tally.median(("fragment",)), 2), round(tally.percentile(0.95, ("fragment",)), 2)])
+    record("cluster", "slowest training, Play to finished (s)", round(max(s for _, _, s in tally.trainings), 1))

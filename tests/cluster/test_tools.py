@@ -1,0 +1,50 @@
+"""The recipe's tools without starting anything: nginx's configuration, the load generator's guard and
+bookkeeping, the benchmark's capacity rule (the services themselves are tested in test_class_server.py)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from deploy.loadgen import Answer, Tally, Visitor, check_loopback
+from deploy.stack import ROUTE_COOKIE, nginx_conf
+
+
+def test_nginx_listens_on_loopback_and_sticks_by_cookie_with_the_websocket_upgrade(tmp_path):
+    conf = nginx_conf(tmp_path, 8080, [9001, 9002])
+    assert "listen 127.0.0.1:8080;" in conf
+    assert "server 127.0.0.1:9001;" in conf and "server 127.0.0.1:9002;" in conf
+    assert f"map $cookie_{ROUTE_COOKIE} $playground_route" in conf and "hash $playground_route consistent;" in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf and "proxy_set_header Connection $connection_upgrade;" in conf
+    assert f"Set-Cookie \"{ROUTE_COOKIE}=$playground_route; Path=/; HttpOnly; SameSite=Lax\"" in conf
+    assert "client_max_body_size 12m;" in conf  # above the app's 10 MB upload limit
+    assert "0.0.0.0" not in conf
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5:8501", "http://example.com", "http://192.168.1.2"])
+def test_the_load_generator_refuses_anything_but_loopback(url):
+    with pytest.raises(ValueError, match="loopback"):
+        check_loopback(url)
+    with pytest.raises(ValueError):
+        Visitor(url, Tally())
+
+
+def test_the_tally_reads_percentiles_of_page_answers_apart_from_live_views():
+    tally = Tally([Answer("open", "", s) for s in (0.1, 0.2, 0.3, 0.4, 5.0)] + [Answer("fragment", "mb", 9.0)])
+    assert tally.median() == 0.3 and tally.percentile(1.0) == 5.0 and tally.percentile(0.0) == 0.1
+    assert tally.percentile(0.5, ("fragment",)) == 9.0
+
+
+def test_the_capacity_is_the_largest_level_under_the_target_without_errors():
+    cluster = importlib.import_module("bench.cluster")
+    levels = [{"level": 2, "p90": 0.5, "errors": []}, {"level": 4, "p90": 1.9, "errors": []},
+              {"level": 6, "p90": 1.0, "errors": ["visitor-5: no answer"]}, {"level": 8, "p90": 2.5, "errors": []}]
+    assert cluster.held(levels) == 4
+    assert cluster.held([{"level": 2, "p90": 2.0, "errors": []}]) == 0
+
+
+def test_the_start_script_runs_the_recipe():
+    script = (Path(__file__).resolve().parents[2] / "deploy" / "start-class-server.sh")
+    assert script.stat().st_mode & 0o111 and "python -m deploy.stack up" in script.read_text()
