@@ -161,7 +161,11 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
     run_id = kept.get(mark) or _already_kept(store, trained, mark)
     if run_id is not None:
         kept[mark] = run_id
-        st.caption(f"Kept in the run store as run {run_id}: the Runs page lists it.")
+        if _owned_by_someone_else(store, run_id):
+            st.caption(f"Run {run_id} was shared with you by its link: you can view and download it, and Train "
+                       "again makes a run of your own; your Runs page lists only your runs.")
+        else:
+            st.caption(f"Kept in the run store as run {run_id}: the Runs page lists it.")
     elif not store.writable:
         st.warning(store.reason, icon=":material/warning:")
         return
@@ -181,6 +185,13 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
         # The link now names the run: a reload (or the link sent on) brings this very model back.
         st.session_state[URL_RUN_HANDLED] = run_id
         st.query_params[url_state.RUN_KEY] = run_id
+
+
+def _owned_by_someone_else(store: RunStore, run_id: str) -> bool:
+    try:
+        return store.summary(run_id).owner != current_owner()
+    except PlaygroundError:
+        return False
 
 
 def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | None:

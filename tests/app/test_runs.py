@@ -272,6 +272,24 @@ def test_a_share_link_opens_a_read_only_copy_for_another_owner(store, monkeypatc
     assert store.list(owner_of(BOB)) == [] and store.count(owner_of(ALICE)) == 1
 
 
+def test_a_share_link_in_the_model_builder_says_whose_run_it_is(store, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MODE", "shared")
+    alices = store.save(make_trained(seed=1), owner=owner_of(ALICE))
+    from streamlit.testing.v1 import AppTest
+
+    bob = AppTest.from_file(str(APP), default_timeout=60)
+    bob.user = BOB
+    bob.query_params["run"] = alices
+    bob.run()
+    bob.switch_page("views/model_builder.py")
+    bob.run()
+    bob.run()
+    assert not bob.exception, [e.value for e in bob.exception]
+    shown = texts(bob)
+    assert f"Run {alices} was shared with you by its link" in shown and "the Runs page lists it" not in shown
+    assert store.list(owner_of(BOB)) == []  # opening it keeps nothing for Bob
+
+
 def test_anonymous_visitors_are_separate_owners(store, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_MODE", "shared")
     first, second = open_as(None), open_as(None)
