@@ -32,6 +32,7 @@ from views import model_builder_live as live
 from views.settings_widgets import (
     FEATURE_KEY,
     LAYERS_KEY,
+    NEW_LAYER,
     draw,
     read_config,
     restore_settings,
@@ -382,8 +383,8 @@ with col_network:
     if n_layers:
         layer_cols = st.columns(n_layers, gap="small")
         for i in range(n_layers):
-            STATE.setdefault(f"mb_width_{i}", 8)
-            STATE.setdefault(f"mb_act_{i}", "tanh")
+            STATE.setdefault(f"mb_width_{i}", NEW_LAYER[0])
+            STATE.setdefault(f"mb_act_{i}", NEW_LAYER[1])
             layer_cols[i].number_input(f"Layer {i + 1}", min_value=1, max_value=limits.MAX_LAYER_WIDTH, step=1,
                                        key=f"mb_width_{i}", help=f"Neurons in hidden layer {i + 1}.")
             layer_cols[i].selectbox(f"Activation {i + 1}", tuple(registry.ACTIVATIONS), key=f"mb_act_{i}",

@@ -20,6 +20,7 @@ SAVED = "mb_saved_settings"  # not a widget key, so Streamlit keeps it while oth
 LAYER_KEYS = ("mb_width_", "mb_act_")
 FEATURE_KEY = "mb_feat_"
 LAYERS_KEY = "mb_layers"
+NEW_LAYER = (registry.BY_NAME["layers"].default[0], registry.BY_NAME["activations"].default[0])  # width, activation
 CSV_TASK_LABELS = {"": "inferred", "classification": "classification", "regression": "regression"}
 
 
@@ -141,8 +142,8 @@ def read_config(n_features: int, n_outputs: int, task: str, csv_rows: int | None
         data["features"] = tuple(f for f in registry.FEATURES if STATE.get(FEATURE_KEY + f))
         data["csv_name"] = data["csv_target"] = data["csv_task"] = ""
     n_layers = int(STATE.get(LAYERS_KEY, 0))
-    hidden = tuple(int(STATE.get(f"mb_width_{i}", 8)) for i in range(n_layers))
-    activations = tuple(STATE.get(f"mb_act_{i}", "tanh") for i in range(n_layers))
+    hidden = tuple(int(STATE.get(f"mb_width_{i}", NEW_LAYER[0])) for i in range(n_layers))
+    activations = tuple(STATE.get(f"mb_act_{i}", NEW_LAYER[1]) for i in range(n_layers))
     train = sections["train"]
     train["lr_changes"] = tuple(STATE.get("mb_lr_changes", ()))
     config = RunConfig(

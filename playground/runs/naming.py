@@ -9,10 +9,9 @@ from __future__ import annotations
 import unicodedata
 
 from playground import limits
+from playground.builder import registry
 from playground.builder.config import RunConfig
 from playground.errors import PlaygroundError
-
-OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 
 
 def architecture(config: RunConfig) -> str:
@@ -36,7 +35,8 @@ def dataset_label(config: RunConfig) -> str:
 
 def optimizer_label(config: RunConfig) -> str:
     """``Adam 0.03``: the optimizer as torch.optim spells it, and the learning rate."""
-    name = OPTIMIZER_LABELS.get(config.train.optimizer, config.train.optimizer)
+    row = registry.OPTIMIZERS.get(config.train.optimizer)
+    name = row.label if row is not None else config.train.optimizer
     return f"{name} {config.train.lr:g}"
 
 
