@@ -92,13 +92,11 @@ def visit_playground(browser, url: str, train: bool, seed: int = 0):
     tab.locator(".st-key-mb_play button").wait_for()
     idle(tab)
     if train:
-        # Each session its own seed: the same setup twice would offer the kept run instead of training.
-        for key, value in (("mb_epochs", TRAIN_EPOCHS), ("mb_seed", seed)):
-            box = tab.locator(f".st-key-{key} input").first
-            box.fill(str(value))
-            box.press("Enter")
-            idle(tab)
-        tab.locator(".st-key-mb_play button").click()
+        # Each session its own seed (a link sets it): the same setup twice would open the kept run instead.
+        tab.goto(f"{url}/model_builder?epochs={TRAIN_EPOCHS}&seed={seed}")
+        tab.locator(".st-key-mb_play button").first.wait_for()
+        idle(tab)
+        tab.locator(".st-key-mb_play button").first.click()
         tab.get_by_text(re.compile(r"Epoch \d+(?: / \d+)? · finished")).first.wait_for(timeout=180_000)
         idle(tab)
     return context
