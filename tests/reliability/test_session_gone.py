@@ -5,7 +5,7 @@ and its training workers') is measured before, during and after.
 Found while writing it: Streamlit keeps a disconnected session in a cachetools TTLCache, which drops
 expired entries only when the cache is next touched (another session disconnecting). On a server
 nobody else visits, the vanished session (and its run) lives on until the app's own idle timeout,
-limits.TRAINING_IDLE_TIMEOUT_S (600 s), stops the run. This test measures the common case, where
+limits.TRAINING_IDLE_TIMEOUT_S (90 s), stops the run. This test measures the common case, where
 another visitor comes and goes after the TTL."""
 
 from __future__ import annotations
