@@ -114,9 +114,10 @@ def axis_widgets(index: int, where, choices: list[str], taken: str | None) -> Sw
     """One axis: which setting, and its values as a list or a log range. Raises PlaygroundError with a sentence."""
     options = [name for name in choices if name != taken]
     key = f"sw_axis_{index}"
-    if STATE.get(key) not in options:
-        usual = "lr" if index == 0 else "seed"
-        STATE[key] = usual if usual in options else options[0]
+    usual = "lr" if index == 0 else "seed"
+    # Assigned every run (as the Model Builder's settings are): the widget then shows this value even when a click
+    # during the page's first run interrupted it.
+    STATE[key] = STATE[key] if STATE.get(key) in options else usual if usual in options else options[0]
     setting = where.selectbox("Vary" if index == 0 else "and vary", options, key=key,
                               format_func=lambda name: SWEEPABLE[name].label.capitalize(),
                               help="A setting marked sweepable in the settings registry.")
@@ -389,7 +390,7 @@ def pictures_fragment() -> None:
     if any(t is not None for t in tiles):
         svg = cached("tiles", (now.id, id(now.view), best, chosen), lambda: draw.tiles_svg(
             tiles, shown_sweep.shape, names, points, statuses, best, chosen, tile_points, prepared.classes))
-        st.container(key="sw_tiles").image(svg, width="stretch" if n > 4 else "content")
+        st.container(key="sw_tiles").image(svg, width="content")
         st.caption("Each tile: what that member computes over the plane (orange class 0, blue class 1), with the "
                    "training points. Gold frame and ★: the best member; dark frame: the member chosen below.")
     elif shown_sweep.base.data.dataset == CSV_DATASET:
@@ -417,7 +418,7 @@ def pictures_fragment() -> None:
                                              f"final {which} accuracy", True, best, chosen)), width="stretch")
         table = pd.DataFrame({
             "member": [shown_sweep.label(i) for i in range(n)],
-            "status": statuses,
+            "status": statuses if now.active else [progress.member_run_status(now.status, s) for s in statuses],
             "epochs": [int(e) if np.isfinite(e) else 0 for e in metrics["epoch"]],
             f"{which} loss": metrics[loss_key],
             **({f"{which} accuracy": metrics[acc_key]} if "val_acc" in now.history[-1] else {}),

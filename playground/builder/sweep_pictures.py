@@ -206,7 +206,7 @@ def _legend(colour_name: str, colour_points: Sequence[float], x: float, y: float
     parts = [_text(x, y + 9, f"{colour_name}:", 10, anchor="start")]
     start = x + 8 + 6 * len(colour_name) + 6
     if len(colour_points) <= MAX_SWATCHES:
-        step = max(52.0, (width - (start - x)) / max(len(colour_points), 1))
+        step = min(70.0, max(52.0, (width - (start - x)) / max(len(colour_points), 1)))
         for i, (value, t) in enumerate(zip(colour_points, positions, strict=True)):
             sx = start + i * step
             parts.append(f"<rect x='{sx:.1f}' y='{y + 1}' width='14' height='9' "
