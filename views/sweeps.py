@@ -474,7 +474,8 @@ if snap is not None and shown_sweep is not None and shown_data is not None:
                                    on_click="ignore", help="This member as a plain PyTorch script: its own settings.")
         try:
             if keep_clicked:
-                kept_id = keep_member(snap, shown_sweep, shown_data, member)
+                keep_member(snap, shown_sweep, shown_data, member)
+                st.rerun()  # drawn again as kept
             if open_clicked:
                 trained = member_model(snap, shown_sweep, shown_data, member)
                 run_id = keep_member(snap, shown_sweep, shown_data, member) if run_status in KEPT_STATUSES else None
