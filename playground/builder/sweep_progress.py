@@ -70,20 +70,33 @@ def member_history(rows: Sequence[dict[str, Any]], member: int) -> list[dict[str
     return history
 
 
+def metric_matrix(rows: Sequence[dict[str, Any]], key: str, members: int) -> np.ndarray:
+    """One metric of every member over the epochs: [epochs, members], NaN where a member did not train."""
+    if not rows or key not in rows[0]:
+        return np.full((len(rows), members), np.nan)
+    return np.stack([np.asarray(row[key], dtype=np.float64) for row in rows]).reshape(len(rows), members)
+
+
 def final_metrics(rows: Sequence[dict[str, Any]], members: int, keep_best: bool = False) -> dict[str, np.ndarray]:
     """Each metric of each member at its last epoch (NaN for a member that never finished one); keeping the best
-    validation epoch, at that epoch instead, since those are the weights the member keeps. Also ``epoch``."""
+    validation epoch, at that epoch instead (the first of equal ones, as a run keeps it), since those are the
+    weights the member keeps. Also ``epoch``."""
     out = {key: np.full(members, np.nan) for key in ("epoch", *METRICS)}
-    for row in rows:
-        for member in range(members):
-            if not trained_in(row, member):
-                continue
-            if keep_best and np.isfinite(out["epoch"][member]) and not row["val_loss"][member] < out["val_loss"][member]:
-                continue  # not better than the epoch kept (a tie keeps the earlier one, as the run does)
-            out["epoch"][member] = row["epoch"]
-            for key in METRICS:
-                if key in row:
-                    out[key][member] = row[key][member]
+    if not rows:
+        return out
+    trained = np.isfinite(metric_matrix(rows, "train_loss", members))
+    pick = len(rows) - 1 - trained[::-1].argmax(0)  # each member's last epoch
+    if keep_best:
+        val = metric_matrix(rows, "val_loss", members)
+        score = np.where(trained & np.isfinite(val), val, np.inf)
+        pick = np.where(np.isfinite(score).any(0), score.argmin(0), pick)
+    has = trained.any(0)
+    columns = np.arange(members)
+    epochs = np.array([row["epoch"] for row in rows], dtype=np.float64)
+    out["epoch"] = np.where(has, epochs[pick], np.nan)
+    for key in METRICS:
+        if key in rows[0]:
+            out[key] = np.where(has, metric_matrix(rows, key, members)[pick, columns], np.nan)
     return out
 
 

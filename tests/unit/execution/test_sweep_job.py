@@ -237,3 +237,14 @@ def test_a_sweep_the_worker_cannot_build_is_a_sentence_and_the_worker_stays_good
     assert bad.snapshot().status == "failed" and "cannot be swept" in bad.snapshot().message
     after = submit(pool, sweep, "broken")
     assert after.wait(DEADLINE_S) and after.snapshot().status == "finished"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_a_sweep_on_the_gpu_trains_there_and_hands_back_cpu_weights(pool):
+    sweep = SweepConfig(classifier(epochs=3, device="cuda:0"), (SweepAxis("lr", values=(0.01, 0.1)),))
+    handle = submit(pool, sweep, "gpu")
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "finished" and view.info["device"].startswith("cuda") and view.epoch == 3
+    assert all(isinstance(w, np.ndarray) and np.isfinite(w).all() for s in view.final_state for w in s.values())
+    assert all(t.kind == "probability" for t in view.view["tiles"])
