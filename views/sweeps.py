@@ -376,7 +376,7 @@ def pictures_fragment() -> None:
         ranked = progress.ranking_metric(metrics)
         extra = f", accuracy {metrics['val_acc'][best]:.3f}" if ranked == "val_loss" and "val_acc" in (
             now.history[-1] if now.history else {}) else ""
-        st.markdown(f"★ **Best so far: {shown_sweep.label(best)}** · "
+        st.markdown(f"★ **Best{' so far' if now.active else ''}: {shown_sweep.label(best)}** · "
                     f"{'validation' if ranked == 'val_loss' else 'training'} loss {metrics[ranked][best]:.4g}{extra}")
     prepared = shown_data
     tile_points = None
@@ -497,10 +497,8 @@ if snap is not None and shown_sweep is not None and shown_data is not None:
             st.caption("A diverged member is not kept in the run store; its last finite weights can still be "
                        "downloaded or opened.")
 
-with st.expander("How exact is a sweep, and where does it train?", icon=":material/info:"):
-    st.markdown(EXACTNESS_NOTE)
-    st.markdown(f"Device: {why}")
-    st.caption("A sweep is one job: it waits for a free trainer as a run does, and you train one thing at a time "
-               "(a run in the Model Builder or a sweep here). Each member may take as many optimizer steps as a run.")
+st.caption(EXACTNESS_NOTE + f" Device: {why}")
+st.caption("A sweep is one job: it waits for a free trainer as a run does, and you train one thing at a time (a run "
+           "in the Model Builder or a sweep here). Each member may take as many optimizer steps as a run.")
 
 save_widgets()

@@ -69,6 +69,16 @@ def _short_value(value: float) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+def compact(value: float) -> str:
+    """A number in about six characters, for a cell: ``0.0123``, ``1.46``, ``0.0082``, ``8.3e-4``, ``2.1e5``."""
+    if value == 0 or 0.01 <= abs(value) < 1000:
+        return f"{value:.3g}"
+    if 0.001 <= abs(value) < 0.01:
+        return f"{value:.2g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{'-' if exponent[0] == '-' else ''}{exponent[1:].lstrip('0') or '0'}"
+
+
 # ------------------------------------------------------------------------------------------------ layout
 
 
@@ -374,7 +384,7 @@ def metric_grid_svg(
         ink = "#fff" if t > 0.55 else "#111"
         parts.append(f"<rect x='{x:.1f}' y='{y:.1f}' width='{cell_w:.1f}' height='{cell_h:.1f}' fill='{fill}' "
                      "stroke='#fff'><title>member " f"{member + 1}</title></rect>")
-        parts.append(_text(x + cell_w / 2, y + cell_h / 2 + 4, f"{value:.3g}", 10, colour=ink))
+        parts.append(_text(x + cell_w / 2, y + cell_h / 2 + 4, compact(value), 10 if cell_w >= 44 else 9, colour=ink))
         if member == chosen:
             parts.append(f"<rect x='{x + 2:.1f}' y='{y + 2:.1f}' width='{cell_w - 4:.1f}' height='{cell_h - 4:.1f}' "
                          f"fill='none' stroke='{CHOSEN_COLOUR}' stroke-width='2' stroke-dasharray='4,2'/>")

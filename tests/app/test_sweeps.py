@@ -112,7 +112,7 @@ def test_a_sweep_trains_shows_its_members_and_one_opens_as_a_run(at):
     assert view.status == "finished" and view.epoch == 4 and view.info["members"] == 6
     shown = texts(at)
     assert "Epoch 4 / 4" in shown and "finished on cpu" in shown and "6 models" in shown
-    assert "Best so far: learning rate" in shown
+    assert "Best: learning rate" in shown
     assert pictures(at) >= 4  # the small multiples, the curves, the two heatmaps
     table = at.dataframe[0].value
     assert list(table["member"]) == [f"learning rate {lr:g}, seed {s}" for lr in (0.01, 0.03, 0.1) for s in (0, 1)]

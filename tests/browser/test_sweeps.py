@@ -51,7 +51,7 @@ def test_a_3x3_sweep_runs_to_the_end_and_a_member_opens_as_a_run(page, app_url):
     wait_idle(page)
     for key in ("sw_tiles", "sw_curves", "sw_heat_loss", "sw_heat_acc"):
         page.locator(f".st-key-{key} img").first.wait_for()
-    page.get_by_text("Best so far:").first.wait_for()
+    page.get_by_text(re.compile(r"Best: learning rate")).first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sweeps-3x3.png"), full_page=True)

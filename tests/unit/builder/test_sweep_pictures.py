@@ -140,3 +140,9 @@ def test_the_metric_heatmap_writes_each_number_and_darkens_the_better():
     accuracy = parse(draw.metric_grid_svg([0.9, 0.6], (2,), ["seed"], [(0, 1)], "accuracy", higher_is_better=True))
     fills = [r.get("fill") for r in accuracy.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
     assert luminance(fills[0]) < luminance(fills[1])  # higher accuracy, darker
+
+
+@pytest.mark.parametrize("value, text", [(0.0123, "0.0123"), (1.46, "1.46"), (0.00825, "0.0083"), (0.000825, "8.2e-4"),
+                                         (123456.0, "1.2e5"), (0.0, "0"), (1.0, "1"), (-0.0005, "-5.0e-4")])
+def test_a_cell_writes_its_number_in_a_few_characters(value, text):
+    assert draw.compact(value) == text and float(text) == pytest.approx(value, rel=0.06)
