@@ -169,7 +169,8 @@ def member_model(snap, sweep: SweepConfig, data: PreparedData, member: int) -> T
     if key not in made:
         statuses = snap.stats.get("member_status") or ["training"] * sweep.n_members
         status = progress.member_run_status(snap.status, statuses[member])
-        made[key] = make_trained_model(sweep.member(member), snap.final_state[member],
+        state = {k: np.array(v) for k, v in snap.final_state[member].items()}  # writable copies (Ray's are not)
+        made[key] = make_trained_model(sweep.member(member), state,
                                        progress.member_history(snap.history, member), status, data,
                                        device=snap.info.get("device", "cpu"),
                                        duration_s=snap.stats.get("train_seconds", snap.elapsed_s))

@@ -170,3 +170,41 @@ def test_a_sweep_waits_for_the_owners_run(at):
     finally:
         busy.stop()
         busy.wait(60)
+
+
+def csv_setup() -> tuple[RunConfig, bytes]:
+    rows = "\n".join(f"{i % 7},{(i * 3) % 11},{int(i % 7 > 3)}" for i in range(80))
+    raw = f"a,b,label\n{rows}\n".encode()
+    config = RunConfig(data=DataConfig(dataset="csv", n_samples=80, features=(), csv_name="table.csv",
+                                       csv_target="label"),
+                       model=ModelSpec(in_features=2, hidden=(4,), activations=("tanh",), out_features=2),
+                       train=TrainConfig(epochs=3))
+    return config, raw
+
+
+def open_with(state: dict):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_a_csv_base_sweeps_without_a_plane_and_a_lost_csv_is_a_sentence():
+    config, raw = csv_setup()
+    at = open_with({"mb_config": config, "mb_csv_bytes": raw})
+    assert "table\\.csv" in texts(at)
+    at.button(key="sw_play").click().run()
+    view = poll(at, lambda v: not v.active)
+    assert view.status == "finished" and view.view["tiles"] == [None, None, None]
+    shown = texts(at)
+    assert "A CSV's inputs are not a plane" in shown and pictures(at) >= 3  # the curves and the two heatmaps
+    lost = open_with({"mb_config": config})
+    assert "no longer uploaded" in texts(lost) and lost.button(key="sw_play").disabled
