@@ -17,6 +17,7 @@ PAGES = [
     st.Page("views/tensor_lab.py", title="Tensor Lab", icon=":material/grid_on:", default=True),
     st.Page("views/autograd.py", title="Autograd", icon=":material/account_tree:", url_path="autograd"),
     st.Page("views/model_builder.py", title="Model Builder", icon=":material/model_training:", url_path="model_builder"),
+    st.Page("views/sweeps.py", title="Sweeps", icon=":material/grid_view:", url_path="sweeps"),
     st.Page("views/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
 ]
 

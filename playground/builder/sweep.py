@@ -182,6 +182,26 @@ class SweepAxis:
         return cls(setting=str(data.get("setting", "")), values=tuple(values), low=data.get("low"),
                    high=data.get("high"), count=data.get("count", 0))
 
+    @classmethod
+    def from_text(cls, setting: str, text: str) -> SweepAxis:
+        """An axis of listed values typed as text (``"0.01, 0.03, 0.1"``), read by the one literal parser (never
+        evaluated); a sentence naming the setting when the text is not a list of numbers."""
+        from playground.tensors.literal import parse_numbers
+
+        label = SWEEPABLE[setting].label if setting in SWEEPABLE else "setting"
+        example = "0, 1, 2" if setting in SWEEPABLE and SWEEPABLE[setting].integer else "0.01, 0.03, 0.1"
+        if not isinstance(text, str) or len(text) > limits.MAX_SWEEP_VALUES_CHARS:
+            raise PlaygroundError(f"Type the values of the {label} in at most {limits.MAX_SWEEP_VALUES_CHARS:,} "
+                                  f"characters, e.g. {example}.")
+        if not text.strip():
+            raise PlaygroundError(f"Give at least one value of the {label} to sweep, e.g. {example}.")
+        try:
+            values = parse_numbers(text)
+        except PlaygroundError as exc:
+            raise PlaygroundError(f"The values of the {label} must be numbers separated by commas, e.g. {example}.",
+                                  exc.detail or exc.sentence) from None
+        return cls(setting=setting, values=tuple(values))
+
 
 def check_sweep_size(members: int, parameters: int, train_rows: int, rows_in_flight: int, hidden_total: int) -> None:
     """Refuse, with a sentence, a sweep whose weights, epoch or activations would exceed the limits."""
@@ -1200,6 +1220,17 @@ class SweepTrainer:
         sizes = torch.tensor([min(i + batch, n) - i for i in starts[:done]], dtype=torch.float64, device=self.device)
         totals = (step_losses[:done].double() * sizes.unsqueeze(1)).cumsum(0)[-1] if done else sizes.new_zeros(0)
         return (totals / n).tolist()
+
+    @torch.no_grad()
+    def outputs(self, X: torch.Tensor) -> torch.Tensor:
+        """Every member still training, on the same rows ``X`` [n, features]: [members, n, outputs], as in
+        ``model.eval()`` (no dropout), in EVAL_BATCH rows at a time. What the small multiples draw."""
+        rows = len(self._active)
+        X = X.to(self.device)
+        if rows == 0 or len(X) == 0:
+            return torch.empty(rows, len(X), self._linears[-1].out_features, device=self.device)
+        return torch.cat([self._forward(X[i : i + EVAL_BATCH].expand(rows, -1, -1))
+                          for i in range(0, len(X), EVAL_BATCH)], dim=1)
 
     @torch.no_grad()
     def evaluate(self, X: torch.Tensor, y: torch.Tensor) -> tuple[list[float | None], list[float | None]]:

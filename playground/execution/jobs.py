@@ -1,8 +1,10 @@
 """What every executor shares: a job as the server sees it, the copy a page renders, and the session's handle.
 
-A job's payload is a plain dict with a ``kind`` ("run" today; "sweep" later) that the worker dispatches
-on (``worker.RUNNERS``), a ``device`` ("cpu", "cuda:0": where a cluster places it) and, added by the
-executor, its ``budget``; tensors travel as NumPy arrays. The worker side (``worker.py``) streams tuples back, the same on
+A job's payload is a plain dict with a ``kind`` ("run": ``run_payload``; "sweep": ``sweep_payload``) that the
+worker dispatches on (``worker.RUNNERS``), a ``device`` ("cpu", "cuda:0": where a cluster places it) and, added by
+the executor, its ``budget``; tensors travel as NumPy arrays. A sweep's epoch rows hold every member at once and
+its views every member's boundary (``builder/sweep_progress.py``); its final state is a list of state dicts, one a
+member. The worker side (``worker.py``) streams tuples back, the same on
 every executor: ``("started", id, info)``, ``("epochs", id, rows)``, ``("view", id, view)``,
 ``("status", id, status)``, ``("done", id, status, sentence, state, stats)``, ``("error", id, sentence,
 detail)``.
@@ -22,6 +24,7 @@ from playground import limits
 
 if TYPE_CHECKING:
     from playground.builder.config import RunConfig
+    from playground.builder.sweep import SweepConfig
     from playground.execution.executor import Executor
 
 ACTIVE = ("queued", "starting", "running", "pausing", "paused")
@@ -80,6 +83,21 @@ def seconds_sentence(budget_seconds: float) -> str:
     span = f"{minutes:.0f} minutes" if minutes >= 2 else f"{budget_seconds:.0f} seconds"
     return (f"This run stopped: a run may hold a trainer for at most {span} on this server, paused time included. "
             "Its weights so far are kept; train again to go on.")
+
+
+def sweep_steps_sentence(budget_steps: int, epoch: int) -> str:
+    """Said when a sweep reaches the step budget (each of its models at most a run's steps)."""
+    return (f"This sweep stopped after epoch {epoch}: each of its models may take at most {budget_steps:,} optimizer "
+            "steps on this server, as a run may. Their weights so far are kept; use fewer epochs or a larger batch "
+            "to go further.")
+
+
+def sweep_seconds_sentence(budget_seconds: float) -> str:
+    """Said when a sweep has held its worker for the time budget (training and paused together)."""
+    minutes = budget_seconds / 60
+    span = f"{minutes:.0f} minutes" if minutes >= 2 else f"{budget_seconds:.0f} seconds"
+    return (f"This sweep stopped: a sweep may hold a trainer for at most {span} on this server, paused time "
+            "included, as a run may. Its models' weights so far are kept; sweep again to go on.")
 
 
 # ==================================================================================================
@@ -287,4 +305,26 @@ def run_payload(
         "standardization": standardization,
         "start_paused": start_paused,
         "speed": speed,  # epochs a second at most (None: as fast as it goes)
+    }
+
+
+def sweep_payload(
+    sweep: SweepConfig,
+    tensors: dict[str, Any],
+    plane_features: tuple[str, ...] | None = None,
+    standardization: dict[str, list[float]] | None = None,
+    start_paused: bool = False,
+    speed: float | None = None,
+) -> dict[str, Any]:
+    """The payload of a "sweep" job: every member of ``sweep`` trained together on ``tensors``, on the base run's
+    device (``choose_device`` picks it on the page)."""
+    return {
+        "kind": "sweep",
+        "device": sweep.base.train.device,
+        "sweep": sweep.to_dict(),
+        "tensors": {k: _numpy(v) for k, v in tensors.items()},
+        "plane_features": tuple(plane_features) if plane_features else None,
+        "standardization": standardization,
+        "start_paused": start_paused,
+        "speed": speed,
     }

@@ -2,9 +2,10 @@
 or inside a Ray actor (the same code: only the two connections differ).
 
 It never touches Streamlit. A job's payload names its ``kind``; ``RUNNERS`` maps a kind to the class that
-runs it ("run": train one RunConfig with the Trainer). It sends progress through a connection: epoch rows
-(batched), a compact view (uint8/float32 heatmap, neuron thumbnails, the drawn weights) a few times a
-second, and at the end the weights as NumPy arrays. Play, pause, step and stop arrive as control
+runs it ("run": train one RunConfig with the Trainer; "sweep": every member of a SweepConfig at once with the
+SweepTrainer). It sends progress through a connection: epoch rows (batched), a compact view (uint8/float32
+heatmap, neuron thumbnails, the drawn weights; a sweep's: every member's boundary) a few times a second, and at
+the end the weights as NumPy arrays. Play, pause, step and stop arrive as control
 messages. Each job has a budget (payload ``budget``: optimizer steps, seconds holding the worker); past it
 the job stops with a sentence and keeps its weights.
 """
@@ -19,7 +20,12 @@ from typing import Any
 from playground import limits
 from playground.builder.config import RunConfig
 from playground.errors import PlaygroundError
-from playground.execution.jobs import seconds_sentence, steps_sentence
+from playground.execution.jobs import (
+    seconds_sentence,
+    steps_sentence,
+    sweep_seconds_sentence,
+    sweep_steps_sentence,
+)
 
 WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
@@ -229,10 +235,113 @@ class _JobRunner:
                                                    "epochs": trainer.epoch})
 
 
+class _SweepRunner(_JobRunner):
+    """One "sweep" job: every member trained together with SweepTrainer, under a run's controls (play, pause, step,
+    stop, speed) and budgets. Each epoch is one row holding every member (``sweep_progress.epoch_row``); a view
+    holds every member's boundary; the end sends each member's weights. A member that diverges stops alone."""
+
+    def __init__(self, job_id: int, payload: dict[str, Any], control_conn, progress_conn) -> None:
+        super().__init__(job_id, payload, control_conn, progress_conn)
+        self.kept_tiles: dict[int, Any] = {}  # boundaries of members that stopped (their weights no longer change)
+
+    def handle(self, message: tuple) -> bool:
+        if message[0] == "lr":
+            return False  # each member has its own rate; a live change is a run's control only
+        return super().handle(message)
+
+    def out_of_time(self) -> bool:
+        if not super().out_of_time():
+            return False
+        self.stop_sentence = sweep_seconds_sentence(self.budget_seconds)
+        return True
+
+    def send_view(self) -> None:
+        from playground.builder.sweep_progress import sweep_view
+
+        p = self.payload
+        started = time.monotonic()
+        self.send("view", sweep_view(self.trainer, p.get("plane_features"), p.get("standardization"), self.kept_tiles))
+        cost = time.monotonic() - started
+        self.next_view = time.monotonic() + max(VIEW_EVERY_S, 20 * cost)
+
+    def run(self) -> None:
+        import torch
+
+        from playground.builder import sweep_progress
+        from playground.builder.sweep import SweepConfig, SweepTrainer
+        from playground.builder.training import CHECK_EVERY_S, Stopped
+
+        p = self.payload
+        try:
+            sweep = SweepConfig.from_dict(p["sweep"])
+            tensors = {k: torch.from_numpy(_writable(v)) for k, v in p["tensors"].items()}
+            self.trainer = trainer = SweepTrainer(sweep, tensors, device=p.get("device_override"))
+        except PlaygroundError as exc:
+            self.send("error", exc.sentence, exc.detail)
+            return
+        except Exception as exc:  # a library error building the sweep (e.g. CUDA out of memory)
+            self.send("error", "The sweep could not start; check the settings and try again.",
+                      f"{type(exc).__name__}: {exc}"[:600])
+            return
+        members, classification = sweep.n_members, trainer.task == "classification"
+        target = sweep.base.train.epochs
+        # The step budget holds for each member (they step together), in whole epochs, as for a run.
+        budget_epochs = self.budget_steps // -(-trainer.n_train // trainer.batch_size)
+        capped = target > budget_epochs
+        target = min(target, budget_epochs)
+        self.send("started", {"device": str(trainer.device), "batch_size": trainer.batch_size,
+                              "batch_clamped": trainer.batch_clamped, "n_train": trainer.n_train, "pid": os.getpid(),
+                              "members": members})
+        self.send_view()
+        status, message = "finished", ""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        try:
+            while trainer.epoch < target and trainer.active:
+                now = time.monotonic()
+                if self.mode != "run" or now >= self.next_check:
+                    if self.control():
+                        status, message = "stopped", self.stop_sentence
+                        break
+                    self.next_check = now + CHECK_EVERY_S
+                if self.pace():
+                    status, message = "stopped", self.stop_sentence
+                    break
+                results = trainer.run_epoch(self.control)
+                self.rows.append(sweep_progress.epoch_row(trainer.epoch, members, results, classification))
+                if self.mode == "step":
+                    self.mode = "pause"
+                now = time.monotonic()
+                if now >= self.next_flush or self.speed:
+                    self.flush()
+                if now >= self.next_view:
+                    self.send_view()
+            if capped and status == "finished" and trainer.active:
+                status, message = "stopped", sweep_steps_sentence(self.budget_steps, trainer.epoch)
+        except Stopped:
+            status, message = "stopped", self.stop_sentence
+        restored: list[int] = []
+        if status == "finished":
+            if all(s == sweep_progress.DIVERGED for s in trainer.status):
+                status, message = "diverged", sweep_progress.ALL_DIVERGED_SENTENCE
+            else:
+                restored = trainer.restore_best()  # keeping the best validation epoch, as each run does
+                message = sweep_progress.outcome_sentence(trainer.status)
+        elif status == "stopped" and not message:
+            message = sweep_progress.outcome_sentence(trainer.status)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        self.kept_tiles.clear()
+        self.flush(view=True)
+        states = [{k: v.numpy().copy() for k, v in trainer.state_dict_cpu(i).items()} for i in range(members)]
+        self.send("done", status, message, states, {
+            "train_seconds": seconds, "train_cpu_seconds": cpu_seconds, "steps": trainer.steps, "epochs": trainer.epoch,
+            "member_status": list(trainer.status), "member_reasons": list(trainer.reason),
+            "best_epoch": list(trainer.best_epoch), "restored": restored, "exactness": trainer.exactness()})
+
+
 # The runners by job kind. A runner is made with (job_id, payload, control_conn, progress_conn), its
 # ``run()`` sends "started" (or "error"), progress, and ends with "done" or "error"; it reads control
 # messages from ``control_conn`` (``poll``/``recv``) and honours the payload's budget.
-RUNNERS: dict[str, type] = {"run": _JobRunner}
+RUNNERS: dict[str, type] = {"run": _JobRunner, "sweep": _SweepRunner}
 
 
 def prepare_process() -> None:

@@ -438,3 +438,54 @@ def test_batched_optimizers_are_torchs_bit_for_bit(name, settings, make):
             optimizer.step()
         OPTIMIZER_STEPS[name](mine, grads.clone(), state, vector_lanes(linears, size, 8))
         assert torch.equal(mine, reference)
+
+
+# ---------------------------------------------------------------------------------------------- for the page
+
+
+@pytest.mark.parametrize("setting, text, values", [
+    ("lr", "0.01, 0.03, 0.1", (0.01, 0.03, 0.1)),
+    ("lr", "[1e-3, 3e-3]", (1e-3, 3e-3)),
+    ("seed", " 0, 1,2 ", (0, 1, 2)),
+    ("dropout", "0", (0,)),
+])
+def test_an_axis_typed_as_text_is_read_never_evaluated(setting, text, values):
+    axis = SweepAxis.from_text(setting, text)
+    assert axis.values == values and axis.setting == setting
+
+
+@pytest.mark.parametrize("setting, text, words", [
+    ("lr", "", "Give at least one value of the learning rate"),
+    ("lr", "0.1; 0.2", "The values of the learning rate must be numbers separated by commas"),
+    ("lr", "__import__('os')", "must be numbers separated by commas"),
+    ("lr", "[[0.1]]", "must be numbers separated by commas"),
+    ("lr", "0.1, nan", "finite number"),
+    ("lr", "True, 0.1", "finite number"),
+    ("seed", "1, 2.5", "whole number"),
+    ("seed", "1, 1", "may appear once"),
+    ("lr", "0.1, " * 300, f"at most {limits.MAX_SWEEP_VALUES_CHARS:,} characters"),
+    ("batch_size", "1, 2", "cannot be swept"),
+])
+def test_an_axis_typed_badly_is_refused_with_a_sentence(setting, text, words):
+    with pytest.raises(PlaygroundError) as caught:
+        SweepAxis.from_text(setting, text)
+    assert words in caught.value.sentence
+
+
+def test_outputs_are_each_members_own_model_in_eval_mode():
+    spec = ModelSpec(in_features=2, hidden=(8, 8), activations=("tanh", "relu"), out_features=2, dropout=0.3)
+    config = RunConfig(data=DataConfig(dataset="circle", n_samples=200, seed=3), model=spec,
+                       train=TrainConfig(epochs=2))
+    sweep = SweepConfig(config, (SweepAxis("seed", values=(0, 1, 2)),))
+    trainer = SweepTrainer(sweep, prepare_data(config.data).arrays())
+    trainer.fit(2)
+    X = torch.randn(300, 2, generator=torch.Generator().manual_seed(0))
+    out = trainer.outputs(X)
+    assert out.shape == (3, 300, 2)
+    for member in range(3):
+        model = build_model(sweep.member(member).model)
+        model.load_state_dict(trainer.state_dict_cpu(member))
+        with torch.no_grad():
+            expected = model.eval()(X)
+        assert torch.allclose(out[member], expected, rtol=0, atol=1e-6)  # no dropout: what model.eval() computes
+    assert torch.equal(trainer.outputs(X), out)  # and no random draws

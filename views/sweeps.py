@@ -1,0 +1,505 @@
+"""Sweeps: the Model Builder's setup trained at several values of one or two settings, every member at once in one
+background job. Seen live: each member's decision boundary as small multiples in a grid labelled by its values, the
+curves overlaid and coloured by value, a heatmap of the final validation loss and accuracy, the best member marked.
+Any member opens as a normal run. Widgets and layout only: the work is playground/builder/sweep*.py and the jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from playground import limits
+from playground.builder import codegen, registry
+from playground.builder import sweep_pictures as draw
+from playground.builder import sweep_progress as progress
+from playground.builder.config import CSV_DATASET, DataConfig, RunConfig, TrainConfig
+from playground.builder.datasets import PreparedData, prepare_data, split_sizes
+from playground.builder.evaluation import make_trained_model
+from playground.builder.model import TrainedModel, parameter_count
+from playground.builder.sweep import SWEEPABLE, SweepAxis, SweepConfig
+from playground.device import available_devices, choose_device
+from playground.errors import PlaygroundError
+from playground.execution.jobs import pictures_interval, refresh_interval, sweep_payload
+from playground.execution.pool import get_pool
+from playground.runs import export, naming
+from playground.runs.naming import as_markdown_text
+from playground.runs.store import KEPT_STATUSES, open_default_store
+from views.widgets import global_seed, show_error
+
+STATE = st.session_state
+BUILDER = "views/model_builder.py"
+AUTO_DEVICE = "auto"
+SAVED = "sw_saved_settings"  # the widgets' values, kept while another page runs (Streamlit drops them)
+WIDGET_PREFIXES = ("sw_axis_", "sw_form_", "sw_values_", "sw_low_", "sw_high_", "sw_count_", "sw_two", "sw_epochs",
+                   "sw_device", "sw_colour_by")
+DEFAULT_VALUES = {"lr": "0.01, 0.03, 0.1", "seed": "0, 1, 2", "momentum": "0, 0.5, 0.9",
+                  "weight_decay": "0, 0.0001, 0.001, 0.01", "reg_rate": "0.0001, 0.001, 0.01", "dropout": "0, 0.1, 0.3"}
+DEFAULT_RANGES = {"lr": (0.001, 1.0), "momentum": (0.1, 0.9), "weight_decay": (1e-5, 0.1), "reg_rate": (1e-5, 0.1),
+                  "dropout": (0.05, 0.5)}
+STATUS_LABELS = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
+                 "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped",
+                 "diverged": "every model diverged", "failed": "failed"}
+EXACTNESS_NOTE = (
+    "Each member trains as its own single run would: the same initial weights, batches and dropout masks from its "
+    "seed, and its own settings. On the CPU a member's weights equal that run's bit for bit; the losses reported "
+    "may differ from the run's in the last bits, because batched float reductions add in another order. On a GPU "
+    "the members come close to their runs, not to the same bits.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The setup
+# ---------------------------------------------------------------------------------------------------
+
+
+def base_config() -> RunConfig:
+    """The Model Builder's current setup, or the registry's defaults (with the global seed) before a visit there."""
+    config = STATE.get("mb_config")
+    if isinstance(config, RunConfig):
+        return config
+    seed = global_seed()
+    return RunConfig(data=DataConfig(seed=seed), train=TrainConfig(seed=seed))
+
+
+def load_data(config: RunConfig) -> PreparedData:
+    """The base's prepared data, kept for this session while the data settings stay the same (one setup)."""
+    csv = STATE.get("mb_csv_bytes") if config.data.dataset == CSV_DATASET else None
+    if config.data.dataset == CSV_DATASET and not csv:
+        raise PlaygroundError("The Model Builder's setup uses a CSV file that is no longer uploaded; upload it there "
+                              "again, or choose a generated dataset.")
+    key = hashlib.sha256((repr(config.data.to_dict()) + (hashlib.sha256(csv).hexdigest() if csv else "")).encode())
+    kept = STATE.get("sw_data_cache")
+    if not kept or kept[0] != key.hexdigest():
+        kept = (key.hexdigest(), prepare_data(config.data, csv))
+        STATE["sw_data_cache"] = kept
+    return kept[1]
+
+
+def owner() -> str:
+    """Whose job this is: the same owner as the Model Builder's runs (one training a visitor, sweeps included)."""
+    from playground.runs.owners import mode_from_env
+    from views.identity import current_owner
+
+    if mode_from_env() == "personal":
+        return STATE.setdefault("mb_owner", uuid.uuid4().hex)  # the Model Builder's key: a session trains one at a time
+    return "owner:" + current_owner()
+
+
+def restore_widgets() -> None:
+    """Put back the widgets' values Streamlit dropped while another page ran."""
+    for key, value in STATE.get(SAVED, {}).items():
+        if key not in STATE:
+            STATE[key] = value
+
+
+def save_widgets() -> None:
+    """A copy of the setting widgets' values, outside the widgets (see ``restore_widgets``)."""
+    STATE[SAVED] = {k: STATE[k] for k in list(STATE.keys()) if str(k).startswith(WIDGET_PREFIXES)}
+
+
+def cached(name: str, key: tuple, build):
+    """``build()``, reused while ``key`` is equal to the last one of ``name`` (redraws between two views)."""
+    slots: dict[str, tuple[tuple, Any]] = STATE.setdefault("sw_pictures", {})
+    hit = slots.get(name)
+    if hit is None or hit[0] != key:
+        hit = slots[name] = (key, build())
+    return hit[1]
+
+
+def axis_widgets(index: int, where, choices: list[str], taken: str | None) -> SweepAxis:
+    """One axis: which setting, and its values as a list or a log range. Raises PlaygroundError with a sentence."""
+    options = [name for name in choices if name != taken]
+    key = f"sw_axis_{index}"
+    usual = "lr" if index == 0 else "seed"
+    # Assigned every run (as the Model Builder's settings are): the widget then shows this value even when a click
+    # during the page's first run interrupted it.
+    STATE[key] = STATE[key] if STATE.get(key) in options else usual if usual in options else options[0]
+    setting = where.selectbox("Vary" if index == 0 else "and vary", options, key=key,
+                              format_func=lambda name: SWEEPABLE[name].label.capitalize(),
+                              help="A setting marked sweepable in the settings registry.")
+    integer = SWEEPABLE[setting].integer
+    form = "list"
+    if not integer:
+        form = where.radio("Values", ["list", "log range"], key=f"sw_form_{index}_{setting}", horizontal=True,
+                           help="Listed values, or values spaced evenly on a log scale between two ends.")
+    if form == "list":
+        key = f"sw_values_{index}_{setting}"
+        STATE.setdefault(key, DEFAULT_VALUES.get(setting, "0, 1"))
+        text = where.text_input(f"Values of the {SWEEPABLE[setting].label}", key=key,
+                                max_chars=limits.MAX_SWEEP_VALUES_CHARS, help="Numbers separated by commas.")
+        return SweepAxis.from_text(setting, text)
+    low, high = DEFAULT_RANGES.get(setting, (0.001, 0.1))
+    row = registry.BY_NAME[setting]
+    top = float(row.high) if row.high is not None else 1e6
+    cols = where.columns(3)
+    for name, value in (("low", low), ("high", high), ("count", 5)):
+        STATE.setdefault(f"sw_{name}_{index}_{setting}", value)
+    low = cols[0].number_input("From", min_value=1e-8, max_value=top, format="%g", key=f"sw_low_{index}_{setting}")
+    high = cols[1].number_input("to", min_value=1e-8, max_value=top, format="%g", key=f"sw_high_{index}_{setting}")
+    count = cols[2].number_input("values", min_value=2, max_value=limits.MAX_SWEEP_MEMBERS, step=1,
+                                 key=f"sw_count_{index}_{setting}")
+    return SweepAxis(setting, low=float(low), high=float(high), count=int(count))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The job
+# ---------------------------------------------------------------------------------------------------
+
+
+def start_sweep(sweep: SweepConfig, data: PreparedData, paused: bool = False) -> None:
+    """Queue the sweep as one job (it counts against the same trainers and owner limit as a run)."""
+    plane = sweep.base.data.features if sweep.base.data.dataset != CSV_DATASET else None
+    payload = sweep_payload(sweep, data.arrays(), plane_features=plane, standardization=data.standardization,
+                            start_paused=paused)
+    handle = get_pool().submit_job(payload, owner=owner())
+    STATE.update(sw_job=handle, sw_job_sweep=sweep, sw_job_data=data, sw_members={}, sw_kept={})
+    STATE.pop("sw_member", None)
+    if paused:
+        handle.step()
+
+
+def member_model(snap, sweep: SweepConfig, data: PreparedData, member: int) -> TrainedModel:
+    """Member ``member`` as an ordinary run's record (its config, weights, history, test figures), made once."""
+    made: dict[tuple[int, int], TrainedModel] = STATE.setdefault("sw_members", {})
+    key = (snap.id, member)
+    if key not in made:
+        statuses = snap.stats.get("member_status") or ["training"] * sweep.n_members
+        status = progress.member_run_status(snap.status, statuses[member])
+        state = {k: np.array(v) for k, v in snap.final_state[member].items()}  # writable copies (Ray's are not)
+        made[key] = make_trained_model(sweep.member(member), state,
+                                       progress.member_history(snap.history, member), status, data,
+                                       device=snap.info.get("device", "cpu"),
+                                       duration_s=snap.stats.get("train_seconds", snap.elapsed_s))
+    return made[key]
+
+
+def keep_member(snap, sweep: SweepConfig, data: PreparedData, member: int) -> str:
+    """Keep the member in the run store (once) and return its run id."""
+    from views.identity import current_owner
+    from views.model_builder_io import mark_kept
+
+    kept: dict[tuple[int, int], str] = STATE.setdefault("sw_kept", {})
+    key = (snap.id, member)
+    if key not in kept:
+        trained = member_model(snap, sweep, data, member)
+        kept[key] = open_default_store().save(trained, owner=current_owner())
+        mark_kept(trained, kept[key])
+    return kept[key]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------------------
+
+st.title("Sweeps")
+st.caption("One setup, trained at several values of one or two settings: every model at once, in one background "
+           "job. Compare how each value changes what the model learns, then open any of them as a normal run.")
+get_pool().prewarm(1)
+restore_widgets()
+handle = STATE.get("sw_job")
+if handle is not None:
+    handle.touch()
+
+base = base_config()
+source = "the Model Builder's current setup" if isinstance(STATE.get("mb_config"), RunConfig) else \
+    "the Model Builder's defaults (open it to change them)"
+st.markdown(f"**Base:** {as_markdown_text(naming.default_name(base))} · batch {base.train.batch_size} · "
+            f"{base.data.n_samples} samples · {parameter_count(base.model):,} parameters, from {source}.")
+st.page_link(BUILDER, label="Change the setup in the Model Builder", icon=":material/model_training:")
+
+data: PreparedData | None = None
+problem: PlaygroundError | None = None
+try:
+    data = load_data(base)
+except PlaygroundError as exc:
+    problem = exc
+
+choices = [name for name in SWEEPABLE if not SWEEPABLE[name].pointless(base)]
+left, right = st.columns(2, gap="large")
+axes: list[SweepAxis] = []
+with left:
+    try:
+        axes.append(axis_widgets(0, st, choices, None))
+    except PlaygroundError as exc:
+        problem = problem or exc
+with right:
+    STATE.setdefault("sw_two", False)
+    two = st.toggle("Vary a second setting", key="sw_two",
+                    help=f"A grid of both settings' values: at most {limits.MAX_SWEEP_MEMBERS} models in all.")
+    if two and len(choices) > 1:
+        try:
+            axes.append(axis_widgets(1, st, choices, STATE.get("sw_axis_0")))
+        except PlaygroundError as exc:
+            problem = problem or exc
+left_out = [SWEEPABLE[name].pointless(base) for name in SWEEPABLE if name not in choices]
+if left_out:
+    st.caption("Not offered for this setup: " + " ".join(left_out))
+
+settings_row = st.columns([1, 2, 4], vertical_alignment="bottom")
+STATE.setdefault("sw_epochs", min(int(base.train.epochs), limits.MAX_EPOCHS))
+epochs = settings_row[0].number_input("Epochs", min_value=1, max_value=limits.MAX_EPOCHS, step=10, key="sw_epochs",
+                                      help="Passes over the training split, for every member.")
+devices = [AUTO_DEVICE] + [d.name for d in available_devices()]
+labels = {d.name: d.label for d in available_devices()}
+device_choice = settings_row[1].selectbox("Device", devices, key="sw_device",
+                                          format_func=lambda d: "chosen by measurement" if d == AUTO_DEVICE else labels[d])
+
+sweep: SweepConfig | None = None
+members = int(np.prod([len(a.points) for a in axes])) if len(axes) == (2 if two else 1) else 0
+chosen_device, why = choose_device(parameter_count(base.model), max(members, 1), base.train.batch_size)
+device = chosen_device if device_choice == AUTO_DEVICE else device_choice
+if problem is None and axes:
+    try:
+        sweep = SweepConfig(base.with_train(epochs=int(epochs), device=device), tuple(axes))
+    except PlaygroundError as exc:
+        problem = exc
+n_train = split_sizes(base.data.n_samples, base.data.train_fraction, base.data.val_fraction)[0]
+if members:
+    work = members * parameter_count(base.model) * n_train
+    settings_row[2].caption(
+        f"**{members}** models × {parameter_count(base.model):,} parameters × {n_train:,} training rows = {work:,} "
+        f"an epoch (at most {limits.MAX_SWEEP_WORK:,}); at most {limits.MAX_SWEEP_MEMBERS} models. "
+        + (f"Device: {device}. {why}" if device_choice == AUTO_DEVICE else f"Device: {device} (your choice). {why}"))
+if problem is not None:
+    show_error(problem)
+
+# ---- the control bar ------------------------------------------------------------------------------------
+snap = handle.snapshot() if handle is not None else None
+active = snap is not None and snap.active
+ready = sweep is not None and data is not None
+bar = st.columns([1.3, 0.7, 0.7, 6], vertical_alignment="center")
+if active and snap.status in ("running", "starting", "pausing", "queued"):
+    pause = bar[0].button("Pause", icon=":material/pause:", key="sw_pause", type="primary", width="stretch")
+    play = False
+else:
+    play = bar[0].button("Play", icon=":material/play_arrow:", key="sw_play", type="primary",
+                         disabled=not (ready or active), width="stretch",
+                         help="Train every member of the sweep (or go on, when paused).")
+    pause = False
+step = bar[1].button(":material/skip_next:", key="sw_step", disabled=not (ready or active), width="stretch",
+                     help="Step: train one epoch of every member, then pause.")
+stop = bar[2].button(":material/stop:", key="sw_stop", disabled=not active, width="stretch",
+                     help="Stop now; every member keeps the weights it has.")
+try:
+    if play:
+        if active:
+            handle.play()
+        else:
+            start_sweep(sweep, data)
+        st.rerun()
+    if pause and handle is not None:
+        handle.pause()
+        st.rerun()
+    if step:
+        if active:
+            handle.step()
+        else:
+            start_sweep(sweep, data, paused=True)
+        st.rerun()
+    if stop and handle is not None:
+        handle.stop()
+        handle.wait(0.5)
+        st.rerun()
+except PlaygroundError as exc:
+    show_error(exc)
+
+shown_sweep: SweepConfig | None = STATE.get("sw_job_sweep") if snap is not None else None
+shown_data: PreparedData | None = STATE.get("sw_job_data") if snap is not None else None
+
+
+@st.fragment(run_every=refresh_interval(snap.status) if snap is not None else None)
+def status_fragment() -> None:
+    """The epoch and what the sweep is doing, redrawn often while it trains."""
+    now = handle.snapshot() if handle is not None else None
+    if now is None or shown_sweep is None:
+        st.markdown("**Epoch 0** · press Play: every member trains at once")
+        return
+    where = f" on {now.info['device']}" if now.info.get("device") else ""
+    queue = f" · position {now.queue_position} in the queue" if now.queue_position else ""
+    target = shown_sweep.base.train.epochs
+    st.markdown(f"**Epoch {now.epoch} / {target}** · {STATUS_LABELS.get(now.status, now.status)}{where}{queue} · "
+                f"{shown_sweep.n_members} models")
+    st.progress(min(1.0, now.epoch / max(target, 1)))
+    if refresh_interval(now.status) != refresh_interval(snap.status):
+        st.rerun()  # the sweep started, paused or ended: redraw the whole page (buttons, results)
+
+
+with bar[3]:
+    status_fragment()
+
+if snap is not None and not snap.active:
+    if snap.status == "failed":
+        st.error(snap.message, icon=":material/warning:")
+        if snap.detail:
+            st.caption(snap.detail)
+    elif snap.status in ("diverged",) or (snap.status == "stopped" and snap.message and "may" in snap.message):
+        st.warning(snap.message, icon=":material/warning:")
+    elif snap.message:
+        st.caption(snap.message)
+if snap is not None and sweep is not None and shown_sweep is not None and sweep != shown_sweep:
+    st.caption("The settings have changed since this sweep" + (": they apply to the next one (Play once it has ended)."
+                                                                  if active else ": press Play to sweep them."))
+
+
+def colour_axis(sweep_now: SweepConfig) -> int:
+    if len(sweep_now.axes) < 2:
+        return 0
+    names = [a.setting for a in sweep_now.axes]
+    if STATE.get("sw_colour_by") not in names:
+        STATE["sw_colour_by"] = names[0]
+    return names.index(STATE["sw_colour_by"])
+
+
+# ---- seen live: small multiples, curves, heatmaps ----------------------------------------------------------
+@st.fragment(run_every=pictures_interval(snap.status) if snap is not None else None)
+def pictures_fragment() -> None:
+    now = handle.snapshot() if handle is not None else None
+    if now is None or shown_sweep is None or shown_data is None:
+        st.info("Press Play: each member's decision boundary appears here in a grid labelled by its values, with "
+                "their curves overlaid and a heatmap of their final validation loss and accuracy.",
+                icon=":material/grid_view:")
+        return
+    n = shown_sweep.n_members
+    names = [SWEEPABLE[a.setting].label for a in shown_sweep.axes]
+    points = [a.points for a in shown_sweep.axes]
+    view = now.view or {}
+    statuses = view.get("status") or ["training"] * n
+    keep_best = shown_sweep.base.train.keep_best
+    metrics = cached("metrics", (now.id, len(now.history)), lambda: progress.final_metrics(now.history, n, keep_best))
+    best = progress.best_member(metrics, statuses)
+    chosen = STATE.get("sw_member")
+    chosen = chosen if isinstance(chosen, int) and 0 <= chosen < n else None
+    if best is not None:
+        ranked = progress.ranking_metric(metrics)
+        extra = f", accuracy {metrics['val_acc'][best]:.3f}" if ranked == "val_loss" and "val_acc" in (
+            now.history[-1] if now.history else {}) else ""
+        st.markdown(f"★ **Best{' so far' if now.active else ''}: {shown_sweep.label(best)}** · "
+                    f"{'validation' if ranked == 'val_loss' else 'training'} loss {metrics[ranked][best]:.4g}{extra}")
+    prepared = shown_data
+    tile_points = None
+    if prepared.points_train is not None:
+        xy, y = prepared.points_train.numpy(), prepared.y_train.numpy()
+        if len(xy) > limits.MAX_SWEEP_TILE_POINTS:
+            keep = np.linspace(0, len(xy) - 1, limits.MAX_SWEEP_TILE_POINTS).round().astype(int)
+            xy, y = xy[keep], y[keep]
+        tile_points = (xy, y)
+    tiles = view.get("tiles") or [None] * n
+    if any(t is not None for t in tiles):
+        svg = cached("tiles", (now.id, id(now.view), best, chosen), lambda: draw.tiles_svg(
+            tiles, shown_sweep.shape, names, points, statuses, best, chosen, tile_points, prepared.classes))
+        st.container(key="sw_tiles").image(svg, width="content")
+        st.caption("Each tile: what that member computes over the plane (orange class 0, blue class 1), with the "
+                   "training points. Gold frame and ★: the best member; dark frame: the member chosen below.")
+    elif shown_sweep.base.data.dataset == CSV_DATASET:
+        st.caption("A CSV's inputs are not a plane: the curves and the heatmaps compare the members.")
+    axis = colour_axis(shown_sweep)
+    if len(shown_sweep.axes) == 2:
+        st.radio("Colour the curves by", [a.setting for a in shown_sweep.axes], key="sw_colour_by", horizontal=True,
+                 format_func=lambda s: SWEEPABLE[s].label)
+        axis = colour_axis(shown_sweep)
+    colour_values = [shown_sweep.values(i)[shown_sweep.axes[axis].setting] for i in range(n)]
+    curves = cached("curves", (now.id, len(now.history), best, chosen, axis), lambda: draw.curves_svg(
+        now.history, colour_values, names[axis], points[axis], best, chosen, shown_sweep.base.train.epochs))
+    st.container(key="sw_curves").image(curves, width="stretch")
+    if now.history:
+        loss_key = progress.ranking_metric(metrics)
+        acc_key = "val_acc" if loss_key == "val_loss" else "train_acc"
+        which = "validation" if loss_key == "val_loss" else "training"
+        grids = st.columns(2)
+        grids[0].container(key="sw_heat_loss").image(cached("heat_loss", (now.id, len(now.history), best, chosen),
+            lambda: draw.metric_grid_svg(metrics[loss_key], shown_sweep.shape, names, points,
+                                         f"final {which} loss", False, best, chosen)), width="stretch")
+        if "val_acc" in now.history[-1]:
+            grids[1].container(key="sw_heat_acc").image(cached("heat_acc", (now.id, len(now.history), best, chosen),
+                lambda: draw.metric_grid_svg(metrics[acc_key], shown_sweep.shape, names, points,
+                                             f"final {which} accuracy", True, best, chosen)), width="stretch")
+        table = pd.DataFrame({
+            "member": [shown_sweep.label(i) for i in range(n)],
+            "status": statuses if now.active else [progress.member_run_status(now.status, s) for s in statuses],
+            "epochs": [int(e) if np.isfinite(e) else 0 for e in metrics["epoch"]],
+            f"{which} loss": metrics[loss_key],
+            **({f"{which} accuracy": metrics[acc_key]} if "val_acc" in now.history[-1] else {}),
+        })
+        st.dataframe(table, hide_index=True, width="stretch", key="sw_members_table", height=min(36 * (n + 1) + 2, 320))
+
+
+pictures_fragment()
+
+# ---- open a member as a normal run ----------------------------------------------------------------------------
+if snap is not None and shown_sweep is not None and shown_data is not None:
+    st.subheader("Open a member as a run")
+    n = shown_sweep.n_members
+    if snap.active or snap.final_state is None:
+        st.caption("Once the sweep has ended (or you stop it), pick any member to keep it in the run store with its "
+                   "weights, download it with its train.py, or open it in the Model Builder.")
+    else:
+        statuses = snap.stats.get("member_status") or ["training"] * n
+        metrics = progress.final_metrics(snap.history, n, shown_sweep.base.train.keep_best)
+        best = progress.best_member(metrics, statuses)
+        if not isinstance(STATE.get("sw_member"), int) or not 0 <= STATE["sw_member"] < n:
+            STATE["sw_member"] = best if best is not None else 0
+        member = st.selectbox("Member", list(range(n)), key="sw_member",
+                              format_func=lambda i: f"{shown_sweep.label(i)}" + (" ★ best" if i == best else "")
+                              + {"diverged": " (diverged)", "stopped early": " (stopped early)"}.get(statuses[i], ""))
+        reason = (snap.stats.get("member_reasons") or [""] * n)[member]
+        if reason:
+            st.caption(reason)
+        kept_id = STATE.get("sw_kept", {}).get((snap.id, member))
+        run_status = progress.member_run_status(snap.status, statuses[member])
+        actions = st.columns([1.4, 1.8, 1, 1, 3])
+        keep_clicked = actions[0].button("Keep as a run", key="sw_keep", icon=":material/save:",
+                                         disabled=kept_id is not None or run_status not in KEPT_STATUSES,
+                                         help="Keep this member in the run store with its weights: the Runs page "
+                                         "lists it.")
+        open_clicked = actions[1].button("Open in the Model Builder", key="sw_open", icon=":material/open_in_new:",
+                                         type="primary")
+
+        def download(kind: str, chosen: int = member):
+            def make() -> bytes:  # made on click, never on every rerun
+                trained = member_model(snap, shown_sweep, shown_data, chosen)
+                if kind == "pt":
+                    return export.to_pt_bytes(trained)
+                return codegen.script(trained.config).encode()
+
+            return make
+
+        actions[2].download_button(".pt", download("pt"), file_name=f"sweep-member-{member + 1}.pt",
+                                   mime="application/octet-stream", key="sw_download_pt", icon=":material/download:",
+                                   on_click="ignore", help="torch.save(model.state_dict(), path) of this member.")
+        actions[3].download_button("train.py", download("train.py"), file_name=f"train-member-{member + 1}.py",
+                                   mime="text/x-python", key="sw_download_train_py", icon=":material/code:",
+                                   on_click="ignore", help="This member as a plain PyTorch script: its own settings.")
+        try:
+            if keep_clicked:
+                keep_member(snap, shown_sweep, shown_data, member)
+                st.rerun()  # drawn again as kept
+            if open_clicked:
+                trained = member_model(snap, shown_sweep, shown_data, member)
+                run_id = keep_member(snap, shown_sweep, shown_data, member) if run_status in KEPT_STATUSES else None
+                STATE["mb_apply_config"] = trained.config
+                STATE["mb_loaded_model"] = trained
+                STATE["mb_loaded_source"] = "opened"
+                STATE["mb_trained"] = trained
+                save_widgets()
+                if run_id is not None:
+                    STATE["mb_url_run_handled"] = run_id
+                    st.switch_page(BUILDER, query_params={"run": run_id})
+                st.switch_page(BUILDER)
+        except PlaygroundError as exc:
+            show_error(exc)
+        if kept_id is not None:
+            st.success(f"Kept as run {kept_id}: the Runs page lists it, with its weights and settings.",
+                       icon=":material/save:")
+        elif run_status not in KEPT_STATUSES:
+            st.caption("A diverged member is not kept in the run store; its last finite weights can still be "
+                       "downloaded or opened.")
+
+st.caption(EXACTNESS_NOTE + f" Device: {why}")
+st.caption("A sweep is one job: it waits for a free trainer as a run does, and you train one thing at a time (a run "
+           "in the Model Builder or a sweep here). Each member may take as many optimizer steps as a run.")
+
+save_widgets()
