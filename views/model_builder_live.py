@@ -1,6 +1,6 @@
 """The Model Builder's live parts: what run is shown (a training job, a finished or opened run, or the untrained
-model of the settings), the epoch line in the control bar, the network and the output redrawn on timers by
-fragments, and the replay of past epochs. Pictures are SVG from playground/builder/pictures.py."""
+model of the settings), the epoch line in the control bar redrawn on a timer by a fragment, the network and the
+output by another, less often, and the replay of past epochs. Pictures are SVG from playground/builder/pictures.py."""
 
 from __future__ import annotations
 
@@ -191,10 +191,13 @@ def page_refresh(item: Shown) -> float | None:
 
 
 def pictures_refresh(item: Shown) -> float | None:
+    """How often the network and the output are redrawn: every ``REFRESH_PICTURES_S`` while a run trains, whatever
+    its speed (each fragment run makes the browser re-render the whole page, and a run that carries new pictures
+    costs it about twice an epoch line's; measured by bench/training_live.py); every ``REFRESH_WAITING_S`` while
+    it waits or is paused; never once it has ended."""
     interval = page_refresh(item)
     if interval == REFRESH_TRAINING_S:
-        speed = SPEEDS.get(STATE.get("mb_speed", DEFAULT_SPEED))
-        return min(REFRESH_PICTURES_S, 1.0 / speed) if speed and speed >= 1 else REFRESH_PICTURES_S
+        return REFRESH_PICTURES_S
     return REFRESH_WAITING_S if interval == REFRESH_WAITING_S else None
 
 
