@@ -385,21 +385,48 @@ def image_drawn_js(selector: str) -> str:
     return f"(() => {{ const i = document.querySelector('{selector} img'); return !!(i && i.complete && i.naturalWidth > 0); }})()"
 
 
+WIRE_EVENTS = {"new_session": "run started", "page_config_changed": "page config", "delta": "first element",
+               "script_finished": "run finished"}
+
+
 def open_with_marks(browser, url: str, checks: dict[str, str], timeout_ms: float = 120_000,
                     viewport: tuple[int, int] = (1440, 900)) -> dict[str, float]:
     """Open ``url`` in a fresh context and return, for each check (name: a JS expression), the wall-clock time
-    (time.time() seconds) it first held and was painted."""
+    (time.time() seconds) it first held and was painted; and when the page's websocket opened ("connected")
+    and first brought each of ``WIRE_EVENTS`` (a script run starting, app.py's ``set_page_config``, the first
+    element, the first run finishing), which say where the time went: the server or the browser."""
     import json
 
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    wire: dict[str, float] = {}
+
+    def on_frame(payload) -> None:
+        if not isinstance(payload, bytes | bytearray) or len(wire) > len(WIRE_EVENTS):
+            return
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        try:
+            kind = ForwardMsg.FromString(bytes(payload)).WhichOneof("type")
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: not one of the events
+            return
+        if kind in WIRE_EVENTS:
+            wire.setdefault(WIRE_EVENTS[kind], time.time())
+
+    def on_ws(ws) -> None:
+        if "_stcore/stream" in ws.url:
+            wire.setdefault("connected", time.time())
+            ws.on("framereceived", on_frame)
+
     try:
         context.add_init_script(MARKS_JS % json.dumps(checks))
         tab = context.new_page()
         tab.set_default_timeout(timeout_ms)
+        tab.on("websocket", on_ws)
         tab.goto(url)
         tab.wait_for_function(f"() => window.__marks && Object.keys(window.__marks).length >= {len(checks)}",
                               timeout=timeout_ms)
-        return {name: ms / 1000.0 for name, ms in tab.evaluate("() => window.__marks").items()}
+        marks = {name: ms / 1000.0 for name, ms in tab.evaluate("() => window.__marks").items()}
+        return {**{f"wire: {k}": v for k, v in wire.items()}, **marks}
     finally:
         context.close()
 
