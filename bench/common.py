@@ -262,6 +262,7 @@ class Server:
     started: float  # perf_counter just before Popen
     healthy_at: float = 0.0  # perf_counter when /_stcore/health first answered OK
     log: Path | None = None
+    started_wall: float = 0.0  # time.time() just before Popen: the clock the browser's marks use
 
     @property
     def url(self) -> str:
@@ -284,9 +285,9 @@ def start_server(script: Path, cwd: Path, data_dir: Path | None = None, log: Pat
             "--server.address", "127.0.0.1", "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             "--server.disconnectedSessionTTL", str(SESSION_TTL_S), *extra_args]
-    started = time.perf_counter()
+    started, started_wall = time.perf_counter(), time.time()
     proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = Server(proc, port, started, log=log)
+    server = Server(proc, port, started, log=log, started_wall=started_wall)
     deadline = started + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -353,6 +354,81 @@ def new_tab(browser, timeout_ms: float = 60_000):
     tab = context.new_page()
     tab.set_default_timeout(timeout_ms)
     return context, tab
+
+
+# Records, in the page itself, when each named condition first holds and has been painted: a check runs on
+# every animation frame (a cheap DOM query, no layout), and once it holds the time is taken two frames later,
+# when what made it true has been laid out and painted. Times are the browser's wall clock (epoch ms), the
+# same clock as time.time() here, so they can be set against a server's start.
+MARKS_JS = """(() => {
+    const checks = %s;
+    window.__marks = {};
+    const tests = Object.entries(checks).map(([name, body]) => [name, new Function("return (" + body + ");")]);
+    const pending = new Map(tests);
+    const paintedAt = (name) => requestAnimationFrame(() => requestAnimationFrame(() => {
+        window.__marks[name] = performance.timeOrigin + performance.now();
+    }));
+    const test = () => {
+        for (const [name, fn] of [...pending]) {
+            let ok = false;
+            try { ok = Boolean(fn()); } catch (e) { ok = false; }
+            if (ok) { pending.delete(name); paintedAt(name); }
+        }
+        if (pending.size) requestAnimationFrame(test);
+    };
+    requestAnimationFrame(test);
+})();"""
+
+
+def image_drawn_js(selector: str) -> str:
+    """A mark check: the first <img> under ``selector`` has loaded and decoded (it has a natural width)."""
+    return f"(() => {{ const i = document.querySelector('{selector} img'); return !!(i && i.complete && i.naturalWidth > 0); }})()"
+
+
+WIRE_EVENTS = {"new_session": "run started", "page_config_changed": "page config", "delta": "first element",
+               "script_finished": "run finished"}
+
+
+def open_with_marks(browser, url: str, checks: dict[str, str], timeout_ms: float = 120_000,
+                    viewport: tuple[int, int] = (1440, 900)) -> dict[str, float]:
+    """Open ``url`` in a fresh context and return, for each check (name: a JS expression), the wall-clock time
+    (time.time() seconds) it first held and was painted; and when the page's websocket opened ("connected")
+    and first brought each of ``WIRE_EVENTS`` (a script run starting, app.py's ``set_page_config``, the first
+    element, the first run finishing), which say where the time went: the server or the browser."""
+    import json
+
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    wire: dict[str, float] = {}
+
+    def on_frame(payload) -> None:
+        if not isinstance(payload, bytes | bytearray) or len(wire) > len(WIRE_EVENTS):
+            return
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        try:
+            kind = ForwardMsg.FromString(bytes(payload)).WhichOneof("type")
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: not one of the events
+            return
+        if kind in WIRE_EVENTS:
+            wire.setdefault(WIRE_EVENTS[kind], time.time())
+
+    def on_ws(ws) -> None:
+        if "_stcore/stream" in ws.url:
+            wire.setdefault("connected", time.time())
+            ws.on("framereceived", on_frame)
+
+    try:
+        context.add_init_script(MARKS_JS % json.dumps(checks))
+        tab = context.new_page()
+        tab.set_default_timeout(timeout_ms)
+        tab.on("websocket", on_ws)
+        tab.goto(url)
+        tab.wait_for_function(f"() => window.__marks && Object.keys(window.__marks).length >= {len(checks)}",
+                              timeout=timeout_ms)
+        marks = {name: ms / 1000.0 for name, ms in tab.evaluate("() => window.__marks").items()}
+        return {**{f"wire: {k}": v for k, v in wire.items()}, **marks}
+    finally:
+        context.close()
 
 
 def script_finished_kind(payload) -> str | None:

@@ -113,7 +113,7 @@ MAX_SEED = 2**31 - 1
 
 # Background training
 TRAINING_IDLE_TIMEOUT_S = 90  # a run no page has looked at for this long is stopped (its session is gone). An open
-# page looks every 0.35-2 s (a hidden tab whose timers the browser throttles, at least once a minute); a session
+# page looks every 0.2-2 s (a hidden tab whose timers the browser throttles, at least once a minute); a session
 # that vanished is otherwise freed only when Python's cycle collector next reaches it, which a busy server delays.
 MAX_REPLAY_SNAPSHOTS = 300  # views of one run kept for the replay scrubber (thinned beyond)
 MAX_REPLAY_BYTES = 8 * 1024 * 1024  # and their memory, per run

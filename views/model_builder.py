@@ -517,41 +517,40 @@ if config is not None and data is not None and config.train.batch_size > data.si
 
 
 # ---- the network and the output, redrawn while it trains -----------------------------------------------------
-@st.fragment(run_every=live.pictures_refresh(item))
-def network_fragment() -> None:
-    now = live.shown(STATE.get("mb_config"), data)
-    if now.config is None:
-        return
-    view = live.view_at(now, replay)
-    st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
-    st.caption(f"{parameter_count(now.config.model):,} parameters. Each neuron shows what it computes over the plane; "
-               "links are blue for positive, orange for negative weights, thicker for larger ones.")
-
-
-@st.fragment(run_every=live.pictures_refresh(item))
-def output_fragment() -> None:
-    now = live.shown(STATE.get("mb_config"), data)
-    if now.config is None:
-        return
-    view = live.view_at(now, replay)
-    toggles = st.columns(2)
-    show_test = toggles[0].toggle("Show test points", key="mb_show_test")
-    discretize = toggles[1].toggle("Discretize", key="mb_discretize")
-    boundary = live.output_picture(now, view, show_test, discretize)
-    if boundary is not None:
-        st.container(key="mb_boundary").image(boundary, width="stretch")
-    elif now.config.data.dataset == CSV_DATASET:
-        st.caption("A CSV's inputs are not a plane: the curves and the test figures show how the model does.")
-    curves = live.curves_picture(now, replay)
-    if curves is not None:
-        st.container(key="mb_curves").image(curves, width="stretch")
-
-
 with col_network:
-    network_fragment()
+    network_slot = st.container()
 with col_output:
     st.markdown("**Output**" + (f" · epoch {replay} (replay)" if replay is not None else ""))
-    output_fragment()
+    output_slot = st.container()
+
+
+@st.fragment(run_every=live.pictures_refresh(item))
+def pictures_fragment() -> None:
+    """The network and the output in one fragment (one script run where two would make the browser re-render the
+    page twice), redrawn less often than the epoch line while a run trains."""
+    now = live.shown(STATE.get("mb_config"), data)
+    if now.config is None:
+        return
+    view = live.view_at(now, replay)
+    with network_slot:
+        st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
+        st.caption(f"{parameter_count(now.config.model):,} parameters. Each neuron shows what it computes over the "
+                   "plane; links are blue for positive, orange for negative weights, thicker for larger ones.")
+    with output_slot:
+        toggles = st.columns(2)
+        show_test = toggles[0].toggle("Show test points", key="mb_show_test")
+        discretize = toggles[1].toggle("Discretize", key="mb_discretize")
+        boundary = live.output_picture(now, view, show_test, discretize)
+        if boundary is not None:
+            st.container(key="mb_boundary").image(boundary, width="stretch")
+        elif now.config.data.dataset == CSV_DATASET:
+            st.caption("A CSV's inputs are not a plane: the curves and the test figures show how the model does.")
+        curves = live.curves_picture(now, replay)
+        if curves is not None:
+            st.container(key="mb_curves").image(curves, width="stretch")
+
+
+pictures_fragment()
 
 
 # ---------------------------------------------------------------------------------------------------

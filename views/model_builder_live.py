@@ -1,9 +1,10 @@
 """The Model Builder's live parts: what run is shown (a training job, a finished or opened run, or the untrained
-model of the settings), the epoch line in the control bar, the network and the output redrawn on timers by
-fragments, and the replay of past epochs. Pictures are SVG from playground/builder/pictures.py."""
+model of the settings), the epoch line in the control bar redrawn on a timer by a fragment, the network and the
+output by another, less often, and the replay of past epochs. Pictures are SVG from playground/builder/pictures.py."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,6 @@ from playground.builder.model import TrainedModel, build_model
 from playground.execution.pool import (
     REFRESH_PICTURES_S,
     REFRESH_TRAINING_S,
-    REFRESH_WAITING_S,
     refresh_interval,
 )
 
@@ -141,19 +141,31 @@ def view_at(item: Shown, replay: int | None) -> dict | None:
     return static_view(item)
 
 
+_INPUT_PICTURES: dict[tuple[str, ...], list[np.ndarray]] = {}  # the same for everyone: made once a server
+_INPUT_PICTURES_KEPT = 64  # choices of features kept (each a few KB); the oldest goes first
+_INPUT_PICTURES_LOCK = threading.Lock()  # sessions run in threads of one process and share the pictures
+
+
 def input_pictures(cfg: RunConfig) -> list[np.ndarray] | None:
-    """Each input feature over the plane (uint8), drawn inside the network's input nodes."""
+    """Each input feature over the plane (uint8), drawn inside the network's input nodes and beside the feature
+    checkboxes. They depend on the chosen features only, so they are made once a server for each choice (the last
+    ``_INPUT_PICTURES_KEPT`` choices kept) and shared, not remade at every rerun."""
     if cfg.data.dataset == CSV_DATASET:
         return None
-
-    def build() -> list[np.ndarray]:
-        values = expand_features(grid_points(THUMB_SIDE), cfg.data.features)
+    features = tuple(cfg.data.features)
+    with _INPUT_PICTURES_LOCK:
+        made = _INPUT_PICTURES.get(features)
+    if made is None:
+        values = expand_features(grid_points(THUMB_SIDE), features)
         low, high = values.min(0).values, values.max(0).values
         scaled = (values - low) / torch.where(high > low, high - low, torch.ones_like(high))
-        return [(scaled[:, i] * 255).round().to(torch.uint8).reshape(THUMB_SIDE, THUMB_SIDE).numpy()
+        made = [(scaled[:, i] * 255).round().to(torch.uint8).reshape(THUMB_SIDE, THUMB_SIDE).numpy()
                 for i in range(values.shape[1])]
-
-    return STATE.setdefault("mb_input_pictures", {}).setdefault(cfg.data.features, build())
+        with _INPUT_PICTURES_LOCK:
+            while len(_INPUT_PICTURES) >= _INPUT_PICTURES_KEPT:
+                _INPUT_PICTURES.pop(next(iter(_INPUT_PICTURES)))
+            _INPUT_PICTURES[features] = made
+    return made
 
 
 def status_line(item: Shown) -> str:
@@ -191,11 +203,12 @@ def page_refresh(item: Shown) -> float | None:
 
 
 def pictures_refresh(item: Shown) -> float | None:
-    interval = page_refresh(item)
-    if interval == REFRESH_TRAINING_S:
-        speed = SPEEDS.get(STATE.get("mb_speed", DEFAULT_SPEED))
-        return min(REFRESH_PICTURES_S, 1.0 / speed) if speed and speed >= 1 else REFRESH_PICTURES_S
-    return REFRESH_WAITING_S if interval == REFRESH_WAITING_S else None
+    """How often the network and the output are redrawn: every ``REFRESH_PICTURES_S`` while a run trains, whatever
+    its speed, and never otherwise. Each fragment run makes the browser re-render the whole page, and one that
+    carries the pictures costs it about 1.7 times an epoch line's (measured by bench/training_live.py), so they
+    are not redrawn with every epoch line. A run that waits or is paused does not change its pictures: the epoch
+    line's fragment reruns the page when it starts, pauses or ends, and that full run draws them."""
+    return REFRESH_PICTURES_S if page_refresh(item) == REFRESH_TRAINING_S else None
 
 
 def network_picture(item: Shown, view: dict | None) -> str:

@@ -32,7 +32,7 @@ DONE = ("finished", "stopped", "diverged", "failed")
 START_FAILED_SENTENCE = "The training process could not start on this server; try again, or tell the administrator."
 DIED_SENTENCE = "The training process stopped unexpectedly (it may have run out of memory); train again."
 CANCELLED_SENTENCE = "This run was cancelled; its weights were not kept."
-REFRESH_TRAINING_S = 0.35  # a page redraws a run that is training about three times a second
+REFRESH_TRAINING_S = 0.2  # a page redraws the epoch line of a run that is training five times a second
 REFRESH_WAITING_S = 2.0  # a run waiting in the queue or paused: only its place (or nothing) changes
 REFRESH_PICTURES_S = 1.0  # the boundary, network and neurons of a run that is training (see pictures_interval)
 

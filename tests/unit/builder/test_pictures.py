@@ -1,6 +1,8 @@
 """The live pictures: PNG pixels decoded back equal what was drawn (Pillow, which Streamlit brings, is the
 oracle), the boundary names its classes and draws every point, the network and the curves say what they show,
-and user text in them stays text."""
+and user text in them stays text. And when the live view redraws them: the epoch line at least four times a
+second while a run trains, the pictures once a second then and never while a run waits or is paused; the input
+pictures made once a server and bounded."""
 
 from __future__ import annotations
 
@@ -86,3 +88,49 @@ def test_the_curves_mark_learning_rate_changes_and_the_replayed_epoch():
     assert re.search(r"loss \(log scale\)", svg)  # a loss falling twentyfold is drawn on a log scale
     empty = pictures.curves_svg([], "regression")
     assert "appears here" in empty
+
+
+# ------------------------------------------------------------------------------------------------ when and how often
+# The live view's pieces that decide what is redrawn (views/model_builder_live.py): cheap for the browser, issue 11.
+
+
+def test_the_epoch_line_goes_four_times_a_second_and_the_pictures_once_a_second_only_while_training():
+    from playground.execution.pool import ACTIVE, DONE
+    from views.model_builder_live import Shown, page_refresh, pictures_refresh
+
+    for status in (*ACTIVE, *DONE):
+        item = Shown("job", None, None, status=status)
+        training = status in ("starting", "running", "pausing")
+        line, drawn = page_refresh(item), pictures_refresh(item)
+        if training:
+            assert line is not None and 1 / line >= 4, (status, line)  # issue 11: the epoch line >= 4 times a second
+            assert drawn is not None and drawn >= 2 * line, (status, drawn)  # the pictures far less often
+        else:
+            assert drawn is None, status  # waiting, paused or ended: the pictures do not change
+            assert (line is None) == (status in DONE), status  # a waiting or paused run is still looked at
+    for kind in ("run", "untrained"):  # a kept, opened or untrained model is drawn once
+        assert page_refresh(Shown(kind, None, None)) is None and pictures_refresh(Shown(kind, None, None)) is None
+
+
+def test_the_input_pictures_are_ramps_of_their_feature_made_once_a_server_and_bounded():
+    from itertools import combinations
+
+    from playground.builder import registry
+    from playground.builder.config import DataConfig, RunConfig
+    from views import model_builder_live as live
+
+    config = RunConfig(data=DataConfig(features=("x1", "x2", "x1^2")))
+    first = live.input_pictures(config)
+    assert live.input_pictures(RunConfig(data=DataConfig(features=("x1", "x2", "x1^2")))) is first  # not remade
+    x1, x2, x1_squared = first
+    assert x1.dtype == np.uint8 and x1.min() == 0 and x1.max() == 255
+    assert (x1 == x1[0]).all() and (np.diff(x1[0].astype(int)) > 0).all()  # x1 grows along each row
+    assert (x2.T == x2[:, 0]).all() and (np.diff(x2[:, 0].astype(int)) > 0).all()  # x2 grows down the columns
+    row = x1_squared[0].astype(int)
+    assert (row == row[::-1]).all() and row.argmin() in (len(row) // 2 - 1, len(row) // 2)  # low in the middle
+    names = list(registry.FEATURES)
+    choices = [c for k in range(1, len(names) + 1) for c in combinations(names, k)]
+    assert len(choices) > live._INPUT_PICTURES_KEPT
+    for choice in choices:
+        assert len(live.input_pictures(RunConfig(data=DataConfig(features=choice)))) == len(choice)
+    assert len(live._INPUT_PICTURES) <= live._INPUT_PICTURES_KEPT

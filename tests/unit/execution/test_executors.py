@@ -158,7 +158,7 @@ def test_divergence_in_the_worker(pool):
 
 
 @pytest.mark.parametrize(("status", "interval"), [
-    (None, None), ("queued", 2.0), ("starting", 0.35), ("running", 0.35), ("pausing", 0.35), ("paused", 2.0),
+    (None, None), ("queued", 2.0), ("starting", 0.2), ("running", 0.2), ("pausing", 0.2), ("paused", 2.0),
     ("finished", None), ("stopped", None), ("diverged", None), ("failed", None),
 ])
 def test_pages_redraw_training_runs_often_waiting_runs_seldom_and_ended_runs_never(status, interval):
