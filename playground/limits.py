@@ -115,6 +115,8 @@ MAX_SEED = 2**31 - 1
 TRAINING_IDLE_TIMEOUT_S = 90  # a run no page has looked at for this long is stopped (its session is gone). An open
 # page looks every 0.2-2 s (a hidden tab whose timers the browser throttles, at least once a minute); a session
 # that vanished is otherwise freed only when Python's cycle collector next reaches it, which a busy server delays.
+UNSEEN_COLLECT_S = 10  # a run no page has looked at for this long makes the server collect garbage (at most this
+# often): a vanished session's handle sits in reference cycles, and freeing it stops the run well before the timeout.
 MAX_REPLAY_SNAPSHOTS = 300  # views of one run kept for the replay scrubber (thinned beyond)
 MAX_REPLAY_BYTES = 8 * 1024 * 1024  # and their memory, per run
 MAX_DATALOADER_PREVIEW = 16  # rows of one batch shown in the DataLoader panel

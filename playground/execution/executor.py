@@ -20,6 +20,7 @@ messages with ``_on_message`` and its end with ``_on_slot_exit``.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import threading
@@ -312,9 +313,18 @@ class Executor:
     def _reap(self) -> None:
         """Stop jobs no page has looked at for a long time (their session is gone or forgotten), and jobs
         past their time budget whose worker did not stop them itself."""
+        last_collect = time.monotonic()
         while not self.closed:
             time.sleep(2.0)
             now = time.monotonic()
+            with self.lock:
+                unseen = any(j.status in ACTIVE and now - j.last_seen > limits.UNSEEN_COLLECT_S for j in self.jobs.values())
+            if unseen and now - last_collect > limits.UNSEEN_COLLECT_S:
+                # The app runs with runner.postScriptGC off (a full collection after every script run cost most
+                # of a core while pages refresh), so a session Streamlit dropped waits here for the cycle
+                # collector; its handle's finalizer then stops its job. Only while some job goes unseen.
+                gc.collect()
+                last_collect = now = time.monotonic()
             with self.lock:
                 stale = [j for j in self.jobs.values() if j.status in ACTIVE and now - j.last_seen > limits.TRAINING_IDLE_TIMEOUT_S]
                 late = [j for j in self.jobs.values() if j.status in ACTIVE and j.started is not None and j not in self.queue

@@ -54,11 +54,12 @@ def test_a_vanished_session_frees_its_worker_and_memory(browser, tmp_path):
         open_page(other.new_page(), server.url, "")
         other.close()
         freed_after = None
-        deadline = closed + SESSION_TTL_S + 150
+        deadline = closed + SESSION_TTL_S + 150  # past the idle timeout too, to report the figure
         while time.monotonic() < deadline:
             if server.busy_workers() == 0:
                 freed_after = time.monotonic() - closed
                 break
+            time.sleep(0.5)
         assert freed_after is not None, "the vanished session's run kept its worker busy"
         time.sleep(2)
         after_server, after_workers = server.rss_mb(), server.workers_rss_mb()
@@ -71,5 +72,7 @@ def test_a_vanished_session_frees_its_worker_and_memory(browser, tmp_path):
            [round(before_server), round(during_server), round(after_server)])
     record("session gone", "workers RSS before / during / after (MB)",
            [round(before_workers), round(during_workers), round(after_workers)])
-    assert freed_after <= SESSION_TTL_S + 120  # TTL, the next visitor's disconnect, then garbage collection
+    # TTL, the next visitor's disconnect, then the collection a job unseen for limits.UNSEEN_COLLECT_S starts: well
+    # before limits.TRAINING_IDLE_TIMEOUT_S (90 s), which would stop it anyway.
+    assert freed_after <= SESSION_TTL_S + 70
     assert after_server <= during_server + 50  # nothing keeps growing once the session is gone

@@ -141,6 +141,27 @@ def test_a_forgotten_handle_stops_its_run(pool):
     assert job.done_event.wait(DEADLINE_S) and job.status == "stopped"
 
 
+def test_a_handle_left_in_a_reference_cycle_is_collected_once_its_job_goes_unseen(pool, monkeypatch):
+    """As a session Streamlit dropped: its handle sits in reference cycles and the app runs without a collection
+    after each script run. The executor collects once a job has gone unseen for limits.UNSEEN_COLLECT_S, well
+    before the idle timeout."""
+    from playground import limits
+
+    monkeypatch.setattr(limits, "UNSEEN_COLLECT_S", 1.0)
+    monkeypatch.setattr(limits, "TRAINING_IDLE_TIMEOUT_S", 3600)  # not the idle timeout
+    handle = submit(pool, "vanished", epochs=2000, batch=1)
+    job = handle.job
+    wait_for(handle, lambda v: v.status == "running")
+    session = {"handle": handle}
+    session["self"] = session  # a cycle: only the cycle collector frees it
+    gc.disable()
+    try:
+        del handle, session
+        assert job.done_event.wait(30) and job.status == "stopped"
+    finally:
+        gc.enable()
+
+
 def test_divergence_in_the_worker(pool):
     config = RunConfig(
         data=DataConfig(dataset="plane", n_samples=100, seed=0),
