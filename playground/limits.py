@@ -60,6 +60,8 @@ MAX_LEARNING_RATE = 10.0
 MAX_BATCH_SIZE = MAX_SAMPLES
 MAX_LR_CHANGES = 50  # learning rates changed live during one run
 MAX_CONCURRENT_TRAININGS = 4  # worker processes across the whole server
+LIVE_RUNS_AT_FULL_RATE = MAX_CONCURRENT_TRAININGS  # live runs (training or waiting) whose pages all redraw at the
+# full rate; with more, every live page redraws proportionally less often, so the server's redraws stay bounded
 MAX_TRAININGS_PER_SESSION = 1
 
 # Uploads and URLs

@@ -475,7 +475,7 @@ with bar:
         st.markdown(live.status_line(now) + (" · " + live.metrics_line(now.history) if now.history else ""))
         if now.target:
             st.progress(min(1.0, now.epoch / max(now.target, 1)))
-        if now.kind == "job" and live.page_refresh(now) != live.page_refresh(item):
+        if now.kind == "job" and live.phase(now) != live.phase(item):
             st.rerun()  # the run started, paused or ended: redraw the whole page (buttons, results)
 
     with buttons[5]:

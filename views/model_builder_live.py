@@ -24,11 +24,8 @@ from playground.builder.decision_boundary import (
 )
 from playground.builder.memo import IdentityMemo
 from playground.builder.model import TrainedModel, build_model
-from playground.execution.pool import (
-    REFRESH_PICTURES_S,
-    REFRESH_TRAINING_S,
-    refresh_interval,
-)
+from playground.execution.executor import live_jobs
+from playground.execution.jobs import live_phase, pictures_interval, refresh_interval
 
 STATE = st.session_state
 STATUS_LABELS = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
@@ -198,8 +195,15 @@ def metrics_line(history: list[dict]) -> str:
     return " · ".join(parts)
 
 
+def phase(item: Shown) -> str | None:
+    """"training", "waiting" or None: a change of phase redraws the whole page (buttons, results)."""
+    return live_phase(item.status) if item.kind == "job" else None
+
+
 def page_refresh(item: Shown) -> float | None:
-    return refresh_interval(item.status) if item.kind == "job" else None
+    """How often the epoch line is redrawn: every ``REFRESH_TRAINING_S`` while a run trains, seldom while it waits,
+    and less often for everyone on a server with many live runs (``jobs.refresh_interval``)."""
+    return refresh_interval(item.status, live_jobs()) if item.kind == "job" else None
 
 
 def pictures_refresh(item: Shown) -> float | None:
@@ -208,7 +212,7 @@ def pictures_refresh(item: Shown) -> float | None:
     carries the pictures costs it about 1.7 times an epoch line's (measured by bench/training_live.py), so they
     are not redrawn with every epoch line. A run that waits or is paused does not change its pictures: the epoch
     line's fragment reruns the page when it starts, pauses or ends, and that full run draws them."""
-    return REFRESH_PICTURES_S if page_refresh(item) == REFRESH_TRAINING_S else None
+    return pictures_interval(item.status, live_jobs()) if item.kind == "job" else None
 
 
 def network_picture(item: Shown, view: dict | None) -> str:

@@ -24,7 +24,8 @@ from playground.builder.model import TrainedModel, parameter_count
 from playground.builder.sweep import SWEEPABLE, SweepAxis, SweepConfig
 from playground.device import available_devices, choose_device
 from playground.errors import PlaygroundError
-from playground.execution.jobs import pictures_interval, refresh_interval, sweep_payload
+from playground.execution.executor import live_jobs
+from playground.execution.jobs import live_phase, pictures_interval, refresh_interval, sweep_payload
 from playground.execution.pool import get_pool
 from playground.runs import export, naming
 from playground.runs.naming import as_markdown_text
@@ -311,7 +312,7 @@ shown_sweep: SweepConfig | None = STATE.get("sw_job_sweep") if snap is not None 
 shown_data: PreparedData | None = STATE.get("sw_job_data") if snap is not None else None
 
 
-@st.fragment(run_every=refresh_interval(snap.status) if snap is not None else None)
+@st.fragment(run_every=refresh_interval(snap.status, live_jobs()) if snap is not None else None)
 def status_fragment() -> None:
     """The epoch and what the sweep is doing, redrawn often while it trains."""
     now = handle.snapshot() if handle is not None else None
@@ -324,7 +325,7 @@ def status_fragment() -> None:
     st.markdown(f"**Epoch {now.epoch} / {target}** · {STATUS_LABELS.get(now.status, now.status)}{where}{queue} · "
                 f"{shown_sweep.n_members} models")
     st.progress(min(1.0, now.epoch / max(target, 1)))
-    if refresh_interval(now.status) != refresh_interval(snap.status):
+    if live_phase(now.status) != live_phase(snap.status):
         st.rerun()  # the sweep started, paused or ended: redraw the whole page (buttons, results)
 
 
@@ -355,7 +356,7 @@ def colour_axis(sweep_now: SweepConfig) -> int:
 
 
 # ---- seen live: small multiples, curves, heatmaps ----------------------------------------------------------
-@st.fragment(run_every=pictures_interval(snap.status) if snap is not None else None)
+@st.fragment(run_every=pictures_interval(snap.status, live_jobs()) if snap is not None else None)
 def pictures_fragment() -> None:
     now = handle.snapshot() if handle is not None else None
     if now is None or shown_sweep is None or shown_data is None:

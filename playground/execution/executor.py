@@ -180,6 +180,11 @@ class Executor:
         with self.lock:
             return self.queue.index(job) + 1 if job in self.queue else 0
 
+    def live_count(self) -> int:
+        """Jobs training or waiting (queued, paused) on this server, every owner's: how crowded its pages are."""
+        with self.lock:
+            return sum(1 for j in self.jobs.values() if j.status in ACTIVE)
+
     def active_count(self) -> int:
         with self.lock:
             return sum(1 for w in self.workers if w.job is not None)
@@ -350,6 +355,12 @@ def make_executor() -> Executor:
     from playground.execution.pool import WorkerPool
 
     return WorkerPool()
+
+
+def live_jobs() -> int:
+    """``live_count()`` of the server's executor; 0 before one was made (this never makes one)."""
+    executor = _EXECUTOR
+    return executor.live_count() if executor is not None and not executor.closed else 0
 
 
 def get_executor() -> Executor:

@@ -37,26 +37,44 @@ REFRESH_WAITING_S = 2.0  # a run waiting in the queue or paused: only its place 
 REFRESH_PICTURES_S = 1.0  # the boundary, network and neurons of a run that is training (see pictures_interval)
 
 
-def pictures_interval(status: str | None) -> float | None:
-    """How often a page should redraw the pictures of a run (decision boundary, network, neurons): about once a
-    second while it trains, never otherwise (they change only while it trains). Each redraw of those two
-    Plotly figures costs the browser far more than the epoch line and the curves; on a machine where the
-    browser and the training share the cores, redrawing them with the epoch line took the training's time."""
-    return REFRESH_PICTURES_S if refresh_interval(status) == REFRESH_TRAINING_S else None
-
-
-def refresh_interval(status: str | None) -> float | None:
-    """How often a page should redraw a run in ``status``; None once it has ended (or there is none).
-
-    Waiting runs are redrawn seldom: with many sessions queued behind the cap, their redraws would
-    otherwise take the server's time from the sessions that are training and from new visitors. A
-    paused run is still redrawn now and then, which also tells the pool that its page is open.
-    """
+def live_phase(status: str | None) -> str | None:
+    """"training" (the epoch line moves), "waiting" (queued or paused: only its place changes) or None (ended)."""
     if status in ("starting", "running", "pausing"):
-        return REFRESH_TRAINING_S
+        return "training"
     if status in ("queued", "paused"):
-        return REFRESH_WAITING_S
+        return "waiting"
     return None
+
+
+def _slowdown(live_jobs: int) -> float:
+    """Up to ``limits.LIVE_RUNS_AT_FULL_RATE`` live runs on a server, each page redraws at the full rate; beyond,
+    every page redraws proportionally less often. The pages' redraws all run in the one server process: with a
+    class of 20 training at once, the full rate for everyone took the server from the visitors who were opening
+    a page (measured by tests/reliability/test_isolation_load.py), for epoch lines nobody can read that fast."""
+    return max(1.0, live_jobs / limits.LIVE_RUNS_AT_FULL_RATE)
+
+
+def refresh_interval(status: str | None, live_jobs: int = 1) -> float | None:
+    """How often a page should redraw a run in ``status``, with ``live_jobs`` runs live on this server (training or
+    waiting, every owner's); None once it has ended (or there is none).
+
+    Waiting runs are redrawn seldom: with many sessions queued behind the cap, their redraws would otherwise take
+    the server's time from the sessions that are training and from new visitors. A paused run is still redrawn
+    now and then, which also tells the executor that its page is open (see ``limits.TRAINING_IDLE_TIMEOUT_S``).
+    """
+    phase = live_phase(status)
+    if phase is None:
+        return None
+    return (REFRESH_TRAINING_S if phase == "training" else REFRESH_WAITING_S) * _slowdown(live_jobs)
+
+
+def pictures_interval(status: str | None, live_jobs: int = 1) -> float | None:
+    """How often a page should redraw the pictures of a run (decision boundary, network, neurons): about once a
+    second while it trains (slower on a crowded server, as the epoch line), never otherwise (they change only
+    while it trains). Each redraw of the pictures costs the browser far more than the epoch line; on a machine
+    where the browser and the training share the cores, redrawing them with the epoch line took the training's
+    time."""
+    return REFRESH_PICTURES_S * _slowdown(live_jobs) if live_phase(status) == "training" else None
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,52 @@ def test_pictures_are_redrawn_about_once_a_second_while_training_and_not_otherwi
     assert not training or pictures_interval(status) > refresh_interval(status)  # the epoch line goes faster
 
 
+@pytest.mark.parametrize("live", [0, 1, 2, 4, 5, 8, 20, 64])
+def test_a_crowded_server_redraws_every_page_less_often_and_its_redraws_stay_bounded(live):
+    """Up to limits.LIVE_RUNS_AT_FULL_RATE live runs every page redraws at the full rate; beyond, all redraw
+    proportionally less often, so the redraws a second the whole server serves stay at most what the full rate
+    costs with that many runs (4 training, the rest waiting)."""
+    from playground import limits
+    from playground.execution.jobs import (
+        REFRESH_PICTURES_S,
+        REFRESH_TRAINING_S,
+        REFRESH_WAITING_S,
+        pictures_interval,
+        refresh_interval,
+    )
+
+    full = limits.LIVE_RUNS_AT_FULL_RATE
+    if live <= full:
+        assert refresh_interval("running", live) == REFRESH_TRAINING_S
+        assert refresh_interval("queued", live) == REFRESH_WAITING_S
+        assert pictures_interval("running", live) == REFRESH_PICTURES_S
+    else:
+        assert refresh_interval("running", live) == pytest.approx(REFRESH_TRAINING_S * live / full)
+        assert refresh_interval("paused", live) == pytest.approx(REFRESH_WAITING_S * live / full)
+        assert pictures_interval("running", live) == pytest.approx(REFRESH_PICTURES_S * live / full)
+    assert refresh_interval("finished", live) is None and pictures_interval("queued", live) is None
+    training = min(live, limits.MAX_CONCURRENT_TRAININGS)
+    per_second = (training / refresh_interval("running", live) + training / pictures_interval("running", live)
+                  + (live - training) / refresh_interval("queued", live))
+    bound = full / REFRESH_TRAINING_S + full / REFRESH_PICTURES_S
+    assert per_second <= bound + 1e-9
+
+
+def test_the_server_counts_its_live_jobs_for_the_pages(pool):
+    from playground.execution import executor as app_executor
+    from playground.execution.executor import live_jobs
+
+    assert pool.live_count() == 0
+    handle = submit(pool, "counted", epochs=2000, batch=1, start_paused=True)
+    wait_for(handle, lambda v: v.status == "paused")
+    assert pool.live_count() == 1
+    handle.stop()
+    assert handle.wait(DEADLINE_S) and pool.live_count() == 0
+    before = app_executor._EXECUTOR
+    assert live_jobs() == (before.live_count() if before is not None and not before.closed else 0)
+    assert app_executor._EXECUTOR is before  # asking never makes the app's executor
+
+
 def test_the_queue_is_bounded_with_a_sentence(pool):
     pool.max_queued = 1
     running = [submit(pool, f"run-{i}", epochs=2000, batch=1) for i in range(2)]  # both workers busy
