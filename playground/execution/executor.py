@@ -39,6 +39,7 @@ from playground.execution.jobs import (
     TrainingJob,
     run_payload,
     seconds_sentence,
+    sweep_seconds_sentence,
 )
 
 BUDGET_GRACE_S = 10.0  # the server stops a job itself this long after its worker should have
@@ -336,7 +337,8 @@ class Executor:
                         and now - j.started > self.budget.seconds + BUDGET_GRACE_S]
             for job in late:
                 with job.lock:
-                    job.stop_reason = job.stop_reason or seconds_sentence(self.budget.seconds)
+                    sentence = sweep_seconds_sentence if job.payload.get("kind") == "sweep" else seconds_sentence
+                    job.stop_reason = job.stop_reason or sentence(self.budget.seconds)
             for job in stale + late:
                 self.control(job, "stop")
 

@@ -202,6 +202,19 @@ def test_the_time_budget_stops_a_sweep_training_or_paused(pool, start_paused):
     assert view.final_state is not None and view.epoch < 2000
 
 
+def test_the_servers_own_time_backstop_names_a_sweep_a_sweep(pool, monkeypatch):
+    """The server stops a job whose worker overran its time budget itself: the sentence is a sweep's."""
+    from playground.execution import executor
+
+    pool.budget = JobBudget(seconds=60.0)
+    monkeypatch.setattr(executor, "BUDGET_GRACE_S", -59.0)  # the server's backstop fires long before the worker's
+    sweep = SweepConfig(classifier(epochs=2000, batch=1), (SweepAxis("seed", values=(0, 1)),))
+    handle = submit(pool, sweep, "backstop")
+    assert handle.wait(DEADLINE_S)
+    view = handle.snapshot()
+    assert view.status == "stopped" and view.message == sweep_seconds_sentence(60.0)
+
+
 def test_a_sweep_counts_as_its_owners_one_training_and_cancel_keeps_nothing(pool):
     sweep = SweepConfig(classifier(epochs=2000, batch=1), (SweepAxis("seed", values=(0, 1)),))
     handle = submit(pool, sweep, "one-owner")
