@@ -8,6 +8,8 @@ file only hands it what Streamlit knows about the request and writes a new token
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from playground.runs import owners
@@ -76,3 +78,11 @@ def remember_in_cookie(token: str) -> None:
             _COOKIE_WRITER(data={"token": token}, key="playground_owner_cookie")
     except (st.errors.StreamlitDuplicateElementKey, st.errors.DuplicateWidgetID):
         pass  # already written in this run (two views asked for the owner)
+
+
+def training_owner() -> str:
+    """Who a training (a run or a sweep) belongs to: one at a time each. In shared mode a visitor (all their tabs
+    together); in personal mode each session, so one person may train in several tabs of their own machine."""
+    if owners.mode_from_env() == owners.PERSONAL:
+        return st.session_state.setdefault("mb_owner", uuid.uuid4().hex)
+    return "owner:" + current_owner()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from typing import Any
 
 import pandas as pd
@@ -161,14 +160,10 @@ def csv_table() -> dict[str, Any] | None:
 
 
 def owner() -> str:
-    """Who a training belongs to: one at a time each. In shared mode a visitor (all their tabs together); in
-    personal mode each session, so one person may train in several tabs of their own machine."""
-    from playground.runs.owners import mode_from_env
-    from views.identity import current_owner
+    """Who a training belongs to (views.identity.training_owner): runs and sweeps share it."""
+    from views.identity import training_owner
 
-    if mode_from_env() == "personal":
-        return STATE.setdefault("mb_owner", uuid.uuid4().hex)
-    return "owner:" + current_owner()
+    return training_owner()
 
 
 def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:

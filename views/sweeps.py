@@ -6,7 +6,6 @@ Any member opens as a normal run. Widgets and layout only: the work is playgroun
 from __future__ import annotations
 
 import hashlib
-import uuid
 from typing import Any
 
 import numpy as np
@@ -81,13 +80,10 @@ def load_data(config: RunConfig) -> PreparedData:
 
 
 def owner() -> str:
-    """Whose job this is: the same owner as the Model Builder's runs (one training a visitor, sweeps included)."""
-    from playground.runs.owners import mode_from_env
-    from views.identity import current_owner
+    """Who a training belongs to (views.identity.training_owner): runs and sweeps share it."""
+    from views.identity import training_owner
 
-    if mode_from_env() == "personal":
-        return STATE.setdefault("mb_owner", uuid.uuid4().hex)  # the Model Builder's key: a session trains one at a time
-    return "owner:" + current_owner()
+    return training_owner()
 
 
 def restore_widgets() -> None:
