@@ -235,7 +235,7 @@ def cut_short(results: list[dict]) -> bool:
 def run(write: bool = True) -> Section:
     from deploy.stack import ClassServer, postgres_bindir
 
-    budget = Budget(560)
+    budget = Budget(400)
     s = Section(TITLE)
     s.add(section_stamp(), "")
     rows: list[Row] = []
