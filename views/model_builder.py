@@ -552,9 +552,13 @@ pictures_fragment()
 # The course's teaching panels and the code, one click away
 # ---------------------------------------------------------------------------------------------------
 
-tabs = st.tabs(["DataLoader", "Model and layers", "Code (train.py)", "Test", "Save and load", "History"])
+# Only the open tab is computed and drawn (on_change="rerun"): every script run, a fragment's included, makes the
+# browser re-render the page, and the closed tabs' code blocks and tables were a third of its cost while a
+# run trains (bench/training_live.py). Keeping, a linked run and the notes happen whichever tab is open.
+tabs = st.tabs(["DataLoader", "Model and layers", "Code (train.py)", "Test", "Save and load", "History"],
+               key="mb_tab", on_change="rerun")
 with tabs[0]:
-    if config is not None and data is not None:
+    if tabs[0].open and config is not None and data is not None:
         n_train, n_val, n_test = data.sizes
         st.markdown(f"**{n_train}** training, **{n_val}** validation, **{n_test}** test rows · task: **{data.task}** · "
                     f"features: {', '.join(shown_name(n, 30) for n in data.feature_names[:20])}")
@@ -573,7 +577,7 @@ with tabs[0]:
         c2.code(f"y = {cy}\n# y.shape = {list(cy.shape)}", language="python")
         show_code(codegen.data_code(config), title="Code: Dataset and DataLoader (runs as shown)", expanded=False)
 with tabs[1]:
-    if config is not None:
+    if tabs[1].open and config is not None:
         spec = config.model
         torch.manual_seed(config.train.seed)
         model = build_model(spec)
@@ -587,7 +591,7 @@ with tabs[1]:
                    f"{list(torch.nn.Linear(32, 64).weight.shape)} and bias of shape {list(torch.nn.Linear(32, 64).bias.shape)}.")
         show_code(codegen.model_code(config), title="Code: the model (runs as shown)", expanded=False)
 with tabs[2]:
-    if config is not None:
+    if tabs[2].open and config is not None:
         st.caption("The whole run in plain PyTorch: seeds and cudnn flags, the Dataset and DataLoader, the model, the "
                    "loss and optimizer, the training, validation and test loops, saving the state_dict. It reproduces "
                    "this page's per-epoch losses on the same device.")
@@ -595,72 +599,74 @@ with tabs[2]:
 
 trained = STATE.get("mb_trained")
 with tabs[3]:
-    if not isinstance(trained, TrainedModel):
-        st.caption("Train a model (or load one) to test it on the test split.")
-    else:
-        try:
-            job_data = STATE.get("mb_job_data")
-            if isinstance(job_data, PreparedData) and STATE.get("mb_job_config") == trained.config:
-                test_data = job_data
-            else:
-                test_data = load_data(trained.config.data)
-            outputs = predict_test(trained, test_data)
-            metrics = trained.test_metrics or make_record(trained.config, trained.state_dict, list(trained.history),
-                                                          trained.status, test_data).test_metrics
-            title = {"finished": "finished", "stopped": "stopped early", "diverged": "diverged"}.get(trained.status,
-                                                                                                  trained.status)
-            source = "loaded" if STATE.get("mb_trained_source") == "loaded" else "trained"
-            st.markdown(f"Model {source}, {title} after **{len(trained.history)}** epochs"
-                        + (f" in {trained.duration_s:.1f} s on {trained.device}" if trained.duration_s else "")
-                        + f"; tested on **{len(test_data.y_test)}** held-out rows.")
-            if test_data.task == "classification":
-                m1, m2 = st.columns(2)
-                m1.metric("Test accuracy", f"{metrics['accuracy']:.3f}")
-                m2.metric("Test rows", metrics["n"])
-                c1, c2 = st.columns(2)
-                with c1:
-                    st.caption("Confusion matrix (rows: true class, columns: predicted)")
-                    st.plotly_chart(confusion_figure(metrics["confusion"], test_data.classes), key="mb_confusion")
-                with c2:
-                    per_class = pd.DataFrame(metrics["per_class"], index=list(test_data.classes))
-                    st.caption("Per class: precision, recall, F1, support")
-                    st.dataframe(per_class, width="stretch")
-            else:
-                m1, m2, m3 = st.columns(3)
-                m1.metric("Test MSE", f"{metrics['mse']:.4g}")
-                m2.metric("Test MAE", f"{metrics['mae']:.4g}")
-                m3.metric("Test rows", metrics["n"])
-                st.plotly_chart(predicted_vs_true_figure(test_data.to_target_units(outputs).numpy(),
-                                                         test_data.to_target_units(test_data.y_test).numpy()),
-                                key="mb_pred_true")
-            table = predictions_table(outputs, test_data)
-            st.dataframe(table, width="stretch", height=240, key="mb_predictions")
-            st.download_button("Download predictions (CSV)", export.to_csv_bytes(table), file_name="predictions.csv",
-                               mime="text/csv", icon=":material/download:", key="mb_download_predictions")
-        except Exception as exc:  # a model that does not fit its data (or a CSV not uploaded): a sentence
-            show_error(exc)
-        weights_file = f"model-{trained.config.key()}.pt"
-        show_code(codegen.load_code(trained.config, weights_file),
-                  title=f"Code: load {weights_file} (Save and load) and test it (runs as shown)", expanded=False)
+    if tabs[3].open:
+        if not isinstance(trained, TrainedModel):
+            st.caption("Train a model (or load one) to test it on the test split.")
+        else:
+            try:
+                job_data = STATE.get("mb_job_data")
+                if isinstance(job_data, PreparedData) and STATE.get("mb_job_config") == trained.config:
+                    test_data = job_data
+                else:
+                    test_data = load_data(trained.config.data)
+                outputs = predict_test(trained, test_data)
+                metrics = trained.test_metrics or make_record(trained.config, trained.state_dict, list(trained.history),
+                                                              trained.status, test_data).test_metrics
+                title = {"finished": "finished", "stopped": "stopped early", "diverged": "diverged"}.get(trained.status,
+                                                                                                      trained.status)
+                source = "loaded" if STATE.get("mb_trained_source") == "loaded" else "trained"
+                st.markdown(f"Model {source}, {title} after **{len(trained.history)}** epochs"
+                            + (f" in {trained.duration_s:.1f} s on {trained.device}" if trained.duration_s else "")
+                            + f"; tested on **{len(test_data.y_test)}** held-out rows.")
+                if test_data.task == "classification":
+                    m1, m2 = st.columns(2)
+                    m1.metric("Test accuracy", f"{metrics['accuracy']:.3f}")
+                    m2.metric("Test rows", metrics["n"])
+                    c1, c2 = st.columns(2)
+                    with c1:
+                        st.caption("Confusion matrix (rows: true class, columns: predicted)")
+                        st.plotly_chart(confusion_figure(metrics["confusion"], test_data.classes), key="mb_confusion")
+                    with c2:
+                        per_class = pd.DataFrame(metrics["per_class"], index=list(test_data.classes))
+                        st.caption("Per class: precision, recall, F1, support")
+                        st.dataframe(per_class, width="stretch")
+                else:
+                    m1, m2, m3 = st.columns(3)
+                    m1.metric("Test MSE", f"{metrics['mse']:.4g}")
+                    m2.metric("Test MAE", f"{metrics['mae']:.4g}")
+                    m3.metric("Test rows", metrics["n"])
+                    st.plotly_chart(predicted_vs_true_figure(test_data.to_target_units(outputs).numpy(),
+                                                             test_data.to_target_units(test_data.y_test).numpy()),
+                                    key="mb_pred_true")
+                table = predictions_table(outputs, test_data)
+                st.dataframe(table, width="stretch", height=240, key="mb_predictions")
+                st.download_button("Download predictions (CSV)", export.to_csv_bytes(table), file_name="predictions.csv",
+                                   mime="text/csv", icon=":material/download:", key="mb_download_predictions")
+            except Exception as exc:  # a model that does not fit its data (or a CSV not uploaded): a sentence
+                show_error(exc)
+            weights_file = f"model-{trained.config.key()}.pt"
+            show_code(codegen.load_code(trained.config, weights_file),
+                      title=f"Code: load {weights_file} (Save and load) and test it (runs as shown)", expanded=False)
 
 save_settings()
 with tabs[4]:
     if "mb_config" in STATE:
-        model_builder_io.render(STATE.get("mb_trained"), STATE["mb_config"])
+        model_builder_io.render(STATE.get("mb_trained"), STATE["mb_config"], full=tabs[4].open)
     else:
         st.caption("Fix the settings above to save or load a model.")
 with tabs[5]:
-    history = item.history or (list(trained.history) if isinstance(trained, TrainedModel) else [])
-    if not history:
-        st.caption("The per-epoch losses and accuracies appear here once a run has trained.")
-    else:
-        frame = pd.DataFrame(history)
-        st.dataframe(frame, width="stretch", height=240, hide_index=True, key="mb_history_table")
-        c1, c2 = st.columns(2)
-        c1.download_button("History (CSV)", export.to_csv_bytes(frame), file_name="history.csv", mime="text/csv",
-                           icon=":material/download:", key="mb_download_history_csv")
-        c2.download_button("History (JSON)", json.dumps(history, indent=1).encode(), file_name="history.json",
-                           mime="application/json", icon=":material/download:", key="mb_download_history_json")
+    if tabs[5].open:
+        history = item.history or (list(trained.history) if isinstance(trained, TrainedModel) else [])
+        if not history:
+            st.caption("The per-epoch losses and accuracies appear here once a run has trained.")
+        else:
+            frame = pd.DataFrame(history)
+            st.dataframe(frame, width="stretch", height=240, hide_index=True, key="mb_history_table")
+            c1, c2 = st.columns(2)
+            c1.download_button("History (CSV)", export.to_csv_bytes(frame), file_name="history.csv", mime="text/csv",
+                               icon=":material/download:", key="mb_download_history_csv")
+            c2.download_button("History (JSON)", json.dumps(history, indent=1).encode(), file_name="history.json",
+                               mime="application/json", icon=":material/download:", key="mb_download_history_json")
 
 if config is not None:
     model_builder_io.sync_url(config)  # last, once a linked ?run=<id> has been opened: the URL is the setup shown

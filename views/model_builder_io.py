@@ -27,6 +27,7 @@ LOADED_MODEL = "mb_loaded_model"
 TRAINED = "mb_trained"
 URL_RUN_HANDLED = "mb_url_run_handled"
 _KEPT = "mb_io_kept"  # fingerprint of a TrainedModel -> run id, for runs already in the store
+_SAVED_HERE = "mb_io_saved_here"  # run ids this session kept: "was kept as run ..." stays said while it is shown
 _UPLOAD_DONE = "mb_io_upload_done"  # file_id of the upload already read
 _UPLOAD_RESULT = "mb_io_upload_result"  # what reading it said, shown while the file stays in the uploader
 _PENDING = "mb_io_pending"  # a loaded file whose spec differs from the current setup: the user chooses
@@ -76,8 +77,9 @@ def open_kept_run_instead(config: RunConfig) -> bool:
     return True
 
 
-def render(trained: TrainedModel | None, config: RunConfig) -> None:
-    """Downloads, upload, keeping in the run store, and the "already ran" note, for ``config``."""
+def render(trained: TrainedModel | None, config: RunConfig, full: bool = True) -> None:
+    """Keeping in the run store, a linked run, the "already ran" note and (``full``: the tab is open) the downloads
+    and the upload, for ``config``. Keeping and links happen whether or not the tab is open."""
     store = open_default_store()
     note = st.session_state.pop(_NOTE, None)
     if note:
@@ -86,8 +88,9 @@ def render(trained: TrainedModel | None, config: RunConfig) -> None:
     _open_linked_run(store)
     _keep(store, trained, config)
     _already_ran(store, trained, config)
-    _downloads(trained, config)
-    _upload(config)
+    if full:
+        _downloads(trained, config)
+        _upload(config)
 
 
 # ------------------------------------------------------------------------------------ the URL
@@ -159,7 +162,9 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
     kept = st.session_state.setdefault(_KEPT, {})
     mark = fingerprint(trained)
     run_id = kept.get(mark) or _already_kept(store, trained, mark)
-    if run_id is not None:
+    if run_id is not None and run_id in st.session_state.get(_SAVED_HERE, ()):
+        _say_kept(trained, run_id)  # the tab may have been opened after the run was kept (it reruns the page)
+    elif run_id is not None:
         kept[mark] = run_id
         if _owned_by_someone_else(store, run_id):
             st.caption(f"Run {run_id} was shared with you by its link: you can view and download it, and Train "
@@ -176,15 +181,18 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
             show_error(exc)
             return
         kept[mark] = run_id
-        st.success(
-            f"This {trained.status} run was kept as run {run_id}: it survives reloads and restarts, "
-            "and the Runs page lists it.",
-            icon=":material/save:",
-        )
+        saved = st.session_state.setdefault(_SAVED_HERE, [])
+        saved[:] = [*saved[-(limits.MAX_RUNS_COMPARED - 1):], run_id]  # bounded: only the latest few are shown
+        _say_kept(trained, run_id)
     if trained.config == config and st.query_params.get(url_state.RUN_KEY) != run_id:
         # The link now names the run: a reload (or the link sent on) brings this very model back.
         st.session_state[URL_RUN_HANDLED] = run_id
         st.query_params[url_state.RUN_KEY] = run_id
+
+
+def _say_kept(trained: TrainedModel, run_id: str) -> None:
+    st.success(f"This {trained.status} run was kept as run {run_id}: it survives reloads and restarts, and the Runs "
+               "page lists it.", icon=":material/save:")
 
 
 def _owned_by_someone_else(store: RunStore, run_id: str) -> bool:

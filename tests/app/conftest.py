@@ -32,3 +32,12 @@ def texts(at: AppTest) -> str:
 @pytest.fixture
 def tensor_lab() -> AppTest:
     return open_page("views/tensor_lab.py")
+
+
+MB_TABS = ("DataLoader", "Model and layers", "Code (train.py)", "Test", "Save and load", "History")
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the Model Builder's teaching tabs, as a click on it does (only the open tab is drawn)."""
+    at.session_state["mb_tab"] = label
+    return at.run()

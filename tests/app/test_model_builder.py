@@ -8,7 +8,7 @@ import pytest
 
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.model import TrainedModel
-from tests.app.conftest import open_page, texts
+from tests.app.conftest import MB_TABS, open_page, open_tab, texts
 
 PAGE = "views/model_builder.py"
 DEADLINE_S = 120
@@ -47,7 +47,10 @@ def at():
 
 
 def test_page_shows_data_model_and_the_course_examples(at):
-    shown = texts(at)
+    first = texts(at)
+    assert "DataLoader(dataset, batch_size=4, shuffle=True)" in first  # the first tab is open
+    assert "class Net(nn.Module):" not in first and "Sequential(" not in first  # closed tabs are not drawn
+    shown = first + "\n".join(texts(open_tab(at, label)) for label in MB_TABS[1:])
     for words in ("**Data**", "**Features**", "**Network**", "**Output**",
                   "DataLoader(dataset, batch_size=4, shuffle=True)", "nn.Linear(32, 64)", "[64, 32]", "[64]",
                   "torch.backends.cudnn.deterministic = True", "Sequential(", "Epoch 0", "class Net(nn.Module):"):
@@ -55,7 +58,7 @@ def test_page_shows_data_model_and_the_course_examples(at):
     assert [t.label for t in at.tabs] == ["DataLoader", "Model and layers", "Code (train.py)", "Test", "Save and load",
                                           "History"]
     assert isinstance(at.session_state["mb_config"], RunConfig)
-    assert at.dataframe  # the layer table
+    assert open_tab(at, "Model and layers").dataframe  # the layer table
     assert len(pictures(at)) >= 2  # the untrained model's network and boundary
 
 
@@ -67,14 +70,14 @@ def test_train_circle_see_curves_metrics_and_confusion_matrix(at):
     trained = at.session_state["mb_trained"]
     assert isinstance(trained, TrainedModel) and len(trained.history) == 12
     assert trained.test_metrics["accuracy"] >= 0.8
-    shown = texts(at)
+    shown = texts(open_tab(at, "Test"))
     assert "Epoch 12 / 12" in shown and "finished" in shown
     assert "Confusion matrix" in shown and "Per class" in shown
     assert [m.label for m in at.metric][:2] == ["Test accuracy", "Test rows"]
     keys = {c.proto.id.rsplit("-", 1)[-1] for c in charts(at)}
     assert {"mb_confusion"} <= keys
     assert len(pictures(at)) >= 3  # network, boundary and curves
-    assert at.get("download_button")
+    assert open_tab(at, "Save and load").get("download_button")
     # a rerun does not lose anything
     at.run()
     assert at.session_state["mb_trained"] is trained
@@ -86,7 +89,7 @@ def test_regression_shows_mse_mae(at):
     at.button(key="mb_play").click().run()
     view = poll_until_done(at)
     assert view.status == "finished"
-    labels = [m.label for m in at.metric]
+    labels = [m.label for m in open_tab(at, "Test").metric]
     assert "Test MSE" in labels and "Test MAE" in labels
 
 
@@ -169,7 +172,7 @@ def test_a_loaded_model_is_tested_and_can_be_resumed(at):
     state = build_model(config.model).state_dict()
     history = ({"epoch": 1, "train_loss": 0.7, "val_loss": 0.7, "train_acc": 0.5, "val_acc": 0.5},)
     at.session_state["mb_loaded_model"] = TrainedModel(config=config, state_dict=state, history=history)
-    at.run()
+    open_tab(at, "Test")
     assert "Model loaded" in texts(at)
     assert [m.label for m in at.metric][0] == "Test accuracy"
     at.checkbox(key="mb_resume").check().run()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from tests.app.conftest import open_page, texts
+from tests.app.conftest import open_page, open_tab, texts
 
 PAGE = "views/model_builder.py"
 
@@ -43,7 +43,7 @@ def test_a_finished_setup_reopens_as_that_run_and_train_again_trains_it_anew():
     at.button(key="mb_play").click().run()  # the same setup again: the kept run opens, as itself
     shown = texts(at)
     assert "already ran" in shown and f"Epoch 5** · finished · run {run_id}" in shown
-    assert [m.label for m in at.metric][:1] == ["Test accuracy"]  # its test results
+    assert [m.label for m in open_tab(at, "Test").metric][:1] == ["Test accuracy"]  # its test results
     assert len(at.get("image")) >= 3  # its curves, boundary and network
     at.button(key="mb_train_again").click().run()
     again = run_until(at, lambda v: v is not None and not v.active)
@@ -67,7 +67,7 @@ def test_a_learning_rate_changed_while_it_trains_is_applied_and_recorded():
     run_until(at, lambda v: v is not None and not v.active)
     trained = at.session_state["mb_trained"]
     assert trained.config.train.lr_changes == view.lr_changes  # recorded with the run: train.py repeats it
-    assert "LR_CHANGES = {" in texts(at)
+    assert "LR_CHANGES = {" in texts(open_tab(at, "Code (train.py)"))
 
 
 def test_the_global_seed_seeds_the_model_builder():

@@ -11,7 +11,7 @@ import torch
 
 from playground.runs import export
 from playground.runs.store import SqliteRunStore
-from tests.app.conftest import open_page, texts
+from tests.app.conftest import open_page, open_tab, texts
 
 PAGE = "views/model_builder.py"
 
@@ -42,6 +42,9 @@ def test_train_keep_download_upload_back_and_evaluate(store):
     assert trained.status == "finished" and len(trained.history) == 3
     [kept] = store.list()
     assert f"as run {kept.run_id}" in texts(at)  # "was kept as run ..." once, then "Kept ... as run ..."
+    assert not at.get("download_button")  # the Save and load tab is closed: its downloads are not made
+    open_tab(at, "Save and load")
+    assert f"as run {kept.run_id}" in texts(at)
     assert {b.key for b in at.get("download_button")} >= {
         "mb_io_download_pt", "mb_io_download_safetensors", "mb_io_download_spec", "mb_io_download_train_py"}
 
@@ -54,6 +57,8 @@ def test_train_keep_download_upload_back_and_evaluate(store):
     assert "Loaded model.pt into the current model" in shown
     loaded = at.session_state["mb_trained"]
     assert all(torch.equal(loaded.state_dict[k], v) for k, v in trained.state_dict.items())
+    open_tab(at, "Test")
+    assert at.session_state["mb_trained"] is loaded
     assert at.metric and at.metric[0].label == "Test accuracy"
     assert float(at.metric[0].value) == pytest.approx(trained.test_metrics["accuracy"], abs=1e-3)
     assert len(store.list()) == 1  # a loaded file is not a new run

@@ -77,8 +77,14 @@ def test_the_table_fits_1440_px_for_each_task_and_labels_are_whole(browser, pers
             label = tab.locator(f".st-key-{key} button p").last
             width = label.evaluate("p => ({scroll: p.scrollWidth, client: p.clientWidth})")
             assert width["scroll"] <= width["client"], (key, width)  # never "Open in Model..."
+        # Said where the click was, for as long as the switch takes (which can be too short to poll for): a
+        # MutationObserver notes it the moment it is drawn.
+        tab.evaluate("""() => { window.__openingSaid = false;
+            new MutationObserver(() => { if (document.body.textContent.includes('in the Model Builder…'))
+                window.__openingSaid = true; }).observe(document.body, {subtree: true, childList: true,
+                characterData: true}); }""")
         tab.locator(".st-key-runs_open button").click()
-        tab.get_by_text("in the Model Builder…").wait_for(timeout=5_000)  # said where the click was
+        tab.wait_for_function("() => window.__openingSaid", timeout=5_000)
         tab.wait_for_url("**/model_builder**", timeout=60_000)
         wait_idle(tab, 60_000)
         assert tab.locator('[data-testid="stException"]').count() == 0
