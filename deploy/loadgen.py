@@ -89,6 +89,7 @@ class Visitor:
         self.page = ""
         self.buttons: dict[str, str] = {}  # widget key -> widget id
         self.downloads: dict[str, str] = {}  # download button key -> the file's URL (served by one replica)
+        self.tabs: dict[str, str] = {}  # tabs key -> the tabs widget id (opened with rerun(tab=...))
         self.epoch_line: tuple[int, str] | None = None
         self.errors: list[str] = []
         self.finished = asyncio.Event()
@@ -172,6 +173,10 @@ class Visitor:
             for page in msg.navigation.app_pages:
                 self.pages[page.url_pathname] = page.page_script_hash
             self.page_hash = msg.navigation.page_script_hash or self.page_hash
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "add_block":
+            block = msg.delta.add_block
+            if block.WhichOneof("type") == "tab_container" and block.tab_container.id:
+                self.tabs[block.tab_container.id.rsplit("-", 1)[-1]] = block.tab_container.id
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             element = msg.delta.new_element
             which = element.WhichOneof("type")
@@ -209,8 +214,9 @@ class Visitor:
             await self.rerun(fragment_id=fragment_id, kind="fragment")
 
     async def rerun(self, path: str | None = None, query: str = "", trigger: str | None = None,
-                    fragment_id: str = "", kind: str = "open") -> float:
-        """Ask for one script run and wait for its end; the time is kept in the tally."""
+                    fragment_id: str = "", kind: str = "open", tab: tuple[str, str] | None = None) -> float:
+        """Ask for one script run and wait for its end; the time is kept in the tally. ``tab``: (the tabs' key, a
+        label) opens that tab, as a click on it does."""
         async with self.run_lock:
             if fragment_id and self.timers.get(fragment_id) is not asyncio.current_task():
                 return 0.0  # the fragment's timer was dropped while this rerun waited for the previous one
@@ -233,6 +239,10 @@ class Visitor:
                 widget = state.widget_states.widgets.add()
                 widget.id = self.buttons[trigger]
                 widget.trigger_value = True
+            if tab is not None:
+                widget = state.widget_states.widgets.add()
+                widget.id = self.tabs[tab[0]]
+                widget.string_value = tab[1]
             self.finished.clear()
             started = time.monotonic()
             await self.ws.send(back.SerializeToString())

@@ -88,7 +88,7 @@ def test_a_visitor_stays_on_one_replica_where_its_files_are(class_server):
         await visitor.rerun("model_builder", query="epochs=2&seed=1000")  # a seed no other test trains
         await visitor.rerun(trigger="mb_play", kind="click")
         assert (await visitor.wait_training(120))[1] == "finished", visitor.errors
-        await visitor.rerun()  # the page as it is now, with the trained model's downloads
+        await visitor.rerun(tab=("mb_tab", "Test"))  # the Test tab opened: the trained model's test and downloads
         url = visitor.downloads.get("mb_download_predictions")  # the test predictions, a file in the replica's memory
         await visitor.close()
         return visitor, url
