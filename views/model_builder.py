@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -51,19 +52,7 @@ PLACES = {
 }
 # Layout only: tighter margins so the playground fits one screen, the control bar stays in view, and the
 # dataset and feature buttons show their pictures at a useful size. No user text reaches this.
-CSS = """<style>
-[data-testid="stMainBlockContainer"] {padding-top: 2.4rem; padding-bottom: 2rem;}
-.st-key-mb_bar {position: sticky; top: 2.75rem; z-index: 90; background: var(--background-color, #fff);
-  border-bottom: 1px solid rgba(49, 51, 63, 0.15); padding: 0.2rem 0 0.3rem 0;}
-[class*="st-key-mb_ds_"] button {padding: 2px 2px 0 2px !important; min-height: 0 !important; line-height: 1;}
-[class*="st-key-mb_ds_"] button img {height: 44px !important; max-height: 44px !important; width: 44px !important;}
-[class*="st-key-mb_ds_"] button p {font-size: 0.72rem;}
-[class*="st-key-mb_feat_"] label img {height: 24px !important; max-height: 24px !important; width: 24px !important;
-  vertical-align: middle;}
-.st-key-mb_main [data-testid="stVerticalBlock"] {gap: 0.4rem;}
-.st-key-mb_hyper [data-testid="stVerticalBlock"] {gap: 0.2rem;}
-.st-key-mb_heading h1 {font-size: 1.55rem; padding: 0.2rem 0 0 0;}
-</style>"""
+CSS = Path(__file__).with_name("model_builder.css")  # the page's layout rules (a file: nothing dynamic in it)
 _THUMBNAILS: dict[str, str] = {}
 
 
@@ -260,7 +249,7 @@ def draw_area(area: str, where, task: str, columns: int = 1) -> None:
 # The page
 # ---------------------------------------------------------------------------------------------------
 
-st.markdown(CSS, unsafe_allow_html=True)
+st.html(CSS)
 get_pool().prewarm(1)
 apply_pending()
 for note in restore_settings(defaults()):

@@ -202,7 +202,9 @@ if result is not None:
     st.subheader("Shape picture")
     svg = shape_picture(op, result.input_shapes, result.torch_out.shape if result.torch_out.ok else
                         (result.numpy_out.shape if result.numpy_out.ok else None), dim, bool(st.session_state.tl_keepdim))
-    st.markdown(svg, unsafe_allow_html=True)  # built from integers and fixed names only (shape_picture.py)
+    # An image, not HTML in the page: its text (fixed names and integers, escaped in shape_picture.py) is drawn by
+    # the browser's image decoder and can never become markup.
+    st.container(key="tl_shape_picture").image(svg, width="content")
     show_code(result.code, title="Code: the torch and NumPy lines for what is on screen")
 
 st.subheader("Device")
