@@ -89,6 +89,11 @@ class JobBudget:
         return {"steps": int(self.steps), "seconds": float(self.seconds)}
 
 
+def _span(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:.0f} minutes" if minutes >= 2 else f"{seconds:.0f} seconds"
+
+
 def steps_sentence(budget_steps: int, epoch: int) -> str:
     """Said when a run reaches the step budget (at the end of an epoch)."""
     return (f"This run stopped after epoch {epoch}: a run may take at most {budget_steps:,} optimizer steps on this "
@@ -97,9 +102,7 @@ def steps_sentence(budget_steps: int, epoch: int) -> str:
 
 def seconds_sentence(budget_seconds: float) -> str:
     """Said when a run has held its worker for the time budget (training and paused together)."""
-    minutes = budget_seconds / 60
-    span = f"{minutes:.0f} minutes" if minutes >= 2 else f"{budget_seconds:.0f} seconds"
-    return (f"This run stopped: a run may hold a trainer for at most {span} on this server, paused time included. "
+    return (f"This run stopped: a run may hold a trainer for at most {_span(budget_seconds)} on this server, paused time included. "
             "Its weights so far are kept; train again to go on.")
 
 
@@ -112,9 +115,7 @@ def sweep_steps_sentence(budget_steps: int, epoch: int) -> str:
 
 def sweep_seconds_sentence(budget_seconds: float) -> str:
     """Said when a sweep has held its worker for the time budget (training and paused together)."""
-    minutes = budget_seconds / 60
-    span = f"{minutes:.0f} minutes" if minutes >= 2 else f"{budget_seconds:.0f} seconds"
-    return (f"This sweep stopped: a sweep may hold a trainer for at most {span} on this server, paused time "
+    return (f"This sweep stopped: a sweep may hold a trainer for at most {_span(budget_seconds)} on this server, paused time "
             "included, as a run may. Its models' weights so far are kept; sweep again to go on.")
 
 

@@ -122,6 +122,19 @@ class _JobRunner:
             self.send("lr", list(self.trainer.lr_changes))
         return False
 
+    def must_stop(self) -> bool:
+        """Before an epoch: the control messages (every CHECK_EVERY_S while running, at once otherwise), then the
+        pace; True means stop now."""
+        # imported here, as the runners import training: torch is not imported at this module's top
+        from playground.builder.training import CHECK_EVERY_S
+
+        now = time.monotonic()
+        if self.mode != "run" or now >= self.next_check:
+            if self.control():
+                return True
+            self.next_check = now + CHECK_EVERY_S
+        return self.pace()
+
     def pace(self) -> bool:
         """At a chosen speed, wait between epochs (answering control messages); True means stop now."""
         if not self.speed:
@@ -167,7 +180,7 @@ class _JobRunner:
     def run(self) -> None:
         import torch
 
-        from playground.builder.training import CHECK_EVERY_S, Diverged, EarlyStopped, Stopped, Trainer
+        from playground.builder.training import Diverged, EarlyStopped, Stopped, Trainer
 
         p = self.payload
         config = RunConfig.from_dict(p["config"])
@@ -198,13 +211,7 @@ class _JobRunner:
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             while trainer.epoch < target:
-                now = time.monotonic()
-                if self.mode != "run" or now >= self.next_check:  # ask for control messages every CHECK_EVERY_S
-                    if self.control():
-                        status, message = "stopped", self.stop_sentence
-                        break
-                    self.next_check = now + CHECK_EVERY_S
-                if self.pace():
+                if self.must_stop():
                     status, message = "stopped", self.stop_sentence
                     break
                 trainer.run_epoch(self.control)
@@ -269,7 +276,7 @@ class _SweepRunner(_JobRunner):
 
         from playground.builder import sweep_progress
         from playground.builder.sweep import SweepConfig, SweepTrainer
-        from playground.builder.training import CHECK_EVERY_S, Stopped
+        from playground.builder.training import Stopped
 
         p = self.payload
         try:
@@ -297,13 +304,7 @@ class _SweepRunner(_JobRunner):
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             while trainer.epoch < target and trainer.active:
-                now = time.monotonic()
-                if self.mode != "run" or now >= self.next_check:
-                    if self.control():
-                        status, message = "stopped", self.stop_sentence
-                        break
-                    self.next_check = now + CHECK_EVERY_S
-                if self.pace():
+                if self.must_stop():
                     status, message = "stopped", self.stop_sentence
                     break
                 results = trainer.run_epoch(self.control)
