@@ -1,15 +1,18 @@
-"""Entry point: `streamlit run app.py`. Navigation, page config and the sidebar; no logic."""
+"""Entry point: `streamlit run app.py`. Navigation, page config and the sidebar; no logic.
+
+On a server's first run nothing here imports torch before the page: the page draws what needs no computing first
+(the Model Builder its title and control bar) while torch loads, and the sidebar's torch version and devices are
+filled in after it. Once torch is loaded they are named before the page, so a page that stops early has them too."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from playground.device import available_devices, limit_server_threads, torch_version
 from playground.limits import MAX_SEED
 
-limit_server_threads()
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # bundled: no icon is fetched from a font server
 st.set_page_config(page_title="PyTorch Playground", page_icon=str(ICON), layout="wide")
 
@@ -25,9 +28,7 @@ page = st.navigation(PAGES)
 
 with st.sidebar:
     st.markdown("**PyTorch Playground**")
-    st.caption(f"torch {torch_version()}")
-    for device in available_devices():
-        st.caption(f"Device: {device.label}")
+    versions = st.container()  # torch and the devices: filled after the page (below)
     st.number_input(
         "Global seed",
         min_value=0,
@@ -38,4 +39,21 @@ with st.sidebar:
         help="Every random thing on every page (random tensors, data, initial weights) starts from this seed.",
     )
 
-page.run()
+
+def name_torch_and_devices() -> None:
+    from playground.device import available_devices, limit_server_threads, torch_version
+
+    limit_server_threads()
+    versions.caption(f"torch {torch_version()}")
+    for device in available_devices():
+        versions.caption(f"Device: {device.label}")
+
+
+if "torch" in sys.modules:  # loaded by an earlier run: naming it costs nothing
+    name_torch_and_devices()
+    page.run()
+else:  # the server's first run: the page first, while torch loads
+    try:
+        page.run()
+    finally:
+        name_torch_and_devices()

@@ -1,17 +1,25 @@
 """Model Builder: one screen, as in the TensorFlow playground. A control bar (Play, Pause, Step, Stop, Reset, Train
 again, the epoch and losses, the speed, the replay), then data | input features | the network | the output side by
 side; the course's teaching panels and the code in tabs beneath. Widgets and layout only: the settings come from
-the registry (views/settings_widgets.py), the work from playground/."""
+the registry (views/settings_widgets.py), the work from playground/.
 
+The title and the control bar's buttons are drawn first, before this page imports PyTorch and what uses it
+(views/model_builder_bar.py): on a server just started the visitor sees them while torch loads."""
+
+# ruff: noqa: E402 - the imports below follow the control bar on purpose (see above)
 from __future__ import annotations
+
+import streamlit as st
+
+from views import model_builder_bar
+
+controls = model_builder_bar.draw()
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import streamlit as st
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -23,7 +31,7 @@ from playground.builder.evaluation import make_trained_model as make_record
 from playground.builder.evaluation import predict_test, predictions_table
 from playground.builder.figures import confusion_figure, predicted_vs_true_figure
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
-from playground.device import choose_device, cuda_available
+from playground.device import choose_device, cuda_available, limit_server_threads
 from playground.errors import PlaygroundError, shown_name
 from playground.execution.pool import get_pool
 from playground.runs import export
@@ -50,9 +58,6 @@ PLACES = {
     "network": ("dropout",),
     "elsewhere": ("dataset", "features", "layers", "activations", "csv_name", "csv_target", "csv_task", "lr_changes"),
 }
-# Layout only: tighter margins so the playground fits one screen, the control bar stays in view, and the
-# dataset and feature buttons show their pictures at a useful size. No user text reaches this.
-CSS = Path(__file__).with_name("model_builder.css")  # the page's layout rules (a file: nothing dynamic in it)
 _THUMBNAILS: dict[str, str] = {}
 
 
@@ -208,12 +213,6 @@ def on_lr_change() -> None:
         STATE["mb_lr_changes"] = ()
 
 
-def on_speed_change() -> None:
-    handle = STATE.get("mb_job")
-    if handle is not None:
-        handle.set_speed(live.SPEEDS.get(STATE.get("mb_speed", live.DEFAULT_SPEED)))
-
-
 def values_now(task: str) -> dict[str, Any]:
     """Each setting's widget value now, and the task: what ``Setting.shown`` reads."""
     values = {s.name: STATE.get(s.widget_key, s.default) for s in registry.SETTINGS}
@@ -249,7 +248,7 @@ def draw_area(area: str, where, task: str, columns: int = 1) -> None:
 # The page
 # ---------------------------------------------------------------------------------------------------
 
-st.html(CSS)
+limit_server_threads()
 get_pool().prewarm(1)
 apply_pending()
 for note in restore_settings(defaults()):
@@ -258,20 +257,13 @@ follow_global_seed()
 linked = model_builder_io.read_url(defaults())
 if linked is not None:
     widgets_from_config(linked)
-STATE.setdefault("mb_speed", live.DEFAULT_SPEED)
 if STATE.get("mb_job") is not None:
     STATE["mb_job"].touch()
 
-heading, caption = st.columns([1, 4], vertical_alignment="bottom")
-heading.container(key="mb_heading").title("Model Builder")
-caption.caption("Real PyTorch: choose data and a network, press Play, watch it learn. The code for all of it, and "
-                "the course's examples, are in the tabs below.")
 if "mb_notice" in STATE:
-    st.info(STATE.pop("mb_notice"), icon=":material/info:")
+    controls.notice.info(STATE.pop("mb_notice"), icon=":material/info:")
 
-bar = st.container(key="mb_bar")
-hyper = st.container(key="mb_hyper")
-main = st.container(key="mb_main")
+bar, hyper, main = controls.bar, controls.hyper, controls.main
 with main:
     col_data, col_features, col_network, col_output = st.columns([2.0, 1.0, 3.4, 3.0], gap="small")
 
@@ -383,27 +375,12 @@ if data is not None:
 
 # ---- the control bar ----------------------------------------------------------------------------------------
 item = live.shown(config, data)
+buttons = controls.columns
+active = item.active
+ready = config is not None and data is not None
+play, pause, step, stop, reset, again = (controls.play, controls.pause, controls.step, controls.stop, controls.reset,
+                                         controls.again)
 with bar:
-    buttons = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="center")
-    active = item.active
-    ready = config is not None and data is not None
-    if active and item.status in ("running", "starting", "pausing", "queued"):
-        pause = buttons[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch")
-        play = False
-    else:
-        play = buttons[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
-                                 width="stretch", help="Train the model (or go on, when paused).")
-        pause = False
-    step = buttons[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
-                             help="Step: train one epoch, then pause.")
-    stop = buttons[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
-                             help="Stop now and keep the model as it is.")
-    reset = buttons[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
-                              help="Reset: stop and forget this run, back to the seed's untrained model.")
-    again = buttons[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
-                              help="Train this very setup as a new run, even if it already ran.")
-    buttons[6].select_slider("Speed", list(live.SPEEDS), key="mb_speed", on_change=on_speed_change,
-                             help="Epochs a second at most: slow to watch the boundary bend, or as fast as it goes.")
     try:
         handle = STATE.get("mb_job")
         if play and ready:
@@ -438,6 +415,9 @@ with bar:
             st.rerun()
     except PlaygroundError as exc:
         show_error(exc)
+    STATE[model_builder_bar.READY_KEY] = ready
+    if controls.stale(ready, active, active and item.status in model_builder_bar.PLAYING):
+        st.rerun()  # the buttons were drawn (first, before torch) for the state before this run: draw them again
 
     last_epoch = item.epoch
     replay = None

@@ -26,13 +26,12 @@ from playground.builder.memo import IdentityMemo
 from playground.builder.model import TrainedModel, build_model
 from playground.execution.executor import live_jobs
 from playground.execution.jobs import live_phase, pictures_interval, refresh_interval
+from views.model_builder_bar import DEFAULT_SPEED, SPEEDS  # noqa: F401 - the speeds, as the page names them
 
 STATE = st.session_state
 STATUS_LABELS = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
                  "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped",
                  "diverged": "diverged", "failed": "failed"}
-SPEEDS = {"1 / s": 1.0, "3 / s": 3.0, "10 / s": 10.0, "30 / s": 30.0, "as fast as it goes": None}
-DEFAULT_SPEED = "10 / s"
 
 
 @dataclass

@@ -94,3 +94,37 @@ def test_where_there_is_a_gpu_a_small_single_run_still_defaults_to_the_cpu_and_s
     assert at.session_state["mb_config"].train.device == "cpu"
     at.run()
     assert any("trains on the CPU even though" in c.value for c in at.caption), [c.value for c in at.caption][:5]
+
+
+def test_the_control_bar_drawn_before_torch_follows_the_setup_in_the_same_interaction():
+    """The bar is drawn first, from the previous run's state (views/model_builder_bar.py); a change that makes the
+    setup untrainable disables Play in the same interaction, and a fix enables it again."""
+    at = open_page(PAGE, timeout=120)
+    assert not at.button(key="mb_play").disabled and not at.button(key="mb_train_again").disabled
+    at.slider(key="mb_train_fraction").set_value(0.9).run()  # 0.9 training + 0.2 validation: no rows left to test on
+    assert at.session_state["mb_ready"] is False
+    assert at.button(key="mb_play").disabled and at.button(key="mb_step").disabled
+    assert at.button(key="mb_train_again").disabled
+    assert not at.exception
+    at.slider(key="mb_train_fraction").set_value(0.6).run()
+    assert not at.button(key="mb_play").disabled and not at.button(key="mb_step").disabled
+
+
+def test_the_speed_is_kept_across_a_visit_to_another_page():
+    at = open_page(PAGE, timeout=120)
+    at.select_slider(key="mb_speed").set_value("3 / s").run()
+    at.switch_page("views/tensor_lab.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.select_slider(key="mb_speed").value == "3 / s"
+
+
+def test_pause_replaces_play_in_the_same_interaction_as_the_click():
+    at = open_page(PAGE, timeout=120)
+    at.select_slider(key="mb_speed").set_value("1 / s").run()
+    at.button(key="mb_play").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {b.key for b in at.button}
+    assert "mb_pause" in keys and "mb_play" not in keys
+    assert not at.button(key="mb_stop").disabled
+    at.button(key="mb_stop").click().run()

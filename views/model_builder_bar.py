@@ -1,0 +1,108 @@
+"""The Model Builder's title and control bar, drawn before the page imports PyTorch.
+
+On a server just started, the first visitor's page waits for ``import torch`` (about 1.3 s on 2 cores, longer
+than the whole of a hello-world page) before anything that computes can run. The title and the buttons need none
+of it, so the page draws them first from this module and imports the rest after: the visitor sees where to press
+Play while PyTorch loads (bench/startup.py measures both marks). Only Streamlit and the standard library here:
+nothing in this module may import torch, pandas, or a playground module that does (a unit test checks).
+
+What the buttons show (Play or Pause, enabled or not) is read from the training job's handle, which needs no
+import, and from whether the previous run of the page found the setup ready; the page checks both against what it
+computes and reruns once when they differ (``Controls.stale``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+STATE = st.session_state
+SPEEDS = {"1 / s": 1.0, "3 / s": 3.0, "10 / s": 10.0, "30 / s": 30.0, "as fast as it goes": None}
+DEFAULT_SPEED = "10 / s"
+PLAYING = ("running", "starting", "pausing", "queued")  # statuses in which the first button is Pause
+READY_KEY = "mb_ready"  # whether the last run of the page found the settings ready to train
+SPEED_KEPT = "mb_speed_kept"  # the speed, kept outside its widget: Streamlit drops a widget's state on other pages
+# Layout only: tighter margins so the playground fits one screen, the control bar stays in view, and the
+# dataset and feature buttons show their pictures at a useful size (a file: nothing dynamic in it).
+CSS = Path(__file__).with_name("model_builder.css")
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The bar's buttons as pressed in this run, the state they were drawn for, and the page's containers in
+    screen order (the page fills them once it has computed what goes in them)."""
+
+    play: bool
+    pause: bool
+    step: bool
+    stop: bool
+    reset: bool
+    again: bool
+    ready: bool  # drawn as ready to train
+    active: bool  # drawn for a job that is training or paused
+    playing: bool  # drawn with Pause instead of Play
+    notice: Any
+    bar: Any
+    hyper: Any
+    main: Any
+    columns: tuple[Any, ...]  # the bar's slots: [5] the epoch line, [7] the replay slider
+
+    def stale(self, ready: bool, active: bool, playing: bool) -> bool:
+        """Whether the buttons were drawn for another state than the one the page computed."""
+        return (self.ready, self.active, self.playing) != (ready, active, playing)
+
+
+def on_speed_change() -> None:
+    handle = STATE.get("mb_job")
+    if handle is not None:
+        handle.set_speed(SPEEDS.get(STATE.get("mb_speed", DEFAULT_SPEED)))
+
+
+def job_state() -> tuple[bool, bool]:
+    """(active, playing) of this session's training job, from its handle."""
+    handle = STATE.get("mb_job")
+    snap = handle.snapshot() if handle is not None else None
+    active = snap is not None and snap.active
+    return active, active and snap.status in PLAYING
+
+
+def draw() -> Controls:
+    """The stylesheet, the title, a place for a notice, the control bar's buttons and speed, and the (empty)
+    containers of the hyperparameters and the playground beneath, in that order on screen."""
+    st.html(CSS)
+    STATE["mb_speed"] = STATE.get("mb_speed", STATE.get(SPEED_KEPT, DEFAULT_SPEED))  # before its widget is drawn
+    heading, caption = st.columns([1, 4], vertical_alignment="bottom")
+    heading.container(key="mb_heading").title("Model Builder")
+    caption.caption("Real PyTorch: choose data and a network, press Play, watch it learn. The code for all of it, and "
+                    "the course's examples, are in the tabs below.")
+    notice = st.container()
+    bar = st.container(key="mb_bar")
+    hyper = st.container(key="mb_hyper")
+    main = st.container(key="mb_main")
+    active, playing = job_state()
+    ready = bool(STATE.get(READY_KEY, True))
+    with bar:
+        cols = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="center")
+        if playing:
+            pause = cols[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch")
+            play = False
+        else:
+            play = cols[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
+                                  width="stretch", help="Train the model (or go on, when paused).")
+            pause = False
+        step = cols[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
+                              help="Step: train one epoch, then pause.")
+        stop = cols[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
+                              help="Stop now and keep the model as it is.")
+        reset = cols[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
+                               help="Reset: stop and forget this run, back to the seed's untrained model.")
+        again = cols[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
+                               help="Train this very setup as a new run, even if it already ran.")
+        STATE[SPEED_KEPT] = cols[6].select_slider(
+            "Speed", list(SPEEDS), key="mb_speed", on_change=on_speed_change,
+            help="Epochs a second at most: slow to watch the boundary bend, or as fast as it goes.")
+    return Controls(play, pause, step, stop, reset, again, ready, active, playing, notice, bar, hyper, main,
+                    tuple(cols))
