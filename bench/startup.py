@@ -201,21 +201,24 @@ def explain(r: dict, ratios: dict[str, float]) -> list[str]:
         "|---|---|---|",
         f"| `Popen` to the browser connected (server start, the app shell's HTML and scripts) | "
         f"{med('model_builder', 'wire: connected'):.2f} s | {med('hello', 'wire: connected'):.2f} s |",
-        f"| connected to app.py's `set_page_config` (app.py's imports: `playground.device` imports torch) | "
+        f"| connected to app.py's `set_page_config` (app.py imports no torch before its page) | "
         f"{gap('model_builder', 'wire: page config', 'wire: connected'):.2f} s | "
-        f"{gap('hello', 'wire: page config', 'wire: connected'):.2f} s (no imports) |",
-        f"| then to the first run's end (the sidebar and the page's script) | "
-        f"{gap('model_builder', 'wire: run finished', 'wire: page config'):.2f} s | "
-        f"{gap('hello', 'wire: run finished', 'wire: connected'):.2f} s (whole run) |",
-        f"| the run's end to the control bar painted (the browser: scripts for each kind of widget, React) | "
-        f"{gap('model_builder', 'paint', 'wire: run finished'):.2f} s | "
+        f"{gap('hello', 'wire: page config', 'wire: connected'):.2f} s (no page config) |",
+        f"| connected to the title and control bar painted (drawn before the page imports torch) | "
+        f"{gap('model_builder', 'paint', 'wire: connected'):.2f} s | "
+        f"{gap('hello', 'rendered', 'wire: connected'):.2f} s (its whole page) |",
+        f"| connected to the first run's end (torch and the page's modules imported, the page computed and sent) | "
+        f"{gap('model_builder', 'wire: run finished', 'wire: connected'):.2f} s | "
+        f"{gap('hello', 'wire: run finished', 'wire: connected'):.2f} s |",
+        f"| the run's end to the pictures drawn (the browser: scripts for each kind of widget, React, the images) | "
+        f"{gap('model_builder', 'rendered', 'wire: run finished'):.2f} s | "
         f"{gap('hello', 'rendered', 'wire: run finished'):.2f} s |",
-        f"| the same for a second visitor (server warm, the browser's cache empty) | "
+        f"| a second visitor (server warm, the browser's cache empty): the run's end to the control bar painted | "
         f"{gap('model_builder', 'paint', 'wire: run finished', 'second_'):.2f} s | "
         f"{gap('hello', 'rendered', 'wire: run finished', 'second_'):.2f} s |",
         "",
-        f"`import torch` takes {r['import_torch']:.2f} s in a fresh Python here (same run). The pictures are drawn "
-        f"{rendered - paint:.2f} s after the control bar; they are not what is slow.",
+        f"`import torch` takes {r['import_torch']:.2f} s in a fresh Python here (same run): a first visitor's pictures "
+        f"cannot come before it. They are drawn {rendered - paint:.2f} s after the control bar.",
     ]
     return lines
 
