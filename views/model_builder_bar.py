@@ -76,8 +76,9 @@ def draw() -> Controls:
     STATE["mb_speed"] = STATE.get("mb_speed", STATE.get(SPEED_KEPT, DEFAULT_SPEED))  # before its widget is drawn
     heading, caption = st.columns([1, 4], vertical_alignment="bottom")
     heading.container(key="mb_heading").title("Model Builder")
-    caption.caption("Real PyTorch: choose data and a network, press Play, watch it learn. The code for all of it, and "
-                    "the course's examples, are in the tabs below.")
+    subtitle = ("Real PyTorch: choose data and a network, press Play, watch it learn. The code and the course's "
+                "examples are in the tabs below.")  # one line at 1280 px: two would reach under the page's header
+    caption.container(key="mb_subtitle").caption(subtitle)
     notice = st.container()
     bar = st.container(key="mb_bar")
     hyper = st.container(key="mb_hyper")
@@ -85,7 +86,7 @@ def draw() -> Controls:
     active, playing = job_state()
     ready = bool(STATE.get(READY_KEY, True))
     with bar:
-        cols = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="center")
+        cols = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="bottom")
         if playing:
             pause = cols[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch")
             play = False

@@ -47,6 +47,13 @@ def test_play_boundary_and_curve_are_on_the_first_screen_before_and_while_traini
     for selector in (".st-key-mb_play button", ".st-key-mb_boundary img", ".st-key-mb_curves img",
                      ".st-key-mb_network img", ".st-key-mb_ds_spiral button"):
         assert inside(screen, selector, size), selector
+    # The title and its one-line caption are read whole: nothing of them under Streamlit's header.
+    header = screen.locator('[data-testid="stHeader"]').first.bounding_box()
+    for selector in (".st-key-mb_heading h1", ".st-key-mb_subtitle"):
+        box = screen.locator(selector).first.bounding_box()
+        assert box["y"] >= header["y"] + header["height"] - 1, (selector, box, header)
+    caption = screen.locator(".st-key-mb_subtitle").first
+    assert "tabs below" in caption.inner_text() and caption.bounding_box()["height"] < 30  # one line
     screen.locator(".st-key-mb_play button").first.click()
     wait_epoch(screen, 2)
     assert epoch_and_status(screen)[1] == "training"
