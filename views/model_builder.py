@@ -47,7 +47,7 @@ from views.settings_widgets import (
     save_settings,
     widgets_from_config,
 )
-from views.widgets import global_seed, show_code, show_error
+from views.widgets import global_seed, lazy_expander, show_code, show_error
 
 STATE = st.session_state
 SETTING = registry.BY_NAME
@@ -540,11 +540,15 @@ with tabs[0]:
         course = DataLoader(TensorDataset(data.X_train, data.y_train), batch_size=4, shuffle=True,
                             generator=torch.Generator().manual_seed(config.train.seed))
         cx, cy = next(iter(course))
-        st.caption(f"The course's `DataLoader(dataset, batch_size=4, shuffle=True)` gives {len(course)} batches; its first:")
-        c1, c2 = st.columns([3, 2])
-        c1.code(f"x = {cx}\n# x.shape = {list(cx.shape)}", language="python")
-        c2.code(f"y = {cy}\n# y.shape = {list(cy.shape)}", language="python")
-        show_code(codegen.data_code(config), title="Code: Dataset and DataLoader (runs as shown)", expanded=False)
+        st.caption(f"The course's `DataLoader(dataset, batch_size=4, shuffle=True)` gives {len(course)} batches of "
+                   f"x {list(cx.shape)} and y {list(cy.shape)}.")
+        printed = lazy_expander("Its first batch, printed", key="mb_dl_batch", icon=":material/data_array:")
+        if printed.open:
+            c1, c2 = printed.columns([3, 2])
+            c1.code(f"x = {cx}\n# x.shape = {list(cx.shape)}", language="python")
+            c2.code(f"y = {cy}\n# y.shape = {list(cy.shape)}", language="python")
+        show_code(codegen.data_code(config), title="Code: Dataset and DataLoader (runs as shown)", expanded=False,
+                  key="mb_dl_code")
 with tabs[1]:
     if tabs[1].open and config is not None:
         spec = config.model

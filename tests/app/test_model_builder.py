@@ -203,3 +203,21 @@ def test_a_dead_worker_is_said_and_the_session_trains_again(at):
     at.number_input(key="mb_batch").set_value(10).run()
     at.button(key="mb_play").click().run()
     assert poll_until_done(at).status == "finished"
+
+
+def test_the_first_load_has_no_code_block_and_the_dataloader_batch_and_code_open_on_a_click(at):
+    """A code block makes the browser load Streamlit's syntax highlighter (about 0.5 s before a second visitor saw
+    the control bar, bench/RESULTS.md): the first screen has none; the DataLoader tab's printed batch and its code
+    are one click away, and drawn once opened."""
+    assert len(at.code) == 0
+    shown = texts(at)
+    assert "DataLoader(dataset, batch_size=4, shuffle=True)" in shown and "x [4, 2] and y [4]" in shown
+    assert [e.label for e in at.expander][:2] == ["Its first batch, printed", "Code: Dataset and DataLoader (runs as shown)"]
+    at.session_state["mb_dl_batch"] = True
+    at.run()
+    printed = "\n".join(c.value for c in at.code)
+    assert "x = tensor([[" in printed and "# x.shape = [4, 2]" in printed and "# y.shape = [4]" in printed
+    at.session_state["mb_dl_code"] = True
+    at.run()
+    assert any("DataLoader(" in c.value and "batch_size" in c.value for c in at.code)
+    assert not at.exception
