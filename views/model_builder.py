@@ -198,6 +198,14 @@ def collect_finished(view) -> None:
     STATE["mb_trained_source"] = "trained"
 
 
+def press(control: str) -> None:
+    """``on_click`` of the control bar's buttons. Streamlit calls it first thing in the run a click starts, before
+    anything that run draws; the press stays in the session until the page reaches the control bar and acts on
+    it. Read from the button's return value instead, a press was lost when another click (a teaching tab's reruns
+    the page) cut that run short before the bar: the next run no longer holds it."""
+    STATE["mb_pressed"] = control
+
+
 def on_lr_change() -> None:
     """A rate chosen while a run trains applies live (``param_groups``, marked on the curves, recorded with the
     run); chosen while nothing trains, it starts a fresh setup without recorded changes."""
@@ -388,22 +396,27 @@ with bar:
     active = item.active
     ready = config is not None and data is not None
     if active and item.status in ("running", "starting", "pausing", "queued"):
-        pause = buttons[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch")
-        play = False
+        buttons[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch",
+                          on_click=press, args=("pause",))
     else:
-        play = buttons[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
-                                 width="stretch", help="Train the model (or go on, when paused).")
-        pause = False
-    step = buttons[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
-                             help="Step: train one epoch, then pause.")
-    stop = buttons[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
-                             help="Stop now and keep the model as it is.")
-    reset = buttons[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
-                              help="Reset: stop and forget this run, back to the seed's untrained model.")
-    again = buttons[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
-                              help="Train this very setup as a new run, even if it already ran.")
+        buttons[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
+                          width="stretch", help="Train the model (or go on, when paused).", on_click=press, args=("play",))
+    buttons[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
+                      help="Step: train one epoch, then pause.", on_click=press, args=("step",))
+    buttons[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
+                      help="Stop now and keep the model as it is.", on_click=press, args=("stop",))
+    buttons[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
+                      help="Reset: stop and forget this run, back to the seed's untrained model.",
+                      on_click=press, args=("reset",))
+    buttons[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
+                      help="Train this very setup as a new run, even if it already ran.", on_click=press,
+                      args=("again",))
     buttons[6].select_slider("Speed", list(live.SPEEDS), key="mb_speed", on_change=on_speed_change,
                              help="Epochs a second at most: slow to watch the boundary bend, or as fast as it goes.")
+    # The press is taken here, after the bar's last widget: from here to each st.rerun() below nothing is drawn,
+    # so no other click can cut the run short between taking the press and acting on it.
+    pressed = STATE.pop("mb_pressed", None)
+    play, pause, step, stop, reset, again = (pressed == c for c in ("play", "pause", "step", "stop", "reset", "again"))
     try:
         handle = STATE.get("mb_job")
         if play and ready:
