@@ -1,4 +1,4 @@
-"""A click whose script run is cut short by the next click still counts.
+"""A click whose script run is cut short by the next click still counts, and a run that ends is kept and named at once.
 
 Streamlit runs the page once for every interaction. When a second interaction reaches the server while the first
 one's run is still going (a teaching tab clicked just after Stop: the tabs rerun the page), the first run stops at
@@ -104,3 +104,36 @@ def test_play_cut_short_by_the_next_click_still_starts_the_run(monkeypatch):
     assert "mb_job" in at.session_state  # the press was not lost with the run it started
     view = wait_until(at, lambda v: not v.active, "the run")
     assert view.status == "finished" and view.epoch == 3
+
+
+def test_a_run_that_ends_is_named_as_kept_by_the_run_that_collects_it(training):
+    """The page run that finds the run ended (the epoch line's, or any other) keeps it in the run store before it
+    draws the epoch line, so the line names the kept run at once, whichever tab is open."""
+    at = training
+    job = at.session_state["mb_job"]
+    job.stop()  # ended from elsewhere (a budget, another tab): the page learns of it on its next run
+    assert job.wait(30)
+    at.run()
+    assert at.session_state.get("mb_job_collected") == job.id
+    line = status_line(at)
+    run_id = NAMED.search(line)
+    assert run_id, line
+    assert open_default_store().get(run_id.group(1)).status == "stopped"
+    assert f"was kept as run {run_id.group(1)}" in texts(open_tab(at, "Save and load"))
+    assert len(open_default_store().list()) == 1  # kept once, however many runs of the page saw it
+
+
+def test_a_run_that_ended_unseen_is_kept_before_a_new_run_takes_its_place(monkeypatch):
+    """A paused run that ends before the page looks again (a budget, the server), then Play: the new run replaces
+    it in the session, and it is kept first."""
+    at = open_page(PAGE)
+    at.number_input(key="mb_epochs").set_value(2000).run()
+    at.button(key="mb_step").click().run()
+    wait_until(at, lambda v: v.status == "paused" and v.epoch == 1, "one step")
+    old = at.session_state["mb_job"]
+    old.stop()
+    assert old.wait(30)
+    at.button(key="mb_play").click().run()  # the page's last run showed it paused: Play starts a new run
+    assert at.session_state["mb_job"].id != old.id
+    kept = open_default_store().list()
+    assert len(kept) == 1 and kept[0].status == "stopped"
