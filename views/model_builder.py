@@ -79,6 +79,7 @@ def apply_pending() -> None:
     """A setup or a model handed over by the Runs page, a link or an upload."""
     loaded = STATE.pop("mb_loaded_model", None)
     if isinstance(loaded, TrainedModel):
+        collect_ended_job()  # the job it replaces is kept first, when it ended unseen
         STATE["mb_trained"] = loaded
         STATE["mb_trained_source"] = STATE.pop("mb_loaded_source", "loaded")
         STATE.setdefault("mb_apply_config", loaded.config)
@@ -165,6 +166,7 @@ def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:
     old = STATE.get("mb_job")
     if old is not None:
         old.stop()
+        collect_ended_job()  # one that ended unseen is kept before the new run takes its place
     initial, history = None, None
     trained = STATE.get("mb_trained")
     if STATE.get("mb_resume") and isinstance(trained, TrainedModel) and trained.config.model == config.model:
@@ -183,24 +185,41 @@ def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:
         handle.step()
 
 
-def collect_finished(view) -> None:
-    """Once a run ends, keep its TrainedModel in ``mb_trained`` (what the weights, the test and the store use).
-    Learning rates changed while it trained are recorded in its config, so it reproduces."""
+def collect_finished(view, set_widgets: bool = True) -> bool:
+    """Once a run ends, keep its TrainedModel in ``mb_trained`` (what the weights, the test and the store use) and
+    in the run store, in this very page run, whichever it is (the epoch line's fragment, a click's, a tab's).
+    Learning rates changed while it trained are recorded in its config, so it reproduces (and, ``set_widgets``,
+    the widgets show them). True when it collected the run now (the page shows it as kept from here on); a run
+    is collected once."""
     if view.active or STATE.get("mb_job_collected") == view.id:
-        return
-    STATE["mb_job_collected"] = view.id
-    if view.status == "failed" or view.final_state is None:
-        return
-    config, data = STATE["mb_job_config"], STATE["mb_job_data"]
-    changes = tuple((int(e), float(r)) for e, r in view.stats.get("lr_changes", ()) or ())
-    if changes != config.train.lr_changes:
-        config = config.with_train(lr_changes=changes)
-        STATE["mb_job_config"] = config
-        STATE["mb_apply_config"] = config  # the widgets show the setup that ran: its first rate, and the changes
-    STATE["mb_trained"] = make_record(config, view.final_state, view.history, view.status, data,
-                                      device=view.info.get("device", "cpu"),
-                                      duration_s=view.stats.get("train_seconds", view.elapsed_s))
-    STATE["mb_trained_source"] = "trained"
+        return False
+    if view.status != "failed" and view.final_state is not None:
+        config, data = STATE["mb_job_config"], STATE["mb_job_data"]
+        changes = tuple((int(e), float(r)) for e, r in view.stats.get("lr_changes", ()) or ())
+        if changes != config.train.lr_changes:
+            config = config.with_train(lr_changes=changes)
+            STATE["mb_job_config"] = config
+            if set_widgets:
+                STATE["mb_apply_config"] = config  # the widgets show the setup that ran: its first rate, the changes
+        trained = make_record(config, view.final_state, view.history, view.status, data,
+                              device=view.info.get("device", "cpu"),
+                              duration_s=view.stats.get("train_seconds", view.elapsed_s))
+        try:
+            model_builder_io.keep(trained)  # kept before anything is drawn: the epoch line names it at once
+        except PlaygroundError:
+            pass  # the Save and load part says why, and tries again on every run of the page
+        STATE["mb_trained"] = trained
+        STATE["mb_trained_source"] = "trained"
+    STATE["mb_job_collected"] = view.id  # last: nothing above draws, so no click can cut it short half done
+    return True
+
+
+def collect_ended_job() -> None:
+    """Collect (and keep) this session's job when it has ended but no page run has seen it end yet: called before
+    something else takes its place (a new run, a model handed over), so it leaves the widgets as they are."""
+    handle = STATE.get("mb_job")
+    if handle is not None and STATE.get("mb_job_config") is not None:
+        collect_finished(handle.snapshot(), set_widgets=False)
 
 
 def on_lr_change() -> None:
@@ -378,9 +397,10 @@ item = live.shown(config, data)
 buttons = controls.columns
 active = item.active
 ready = config is not None and data is not None
-play, pause, step, stop, reset, again = (controls.play, controls.pause, controls.step, controls.stop, controls.reset,
-                                         controls.again)
 with bar:
+    # The press is taken here (model_builder_bar.press): from here to each st.rerun() below nothing is drawn, so no
+    # other click can cut the run short between taking the press and acting on it.
+    play, pause, step, stop, reset, again = model_builder_bar.take_press()
     try:
         handle = STATE.get("mb_job")
         if play and ready:
@@ -434,8 +454,8 @@ with bar:
     def status_fragment() -> None:
         """The epoch counter and the losses, redrawn often while a run trains."""
         now = live.shown(STATE.get("mb_config"), data)
-        if now.snap is not None:
-            collect_finished(now.snap)
+        if now.snap is not None and collect_finished(now.snap):
+            now = live.shown(STATE.get("mb_config"), data)  # the run it collected, named by its kept id
         st.markdown(live.status_line(now) + (" · " + live.metrics_line(now.history) if now.history else ""))
         if now.target:
             st.progress(min(1.0, now.epoch / max(now.target, 1)))

@@ -23,6 +23,8 @@ STATE = st.session_state
 SPEEDS = {"1 / s": 1.0, "3 / s": 3.0, "10 / s": 10.0, "30 / s": 30.0, "as fast as it goes": None}
 DEFAULT_SPEED = "10 / s"
 PLAYING = ("running", "starting", "pausing", "queued")  # statuses in which the first button is Pause
+CONTROLS = ("play", "pause", "step", "stop", "reset", "again")
+PRESSED_KEY = "mb_pressed"  # the control pressed, until the page acts on it
 READY_KEY = "mb_ready"  # whether the last run of the page found the settings ready to train
 SPEED_KEPT = "mb_speed_kept"  # the speed, kept outside its widget: Streamlit drops a widget's state on other pages
 # Layout only: tighter margins so the playground fits one screen, the control bar stays in view, and the
@@ -32,15 +34,9 @@ CSS = Path(__file__).with_name("model_builder.css")
 
 @dataclass(frozen=True)
 class Controls:
-    """The bar's buttons as pressed in this run, the state they were drawn for, and the page's containers in
-    screen order (the page fills them once it has computed what goes in them)."""
+    """The state the bar's buttons were drawn for, and the page's containers in screen order (the page fills them
+    once it has computed what goes in them). What was pressed is taken later, by ``take_press``."""
 
-    play: bool
-    pause: bool
-    step: bool
-    stop: bool
-    reset: bool
-    again: bool
     ready: bool  # drawn as ready to train
     active: bool  # drawn for a job that is training or paused
     playing: bool  # drawn with Pause instead of Play
@@ -53,6 +49,20 @@ class Controls:
     def stale(self, ready: bool, active: bool, playing: bool) -> bool:
         """Whether the buttons were drawn for another state than the one the page computed."""
         return (self.ready, self.active, self.playing) != (ready, active, playing)
+
+
+def press(control: str) -> None:
+    """``on_click`` of the control bar's buttons. Streamlit calls it first thing in the run a click starts, before
+    anything that run draws; the press stays in the session until the page has computed the setup and takes it
+    (``take_press``). Read from the button's return value instead, a press was lost when another click (a teaching
+    tab's reruns the page) cut that run short before the page acted on it: the next run no longer holds it."""
+    STATE[PRESSED_KEY] = control
+
+
+def take_press() -> tuple[bool, ...]:
+    """The press waiting in the session, as one flag per control in ``CONTROLS`` order (at most one is True)."""
+    pressed = STATE.pop(PRESSED_KEY, None)
+    return tuple(pressed == control for control in CONTROLS)
 
 
 def on_speed_change() -> None:
@@ -88,22 +98,23 @@ def draw() -> Controls:
     with bar:
         cols = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="bottom")
         if playing:
-            pause = cols[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch")
-            play = False
+            cols[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch",
+                           on_click=press, args=("pause",))
         else:
-            play = cols[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
-                                  width="stretch", help="Train the model (or go on, when paused).")
-            pause = False
-        step = cols[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
-                              help="Step: train one epoch, then pause.")
-        stop = cols[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
-                              help="Stop now and keep the model as it is.")
-        reset = cols[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
-                               help="Reset: stop and forget this run, back to the seed's untrained model.")
-        again = cols[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
-                               help="Train this very setup as a new run, even if it already ran.")
+            cols[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
+                           width="stretch", help="Train the model (or go on, when paused).", on_click=press,
+                           args=("play",))
+        cols[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
+                       help="Step: train one epoch, then pause.", on_click=press, args=("step",))
+        cols[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
+                       help="Stop now and keep the model as it is.", on_click=press, args=("stop",))
+        cols[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
+                       help="Reset: stop and forget this run, back to the seed's untrained model.", on_click=press,
+                       args=("reset",))
+        cols[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
+                       help="Train this very setup as a new run, even if it already ran.", on_click=press,
+                       args=("again",))
         STATE[SPEED_KEPT] = cols[6].select_slider(
             "Speed", list(SPEEDS), key="mb_speed", on_change=on_speed_change,
             help="Epochs a second at most: slow to watch the boundary bend, or as fast as it goes.")
-    return Controls(play, pause, step, stop, reset, again, ready, active, playing, notice, bar, hyper, main,
-                    tuple(cols))
+    return Controls(ready, active, playing, notice, bar, hyper, main, tuple(cols))

@@ -19,7 +19,7 @@ from playground.builder.model import TrainedModel
 from playground.errors import PlaygroundError, shown_name
 from playground.runs import export, url_state, weights_import
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
-from views.identity import current_owner
+from views.identity import current_identity, current_owner
 from views.widgets import show_error
 
 APPLY_CONFIG = "mb_apply_config"
@@ -156,34 +156,50 @@ def _open_linked_run(store: RunStore) -> None:
         show_error(exc)
 
 
-def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
-    if trained is None or trained.status not in KEPT_STATUSES:
-        return
+def keep(trained: TrainedModel, store: RunStore | None = None) -> str | None:
+    """Keep a finished or stopped run in the run store, once: its run id (the one it already has when it was kept
+    before, in this session or by this owner), or None when it is not kept (another status, or a store that cannot
+    keep runs). Raises PlaygroundError when the store refuses it.
+
+    It draws nothing (the owner is read, not written to the cookie), so the page run that collects a run that
+    ended keeps it at once, the epoch line's fragment included: a run is never shown as ended but not yet kept,
+    and no later run of the page (which a click may cut short) has to get as far as the Save and load part first.
+    """
+    if trained.status not in KEPT_STATUSES:
+        return None
+    store = store or open_default_store()
     kept = st.session_state.setdefault(_KEPT, {})
     mark = fingerprint(trained)
     run_id = kept.get(mark) or _already_kept(store, trained, mark)
-    if run_id is not None and run_id in st.session_state.get(_SAVED_HERE, ()):
-        _say_kept(trained, run_id)  # the tab may have been opened after the run was kept (it reruns the page)
-    elif run_id is not None:
-        kept[mark] = run_id
-        if _owned_by_someone_else(store, run_id):
-            st.caption(f"Run {run_id} was shared with you by its link: you can view and download it, and Train "
-                       "again makes a run of your own; your Runs page lists only your runs.")
-        else:
-            st.caption(f"Kept in the run store as run {run_id}: the Runs page lists it.")
-    elif not store.writable:
-        st.warning(store.reason, icon=":material/warning:")
-        return
-    else:
-        try:
-            run_id = store.save(trained, owner=current_owner())
-        except PlaygroundError as exc:
-            show_error(exc)
-            return
-        kept[mark] = run_id
+    if run_id is None:
+        if not store.writable:
+            return None
+        run_id = store.save(trained, owner=current_identity().owner)
         saved = st.session_state.setdefault(_SAVED_HERE, [])
         saved[:] = [*saved[-(limits.MAX_RUNS_COMPARED - 1):], run_id]  # bounded: only the latest few are shown
-        _say_kept(trained, run_id)
+    kept[mark] = run_id
+    return run_id
+
+
+def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
+    """Keep the run shown (when the page has not yet) and say where it is kept."""
+    if trained is None or trained.status not in KEPT_STATUSES:
+        return
+    try:
+        run_id = keep(trained, store)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    if run_id is None:
+        st.warning(store.reason, icon=":material/warning:")
+        return
+    if run_id in st.session_state.get(_SAVED_HERE, ()):
+        _say_kept(trained, run_id)  # said in every run while it is shown: a tab opened later reruns the page
+    elif _owned_by_someone_else(store, run_id):
+        st.caption(f"Run {run_id} was shared with you by its link: you can view and download it, and Train "
+                   "again makes a run of your own; your Runs page lists only your runs.")
+    else:
+        st.caption(f"Kept in the run store as run {run_id}: the Runs page lists it.")
     if trained.config == config and st.query_params.get(url_state.RUN_KEY) != run_id:
         # The link now names the run: a reload (or the link sent on) brings this very model back.
         st.session_state[URL_RUN_HANDLED] = run_id
@@ -204,7 +220,7 @@ def _owned_by_someone_else(store: RunStore, run_id: str) -> bool:
 
 def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | None:
     """The id of a kept run that is this very run (same setup, same weights), e.g. one reopened here."""
-    run_id = store.find(trained.config.key(), owner=current_owner())
+    run_id = store.find(trained.config.key(), owner=current_identity().owner)
     if run_id is None:
         return None
     try:
