@@ -388,7 +388,10 @@ def run_job(job_id: int, payload: dict[str, Any], control_conn, progress_conn) -
 def worker_main(control_conn, progress_conn) -> None:
     """Entry point of a worker process: warm up, then run jobs one after another until told to quit."""
     prepare_process()
-    progress_conn.send(("ready", None, os.getpid()))
+    try:
+        progress_conn.send(("ready", None, os.getpid()))
+    except (BrokenPipeError, EOFError, OSError):
+        return  # the server stopped while this worker was starting: nothing to report to, no traceback
     while True:
         try:
             message = control_conn.recv()

@@ -304,3 +304,24 @@ def test_the_worker_dispatches_on_the_kind_and_refuses_an_unknown_one(pool):
     assert "no-such-kind" in view.detail
     after = submit(pool, "kind", epochs=2)  # the worker is still good, and the owner may train again
     assert after.wait(DEADLINE_S) and after.snapshot().status == "finished"
+
+
+def test_a_worker_whose_server_stopped_while_it_started_exits_quietly(capfd):
+    """A server stopped right after it started a trainer (a test's or a bench's server) closes the pipe the
+    trainer reports "ready" on: the trainer exits with status 0 and no traceback in the server's log."""
+    import multiprocessing
+
+    from playground.execution.worker import worker_main
+
+    ctx = multiprocessing.get_context("spawn")
+    control_read, control_write = ctx.Pipe(duplex=False)
+    progress_read, progress_write = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=worker_main, args=(control_read, progress_write), daemon=True)
+    process.start()
+    progress_write.close()
+    progress_read.close()  # nobody will read "ready"
+    control_read.close()
+    process.join(120)
+    control_write.close()
+    assert process.exitcode == 0
+    assert "Traceback" not in capfd.readouterr().err
