@@ -19,6 +19,9 @@ from typing import Any
 
 import streamlit as st
 
+from views.widgets import record_press
+from views.widgets import take_press as take_press_of
+
 STATE = st.session_state
 SPEEDS = {"1 / s": 1.0, "3 / s": 3.0, "10 / s": 10.0, "30 / s": 30.0, "as fast as it goes": None}
 DEFAULT_SPEED = "10 / s"
@@ -52,17 +55,13 @@ class Controls:
 
 
 def press(control: str) -> None:
-    """``on_click`` of the control bar's buttons. Streamlit calls it first thing in the run a click starts, before
-    anything that run draws; the press stays in the session until the page has computed the setup and takes it
-    (``take_press``). Read from the button's return value instead, a press was lost when another click (a teaching
-    tab's reruns the page) cut that run short before the page acted on it: the next run no longer holds it."""
-    STATE[PRESSED_KEY] = control
+    """``on_click`` of the bar's buttons (``views.widgets.record_press``): a press survives a run cut short."""
+    record_press(PRESSED_KEY, control)
 
 
 def take_press() -> tuple[bool, ...]:
-    """The press waiting in the session, as one flag per control in ``CONTROLS`` order (at most one is True)."""
-    pressed = STATE.pop(PRESSED_KEY, None)
-    return tuple(pressed == control for control in CONTROLS)
+    """The press waiting in the session, one flag per control in ``CONTROLS`` order."""
+    return take_press_of(PRESSED_KEY, CONTROLS)
 
 
 def on_speed_change() -> None:

@@ -29,11 +29,12 @@ from playground.execution.pool import get_pool
 from playground.runs import export, naming
 from playground.runs.naming import as_markdown_text
 from playground.runs.store import KEPT_STATUSES, open_default_store
-from views.widgets import global_seed, show_error
+from views.widgets import global_seed, record_press, show_error, take_press
 
 STATE = st.session_state
 BUILDER = "views/model_builder.py"
 AUTO_DEVICE = "auto"
+PRESSED = "sw_pressed"  # the control bar button pressed, until the page acts on it (views.widgets.record_press)
 SAVED = "sw_saved_settings"  # the widgets' values, kept while another page runs (Streamlit drops them)
 WIDGET_PREFIXES = ("sw_axis_", "sw_form_", "sw_values_", "sw_low_", "sw_high_", "sw_count_", "sw_two", "sw_epochs",
                    "sw_device", "sw_colour_by")
@@ -270,19 +271,20 @@ active = snap is not None and snap.active
 ready = sweep is not None and data is not None
 bar = st.columns([1.3, 0.7, 0.7, 6], vertical_alignment="center")
 if active and snap.status in ("running", "starting", "pausing", "queued"):
-    pause = bar[0].button("Pause", icon=":material/pause:", key="sw_pause", type="primary", width="stretch")
-    play = False
+    bar[0].button("Pause", icon=":material/pause:", key="sw_pause", type="primary", width="stretch",
+                  on_click=record_press, args=(PRESSED, "pause"))
 else:
-    play = bar[0].button("Play", icon=":material/play_arrow:", key="sw_play", type="primary",
-                         disabled=not (ready or active), width="stretch",
-                         help="Train every member of the sweep (or go on, when paused).")
-    pause = False
-step = bar[1].button(":material/skip_next:", key="sw_step", disabled=not (ready or active), width="stretch",
-                     help="Step: train one epoch of every member, then pause.")
-stop = bar[2].button(":material/stop:", key="sw_stop", disabled=not active, width="stretch",
-                     help="Stop now; every member keeps the weights it has.")
+    bar[0].button("Play", icon=":material/play_arrow:", key="sw_play", type="primary", disabled=not (ready or active),
+                  width="stretch", help="Train every member of the sweep (or go on, when paused).",
+                  on_click=record_press, args=(PRESSED, "play"))
+bar[1].button(":material/skip_next:", key="sw_step", disabled=not (ready or active), width="stretch",
+              help="Step: train one epoch of every member, then pause.", on_click=record_press, args=(PRESSED, "step"))
+bar[2].button(":material/stop:", key="sw_stop", disabled=not active, width="stretch",
+              help="Stop now; every member keeps the weights it has.", on_click=record_press, args=(PRESSED, "stop"))
+# The press is taken here, with nothing drawn before acting on it: a run cut short earlier left it for this one.
+play, pause, step, stop = take_press(PRESSED, ("play", "pause", "step", "stop"))
 try:
-    if play:
+    if play and (active or ready):
         if active:
             handle.play()
         else:
@@ -291,7 +293,7 @@ try:
     if pause and handle is not None:
         handle.pause()
         st.rerun()
-    if step:
+    if step and (active or ready):
         if active:
             handle.step()
         else:

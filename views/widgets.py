@@ -40,3 +40,18 @@ def lazy_expander(title: str, key: str, expanded: bool = False, icon: str | None
 def global_seed() -> int:
     """The seed set in the sidebar (0 until the sidebar has run)."""
     return int(st.session_state.get("global_seed", 0))
+
+
+def record_press(key: str, control: str) -> None:
+    """``on_click`` of a control bar's button: the press is kept in the session under ``key`` until the page takes
+    it (``take_press``). Streamlit calls it first thing in the run a click starts, before anything that run draws.
+    Read from the button's return value instead, a press was lost when another interaction (a click on a tab, a
+    slider moved) cut that run short before the page acted on it: the next run no longer holds it."""
+    st.session_state[key] = control
+
+
+def take_press(key: str, controls: tuple[str, ...]) -> tuple[bool, ...]:
+    """The press waiting under ``key``, as one flag per control in ``controls`` order (at most one is True). Take it
+    where nothing is drawn between taking it and acting on it."""
+    pressed = st.session_state.pop(key, None)
+    return tuple(pressed == control for control in controls)

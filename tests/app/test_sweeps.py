@@ -208,3 +208,40 @@ def test_a_csv_base_sweeps_without_a_plane_and_a_lost_csv_is_a_sentence():
     assert "A CSV's inputs are not a plane" in shown and pictures(at) >= 3  # the curves and the two heatmaps
     lost = open_with({"mb_config": config})
     assert "no longer uploaded" in texts(lost) and lost.button(key="sw_play").disabled
+
+
+def test_play_and_stop_cut_short_by_the_next_interaction_still_act(at, monkeypatch):
+    """A click whose run is cut short by the next interaction (the browser sends the widgets again, without the
+    press) still plays and stops the sweep: the press is kept in the session until the page acts on it."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetStates
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+    import playground.execution.pool as pool
+
+    real = pool.get_pool
+    pending: list[bool] = []
+
+    def get_pool():  # called near the top of the page, before the control bar
+        if pending:
+            pending.clear()
+            ctx = get_script_run_ctx()
+            states = WidgetStates()
+            for state in ctx.session_state.get_widget_states():
+                if state.WhichOneof("value") != "trigger_value":  # a press is sent once, then cleared
+                    states.widgets.append(state)
+            ctx.script_requests.request_rerun(RerunData(widget_states=states, page_script_hash=ctx.page_script_hash))
+        return real()
+
+    monkeypatch.setattr(pool, "get_pool", get_pool)
+    at.number_input(key="sw_epochs").set_value(2000).run()
+    pending.append(True)
+    at.button(key="sw_play").click().run()
+    assert not pending, "the run was cut short"
+    view = poll(at, lambda v: v.status == "running" and v.epoch >= 1)
+    assert view.active
+    pending.append(True)
+    at.button(key="sw_stop").click().run()
+    assert not pending
+    view = poll(at, lambda v: not v.active)
+    assert view.status == "stopped" and view.epoch < 2000
