@@ -1,9 +1,9 @@
 """The Model Builder's title and control bar, drawn before the page imports PyTorch.
 
-On a server just started, the first visitor's page waits for ``import torch`` (1.1 to 1.4 s on 2 cores, nearly
-as long as a hello-world page takes to appear) before anything that computes can run. The title and the buttons need none
-of it, so the page draws them first from this module and imports the rest after: the visitor sees where to press
-Play while PyTorch loads (bench/startup.py measures both marks). Only Streamlit and the standard library here:
+On a server just started, the first visitor's page waits for ``import torch`` (1.1 to 1.4 s on 2 cores, nearly as
+long as a hello-world page takes to appear) before anything that computes can run. The title and the buttons need
+none of it, so the page draws them first from this module and imports the rest after: the visitor sees where to
+press Play while PyTorch loads (bench/startup.py measures both marks). Only Streamlit and the standard library here:
 nothing in this module may import torch, pandas, or a playground module that does (a unit test checks).
 
 What the buttons show (Play or Pause, enabled or not) is read from the training job's handle, which needs no
