@@ -567,8 +567,9 @@ with tabs[0]:
             c1, c2 = printed.columns([3, 2])
             c1.code(f"x = {cx}\n# x.shape = {list(cx.shape)}", language="python")
             c2.code(f"y = {cy}\n# y.shape = {list(cy.shape)}", language="python")
-        show_code(codegen.data_code(config), title="Code: Dataset and DataLoader (runs as shown)", expanded=False,
-                  key="mb_dl_code")
+        code_box = lazy_expander("Code: Dataset and DataLoader (runs as shown)", key="mb_dl_code", icon=":material/code:")
+        if code_box.open:  # made only when opened, like the printed batch
+            code_box.code(codegen.data_code(config), language="python")
 with tabs[1]:
     if tabs[1].open and config is not None:
         spec = config.model

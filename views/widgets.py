@@ -19,15 +19,10 @@ def show_error(exc: BaseException, container=None) -> None:
         where.caption(as_text(library_message(exc)))
 
 
-def show_code(code: str, title: str = "Code", expanded: bool = True, key: str | None = None) -> None:
-    """The exact PyTorch (and NumPy) that reproduces what is on screen. With ``key``, the code is drawn only while
-    the expander is open (opening it reruns the page): for a closed expander on a page's first load, whose
-    highlighting would otherwise cost the browser (see ``lazy_expander``)."""
-    box = lazy_expander(title, key, expanded=expanded, icon=":material/code:") if key else \
-        st.expander(title, expanded=expanded, icon=":material/code:")
-    if key is None or box.open:
-        with box:
-            st.code(code, language="python")
+def show_code(code: str, title: str = "Code", expanded: bool = True) -> None:
+    """The exact PyTorch (and NumPy) that reproduces what is on screen."""
+    with st.expander(title, expanded=expanded, icon=":material/code:"):
+        st.code(code, language="python")
 
 
 def lazy_expander(title: str, key: str, expanded: bool = False, icon: str | None = None):

@@ -41,3 +41,30 @@ def open_tab(at: AppTest, label: str) -> AppTest:
     """Open one of the Model Builder's teaching tabs, as a click on it does (only the open tab is drawn)."""
     at.session_state["mb_tab"] = label
     return at.run()
+
+
+def cut_short(monkeypatch, target, name: str) -> list[bool]:
+    """The page's next run is cut short where it calls ``target.<name>`` (something near the page's top), by
+    another interaction arriving: a rerun request with the widgets as they are and no button pressed, what the
+    browser sends for a tab click (it sends a press once, then clears it). Returns a list that holds True once that
+    has happened; it happens once."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetStates
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+    real = getattr(target, name)
+    fired: list[bool] = []
+
+    def wrapper(*args, **kwargs):
+        if not fired:
+            fired.append(True)
+            ctx = get_script_run_ctx()
+            states = WidgetStates()
+            for state in ctx.session_state.get_widget_states():
+                if state.WhichOneof("value") != "trigger_value":
+                    states.widgets.append(state)
+            ctx.script_requests.request_rerun(RerunData(widget_states=states, page_script_hash=ctx.page_script_hash))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, wrapper)
+    return fired

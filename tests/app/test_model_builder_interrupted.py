@@ -14,11 +14,9 @@ import re
 import time
 
 import pytest
-from streamlit.proto.WidgetStates_pb2 import WidgetStates
-from streamlit.runtime.scriptrunner import get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 
 from playground.runs.store import open_default_store
+from tests.app.conftest import cut_short as cut_short_at
 from tests.app.conftest import open_page, open_tab, texts
 from views import model_builder_io
 
@@ -29,25 +27,8 @@ NAMED = re.compile(r"· stopped(?: on \S+)? · run ([0-9a-f]{12})")  # the epoch
 
 
 def cut_short(monkeypatch) -> list[bool]:
-    """The page's next run is cut short just after it starts, by another interaction arriving (a rerun request
-    with the widgets as they are, and no button pressed: what the browser sends for a tab click). Returns a list
-    that holds True once that has happened."""
-    real = model_builder_io.read_url
-    fired: list[bool] = []
-
-    def read_url(*args, **kwargs):  # called near the top of the page, before the control bar
-        if not fired:
-            fired.append(True)
-            ctx = get_script_run_ctx()
-            states = WidgetStates()
-            for state in ctx.session_state.get_widget_states():
-                if state.WhichOneof("value") != "trigger_value":  # a press is sent once, then cleared
-                    states.widgets.append(state)
-            ctx.script_requests.request_rerun(RerunData(widget_states=states, page_script_hash=ctx.page_script_hash))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model_builder_io, "read_url", read_url)
-    return fired
+    """The page's next run is cut short just after it starts (at ``read_url``, before the control bar)."""
+    return cut_short_at(monkeypatch, model_builder_io, "read_url")
 
 
 def wait_until(at, ready, what: str, deadline_s: float = DEADLINE_S):

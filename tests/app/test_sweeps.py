@@ -14,7 +14,7 @@ from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainCon
 from playground.builder.model import TrainedModel
 from playground.execution.executor import BUSY_OWNER_SENTENCE, get_executor
 from playground.runs.store import open_default_store
-from tests.app.conftest import open_page, texts
+from tests.app.conftest import cut_short, open_page, texts
 
 PAGE = "views/sweeps.py"
 DEADLINE_S = 120
@@ -213,35 +213,16 @@ def test_a_csv_base_sweeps_without_a_plane_and_a_lost_csv_is_a_sentence():
 def test_play_and_stop_cut_short_by_the_next_interaction_still_act(at, monkeypatch):
     """A click whose run is cut short by the next interaction (the browser sends the widgets again, without the
     press) still plays and stops the sweep: the press is kept in the session until the page acts on it."""
-    from streamlit.proto.WidgetStates_pb2 import WidgetStates
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
-
     import playground.execution.pool as pool
 
-    real = pool.get_pool
-    pending: list[bool] = []
-
-    def get_pool():  # called near the top of the page, before the control bar
-        if pending:
-            pending.clear()
-            ctx = get_script_run_ctx()
-            states = WidgetStates()
-            for state in ctx.session_state.get_widget_states():
-                if state.WhichOneof("value") != "trigger_value":  # a press is sent once, then cleared
-                    states.widgets.append(state)
-            ctx.script_requests.request_rerun(RerunData(widget_states=states, page_script_hash=ctx.page_script_hash))
-        return real()
-
-    monkeypatch.setattr(pool, "get_pool", get_pool)
     at.number_input(key="sw_epochs").set_value(2000).run()
-    pending.append(True)
+    fired = cut_short(monkeypatch, pool, "get_pool")  # get_pool is called near the top of the page
     at.button(key="sw_play").click().run()
-    assert not pending, "the run was cut short"
+    assert fired, "the run was cut short"
     view = poll(at, lambda v: v.status == "running" and v.epoch >= 1)
     assert view.active
-    pending.append(True)
+    fired = cut_short(monkeypatch, pool, "get_pool")
     at.button(key="sw_stop").click().run()
-    assert not pending
+    assert fired
     view = poll(at, lambda v: not v.active)
     assert view.status == "stopped" and view.epoch < 2000
