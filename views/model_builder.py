@@ -664,3 +664,5 @@ with tabs[5]:
 
 if config is not None:
     model_builder_io.sync_url(config)  # last, once a linked ?run=<id> has been opened: the URL is the setup shown
+if controls.opening is not None:
+    controls.opening.empty()  # the run the Runs page opened is drawn: the epoch line names it from here on

@@ -29,6 +29,7 @@ PLAYING = ("running", "starting", "pausing", "queued")  # statuses in which the 
 CONTROLS = ("play", "pause", "step", "stop", "reset", "again")
 PRESSED_KEY = "mb_pressed"  # the control pressed, until the page acts on it
 READY_KEY = "mb_ready"  # whether the last run of the page found the settings ready to train
+OPENING_KEY = "mb_opening"  # the run id the Runs page is opening here, said until the page has drawn it
 SPEED_KEPT = "mb_speed_kept"  # the speed, kept outside its widget: Streamlit drops a widget's state on other pages
 # Layout only: tighter margins so the playground fits one screen, the control bar stays in view, and the
 # dataset and feature buttons show their pictures at a useful size (a file: nothing dynamic in it).
@@ -48,6 +49,7 @@ class Controls:
     hyper: Any
     main: Any
     columns: tuple[Any, ...]  # the bar's slots: [5] the epoch line, [7] the replay slider
+    opening: Any = None  # "Opening <run> ...", drawn while the page draws a run the Runs page opened; then emptied
 
     def stale(self, ready: bool, active: bool, playing: bool) -> bool:
         """Whether the buttons were drawn for another state than the one the page computed."""
@@ -89,6 +91,10 @@ def draw() -> Controls:
                 "examples are in the tabs below.")  # one line at 1280 px: two would reach under the page's header
     caption.container(key="mb_subtitle").caption(subtitle)
     notice = st.container()
+    opening = None
+    if isinstance(STATE.get(OPENING_KEY), str):  # said first, while the rest of the page draws the run
+        opening = notice.empty()
+        opening.caption(f":material/hourglass_top: Opening {STATE.pop(OPENING_KEY)} in the Model Builder…")
     bar = st.container(key="mb_bar")
     hyper = st.container(key="mb_hyper")
     main = st.container(key="mb_main")
@@ -116,4 +122,4 @@ def draw() -> Controls:
         STATE[SPEED_KEPT] = cols[6].select_slider(
             "Speed", list(SPEEDS), key="mb_speed", on_change=on_speed_change,
             help="Epochs a second at most: slow to watch the boundary bend, or as fast as it goes.")
-    return Controls(ready, active, playing, notice, bar, hyper, main, tuple(cols))
+    return Controls(ready, active, playing, notice, bar, hyper, main, tuple(cols), opening)

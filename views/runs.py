@@ -325,6 +325,7 @@ if open_clicked:
         st.session_state["mb_loaded_source"] = "opened"
         st.session_state["mb_trained"] = trained
         st.session_state["mb_url_run_handled"] = run_id
+        st.session_state["mb_opening"] = run_id  # said again at the Model Builder's top while it draws the run
         mark_kept(trained, run_id)
         st.switch_page(BUILDER, query_params={"run": run_id})
 

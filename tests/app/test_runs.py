@@ -174,6 +174,31 @@ def test_open_in_model_builder_hands_over_the_run(store):
     assert at.session_state["mb_optimizer"] == "sgd" and at.session_state["mb_dataset"] == "spiral3"
     assert at.session_state["mb_url_run_handled"] == run_id
     assert len(store.list()) == 1  # opening a kept run does not keep it again
+    # "Opening <run>..." is said at the Model Builder's top while it draws the run, and gone once it is drawn.
+    assert "mb_opening" not in at.session_state
+    assert f"Opening {run_id}" not in texts(at) and f"run {run_id}" in texts(at)
+
+
+def test_the_model_builder_says_which_run_it_opens_before_it_draws_it():
+    """Drawn by the control bar, before the page imports or computes anything: a switch from the Runs page can be
+    too short for the Runs page's own "Opening..." to be seen, this one stays while the run is drawn."""
+    from streamlit.testing.v1 import AppTest
+
+    def bar_only():
+        import streamlit as st
+
+        from views import model_builder_bar
+
+        if "handed_over" not in st.session_state:  # as the Runs page hands it over: once
+            st.session_state["handed_over"] = st.session_state["mb_opening"] = "0123456789ab"
+        model_builder_bar.draw()
+
+    at = AppTest.from_function(bar_only).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Opening 0123456789ab in the Model Builder" in c.value for c in at.caption)
+    assert "mb_opening" not in at.session_state  # said once: the next run of the page does not say it again
+    at.run()
+    assert not any("Opening" in c.value for c in at.caption)
 
 
 def test_the_history_downloads_are_offered(store):

@@ -77,8 +77,9 @@ def test_the_table_fits_1440_px_for_each_task_and_labels_are_whole(browser, pers
             label = tab.locator(f".st-key-{key} button p").last
             width = label.evaluate("p => ({scroll: p.scrollWidth, client: p.clientWidth})")
             assert width["scroll"] <= width["client"], (key, width)  # never "Open in Model..."
-        # Said where the click was, for as long as the switch takes (which can be too short to poll for): a
-        # MutationObserver notes it the moment it is drawn.
+        # Said where the click was, then at the Model Builder's top while it draws the run (the Runs page's own can
+        # be gone before the browser paints it: CI once saw neither when only the Runs page said it). Too short to
+        # poll for: a MutationObserver notes it the moment it is drawn.
         tab.evaluate("""() => { window.__openingSaid = false;
             new MutationObserver(() => { if (document.body.textContent.includes('in the Model Builder…'))
                 window.__openingSaid = true; }).observe(document.body, {subtree: true, childList: true,
