@@ -14,8 +14,9 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 import torch
+
+from playground.lazy import pandas as pd
 
 
 class CsvProblem(ValueError):
