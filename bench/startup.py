@@ -83,6 +83,44 @@ def import_seconds(module: str, reps: int = 3) -> float:
     return median(full) - median(bare)
 
 
+PAUSE_CODE = """
+import threading, time
+from playground import preload
+if {preloaded}:
+    preload.start()
+    preload.wait()
+gaps, stop = [], []
+def watch():
+    last = time.perf_counter()
+    while not stop:
+        time.sleep(0.001)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+watcher = threading.Thread(target=watch)
+watcher.start()
+began = time.perf_counter()
+import torch
+took = time.perf_counter() - began
+stop.append(1)
+watcher.join()
+print(max(gaps), took)
+"""
+
+
+def import_pause(preloaded: bool, reps: int = 3) -> tuple[float, float]:
+    """Medians, in a fresh Python, of the longest pause of another thread (one that wakes every millisecond, as the
+    web server's loop must to answer the browser) while ``import torch`` runs, and of the import's own time; with
+    torch's libraries loaded first by playground/preload.py (not counted) or without."""
+    pauses, times = [], []
+    for _ in range(reps):
+        out = subprocess.run([sys.executable, "-c", PAUSE_CODE.format(preloaded=preloaded)], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+        pauses.append(float(out[0]))
+        times.append(float(out[1]))
+    return median(pauses), median(times)
+
+
 def one_start(browser, kind: str, script, cwd, data, log_path) -> dict:
     """A fresh server for ``kind``; each mark's seconds from just before Popen (first visitor) and from the
     second visitor's navigation."""
@@ -124,7 +162,11 @@ def measure(reps: int = 3, log=print, kinds: tuple[str, ...] = tuple(PAGES)) -> 
                 log(f"  {kind:13} rep {rep}: {marks}")
     results["import_torch"] = import_seconds("torch")
     results["import_streamlit"] = import_seconds("streamlit")
-    log(f"  import torch {results['import_torch']:.2f} s, import streamlit {results['import_streamlit']:.2f} s")
+    results["pause_plain"], results["import_plain"] = import_pause(False)
+    results["pause_preloaded"], results["import_preloaded"] = import_pause(True)
+    log(f"  import torch {results['import_torch']:.2f} s, import streamlit {results['import_streamlit']:.2f} s; "
+        f"longest pause of another thread during import torch {results['pause_plain'] * 1000:.0f} ms, "
+        f"{results['pause_preloaded'] * 1000:.0f} ms with its libraries preloaded")
     return results
 
 
@@ -161,6 +203,10 @@ def run(reps: int = 3, write: bool = True, log=print) -> Section:
             "hello-world app's second visitor", hello_second, "reported", None, sp("tensor_lab", "second_rendered")),
         Row("`import torch` in a fresh Python", r["import_torch"], "s", "`import streamlit`", r["import_streamlit"],
             "reported", None),
+        Row("longest pause of another thread during `import torch`, its libraries preloaded (playground/preload.py)",
+            r["pause_preloaded"] * 1000, "ms", "the same without the preload", r["pause_plain"] * 1000, "reported", None),
+        Row("`import torch` after the preload (the preload's own time not counted; it holds no GIL)",
+            r["import_preloaded"], "s", "`import torch` alone", r["import_plain"], "reported", None),
     ]
     section = Section(TITLE)
     section.add(stamp, "",
@@ -220,6 +266,15 @@ def explain(r: dict, ratios: dict[str, float]) -> list[str]:
         f"`import torch` takes {r['import_torch']:.2f} s in a fresh Python here (same run): a first visitor's pictures "
         f"cannot come before it. They are drawn {rendered - paint:.2f} s after the control bar.",
     ]
+    if "pause_plain" in r:
+        lines += [
+            "",
+            f"While `import torch` maps and initialises libtorch_cpu.so it holds the GIL for "
+            f"{r['pause_plain'] * 1000:.0f} ms at a stretch, and the web server can neither send the page's elements nor "
+            "answer the browser's requests for their scripts. The Model Builder's first visit loads those libraries "
+            "first on a thread that does not hold the GIL (playground/preload.py) and waits for them after drawing the "
+            f"bar: the longest pause during the import that follows is {r['pause_preloaded'] * 1000:.0f} ms.",
+        ]
     return lines
 
 

@@ -5,6 +5,8 @@ fresh Python (this test process has torch loaded already)."""
 from __future__ import annotations
 
 import ast
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +52,40 @@ def test_the_model_builder_draws_its_bar_before_its_heavy_imports():
     assert first == ["streamlit", "views.model_builder_bar"]
     everything = top_level_imports(page)
     assert "torch" in everything and everything.index("torch") > everything.index("views.model_builder_bar")
+
+
+FIRST_RUN = """
+import json, sys
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from views import model_builder_bar
+
+seen = {}
+draw = model_builder_bar.draw
+
+def spy():
+    seen["seed_drawn"] = "global_seed" in st.session_state
+    seen["torch_loaded"] = "torch" in sys.modules
+    return draw()
+
+model_builder_bar.draw = spy
+at = AppTest.from_file(%r, default_timeout=120)
+at.switch_page(%r)
+at.run()
+seen["errors"] = [str(e.value) for e in at.exception]
+seen["seed"] = at.number_input(key="global_seed").value
+seen["play"] = "mb_play" in {b.key for b in at.button}
+seen["torch_named"] = any(c.value.startswith("torch ") for c in at.sidebar.caption)
+print(json.dumps(seen))
+"""
+
+
+def test_a_servers_first_run_draws_the_control_bar_before_the_sidebars_seed():
+    """The seed's widget scripts would be fetched before the bar's (bench/startup.py: first paint 0.1 to 0.3 s
+    later); drawn after the page on a server's first run, and still there once it has run."""
+    out = subprocess.run([sys.executable, "-c", FIRST_RUN % (str(ROOT / "app.py"), "views/model_builder.py")],
+                         cwd=ROOT, check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen == {"seed_drawn": False, "torch_loaded": False, "errors": [], "seed": 0, "play": True,
+                    "torch_named": True}
