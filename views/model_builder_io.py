@@ -20,7 +20,7 @@ from playground.errors import PlaygroundError, shown_name
 from playground.runs import export, url_state, weights_import
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
 from views.identity import current_identity, current_owner
-from views.widgets import show_error
+from views.widgets import record_press, show_error
 
 APPLY_CONFIG = "mb_apply_config"
 LOADED_MODEL = "mb_loaded_model"
@@ -33,6 +33,7 @@ _UPLOAD_RESULT = "mb_io_upload_result"  # what reading it said, shown while the 
 _PENDING = "mb_io_pending"  # a loaded file whose spec differs from the current setup: the user chooses
 _NOTE = "mb_io_note"  # a sentence to show once, after a rerun
 _URL_SEEN = "mb_io_url_seen"  # the query string last read or written, to tell a new link from our own
+_PRESSED = "mb_io_pressed"  # this tab's button pressed, until render acts on it (a press outlives a run cut short)
 
 
 def fingerprint(trained: TrainedModel) -> str:
@@ -81,6 +82,7 @@ def render(trained: TrainedModel | None, config: RunConfig, full: bool = True) -
     """Keeping in the run store, a linked run, the "already ran" note and (``full``: the tab is open) the downloads
     and the upload, for ``config``. Keeping and links happen whether or not the tab is open."""
     store = open_default_store()
+    _act_on_pending(config)  # a press is acted on whether the tab is open or not, before anything is drawn
     note = st.session_state.pop(_NOTE, None)
     if note:
         st.success(note, icon=":material/check_circle:")
@@ -91,6 +93,16 @@ def render(trained: TrainedModel | None, config: RunConfig, full: bool = True) -
     if full:
         _downloads(trained, config)
         _upload(config)
+    st.session_state.pop(_PRESSED, None)  # a press that found nothing to act on (the choice it was for is gone)
+
+
+def _take(control: str) -> bool:
+    """Whether ``control`` was pressed, taking the press. Called just before acting on it, with nothing drawn in
+    between: a run cut short before then leaves the press for the next run (``views.widgets.record_press``)."""
+    if st.session_state.get(_PRESSED) != control:
+        return False
+    st.session_state.pop(_PRESSED)
+    return True
 
 
 # ------------------------------------------------------------------------------------ the URL
@@ -235,15 +247,20 @@ def _already_ran(store: RunStore, trained: TrainedModel | None, config: RunConfi
     run_id = store.find(config.key(), owner=current_owner())
     if run_id is None:
         return
+    problem = None
+    if _take("open_kept"):
+        try:
+            open_run(store, run_id, f"Opened the kept run {run_id}: same setup, same seed, same result.")
+        except PlaygroundError as exc:
+            problem = exc
     st.info(
         f"This setup and seed already ran (run {run_id}): open the kept run instead of training again.",
         icon=":material/history:",
     )
-    if st.button("Open the kept run", key="mb_io_open_kept", icon=":material/history:"):
-        try:
-            open_run(store, run_id, f"Opened the kept run {run_id}: same setup, same seed, same result.")
-        except PlaygroundError as exc:
-            show_error(exc)
+    st.button("Open the kept run", key="mb_io_open_kept", icon=":material/history:", on_click=record_press,
+              args=(_PRESSED, "open_kept"))
+    if problem is not None:
+        show_error(problem)
 
 
 # ------------------------------------------------------------------------------------ downloads
@@ -379,7 +396,21 @@ def _pending_choice(config: RunConfig) -> None:
         icon=":material/info:",
     )
     columns = st.columns(2)
-    if columns[0].button("Rebuild from the file's spec", key="mb_io_rebuild", type="primary", icon=":material/build:"):
+    columns[0].button("Rebuild from the file's spec", key="mb_io_rebuild", type="primary", icon=":material/build:",
+                      on_click=record_press, args=(_PRESSED, "rebuild"))
+    if loaded is not None and weights_import.fits(loaded.state_dict, config.model):
+        columns[1].button("Load the weights into the current model", key="mb_io_load_into_current",
+                          on_click=record_press, args=(_PRESSED, "load_into_current"))
+
+
+def _act_on_pending(config: RunConfig) -> None:
+    """The choice pressed for a file whose setup differs: rebuild the setup from it, or load its weights into the
+    current model (offered only where they fit, and checked again here)."""
+    pending = st.session_state.get(_PENDING)
+    if not pending:
+        return
+    _, name, file_config, loaded = pending
+    if _take("rebuild"):
         st.session_state.pop(_PENDING, None)
         st.session_state[APPLY_CONFIG] = file_config
         if loaded is not None:
@@ -390,14 +421,13 @@ def _pending_choice(config: RunConfig) -> None:
         else:
             st.session_state[_UPLOAD_RESULT] = ("success", f"Rebuilt the setup from {name}.")
         st.rerun()
-    if loaded is not None and weights_import.fits(loaded.state_dict, config.model):
-        if columns[1].button("Load the weights into the current model", key="mb_io_load_into_current"):
-            st.session_state.pop(_PENDING, None)
-            trained = loaded.to_trained(config)
-            st.session_state[LOADED_MODEL] = trained
-            st.session_state[TRAINED] = trained
-            st.session_state[_UPLOAD_RESULT] = ("success", f"Loaded the weights of {name} into the current model.")
-            st.rerun()
+    if loaded is not None and weights_import.fits(loaded.state_dict, config.model) and _take("load_into_current"):
+        st.session_state.pop(_PENDING, None)
+        trained = loaded.to_trained(config)
+        st.session_state[LOADED_MODEL] = trained
+        st.session_state[TRAINED] = trained
+        st.session_state[_UPLOAD_RESULT] = ("success", f"Loaded the weights of {name} into the current model.")
+        st.rerun()
 
 
 def _differences(current: RunConfig, other: RunConfig) -> str:

@@ -15,8 +15,9 @@ from streamlit.testing.v1 import AppTest
 from playground.builder.model import TrainedModel
 from playground.runs import export
 from playground.runs.store import SqliteRunStore
-from tests.app.conftest import texts
+from tests.app.conftest import cut_short, texts
 from tests.sample_runs import SPEC, make_trained
+from views import model_builder_io
 
 HOST = """
 import streamlit as st
@@ -301,3 +302,40 @@ def test_a_gpu_trained_file_of_the_same_setup_loads_on_this_machine(store):
     at.file_uploader(key="mb_io_upload").upload("gpu.safetensors", export.to_safetensors_bytes(on_gpu)).run()
     assert "Loaded gpu.safetensors into the current model" in texts(at)
     assert at.session_state["mb_trained"].config == here.config  # the device stays this machine's
+
+
+# A click whose run is cut short by the next interaction (a tab clicked at once, say) before the tab's code is reached
+# still acts: the press is kept in the session (views.widgets.record_press) and taken just before acting on it.
+
+
+def test_open_the_kept_run_cut_short_by_the_next_click_still_opens_it(store, monkeypatch):
+    kept = make_trained(seed=1)
+    run_id = store.save(kept)
+    at = host(None)
+    fired = cut_short(monkeypatch, model_builder_io, "open_default_store")
+    at.button(key="mb_io_open_kept").click().run()
+    assert fired and not at.exception
+    assert same_weights(at.session_state["mb_trained"].state_dict, kept.state_dict)
+    assert f"Opened the kept run {run_id}" in texts(at)
+
+
+@pytest.mark.parametrize("button", ["mb_io_rebuild", "mb_io_load_into_current"])
+def test_the_choice_for_a_differing_file_cut_short_by_the_next_click_still_acts(store, monkeypatch, button):
+    other = make_trained(seed=5)  # the same architecture, another seed: both choices are offered
+    at = host(make_trained(seed=1))
+    at.file_uploader(key="mb_io_upload").upload("other.safetensors", export.to_safetensors_bytes(other)).run()
+    assert "carries a setup that differs" in texts(at)
+    fired = cut_short(monkeypatch, model_builder_io, "open_default_store")
+    at.button(key=button).click().run()
+    assert fired and not at.exception
+    assert same_weights(at.session_state["mb_loaded_model"].state_dict, other.state_dict)
+    if button == "mb_io_rebuild":
+        assert at.session_state["mb_apply_config"] == other.config
+    assert "carries a setup that differs" not in texts(at)
+
+
+def test_a_press_with_nothing_left_to_act_on_is_dropped(store):
+    at = host(make_trained(seed=1))
+    at.session_state["mb_io_pressed"] = "rebuild"  # no file waits for a choice
+    at.run()
+    assert not at.exception and "mb_io_pressed" not in at.session_state
