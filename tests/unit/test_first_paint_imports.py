@@ -69,6 +69,14 @@ def spy():
     return draw()
 
 model_builder_bar.draw = spy
+configure = st.set_page_config
+icons = []
+
+def page_config(**kwargs):
+    icons.append(str(kwargs.get("page_icon", "")))
+    return configure(**kwargs)
+
+st.set_page_config = page_config
 at = AppTest.from_file(%r, default_timeout=120)
 at.switch_page(%r)
 at.run()
@@ -76,16 +84,18 @@ seen["errors"] = [str(e.value) for e in at.exception]
 seen["seed"] = at.number_input(key="global_seed").value
 seen["play"] = "mb_play" in {b.key for b in at.button}
 seen["torch_named"] = any(c.value.startswith("torch ") for c in at.sidebar.caption)
+seen["icon"] = [i.rsplit("/", 1)[-1] for i in icons if i]
 print(json.dumps(seen))
 """
 
 
 def test_a_servers_first_run_draws_the_control_bar_before_the_sidebars_seed():
     """The seed's widget scripts would be fetched before the bar's (bench/startup.py: first paint 0.1 to 0.3 s
-    later); drawn after the page on a server's first run, and still there once it has run."""
+    later), and the page icon imports NumPy: both drawn after the page on a server's first run, and there once it
+    has run."""
     out = subprocess.run([sys.executable, "-c", FIRST_RUN % (str(ROOT / "app.py"), "views/model_builder.py")],
                          cwd=ROOT, check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen == {"seed_drawn": False, "torch_loaded": False, "errors": [], "seed": 0, "play": True,
-                    "torch_named": True}
+                    "torch_named": True, "icon": ["icon.png"]}
