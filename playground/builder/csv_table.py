@@ -14,9 +14,8 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import torch
-
-from playground.lazy import pandas as pd
 
 
 class CsvProblem(ValueError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -13,7 +14,6 @@ from playground.builder.config import RunConfig
 from playground.builder.datasets import PreparedData
 from playground.builder.model import TrainedModel
 from playground.builder.training import EVAL_BATCH
-from playground.lazy import pandas as pd
 
 
 @torch.no_grad()

@@ -8,11 +8,11 @@ import io
 import json
 from typing import Any
 
+import pandas as pd
 import safetensors.torch
 import torch
 
 from playground.builder.model import TrainedModel
-from playground.lazy import pandas as pd
 
 SPEC_FORMAT = "pytorch-playground-spec"
 SPEC_VERSION = 1
