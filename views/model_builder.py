@@ -23,6 +23,7 @@ import hashlib
 import json
 from typing import Any
 
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -37,7 +38,6 @@ from playground.builder.model import TrainedModel, build_model, layer_table, par
 from playground.device import choose_device, cuda_available, limit_server_threads
 from playground.errors import PlaygroundError, shown_name
 from playground.execution.pool import get_pool
-from playground.lazy import pandas as pd
 from playground.runs import export
 from views import model_builder_io
 from views import model_builder_live as live
