@@ -20,7 +20,7 @@ from playground.errors import PlaygroundError, shown_name
 from playground.runs import export, url_state, weights_import
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
 from views.identity import current_identity, current_owner
-from views.widgets import record_press, show_error
+from views.widgets import record_press, show_error, take_press
 
 APPLY_CONFIG = "mb_apply_config"
 LOADED_MODEL = "mb_loaded_model"
@@ -34,6 +34,7 @@ _PENDING = "mb_io_pending"  # a loaded file whose spec differs from the current 
 _NOTE = "mb_io_note"  # a sentence to show once, after a rerun
 _URL_SEEN = "mb_io_url_seen"  # the query string last read or written, to tell a new link from our own
 _PRESSED = "mb_io_pressed"  # this tab's button pressed, until render acts on it (a press outlives a run cut short)
+_CONTROLS = ("open_kept", "rebuild", "load_into_current")
 
 
 def fingerprint(trained: TrainedModel) -> str:
@@ -82,27 +83,22 @@ def render(trained: TrainedModel | None, config: RunConfig, full: bool = True) -
     """Keeping in the run store, a linked run, the "already ran" note and (``full``: the tab is open) the downloads
     and the upload, for ``config``. Keeping and links happen whether or not the tab is open."""
     store = open_default_store()
-    _act_on_pending(config)  # a press is acted on whether the tab is open or not, before anything is drawn
+    # This tab's press is taken and acted on first, before anything is drawn and whether the tab is open or not: a run
+    # cut short before here leaves it for the next run (views.widgets.record_press); one with nothing left to act on
+    # is dropped.
+    open_kept, rebuild, load_into_current = take_press(_PRESSED, _CONTROLS)
+    _act_on_pending(config, rebuild, load_into_current)
+    problem = _open_kept_run(store, trained, config) if open_kept else None
     note = st.session_state.pop(_NOTE, None)
     if note:
         st.success(note, icon=":material/check_circle:")
         st.toast(note, icon=":material/history:")  # seen wherever the page is scrolled to
     _open_linked_run(store)
     _keep(store, trained, config)
-    _already_ran(store, trained, config)
+    _already_ran(store, trained, config, problem)
     if full:
         _downloads(trained, config)
         _upload(config)
-    st.session_state.pop(_PRESSED, None)  # a press that found nothing to act on (the choice it was for is gone)
-
-
-def _take(control: str) -> bool:
-    """Whether ``control`` was pressed, taking the press. Called just before acting on it, with nothing drawn in
-    between: a run cut short before then leaves the press for the next run (``views.widgets.record_press``)."""
-    if st.session_state.get(_PRESSED) != control:
-        return False
-    st.session_state.pop(_PRESSED)
-    return True
 
 
 # ------------------------------------------------------------------------------------ the URL
@@ -241,18 +237,30 @@ def _already_kept(store: RunStore, trained: TrainedModel, mark: str) -> str | No
         return None
 
 
-def _already_ran(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> None:
+def _kept_run_for(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> str | None:
+    """The kept run of this very setup and seed, when the one shown is not it already."""
     if trained is not None and trained.config == config:
-        return
-    run_id = store.find(config.key(), owner=current_owner())
+        return None
+    return store.find(config.key(), owner=current_owner())
+
+
+def _open_kept_run(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> PlaygroundError | None:
+    """Open in the builder the kept run offered by "Open the kept run" (the page reruns), or say why it cannot."""
+    run_id = _kept_run_for(store, trained, config)
+    if run_id is None:
+        return None
+    try:
+        open_run(store, run_id, f"Opened the kept run {run_id}: same setup, same seed, same result.")
+    except PlaygroundError as exc:
+        return exc
+    return None
+
+
+def _already_ran(store: RunStore, trained: TrainedModel | None, config: RunConfig,
+                 problem: PlaygroundError | None) -> None:
+    run_id = _kept_run_for(store, trained, config)
     if run_id is None:
         return
-    problem = None
-    if _take("open_kept"):
-        try:
-            open_run(store, run_id, f"Opened the kept run {run_id}: same setup, same seed, same result.")
-        except PlaygroundError as exc:
-            problem = exc
     st.info(
         f"This setup and seed already ran (run {run_id}): open the kept run instead of training again.",
         icon=":material/history:",
@@ -403,14 +411,14 @@ def _pending_choice(config: RunConfig) -> None:
                           on_click=record_press, args=(_PRESSED, "load_into_current"))
 
 
-def _act_on_pending(config: RunConfig) -> None:
+def _act_on_pending(config: RunConfig, rebuild: bool, load_into_current: bool) -> None:
     """The choice pressed for a file whose setup differs: rebuild the setup from it, or load its weights into the
     current model (offered only where they fit, and checked again here)."""
     pending = st.session_state.get(_PENDING)
     if not pending:
         return
     _, name, file_config, loaded = pending
-    if _take("rebuild"):
+    if rebuild:
         st.session_state.pop(_PENDING, None)
         st.session_state[APPLY_CONFIG] = file_config
         if loaded is not None:
@@ -421,7 +429,7 @@ def _act_on_pending(config: RunConfig) -> None:
         else:
             st.session_state[_UPLOAD_RESULT] = ("success", f"Rebuilt the setup from {name}.")
         st.rerun()
-    if loaded is not None and weights_import.fits(loaded.state_dict, config.model) and _take("load_into_current"):
+    if loaded is not None and weights_import.fits(loaded.state_dict, config.model) and load_into_current:
         st.session_state.pop(_PENDING, None)
         trained = loaded.to_trained(config)
         st.session_state[LOADED_MODEL] = trained
