@@ -324,6 +324,62 @@ def write_app(folder: Path, source: str, name: str = "app.py") -> Path:
     return path
 
 
+# ---------------------------------------------------------------------------------------------- CPU
+
+def process_role(proc, server_pid: int, server_children: set[int]) -> str | None:
+    """What a process this benchmark started is: the server, its training workers, or Chromium by type."""
+    if proc.pid == server_pid:
+        return "server"
+    if proc.pid in server_children:
+        return "workers"
+    name = proc.name()
+    if "chrom" not in name:
+        return None
+    kind = re.search(r"--type=([a-z-]+)", " ".join(proc.cmdline()))
+    return "chromium " + (kind.group(1) if kind else "browser")
+
+
+def cpu_by_process(server_pid: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far (user + system) of each process this benchmark started, with its role: the server, its
+    training workers, and Chromium (each of its processes by type). Only this process's descendants count: other
+    programs on a shared machine (another browser, say) are not this page's cost."""
+    import psutil
+
+    out: dict[int, tuple[str, float]] = {}
+    try:
+        server_children = {c.pid for c in psutil.Process(server_pid).children(recursive=True)}
+    except (psutil.Error, ValueError):
+        server_children = set()
+    for proc in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            role = process_role(proc, server_pid, server_children)
+            if role is None:
+                continue
+            times = proc.cpu_times()
+            out[proc.pid] = (role, times.user + times.system)
+        except psutil.Error:
+            continue
+    return out
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of each role (``cpu_by_process``), summed over its processes."""
+    out: dict[str, float] = {}
+    for role, seconds in cpu_by_process(server_pid).values():
+        out[role] = out.get(role, 0.0) + seconds
+    return out
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds each role used between two ``cpu_by_process`` readings, and Chromium's in all ("chromium").
+    Counted per process, so a process gone by the second reading (a closed tab's renderer) takes nothing away."""
+    out: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        out[role] = out.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    out["chromium"] = sum(v for k, v in out.items() if k.startswith("chromium "))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- browser
 
 def chromium_available() -> bool:
@@ -390,11 +446,12 @@ WIRE_EVENTS = {"new_session": "run started", "page_config_changed": "page config
 
 
 def open_with_marks(browser, url: str, checks: dict[str, str], timeout_ms: float = 120_000,
-                    viewport: tuple[int, int] = (1440, 900)) -> dict[str, float]:
+                    viewport: tuple[int, int] = (1440, 900), on_marks=None) -> dict[str, float]:
     """Open ``url`` in a fresh context and return, for each check (name: a JS expression), the wall-clock time
     (time.time() seconds) it first held and was painted; and when the page's websocket opened ("connected")
     and first brought each of ``WIRE_EVENTS`` (a script run starting, app.py's ``set_page_config``, the first
-    element, the first run finishing), which say where the time went: the server or the browser."""
+    element, the first run finishing), which say where the time went: the server or the browser. ``on_marks``, if
+    given, is called once every mark is in and before the tab is closed (its renderer process still there)."""
     import json
 
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
@@ -426,6 +483,8 @@ def open_with_marks(browser, url: str, checks: dict[str, str], timeout_ms: float
         tab.wait_for_function(f"() => window.__marks && Object.keys(window.__marks).length >= {len(checks)}",
                               timeout=timeout_ms)
         marks = {name: ms / 1000.0 for name, ms in tab.evaluate("() => window.__marks").items()}
+        if on_marks is not None:
+            on_marks()
         return {**{f"wire: {k}": v for k, v in wire.items()}, **marks}
     finally:
         context.close()

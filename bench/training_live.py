@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
 
 from bench.common import (
@@ -44,6 +43,7 @@ from bench.common import (
     Section,
     chromium,
     chromium_available,
+    cpu_seconds,
     median,
     scratch_dir,
     section_stamp,
@@ -88,42 +88,6 @@ def steps_of(config) -> int:
 
     n_train = split_sizes(config.data.n_samples, config.data.train_fraction, config.data.val_fraction)[0]
     return math.ceil(n_train / min(config.train.batch_size, n_train)) * config.train.epochs
-
-
-def process_role(proc, server_pid: int, server_children: set[int]) -> str | None:
-    """What a process this benchmark started is: the server, its training workers, or Chromium by type."""
-    if proc.pid == server_pid:
-        return "server"
-    if proc.pid in server_children:
-        return "workers"
-    name = proc.name()
-    if "chrom" not in name:
-        return None
-    kind = re.search(r"--type=([a-z-]+)", " ".join(proc.cmdline()))
-    return "chromium " + (kind.group(1) if kind else "browser")
-
-
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far of each process this benchmark started, by role: the server, its training workers,
-    and Chromium (each of its processes by type). Only this process's descendants count: other programs on a
-    shared machine (another browser, say) are not this page's cost."""
-    import psutil
-
-    out: dict[str, float] = {}
-    try:
-        server_children = {c.pid for c in psutil.Process(server_pid).children(recursive=True)}
-    except psutil.Error:
-        server_children = set()
-    for proc in psutil.Process(os.getpid()).children(recursive=True):
-        try:
-            role = process_role(proc, server_pid, server_children)
-            if role is None:
-                continue
-            times = proc.cpu_times()
-            out[role] = out.get(role, 0.0) + times.user + times.system
-        except psutil.Error:
-            continue
-    return out
 
 
 def rates(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:

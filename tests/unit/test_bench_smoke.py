@@ -107,3 +107,13 @@ def test_one_interaction_reruns_the_tensor_lab():
     first.act(at, 4)
     at.run()
     assert not at.exception
+
+
+def test_cpu_used_counts_each_process_once_and_a_closed_tab_takes_nothing_away():
+    from bench.common import cpu_by_process, cpu_used
+
+    before = {10: ("chromium browser", 1.0), 11: ("chromium renderer", 5.0)}  # 11: a tab closed since
+    after = {10: ("chromium browser", 1.5), 12: ("chromium renderer", 0.75), 20: ("server", 2.0)}
+    used = cpu_used(before, after)
+    assert used == {"chromium browser": 0.5, "chromium renderer": 0.75, "server": 2.0, "chromium": 1.25}
+    assert all(seconds >= 0 for _, seconds in cpu_by_process(-1).values())  # this process's children, no server
