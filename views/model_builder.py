@@ -272,7 +272,6 @@ def draw_area(area: str, where, task: str, columns: int = 1) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 limit_server_threads()
-get_pool().prewarm(1)
 apply_pending()
 for note in restore_settings(defaults()):
     STATE["mb_notice"] = note
@@ -670,3 +669,7 @@ if config is not None:
     model_builder_io.sync_url(config)  # last, once a linked ?run=<id> has been opened: the URL is the setup shown
 if controls.opening is not None:
     controls.opening.empty()  # the run the Runs page opened is drawn: the epoch line names it from here on
+# A training worker started and warmed (Python, torch, a first step) so that Play does not wait for one; last, once
+# the page is sent: started first, its 1.5 s of CPU competed with a server's first visitor's page for the cores
+# (bench/startup.py: fully rendered 3.94 s with it first, 3.78 s with it last, 3.60 s without it, one run).
+get_pool().prewarm(1)

@@ -221,3 +221,33 @@ def test_the_first_load_has_no_code_block_and_the_dataloader_batch_and_code_open
     at.run()
     assert any("DataLoader(" in c.value and "batch_size" in c.value for c in at.code)
     assert not at.exception
+
+
+def test_a_worker_is_warmed_once_the_page_is_drawn_not_before(monkeypatch):
+    """The page warms a training worker (so Play does not wait for Python and torch to start) as its last step:
+    started first, its CPU competed with a server's first visitor's page (bench/startup.py)."""
+    import playground.execution.pool as pool
+    from views import model_builder_io
+
+    order: list[str] = []
+    real_pool, real_sync = pool.get_pool(), model_builder_io.sync_url
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(real_pool, name)
+
+        def prewarm(self, count=1):
+            order.append(f"prewarm {count}")
+            real_pool.prewarm(count)
+
+    def sync_url(config):
+        order.append("url")
+        real_sync(config)
+
+    monkeypatch.setattr(pool, "get_pool", Recording)
+    monkeypatch.setattr(model_builder_io, "sync_url", sync_url)
+    at = open_page(PAGE)
+    assert not at.exception
+    assert at.get("image"), "the pictures are drawn"
+    assert order == ["url", "prewarm 1"], order  # once, after the last thing the page draws
+    assert len(real_pool.workers) >= 1
