@@ -522,7 +522,8 @@ def pictures_fragment() -> None:
     with network_slot:
         st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
         st.caption(f"{parameter_count(now.config.model):,} parameters. Each neuron shows what it computes over the "
-                   "plane; links are blue for positive, orange for negative weights, thicker for larger ones.")
+                   "plane (an output: its class's probability); links blue for positive, orange for negative "
+                   "weights, thicker for larger.")
     with output_slot:
         toggles = st.columns(2)
         show_test = toggles[0].toggle("Show test points", key="mb_show_test")

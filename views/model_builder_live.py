@@ -21,6 +21,7 @@ from playground.builder.decision_boundary import (
     heatmap,
     layer_weights,
     neuron_thumbnails,
+    output_thumbnails,
 )
 from playground.builder.memo import IdentityMemo
 from playground.builder.model import TrainedModel, build_model
@@ -106,6 +107,7 @@ def model_view(model: torch.nn.Module, cfg: RunConfig, prepared: PreparedData) -
     if cfg.data.dataset != CSV_DATASET:
         out["heatmap"] = heatmap(model, cfg.data.features, prepared.standardization, prepared.task)
         out["thumbnails"] = neuron_thumbnails(model, cfg.data.features, prepared.standardization)
+        out["outputs"] = output_thumbnails(model, cfg.data.features, prepared.standardization, prepared.task)
     return out
 
 
@@ -218,12 +220,15 @@ def network_picture(item: Shown, view: dict | None) -> str:
     cfg = item.config
     spec = cfg.model
     names = item.data.feature_names if item.data is not None else tuple(cfg.data.features)
-    output = None
-    if view is not None and view.get("heatmap") is not None and spec.out_features in (1, 2):
+    output, outputs = None, None
+    if view is not None and view.get("outputs") is not None:  # a classifier: each class's probability
+        outputs = [pictures.class_probability_rgb(p, k) for k, p in enumerate(view["outputs"])]
+    elif view is not None and view.get("heatmap") is not None and spec.out_features in (1, 2):
         output = pictures.heat_rgb(view["heatmap"])
     return cached("network", (view, cfg, item.data), lambda: pictures.network_svg(
         spec.widths, view.get("weights") if view else None, view.get("thumbnails") if view else None, labels=names,
-        activations=spec.activations, input_pictures=input_pictures(cfg), output_picture=output))
+        activations=spec.activations, input_pictures=input_pictures(cfg), output_picture=output,
+        output_pictures=outputs))
 
 
 def output_picture(item: Shown, view: dict | None, show_test: bool, discretize: bool) -> str | None:

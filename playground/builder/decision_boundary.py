@@ -122,6 +122,29 @@ def neuron_thumbnails(
     return layers
 
 
+@torch.no_grad()
+def output_thumbnails(
+    model: nn.Module,
+    features: tuple[str, ...],
+    standardization: dict[str, list[float]] | None,
+    task: str,
+    side: int = THUMB_SIDE,
+    per_layer: int = MAX_THUMBS_PER_LAYER,
+) -> np.ndarray | None:
+    """For a classifier, uint8 images [classes, side, side] of each output neuron's class probability over the
+    plane (``softmax`` of the logits, 0 to 255 for 0 to 1: one scale for all, so they compare); at most
+    ``per_layer`` classes. None for a regression model (its one output is the surface itself)."""
+    if task == "regression":
+        return None
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x = standardize(expand_features(grid_points(side), features), standardization).to(device)
+    probs = torch.softmax(model(x).float().cpu(), dim=1)[:, :per_layer]
+    model.train(was_training)
+    return _to_uint8(probs, 0.0, 1.0).T.reshape(-1, side, side)
+
+
 def layer_weights(model: nn.Module, per_layer: int = MAX_THUMBS_PER_LAYER) -> list[np.ndarray]:
     """The Linear weights, cut to the first ``per_layer`` neurons each side (what the diagram draws), float32."""
     out = []

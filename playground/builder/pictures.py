@@ -81,6 +81,14 @@ def heat_rgb(heat: Heatmap, discretize: bool = False, n_classes: int = 2,
     return _lighter(diverging(t))
 
 
+def class_probability_rgb(values: np.ndarray, k: int) -> np.ndarray:
+    """An output neuron's picture: class ``k``'s probability over the plane (uint8, 0 to 255 for 0 to 1, row 0 at
+    the bottom) as white to the class's colour, the colour of its points and of the boundary; row 0 at the top."""
+    t = np.asarray(values)[::-1].astype(np.float32)[..., None] / 255.0
+    colour = _rgb(CLASS_COLOURS[k % len(CLASS_COLOURS)])
+    return (255 - (255 - colour) * t).round().astype(np.uint8)
+
+
 def _lighter(rgb: np.ndarray, strength: float = 0.6) -> np.ndarray:
     """The background a little paler than the points drawn on it, so they stand out, as in the TF playground."""
     return (255 - (255 - rgb.astype(np.float32)) * strength).round().astype(np.uint8)
@@ -209,10 +217,12 @@ def network_svg(
     width: int = 420,
     input_pictures: Sequence[np.ndarray] | None = None,
     output_picture: np.ndarray | None = None,
+    output_pictures: Sequence[np.ndarray] | None = None,
 ) -> str:
     """The network: a column of nodes a layer (at most ``max_neurons`` drawn, the rest counted), each hidden
     node showing what that neuron computes over the plane (``thumbnails[layer][neuron]``, uint8), links blue for
-    positive and orange for negative weights, thicker for larger |weight| (``weights[k]`` is [out, in])."""
+    positive and orange for negative weights, thicker for larger |weight| (``weights[k]`` is [out, in]). The output
+    nodes show ``output_pictures[neuron]`` (RGB), or a single output node ``output_picture``."""
     shown = [min(w, max_neurons) for w in widths]
     columns = len(widths)
     label_room = 64 if labels else 12
@@ -262,6 +272,8 @@ def network_svg(
                 picture = input_pictures[i]
             elif 0 < k < columns - 1 and thumbnails and k - 1 < len(thumbnails) and i < len(thumbnails[k - 1]):
                 picture = thumbnails[k - 1][i]
+            elif k == columns - 1 and output_pictures is not None and i < len(output_pictures):
+                picture = output_pictures[i]
             elif k == columns - 1 and output_picture is not None and shown[k] == 1:
                 picture = output_picture
             if picture is not None:

@@ -89,7 +89,12 @@ class _JobRunner:
             self.send_view()
 
     def send_view(self) -> None:
-        from playground.builder.decision_boundary import heatmap, layer_weights, neuron_thumbnails
+        from playground.builder.decision_boundary import (
+            heatmap,
+            layer_weights,
+            neuron_thumbnails,
+            output_thumbnails,
+        )
 
         trainer, p = self.trainer, self.payload
         started = time.monotonic()
@@ -97,6 +102,8 @@ class _JobRunner:
         if p.get("plane_features"):
             view["heatmap"] = heatmap(trainer.model, p["plane_features"], p.get("standardization"), trainer.task)
             view["thumbnails"] = neuron_thumbnails(trainer.model, p["plane_features"], p.get("standardization"))
+            view["outputs"] = output_thumbnails(trainer.model, p["plane_features"], p.get("standardization"),
+                                                trainer.task)
         self.send("view", view)
         cost = time.monotonic() - started
         self.next_view = time.monotonic() + max(VIEW_EVERY_S, 20 * cost)

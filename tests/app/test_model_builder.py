@@ -251,3 +251,33 @@ def test_a_worker_is_warmed_once_the_page_is_drawn_not_before(monkeypatch):
     assert at.get("image"), "the pictures are drawn"
     assert order == ["url", "prewarm 1"], order  # once, after the last thing the page draws
     assert len(real_pool.workers) >= 1
+
+
+def test_every_neuron_of_the_network_shows_a_picture_the_output_ones_too():
+    """The default classifier's network: a picture in each input, hidden and output node (the output nodes used to
+    be empty boxes for a model with two outputs), the output ones in their classes' colours."""
+    import base64
+    import io
+    import xml.etree.ElementTree as ElementTree
+
+    import numpy as np
+    from PIL import Image
+
+    from playground.builder.pictures import CLASS_COLOURS
+
+    at = open_page(PAGE)
+    svgs = [base64.b64decode(img.url.split(",", 1)[1]).decode() for element in at.get("image")
+            for img in element.proto.imgs if img.url.startswith("data:image/svg+xml;base64,")]
+    network = [s for s in svgs if ">output<" in s and ">layer 1<" in s]
+    assert len(network) == 1
+    spec = at.session_state["mb_config"].model
+    images = ElementTree.fromstring(network[0]).findall(".//{http://www.w3.org/2000/svg}image")
+    assert spec.widths[-1] == 2 and len(images) == sum(spec.widths)  # inputs, hidden and the 2 outputs
+    assert "its class's probability" in texts(at)
+    for k, image in enumerate(images[-2:]):  # the output column is drawn last: each is white to its class's colour
+        href = image.get("href")
+        pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(href.split(",", 1)[1]))).convert("RGB"), float)
+        colour = np.array([int(CLASS_COLOURS[k][i : i + 2], 16) for i in (1, 3, 5)], float)
+        share = (255 - pixels) / (255 - colour)  # how far from white towards the colour, each channel
+        assert np.abs(share - share.mean(axis=2, keepdims=True)).max() < 0.05
+        assert 0.05 < share.mean() < 0.95  # an untrained model: neither class sure anywhere

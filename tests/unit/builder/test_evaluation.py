@@ -11,7 +11,13 @@ import torch
 
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.datasets import PreparedData, prepare_data
-from playground.builder.decision_boundary import heatmap, layer_weights, neuron_thumbnails
+from playground.builder.decision_boundary import (
+    grid_points,
+    heatmap,
+    layer_weights,
+    neuron_thumbnails,
+    output_thumbnails,
+)
 from playground.builder.evaluation import (
     accuracy,
     compute_test_metrics,
@@ -128,3 +134,24 @@ def test_binary_and_regression_heatmaps():
     heat = heatmap(reg, ("x1", "x2"), None, "regression", side=10)
     assert heat.kind == "value" and heat.values.dtype == np.float32
     assert neuron_thumbnails(reg, ("x1", "x2"), None) == []
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_each_output_neuron_pictures_its_class_probability_over_the_plane(classes):
+    torch.manual_seed(1)
+    model = build_model(ModelSpec(in_features=3, hidden=(5,), activations=("tanh",), out_features=classes))
+    features, standardization = ("x1", "x2", "x1*x2"), {"mean": [0.5, -0.2, 0.1], "std": [2.0, 1.5, 3.0]}
+    model.train()
+    pictures = output_thumbnails(model, features, standardization, "classification", side=6)
+    assert pictures.dtype == np.uint8 and pictures.shape == (classes, 6, 6) and model.training
+    # the oracle: softmax of the model's logits at the same points, by hand
+    points = grid_points(6)
+    x = torch.stack([points[:, 0], points[:, 1], points[:, 0] * points[:, 1]], dim=1)
+    x = (x - torch.tensor(standardization["mean"])) / torch.tensor(standardization["std"])
+    model.eval()
+    with torch.no_grad():
+        expected = torch.softmax(model(x), dim=1).T.reshape(classes, 6, 6).numpy()
+    assert np.abs(pictures / 255.0 - expected).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(pictures.astype(int).sum(axis=0) - 255).max() <= classes  # the probabilities add up to 1
+    reg = build_model(ModelSpec(in_features=2, hidden=(), activations=(), out_features=1, task="regression"))
+    assert output_thumbnails(reg, ("x1", "x2"), None, "regression") is None

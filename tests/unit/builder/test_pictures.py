@@ -134,3 +134,18 @@ def test_the_input_pictures_are_ramps_of_their_feature_made_once_a_server_and_bo
     for choice in choices:
         assert len(live.input_pictures(RunConfig(data=DataConfig(features=choice)))) == len(choice)
     assert len(live._INPUT_PICTURES) <= live._INPUT_PICTURES_KEPT
+
+
+def test_output_neurons_show_their_class_probability_in_the_class_colour():
+    probability = np.array([[0, 255], [128, 255]], dtype=np.uint8)  # row 0 is the plane's bottom
+    rgb = pictures.class_probability_rgb(probability, 1)
+    colour = [int(pictures.CLASS_COLOURS[1][i : i + 2], 16) for i in (1, 3, 5)]
+    assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
+    assert rgb[1, 0].tolist() == [255, 255, 255]  # probability 0: white (the bottom row is drawn last)
+    assert rgb[0, 1].tolist() == colour and rgb[1, 1].tolist() == colour  # probability 1: the class's colour
+    assert all(colour[c] < rgb[0, 0, c] < 255 or colour[c] == 255 for c in range(3))  # 0.5: between
+    outputs = [pictures.class_probability_rgb(probability, k) for k in range(3)]
+    svg = pictures.network_svg((2, 4, 3), thumbnails=[np.zeros((4, 4, 4), dtype=np.uint8)], output_pictures=outputs)
+    assert len(parse(svg).findall(f".//{SVG}image")) == 4 + 3  # every hidden and every output node
+    without = pictures.network_svg((2, 4, 3), thumbnails=[np.zeros((4, 4, 4), dtype=np.uint8)])
+    assert len(parse(without).findall(f".//{SVG}image")) == 4

@@ -80,6 +80,8 @@ def test_a_run_reports_progress_and_its_weights(pool):
     assert view.status == "finished" and [row["epoch"] for row in view.history] == [1, 2, 3, 4, 5, 6]
     assert set(view.final_state) == {"layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"}
     assert view.view["heatmap"].values.dtype.name == "uint8" and len(view.view["thumbnails"]) == 1
+    outputs = view.view["outputs"]  # each output neuron's class probability over the plane
+    assert outputs.dtype.name == "uint8" and outputs.shape[0] == setup()[0].model.out_features == 2
     assert view.stats["steps"] == 6 * 12 and view.info["pid"] != os.getpid()
 
 
