@@ -459,9 +459,12 @@ with bar:
         now = live.shown(STATE.get("mb_config"), data)
         if now.snap is not None and collect_finished(now.snap):
             now = live.shown(STATE.get("mb_config"), data)  # the run it collected, named by its kept id
-        st.markdown(live.status_line(now) + (" · " + live.metrics_line(now.history) if now.history else ""))
-        if now.target:
-            st.progress(min(1.0, now.epoch / max(now.target, 1)))
+        with st.container(key="mb_epoch_line"):  # one height whatever it says: the buttons beside it stay put
+            st.markdown(live.status_line(now))
+            if now.history:
+                st.caption(live.metrics_line(now.history))
+            if now.target:
+                st.progress(min(1.0, now.epoch / max(now.target, 1)))
         if now.kind == "job" and live.phase(now) != live.phase(item):
             st.rerun()  # the run started, paused or ended: redraw the whole page (buttons, results)
 

@@ -54,13 +54,21 @@ def test_play_boundary_and_curve_are_on_the_first_screen_before_and_while_traini
         assert box["y"] >= header["y"] + header["height"] - 1, (selector, box, header)
     caption = screen.locator(".st-key-mb_subtitle").first
     assert "tabs below" in caption.inner_text() and caption.bounding_box()["height"] < 30  # one line
+    play = screen.locator(".st-key-mb_play button").first.bounding_box()
     screen.locator(".st-key-mb_play button").first.click()
     wait_epoch(screen, 2)
     assert epoch_and_status(screen)[1] == "training"
     for selector in (".st-key-mb_pause button", ".st-key-mb_boundary img", ".st-key-mb_curves img"):
         assert inside(screen, selector, size), selector
+    # The epoch line grew by its losses, yet the buttons beside it stay where they were clicked.
+    assert "validation loss" in screen.locator(".st-key-mb_epoch_line").first.inner_text()
+    pause = screen.locator(".st-key-mb_pause button").first.bounding_box()
+    assert abs(pause["y"] - play["y"]) <= 1 and abs(pause["x"] - play["x"]) <= 1, (play, pause)
     screen.locator(".st-key-mb_stop button").first.click()
     wait_idle(screen)
+    screen.locator(".st-key-mb_epoch_line").get_by_text("stopped").first.wait_for()
+    again = screen.locator(".st-key-mb_play button").first.bounding_box()
+    assert abs(again["y"] - play["y"]) <= 1, (play, again)
 
 
 def test_the_control_bar_is_on_the_first_screen_at_1280x720(browser, app_url):
