@@ -16,8 +16,9 @@ import streamlit as st
 from playground import preload
 from playground.limits import MAX_SEED
 
+SIDEBAR_PX = 232  # narrower than Streamlit's 300 px: its pages, the seed and the versions fit; the pages get the room
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # bundled: no icon is fetched from a font server
-st.set_page_config(page_title="PyTorch Playground", layout="wide")  # the icon below (a file: it imports NumPy)
+st.set_page_config(page_title="PyTorch Playground", layout="wide", initial_sidebar_state=SIDEBAR_PX)  # icon: below
 
 PAGES = [
     st.Page("views/tensor_lab.py", title="Tensor Lab", icon=":material/grid_on:", default=True),

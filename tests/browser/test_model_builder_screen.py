@@ -32,6 +32,38 @@ def set_speed(tab, label: str) -> None:
     idle(tab)
 
 
+# Text on the playground that is cut: a label clipped by its box (an ellipsis, hidden overflow), or a word broken
+# over two lines ("Netwo / rk"). The teaching tabs, code and pictures are left out.
+CUT_TEXT_JS = r"""() => {
+  const roots = [...document.querySelectorAll('.st-key-mb_bar, .st-key-mb_hyper, .st-key-mb_main')];
+  const clipped = [], broken = [];
+  for (const root of roots) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!el || !el.offsetParent || !node.textContent.trim()) continue;
+      if (el.closest('[data-testid="stTabs"], [role="tabpanel"], svg, code, pre')) continue;
+      // clipped: the text's box, or a box around it that hides overflow, is narrower than the text
+      for (let box = el; box && box !== root; box = box.parentElement) {
+        const style = getComputedStyle(box);
+        if ((style.overflowX === 'hidden' || style.textOverflow === 'ellipsis') && box.scrollWidth > box.clientWidth + 1) {
+          clipped.push(node.textContent.trim().slice(0, 40)); break;
+        }
+      }
+      // broken: a word split over two lines
+      const re = /\S+/g; let m;
+      while ((m = re.exec(node.textContent))) {
+        const range = document.createRange();
+        range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (tops.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return {clipped: [...new Set(clipped)], broken: [...new Set(broken)]};
+}"""
+
+
 @pytest.fixture
 def screen(browser, app_url):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -103,3 +135,24 @@ def test_the_speed_control_paces_the_epochs_and_the_replay_shows_an_earlier_epoc
     wait_idle(screen)
     screen.get_by_text("(replay)").first.wait_for()
     assert screen.locator(".st-key-mb_boundary img").first.get_attribute("src") != live_picture
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])
+def test_no_label_is_cut_or_broken_before_and_after_a_run(browser, app_url, size):
+    """At a 1280 px laptop's size too, every label of the bar and the playground is whole: the buttons' names, the
+    feature names, the toggles, the headings (they were clipped to "P...", "x...", "Show test ..." and broken into
+    "Netwo rk" before the sidebar and the margins gave the columns room)."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    try:
+        open_page(tab, app_url, "model_builder?epochs=3&seed=13")
+        assert tab.evaluate(CUT_TEXT_JS) == {"clipped": [], "broken": []}
+        tab.locator(".st-key-mb_play button").first.click()
+        tab.locator(".st-key-mb_epoch_line").get_by_text("finished").first.wait_for()
+        wait_idle(tab)
+        assert "validation loss" in tab.locator(".st-key-mb_epoch_line").first.inner_text()
+        assert tab.locator(".st-key-mb_replay").count() == 1  # the replay slider is in the bar now
+        assert tab.evaluate(CUT_TEXT_JS) == {"clipped": [], "broken": []}
+    finally:
+        context.close()
