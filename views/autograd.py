@@ -262,9 +262,9 @@ def show_gradcheck(spec: ExpressionSpec) -> None:
 
 def show_lessons(spec: ExpressionSpec) -> None:
     st.markdown("**Lessons**: press one to run it on the variables and expression above")
-    cols = st.columns(len(LESSONS))
-    for col, (key, title) in zip(cols, LESSONS.items(), strict=True):
-        col.button(title, key=f"agbtn_lesson_{key}", on_click=choose_lesson, args=(key,), width="stretch")
+    row = st.container(horizontal=True)  # each button as wide as its name, wrapping to a second row if need be
+    for key, title in LESSONS.items():
+        row.button(title, key=f"agbtn_lesson_{key}", on_click=choose_lesson, args=(key,), width="content")
     key = st.session_state.get("ag_lesson", "")
     if not key:
         return

@@ -28,8 +28,8 @@ TASK_COLUMNS = {
     "classification": ("name", "date", "epochs", "best val loss", "test accuracy", "status", "pinned"),
     "regression": ("name", "date", "epochs", "best val loss", "test MSE", "test MAE", "status", "pinned"),
 }
-# Column widths in pixels: every column of either task fits the ~980 px a 1440 px window leaves beside the sidebar.
-COLUMN_WIDTHS = {"classification": {"name": 400}, "regression": {"name": 330}}
+# Column widths in pixels: every column of either task fits the 886 px a 1280 px window leaves beside the sidebar.
+COLUMN_WIDTHS = {"classification": {"name": 340}, "regression": {"name": 270}}
 COMMON_WIDTHS = {"date": 100, "epochs": 65, "best val loss": 105, "test accuracy": 110, "test MSE": 95,
                  "test MAE": 95, "status": 85, "pinned": 65}
 TASK_LABELS = {"classification": "Classifiers", "regression": "Regression"}

@@ -1,4 +1,4 @@
-"""The Runs page in a real browser: the table fits a 1440 px window with every column of its task,
+"""The Runs page in a real browser: the table fits a 1440 px and a 1280 px window with every column of its task,
 button labels are whole, "Open in Model Builder" answers where it was clicked; and in shared mode an
 anonymous visitor keeps their runs across reloads (the cookie) while another browser sees none."""
 
@@ -60,8 +60,9 @@ def table_overflow(tab) -> dict:
     }""")
 
 
-def test_the_table_fits_1440_px_for_each_task_and_labels_are_whole(browser, personal_url):
-    context, tab = new_tab(browser)
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_the_table_fits_1440_and_1280_px_for_each_task_and_labels_are_whole(browser, personal_url, size):
+    context, tab = new_tab(browser, *size)
     try:
         open_page(tab, personal_url, "runs")
         tab.get_by_text("Kept runs").wait_for()
@@ -73,6 +74,8 @@ def test_the_table_fits_1440_px_for_each_task_and_labels_are_whole(browser, pers
         size = table_overflow(tab)
         assert size["scroll"] <= size["client"], size
         assert tab.locator('[data-testid="stDataFrame"]').first.inner_text().count("None") == 0
+        toggle = tab.locator(".st-key-runs_sort_descending p").last  # never "Descen..."
+        assert toggle.evaluate("p => p.scrollWidth <= p.clientWidth"), "the Descending toggle's label is cut"
         for key in ("runs_open", "runs_delete", "runs_download_safetensors", "runs_download_history_json"):
             label = tab.locator(f".st-key-{key} button p").last
             width = label.evaluate("p => ({scroll: p.scrollWidth, client: p.clientWidth})")
