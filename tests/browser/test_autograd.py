@@ -98,3 +98,24 @@ def test_the_optimizer_view_draws_its_paths_and_its_time_is_recorded(page, app_u
     record("autograd (browser)", "click to optimizer paths drawn (s): the view / the Rosenbrock preset",
            f"{view_s:.2f} / {rosenbrock_s:.2f}")
     assert page.locator('[data-testid="stException"]').count() == 0  # the times are figures, not assertions
+
+
+def test_the_lesson_buttons_show_their_whole_names_at_1280_px(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    try:
+        open_page(tab, app_url, "autograd")
+        tab.locator(".st-key-agbtn_lesson_non_scalar button").wait_for()
+        labels = tab.locator('[class*="st-key-agbtn_lesson_"] button p')
+        assert labels.count() >= 5
+        cut = labels.evaluate_all("""ps => ps.filter(p => {  // the label or a box around it, up to its button, clips it
+            for (let e = p; e; e = e.parentElement) {
+                if (e.scrollWidth > e.clientWidth + 1) return true;
+                if (e.tagName === 'BUTTON') break;
+            }
+            return false;
+        }).map(p => p.textContent)""")
+        assert cut == [], cut  # "backward() twice add..." before the buttons took the width of their names
+    finally:
+        context.close()
