@@ -20,6 +20,10 @@ from views.model_builder_io import mark_kept
 from views.widgets import show_error
 
 BUILDER = "views/model_builder.py"
+# Presses kept in the session until the page acts on them (``_keep_press``): the run each was pressed for.
+OPEN_PRESSED = "runs_open_pressed"
+CONFIRM_DELETE = "runs_confirm_delete"  # Delete was pressed: the confirmation is asked for this run
+DELETE_CONFIRMED = "runs_delete_confirmed"
 
 st.title("Runs")
 store = open_default_store()
@@ -303,31 +307,44 @@ if mine:
         help="A pinned run is never removed to make room.",
     )
 
+def _keep_press(key: str, chosen: str) -> None:
+    """``on_click`` of Open, Delete and the confirmation: the press and its run are kept in the session until this
+    page acts on them, so a click whose run is cut short by the next interaction is not lost."""
+    st.session_state[key] = chosen
+
+
+def open_in_builder(chosen: str, said) -> None:
+    """The kept run handed to the Model Builder, which is then opened; or a sentence where the run cannot be read."""
+    try:
+        trained = store.get(chosen)
+    except PlaygroundError as exc:
+        said.empty()
+        show_error(exc)
+        return
+    st.session_state["mb_apply_config"] = trained.config
+    st.session_state["mb_loaded_model"] = trained
+    st.session_state["mb_loaded_source"] = "opened"
+    st.session_state["mb_trained"] = trained
+    st.session_state["mb_url_run_handled"] = chosen
+    st.session_state["mb_opening"] = chosen  # said again at the Model Builder's top while it draws the run
+    mark_kept(trained, chosen)
+    st.switch_page(BUILDER, query_params={"run": chosen})
+
+
 actions = st.columns([2.2, 1, 1])
-open_clicked = actions[0].button("Open in Model Builder", key="runs_open", icon=":material/open_in_new:",
-                                 type="primary", wrap=True, width="stretch")
+actions[0].button("Open in Model Builder", key="runs_open", icon=":material/open_in_new:", type="primary", wrap=True,
+                  width="stretch", on_click=_keep_press, args=(OPEN_PRESSED, run_id))
 opening = actions[0].empty()
-delete_clicked = False
 if mine:
-    delete_clicked = actions[2].button("Delete", key="runs_delete", icon=":material/delete:", wrap=True,
-                                       disabled=not store.writable, width="stretch")
-if open_clicked:
+    actions[2].button("Delete", key="runs_delete", icon=":material/delete:", wrap=True, disabled=not store.writable,
+                      width="stretch", on_click=_keep_press, args=(CONFIRM_DELETE, run_id))
+if st.session_state.get(OPEN_PRESSED) is not None:
     # Feedback where the click was: the Model Builder takes a moment to draw (measured in bench/interaction.py).
     opening.caption(f":material/hourglass_top: Opening {run_id} in the Model Builder…")
-    try:
-        trained = store.get(run_id)
-    except PlaygroundError as exc:
+    if st.session_state.pop(OPEN_PRESSED) == run_id:  # taken here: nothing is drawn from here to the switch
+        open_in_builder(run_id, opening)
+    else:  # pressed for a run no longer the one chosen here: nothing to open
         opening.empty()
-        show_error(exc)
-    else:
-        st.session_state["mb_apply_config"] = trained.config
-        st.session_state["mb_loaded_model"] = trained
-        st.session_state["mb_loaded_source"] = "opened"
-        st.session_state["mb_trained"] = trained
-        st.session_state["mb_url_run_handled"] = run_id
-        st.session_state["mb_opening"] = run_id  # said again at the Model Builder's top while it draws the run
-        mark_kept(trained, run_id)
-        st.switch_page(BUILDER, query_params={"run": run_id})
 
 
 def _download(kind: str, chosen: str):
@@ -366,27 +383,31 @@ for column, (label, kind, file_name, mime, key, icon) in zip(downloads, (
     column.download_button(label, _download(kind, run_id), file_name=file_name, mime=mime, key=key, icon=icon,
                            on_click="ignore", wrap=True, width="stretch")
 
-if delete_clicked:
-    st.session_state["runs_confirm_delete"] = run_id
+def _cancel_delete() -> None:
+    st.session_state.pop(CONFIRM_DELETE, None)
 
-pending = st.session_state.get("runs_confirm_delete")
+
+pending = st.session_state.get(CONFIRM_DELETE)
 if pending and pending in by_id and by_id[pending].owner == owner:
-    with st.container(border=True):
-        st.warning(
-            f"Delete run {pending} ({as_markdown_text(by_id[pending].label)})? Its weights and metrics are removed for good.",
-            icon=":material/warning:",
-        )
-        yes, no = st.columns(2)
-        if yes.button("Yes, delete it", key="runs_delete_yes", type="primary"):
-            st.session_state.pop("runs_confirm_delete", None)
-            try:
-                deleted = store.delete(pending, owner=owner)
-            except PlaygroundError as exc:
-                show_error(exc)
-            else:
-                if deleted:
-                    st.session_state["runs_deleted_note"] = f"Run {pending} was deleted."
-                st.rerun()
-        if no.button("Cancel", key="runs_delete_no"):
-            st.session_state.pop("runs_confirm_delete", None)
+    if st.session_state.pop(DELETE_CONFIRMED, None) == pending:  # "Yes, delete it" was pressed: taken and done
+        st.session_state.pop(CONFIRM_DELETE, None)
+        try:
+            deleted = store.delete(pending, owner=owner)
+        except PlaygroundError as exc:
+            show_error(exc)
+        else:
+            if deleted:
+                st.session_state["runs_deleted_note"] = f"Run {pending} was deleted."
             st.rerun()
+    else:
+        with st.container(border=True):
+            st.warning(
+                f"Delete run {pending} ({as_markdown_text(by_id[pending].label)})? Its weights and metrics are removed "
+                "for good.",
+                icon=":material/warning:",
+            )
+            yes, no = st.columns(2)
+            yes.button("Yes, delete it", key="runs_delete_yes", type="primary", on_click=_keep_press,
+                       args=(DELETE_CONFIRMED, pending))
+            no.button("Cancel", key="runs_delete_no", on_click=_cancel_delete)
+st.session_state.pop(DELETE_CONFIRMED, None)  # a confirmation for a run no longer asked about is dropped

@@ -11,7 +11,7 @@ from playground.builder.config import ModelSpec
 from playground.runs import comparison as compare
 from playground.runs import owners
 from playground.runs.store import SqliteRunStore
-from tests.app.conftest import APP, open_page, texts
+from tests.app.conftest import APP, cut_short, open_page, texts
 from tests.sample_runs import make_trained
 
 REGRESSION = ModelSpec(in_features=2, hidden=(4,), activations=("relu",), out_features=1, task="regression")
@@ -177,6 +177,44 @@ def test_open_in_model_builder_hands_over_the_run(store):
     # "Opening <run>..." is said at the Model Builder's top while it draws the run, and gone once it is drawn.
     assert "mb_opening" not in at.session_state
     assert f"Opening {run_id}" not in texts(at) and f"run {run_id}" in texts(at)
+
+
+def test_delete_its_confirmation_and_open_are_kept_when_the_next_click_cuts_their_run_short(store, monkeypatch):
+    """Each press is kept in the session until the page acts on it: a run cut short by the next interaction (a
+    click elsewhere reruns the page with no press) used to lose Delete, Yes and Open."""
+    keep = store.save(make_trained(seed=1))
+    doomed = store.save(make_trained(seed=2))
+    at = open_page("views/runs.py")
+    at.selectbox(key="runs_action_run").set_value(doomed).run()
+    fired = cut_short(monkeypatch, compare, "task_choices")  # called near the page's top, before the buttons act
+    at.button(key="runs_delete").click().run()
+    assert fired, "the run was cut short"
+    assert f"Delete run {doomed}" in texts(at)
+    fired = cut_short(monkeypatch, compare, "task_choices")
+    at.button(key="runs_delete_yes").click().run()
+    assert fired and not at.exception
+    assert [s.run_id for s in store.list()] == [keep] and f"Run {doomed} was deleted" in texts(at)
+    assert "runs_confirm_delete" not in at.session_state and "runs_delete_confirmed" not in at.session_state
+    fired = cut_short(monkeypatch, compare, "task_choices")
+    at.button(key="runs_open").click().run()
+    assert fired and not at.exception, [e.value for e in at.exception]
+    assert at.session_state["mb_url_run_handled"] == keep and at.session_state["mb_trained"].config == store.get(
+        keep).config
+    assert "runs_open_pressed" not in at.session_state
+
+
+def test_cancel_and_a_press_for_a_run_no_longer_chosen_do_nothing(store):
+    first = store.save(make_trained(seed=1))
+    second = store.save(make_trained(seed=2))
+    at = open_page("views/runs.py")
+    at.selectbox(key="runs_action_run").set_value(second).run()
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_delete_no").click().run()
+    assert f"Delete run {second}" not in texts(at) and len(store.list()) == 2
+    at.session_state["runs_open_pressed"] = second  # pressed for the run chosen then; another is chosen now
+    at.selectbox(key="runs_action_run").set_value(first).run()
+    assert "mb_url_run_handled" not in at.session_state and "runs_open_pressed" not in at.session_state
+    assert "Runs" in [t.value for t in at.title]  # still on the Runs page
 
 
 def test_the_model_builder_says_which_run_it_opens_before_it_draws_it():
