@@ -307,6 +307,7 @@ if mine:
         help="A pinned run is never removed to make room.",
     )
 
+
 def _keep_press(key: str, chosen: str) -> None:
     """``on_click`` of Open, Delete and the confirmation: the press and its run are kept in the session until this
     page acts on them, so a click whose run is cut short by the next interaction is not lost."""
