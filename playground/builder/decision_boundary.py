@@ -53,6 +53,19 @@ def _to_uint8(values: torch.Tensor, low: float, high: float) -> np.ndarray:
 
 
 @torch.no_grad()
+def outputs_over_plane(model: nn.Module, features: tuple[str, ...], standardization: dict[str, list[float]] | None,
+                       side: int) -> torch.Tensor:
+    """The model's outputs at ``side * side`` points of the plane, float on the CPU (run on the model's own device,
+    in eval mode; the model is left in the mode it was in)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    X = standardize(expand_features(grid_points(side), features), standardization).to(device)
+    out = model(X).float().cpu()
+    model.train(was_training)
+    return out
+
+
 def heatmap(
     model: nn.Module,
     features: tuple[str, ...],
@@ -61,13 +74,7 @@ def heatmap(
     side: int = GRID_SIDE,
 ) -> Heatmap:
     """The model's prediction over the plane (the model's own device, eval mode; back to train mode after)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    points = grid_points(side)
-    X = standardize(expand_features(points, features), standardization).to(device)
-    out = model(X).float().cpu()
-    model.train(was_training)
+    out = outputs_over_plane(model, features, standardization, side)
     extent = (-PLANE, PLANE, -PLANE, PLANE)
     if task == "regression":
         return Heatmap("value", out.reshape(side, side).numpy().astype(np.float32), extent)
@@ -122,7 +129,6 @@ def neuron_thumbnails(
     return layers
 
 
-@torch.no_grad()
 def output_thumbnails(
     model: nn.Module,
     features: tuple[str, ...],
@@ -136,12 +142,7 @@ def output_thumbnails(
     ``per_layer`` classes. None for a regression model (its one output is the surface itself)."""
     if task == "regression":
         return None
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    x = standardize(expand_features(grid_points(side), features), standardization).to(device)
-    probs = torch.softmax(model(x).float().cpu(), dim=1)[:, :per_layer]
-    model.train(was_training)
+    probs = torch.softmax(outputs_over_plane(model, features, standardization, side), dim=1)[:, :per_layer]
     return _to_uint8(probs, 0.0, 1.0).T.reshape(-1, side, side)
 
 
