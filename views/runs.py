@@ -17,10 +17,11 @@ from playground.runs.naming import as_markdown_text
 from playground.runs.store import RunQuery, RunSummary, check_run_id, open_default_store
 from views.identity import current_identity, current_owner
 from views.model_builder_io import mark_kept
-from views.widgets import show_error
+from views.widgets import record_press, show_error
 
 BUILDER = "views/model_builder.py"
-# Presses kept in the session until the page acts on them (``_keep_press``): the run each was pressed for.
+# Presses kept in the session until the page acts on them (views.widgets.record_press as on_click, so a click whose
+# run is cut short by the next interaction is not lost): the run each was pressed for.
 OPEN_PRESSED = "runs_open_pressed"
 CONFIRM_DELETE = "runs_confirm_delete"  # Delete was pressed: the confirmation is asked for this run
 DELETE_CONFIRMED = "runs_delete_confirmed"
@@ -308,12 +309,6 @@ if mine:
     )
 
 
-def _keep_press(key: str, chosen: str) -> None:
-    """``on_click`` of Open, Delete and the confirmation: the press and its run are kept in the session until this
-    page acts on them, so a click whose run is cut short by the next interaction is not lost."""
-    st.session_state[key] = chosen
-
-
 def open_in_builder(chosen: str, said) -> None:
     """The kept run handed to the Model Builder, which is then opened; or a sentence where the run cannot be read."""
     try:
@@ -334,11 +329,11 @@ def open_in_builder(chosen: str, said) -> None:
 
 actions = st.columns([2.2, 1, 1])
 actions[0].button("Open in Model Builder", key="runs_open", icon=":material/open_in_new:", type="primary", wrap=True,
-                  width="stretch", on_click=_keep_press, args=(OPEN_PRESSED, run_id))
+                  width="stretch", on_click=record_press, args=(OPEN_PRESSED, run_id))
 opening = actions[0].empty()
 if mine:
     actions[2].button("Delete", key="runs_delete", icon=":material/delete:", wrap=True, disabled=not store.writable,
-                      width="stretch", on_click=_keep_press, args=(CONFIRM_DELETE, run_id))
+                      width="stretch", on_click=record_press, args=(CONFIRM_DELETE, run_id))
 if st.session_state.get(OPEN_PRESSED) is not None:
     # Feedback where the click was: the Model Builder takes a moment to draw (measured in bench/interaction.py).
     opening.caption(f":material/hourglass_top: Opening {run_id} in the Model Builder…")
@@ -408,7 +403,7 @@ if pending and pending in by_id and by_id[pending].owner == owner:
                 icon=":material/warning:",
             )
             yes, no = st.columns(2)
-            yes.button("Yes, delete it", key="runs_delete_yes", type="primary", on_click=_keep_press,
+            yes.button("Yes, delete it", key="runs_delete_yes", type="primary", on_click=record_press,
                        args=(DELETE_CONFIRMED, pending))
             no.button("Cancel", key="runs_delete_no", on_click=_cancel_delete)
 st.session_state.pop(DELETE_CONFIRMED, None)  # a confirmation for a run no longer asked about is dropped
