@@ -106,9 +106,10 @@ def test_the_lesson_buttons_show_their_whole_names_at_1280_px(browser, app_url):
     tab.set_default_timeout(30_000)
     try:
         open_page(tab, app_url, "autograd")
-        tab.locator(".st-key-agbtn_lesson_non_scalar button").wait_for()
-        labels = tab.locator('[class*="st-key-agbtn_lesson_"] button p')
-        assert labels.count() >= 5
+        lessons = '[class*="st-key-agbtn_lesson_"] button p'
+        tab.wait_for_function(f"() => document.querySelectorAll('{lessons}').length >= 5")  # all five drawn
+        wait_idle(tab)
+        labels = tab.locator(lessons)
         cut = labels.evaluate_all("""ps => ps.filter(p => {  // the label or a box around it, up to its button, clips it
             for (let e = p; e; e = e.parentElement) {
                 if (e.scrollWidth > e.clientWidth + 1) return true;
