@@ -23,7 +23,6 @@ import hashlib
 import json
 from typing import Any
 
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -52,6 +51,14 @@ from views.settings_widgets import (
     widgets_from_config,
 )
 from views.widgets import global_seed, lazy_expander, show_code, show_error
+
+
+def pandas():
+    """pandas, for the tables of the tabs that show one: imported when one is open, as it takes 0.4 s of a server's
+    first visit (bench/startup.py), and the first screen has no table."""
+    import pandas
+
+    return pandas
 
 STATE = st.session_state
 SETTING = registry.BY_NAME
@@ -587,7 +594,7 @@ with tabs[1]:
         st.markdown(f"**{parameter_count(spec):,}** parameters · output: {spec.out_features} {out_note}")
         c1, c2 = st.columns([2, 3])
         c1.code(str(model), language="text")
-        c2.dataframe(pd.DataFrame(layer_table(model)), hide_index=True, width="stretch")
+        c2.dataframe(pandas().DataFrame(layer_table(model)), hide_index=True, width="stretch")
         st.caption("The course's example: `nn.Linear(32, 64)` has weight of shape "
                    f"{list(torch.nn.Linear(32, 64).weight.shape)} and bias of shape {list(torch.nn.Linear(32, 64).bias.shape)}.")
         show_code(codegen.model_code(config), title="Code: the model (runs as shown)", expanded=False)
@@ -628,7 +635,7 @@ with tabs[3]:
                         st.caption("Confusion matrix (rows: true class, columns: predicted)")
                         st.plotly_chart(confusion_figure(metrics["confusion"], test_data.classes), key="mb_confusion")
                     with c2:
-                        per_class = pd.DataFrame(metrics["per_class"], index=list(test_data.classes))
+                        per_class = pandas().DataFrame(metrics["per_class"], index=list(test_data.classes))
                         st.caption("Per class: precision, recall, F1, support")
                         st.dataframe(per_class, width="stretch")
                 else:
@@ -661,7 +668,7 @@ with tabs[5]:
         if not history:
             st.caption("The per-epoch losses and accuracies appear here once a run has trained.")
         else:
-            frame = pd.DataFrame(history)
+            frame = pandas().DataFrame(history)
             st.dataframe(frame, width="stretch", height=240, hide_index=True, key="mb_history_table")
             c1, c2 = st.columns(2)
             c1.download_button("History (CSV)", export.to_csv_bytes(frame), file_name="history.csv", mime="text/csv",

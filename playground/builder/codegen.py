@@ -19,7 +19,7 @@ import inspect
 import textwrap
 
 from playground import limits
-from playground.builder import csv_table, datasets, registry
+from playground.builder import datasets, registry
 from playground.builder.config import CSV_DATASET, ModelSpec, RunConfig, TrainConfig
 from playground.builder.registry import BY_NAME, code_literal
 from playground.builder.training import EVAL_BATCH, optimizer_arguments
@@ -27,7 +27,13 @@ from playground.builder.training import EVAL_BATCH, optimizer_arguments
 # The playground functions whose source the code carries.
 SPLIT_FUNCTIONS = (datasets.split_sizes, datasets.split_indices, datasets.fit_standardization, datasets.standardize,
                    datasets.fit_target_standardization)
-CSV_FUNCTIONS = (csv_table.CsvProblem, csv_table._separator, csv_table.read_header, csv_table.read_table)
+
+
+def csv_functions() -> tuple:
+    """The CSV reader's functions, imported (with pandas, 0.4 s) only for a CSV's code, not on every page's first run."""
+    from playground.builder import csv_table
+
+    return csv_table.CsvProblem, csv_table._separator, csv_table.read_header, csv_table.read_table
 
 
 def code_of(name: str, value: object) -> str:
@@ -103,7 +109,7 @@ def data_block(config: RunConfig) -> str:
         ]
         body = (
             "# The one CSV reader the playground uses, copied from playground/builder/csv_table.py.\n"
-            + "\n\n".join(_source(f) for f in CSV_FUNCTIONS) + "\n\n"
+            + "\n\n".join(_source(f) for f in csv_functions()) + "\n\n"
             "def load_all(path=CSV_NAME):\n"
             '    """The features, the targets, their names, the classes and each row\'s place in the table."""\n'
             '    with open(path, "rb") as handle:\n'

@@ -18,7 +18,6 @@ from torch.utils.data import Dataset
 
 from playground import limits
 from playground.builder.config import CSV_DATASET, DataConfig, task_of
-from playground.builder.csv_table import CsvProblem, read_header, read_table
 from playground.builder.registry import DATASETS, FEATURES
 from playground.errors import PlaygroundError, library_message
 
@@ -227,6 +226,8 @@ def _csv_bytes(source: bytes | BinaryIO | Any) -> bytes:
 
 def read_csv_table(source: bytes | BinaryIO, target: str | None = None, task: str | None = None) -> dict[str, Any]:
     """``csv_table.read_table`` with the playground's limits; every refusal a PlaygroundError sentence."""
+    from playground.builder.csv_table import CsvProblem, read_table  # with pandas: only once a CSV is read
+
     data = _csv_bytes(source)
     try:
         return read_table(data, target, task, max_rows=limits.MAX_CSV_ROWS, max_columns=limits.MAX_CSV_COLUMNS,
@@ -267,6 +268,8 @@ class CsvDataset(Dataset):
 
 def csv_columns(source: bytes) -> tuple[str, ...]:
     """The header of a CSV, for the target picker (the full checks run in ``CsvDataset``)."""
+    from playground.builder.csv_table import CsvProblem, read_header  # with pandas: only once a CSV is read
+
     try:
         return read_header(_csv_bytes(source), limits.MAX_CSV_COLUMNS, limits.MAX_CSV_CELL_CHARS)
     except CsvProblem as exc:

@@ -4,9 +4,8 @@ and the figures that follow: accuracy, confusion matrix, per-class precision and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -14,6 +13,9 @@ from playground.builder.config import RunConfig
 from playground.builder.datasets import PreparedData
 from playground.builder.model import TrainedModel
 from playground.builder.training import EVAL_BATCH
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @torch.no_grad()
@@ -79,6 +81,8 @@ def compute_test_metrics(outputs: torch.Tensor, y: torch.Tensor, task: str, clas
 def predictions_table(outputs: torch.Tensor, data: PreparedData) -> pd.DataFrame:
     """One row per test example: its row in the original table, its original (not standardised) features, the
     truth and the prediction (class probabilities too), targets in their own units."""
+    import pandas as pd  # here, not at the top: only the Test tab makes this table
+
     X = data.X_test_raw if data.X_test_raw is not None else data.X_test
     table = pd.DataFrame(X.cpu().numpy(), columns=list(data.feature_names))
     if data.rows_test is not None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import safetensors.torch
 import torch
 
 from playground.builder.model import TrainedModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPEC_FORMAT = "pytorch-playground-spec"
 SPEC_VERSION = 1
@@ -110,6 +112,8 @@ def neutralise_cell(value: Any) -> Any:
 def to_csv_bytes(table: pd.DataFrame, index: bool = False) -> bytes:
     """Every CSV the app writes goes through here: text cells and headers neutralised (``neutralise_cell``),
     numbers written as numbers (a negative loss or prediction stays a number)."""
+    import pandas as pd  # here, not at the top: a page's first run needs no table (pandas is 0.4 s to import)
+
     safe = table.copy()
     safe.columns = [neutralise_cell(str(column)) for column in safe.columns]
     if index:
