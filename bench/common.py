@@ -380,6 +380,20 @@ def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, f
     return out
 
 
+def wait_until_idle(server_pid: int, quiet_s: float = 0.5, busy_below: float = 0.05, timeout_s: float = 20.0) -> float:
+    """Wait until the server and its workers use less than ``busy_below`` of a core over ``quiet_s`` (a worker
+    warmed after a page, say, has finished starting); the seconds waited (``timeout_s`` at most)."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout_s:
+        before = cpu_seconds(server_pid)
+        time.sleep(quiet_s)
+        after = cpu_seconds(server_pid)
+        used = sum(after.get(role, 0.0) - before.get(role, 0.0) for role in ("server", "workers"))
+        if used < busy_below * quiet_s:
+            break
+    return time.perf_counter() - began
+
+
 # ---------------------------------------------------------------------------------------------- browser
 
 def chromium_available() -> bool:

@@ -117,3 +117,25 @@ def test_cpu_used_counts_each_process_once_and_a_closed_tab_takes_nothing_away()
     used = cpu_used(before, after)
     assert used == {"chromium browser": 0.5, "chromium renderer": 0.75, "server": 2.0, "chromium": 1.25}
     assert all(seconds >= 0 for _, seconds in cpu_by_process(-1).values())  # this process's children, no server
+
+
+def test_waiting_until_idle_waits_for_a_busy_server_and_not_for_an_idle_one():
+    import subprocess
+    import sys
+    import time
+
+    from bench.common import wait_until_idle
+
+    code = "import time\nend = time.perf_counter() + {busy}\nwhile time.perf_counter() < end: pass\ntime.sleep(60)"
+    for busy in (2.0, 0.0):
+        server = subprocess.Popen([sys.executable, "-c", code.format(busy=busy)])
+        try:
+            time.sleep(0.5)  # Python started: the busy one is in its loop
+            waited = wait_until_idle(server.pid, quiet_s=0.3, timeout_s=15)
+            if busy:
+                assert 1.0 <= waited < 15, waited
+            else:
+                assert waited < 1.5, waited
+        finally:
+            server.kill()
+            server.wait()
