@@ -68,7 +68,8 @@ PAGES = {
     "tensor_lab": ("", {"rendered": " && ".join([
         "!!document.querySelector('.st-key-global_seed')",
         HAS_TEXT.format("Same values, same shape"),
-        HAS_TEXT.format("PyTorch vs NumPy: the course's reference")])}),
+        HAS_TEXT.format("PyTorch vs NumPy: the course's reference"),
+        HAS_TEXT.format("shares memory on the CPU")])}),  # the reference table's last row: the page's last element
     "model_builder": ("model_builder", {
         "paint": "!!document.querySelector('.st-key-mb_heading h1') && !!document.querySelector('.st-key-mb_play button')",
         "rendered": " && ".join(image_drawn_js(f".st-key-mb_{name}") for name in ("boundary", "network", "curves")),

@@ -9,7 +9,7 @@ from playground.device import cuda_available, default_device
 from playground.errors import PlaygroundError, as_text
 from playground.tensors.build import DTYPES, SOURCES, TensorSpec, build, sharing_demo
 from playground.tensors.literal import parse_numbers, parse_shape
-from playground.tensors.ops import OPS, REFERENCE_TABLE, OpSpec, run_twin
+from playground.tensors.ops import OPS, OpSpec, reference_markdown, run_twin
 from playground.tensors.shape_picture import shape_picture
 from views.widgets import global_seed, show_code, show_error
 
@@ -239,5 +239,4 @@ else:
     show_code(demo.code, title="Code: from_numpy vs tensor", expanded=False)
 
 st.subheader("PyTorch vs NumPy: the course's reference")
-st.table({"what": [r[0] for r in REFERENCE_TABLE], "PyTorch": [r[1] for r in REFERENCE_TABLE],
-          "NumPy": [r[2] for r in REFERENCE_TABLE]})
+st.markdown(reference_markdown())

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from playground import limits
-from playground.errors import PlaygroundError, library_message
+from playground.errors import PlaygroundError, as_text, library_message
 from playground.tensors.build import BuiltTensor
 from playground.tensors.literal import parse_shape, quoted
 
@@ -450,3 +450,14 @@ REFERENCE_TABLE = (
     ("from the other library", "torch.from_numpy(a) (shares memory)", "x.numpy() (shares memory on the CPU)"),
     ("device", "torch.cuda.is_available(); x.to('cuda')", "(CPU only)"),
 )
+REFERENCE_HEADER = ("what", "PyTorch", "NumPy")
+
+
+def reference_markdown() -> str:
+    """The reference table as a Markdown table, each cell shown as itself. Drawn as Markdown, not ``st.table``: a
+    table of a dict imports pandas (0.4 s of the root page's first visit) and has the browser fetch the Arrow
+    table's scripts, for eleven rows of fixed text."""
+    def row(cells) -> str:
+        return "| " + " | ".join(as_text(cell) for cell in cells) + " |"
+
+    return "\n".join([row(REFERENCE_HEADER), "|" + "---|" * len(REFERENCE_HEADER), *map(row, REFERENCE_TABLE)])

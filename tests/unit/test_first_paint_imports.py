@@ -101,3 +101,21 @@ def test_a_servers_first_run_draws_the_control_bar_before_the_sidebars_seed():
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen == {"seed_drawn": False, "torch_loaded": False, "errors": [], "seed": 0, "play": True,
                     "torch_named": True, "icon": ["icon.png"], "pandas_loaded": False}
+
+
+ROOT_PAGE_RUN = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(%r, default_timeout=120)
+at.run()
+print(json.dumps({"errors": [str(e.value) for e in at.exception], "table": any(m.value.startswith("| what |") for m in at.markdown),
+                  "pandas_loaded": "pandas" in sys.modules}))
+"""
+
+
+def test_the_root_pages_first_run_imports_no_pandas():
+    """The Tensor Lab is every visitor's first page: its reference table is Markdown, not a table that needs
+    pandas (0.4 s of a server's first visit)."""
+    out = subprocess.run([sys.executable, "-c", ROOT_PAGE_RUN % str(ROOT / "app.py")], cwd=ROOT, check=True,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == {"errors": [], "table": True, "pandas_loaded": False}

@@ -252,3 +252,20 @@ def test_device_choice_is_respected():
         gpu = run_twin(randn((2, 2)), OpSpec(op="pow"), device="cuda:0")
         assert gpu.torch_out.device.startswith("cuda")
         assert "x = x.to('cuda:0')" in gpu.code
+
+
+def test_the_reference_table_in_markdown_reads_back_cell_for_cell():
+    import re
+
+    from playground.tensors.ops import REFERENCE_HEADER, REFERENCE_TABLE, reference_markdown
+
+    lines = reference_markdown().splitlines()
+    assert lines[1] == "|---|---|---|" and len(lines) == 2 + len(REFERENCE_TABLE)
+
+    def cells(line: str) -> tuple[str, ...]:  # split on unescaped pipes, then undo the escapes
+        parts = re.split(r"(?<!\\)\|", line)[1:-1]
+        return tuple(re.sub(r"\\(.)", r"\1", part.strip()) for part in parts)
+
+    assert cells(lines[0]) == REFERENCE_HEADER
+    assert [cells(line) for line in lines[2:]] == list(REFERENCE_TABLE)
+    assert not re.search(r"(?<!\\)[*_`\[\]]", reference_markdown())  # nothing a Markdown renderer would act on
