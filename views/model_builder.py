@@ -52,14 +52,6 @@ from views.settings_widgets import (
 )
 from views.widgets import global_seed, lazy_expander, show_code, show_error
 
-
-def pandas():
-    """pandas, for the tables of the tabs that show one: imported when one is open, as it takes 0.4 s of a server's
-    first visit (bench/startup.py), and the first screen has no table."""
-    import pandas
-
-    return pandas
-
 STATE = st.session_state
 SETTING = registry.BY_NAME
 # Where each setting is drawn; a registry row not named here appears under "More settings".
@@ -70,6 +62,14 @@ PLACES = {
     "elsewhere": ("dataset", "features", "layers", "activations", "csv_name", "csv_target", "csv_task", "lr_changes"),
 }
 _THUMBNAILS: dict[str, str] = {}
+
+
+def pandas():
+    """pandas, for the tables of the tabs that show one: imported when one is open, as it takes 0.4 s of a server's
+    first visit (bench/startup.py), and the first screen has no table."""
+    import pandas
+
+    return pandas
 
 
 # ---------------------------------------------------------------------------------------------------
