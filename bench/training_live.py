@@ -21,7 +21,7 @@ With the page open: the real app in headless Chromium at 1440x900, the Model Bui
 With no page: the same configuration (read back from the kept run) submitted at full speed to the engine's
 worker pool (``playground.execution.pool.WorkerPool``, as the page submits it, the decision-boundary views
 included) from this process, no server and no browser; steps per second from the worker's own stats. Page
-and no page take turns (different seeds). Target: page open >= 0.8x no page.
+and no page take turns (different seeds), three pairs of each. Target: page open >= 0.8x no page.
 
 Concurrency: a pool of 4 workers in this process; 1, 2 and 4 runs submitted together (one per
 "session"); aggregate steps per second (the sum of each run's steps over its own training time, and
@@ -261,7 +261,7 @@ def idle_reruns(at, until, limit: int = 400, pause_s: float = 0.0) -> list[float
     return times
 
 
-def measure_page(pairs: int = 2, log=print, budget=None, watch_epochs: int = WATCH_EPOCHS,
+def measure_page(pairs: int = 3, log=print, budget=None, watch_epochs: int = WATCH_EPOCHS,
                  fast_epochs: int = FAST_EPOCHS) -> dict:
     """Pairs of (watched run, fast run, the fast run's configuration with no page), after an untimed warm-up."""
     from playground.runs.store import SqliteRunStore
@@ -278,7 +278,7 @@ def measure_page(pairs: int = 2, log=print, budget=None, watch_epochs: int = WAT
             # An untimed visit: the server imports torch, its worker warms up, the browser caches the scripts.
             page_run(browser, server.url, store, seed=100, epochs=5, server_pid=server.pid, fast=True)
             for k in range(pairs):
-                if k and budget.used(0.3):
+                if k and budget.used(0.45):  # three pairs: two moved the engine's ratio by +-0.05 run to run
                     log(f"  stopping after {k} pair(s): the time budget is being spent (a loaded machine)")
                     break
                 w = page_run(browser, server.url, store, seed=2 * k + 1, epochs=watch_epochs, server_pid=server.pid,
