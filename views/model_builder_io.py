@@ -286,7 +286,7 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
                 return export.to_pt_bytes(trained)
             if kind == "safetensors":
                 return export.to_safetensors_bytes(trained)
-            return export.spec_json(trained).encode()
+            return export.spec_json(trained, stem).encode()  # its load_code names the files beside it
 
         return build
 
@@ -304,7 +304,8 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
     columns[2].download_button(
         "Spec .json", make("json"), file_name=f"{stem}.json", mime="application/json",
         key="mb_io_download_spec", icon=":material/download:", disabled=not has_weights, on_click="ignore",
-        help="Layers, activations, input features, task, classes and standardisation statistics.",
+        help="Layers, activations, input features, task, classes, standardisation statistics, and load_code: "
+             "the model class and the lines that load the weights downloaded beside it.",
     )
     _train_script_button(columns[3], config)
     if not has_weights:

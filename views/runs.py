@@ -358,7 +358,7 @@ def _download(kind: str, chosen: str):
             return export.to_safetensors_bytes(trained)
         if kind == "train.py":
             return codegen.script(trained.config).encode()
-        return export.spec_json(trained).encode()
+        return export.spec_json(trained, f"run-{chosen}").encode()  # its load_code names the files beside it
 
     return make
 

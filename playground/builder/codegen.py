@@ -9,8 +9,8 @@ download, so the course's ``model.load_state_dict(torch.load(path, weights_only=
 page's code as it stands.
 
 Each panel runs as shown: ``data_code`` (Dataset and DataLoader), ``model_code`` (the model),
-``load_code`` (load the downloaded weights and test them) and ``script`` (the whole ``train.py``, which
-reproduces the run's per-epoch losses on the same device).
+``load_code`` (load the downloaded weights and test them), ``weights_code`` (the spec JSON's loading lines)
+and ``script`` (the whole ``train.py``, which reproduces the run's per-epoch losses on the same device).
 """
 
 from __future__ import annotations
@@ -330,6 +330,22 @@ def load_code(config: RunConfig, weights_file: str) -> str:
         + "with torch.no_grad():\n"
         + "    outputs = model(test_set.X)  # predictions for the held-out test rows\n"
         + test_report_block(indent="")
+    )
+
+
+def weights_code(spec: ModelSpec, stem: str) -> str:
+    """How the spec JSON says to load its downloads: the page's ``class Net`` (its layers in ``self.layers``, so the
+    keys are ``layers.0.weight``, ...) and a strict ``load_state_dict`` of ``{stem}.pt``, runnable beside the file
+    with torch alone; the commented line, in place of ``torch.load``'s, loads ``{stem}.safetensors`` instead."""
+    return (
+        "import torch\nfrom torch import nn\n\n\n"
+        + model_block(spec) + "\n\n"
+        + "model = Net()\n"
+        + f"state_dict = torch.load({stem + '.pt'!r}, weights_only=True, map_location='cpu')\n"
+        + "# or from the .safetensors (pip install safetensors): this line in place of the one above\n"
+        + f"# from safetensors.torch import load_file; state_dict = load_file({stem + '.safetensors'!r})\n"
+        + "model.load_state_dict(state_dict)  # strict: every key and every shape must match\n"
+        + "model.eval()\n"
     )
 
 

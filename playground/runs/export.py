@@ -1,6 +1,6 @@
 """Weights out: a trained model's ``state_dict`` as ``.pt`` (``torch.save``) or ``.safetensors`` (with the spec
-in its metadata), and its spec as JSON. The keys are ``nn.Sequential``'s own (``0.weight``, ...), the keys of the
-model class the code panels and ``train.py`` show."""
+in its metadata), and its spec as JSON. The keys are those of the model class ``Net`` that the code panels,
+``train.py`` and the spec's ``load_code`` write (its layers in ``self.layers``: ``layers.0.weight``, ...)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import safetensors.torch
 import torch
 
+from playground.builder import codegen
 from playground.builder.model import TrainedModel
 
 if TYPE_CHECKING:
@@ -60,8 +61,9 @@ def to_safetensors_bytes(trained: TrainedModel) -> bytes:
     return safetensors.torch.save(cpu_state_dict(trained.state_dict), metadata=spec_metadata(trained))
 
 
-def spec_dict(trained: TrainedModel) -> dict[str, Any]:
-    """What the JSON file beside the weights says: enough to rebuild the model and feed it inputs."""
+def spec_dict(trained: TrainedModel, stem: str = "model") -> dict[str, Any]:
+    """What the JSON file beside the weights says: enough to rebuild the model and feed it inputs, and the code
+    that loads ``{stem}.pt`` (or ``{stem}.safetensors``), the names the page downloads them under."""
     return {
         "format": SPEC_FORMAT,
         "version": SPEC_VERSION,
@@ -73,14 +75,17 @@ def spec_dict(trained: TrainedModel) -> dict[str, Any]:
         "test_metrics": _jsonable(trained.test_metrics),
         "trained_on": trained.device,
         "how_to_load": (
-            "model = build the nn.Sequential these shapes describe; "
-            "model.load_state_dict(torch.load('model.pt', weights_only=True, map_location='cpu'))"
+            "Save the lines of load_code as load.py beside the downloaded weights and run it with python: it defines "
+            "the page's model class Net (its layers in self.layers, so the keys are layers.0.weight, ...) and loads "
+            f"{stem}.pt with torch.load(weights_only=True) and a strict load_state_dict; to load {stem}.safetensors "
+            "instead, put its commented line, uncommented, in place of the torch.load line."
         ),
+        "load_code": codegen.weights_code(trained.config.model, stem).splitlines(),
     }
 
 
-def spec_json(trained: TrainedModel) -> str:
-    return json.dumps(spec_dict(trained), indent=2, sort_keys=True)
+def spec_json(trained: TrainedModel, stem: str = "model") -> str:
+    return json.dumps(spec_dict(trained, stem), indent=2, sort_keys=True)
 
 
 def _jsonable(value: Any) -> Any:
