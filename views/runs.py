@@ -144,6 +144,8 @@ if total:
         where = f" (runs {offset + 1}-{offset + len(page_runs)}, page {page_number} of {pages})" if pages > 1 else ""
         st.caption(f"{len(page_runs)} of {matching} runs shown{where}"
                    + (f"; {total} kept in all" if matching != total else "") + ".")
+        if not page_runs:  # a filter that matches nothing (a typo): said, and the page goes on
+            st.info(compare.no_match_sentence(query, total), icon=":material/filter_alt_off:")
         st.dataframe(
             compare.runs_table(page_runs, task),
             hide_index=True,
@@ -255,6 +257,11 @@ st.subheader("Open, rename, pin, download or delete a run")
 action_choices = [s.run_id for s in page_runs]
 if linked is not None and linked.run_id not in action_choices:
     action_choices.insert(0, linked.run_id)
+if not action_choices:  # nothing matches the filters and no run is linked: nothing to open, rename or delete
+    st.caption("Choose a run from the table above; no kept run matches its filters.")
+    st.session_state.pop(OPEN_PRESSED, None)
+    st.session_state.pop(DELETE_CONFIRMED, None)
+    st.stop()
 action_names = compare.legend_names([by_id[r] for r in action_choices])
 action_index = action_choices.index(linked.run_id) if linked is not None else 0
 run_id = st.selectbox(

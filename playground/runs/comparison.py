@@ -17,10 +17,10 @@ import plotly.graph_objects as go
 
 from playground.builder import registry
 from playground.builder.config import RunConfig
-from playground.runs.naming import architecture
+from playground.runs.naming import architecture, as_markdown_text
 
 if TYPE_CHECKING:
-    from playground.runs.store import RunSummary
+    from playground.runs.store import RunQuery, RunSummary
 
 # The columns of the runs table, per task: what a classifier and a regression model are judged by.
 # (Duration and device are in the settings comparison: the table fits 1440 px without a hidden column.)
@@ -95,6 +95,22 @@ def filter_options(facets: Sequence[tuple[str, str, str, int]], task: str) -> tu
     datasets = sorted({f[1] for f in facets if f[0] == task})
     optimizers = sorted({f[2] for f in facets if f[0] == task})
     return datasets, optimizers
+
+
+def no_match_sentence(query: RunQuery, kept: int) -> str:
+    """What the Runs page says when its filters match none of the owner's ``kept`` runs: the filters in force
+    (the typed text escaped for Markdown, shown as typed) and how to see the runs again."""
+    wanted = []
+    if query.text.strip():
+        wanted.append(f"name or run id contains \u201c{as_markdown_text(query.text.strip())}\u201d")
+    for label, values in (("dataset", query.datasets), ("optimizer", query.optimizers)):
+        if values:  # as the filter's widget shows them
+            wanted.append(f"{label} {' or '.join(as_markdown_text(v) for v in values)}")
+    if query.task in TASK_LABELS:
+        wanted.append(TASK_LABELS[query.task].lower())
+    runs = "run is" if kept == 1 else "runs are"
+    return (f"No kept run matches these filters ({'; '.join(wanted)}). Your {kept} kept {runs} still there: change or "
+            "clear the filters above to see them.")
 
 
 def legend_names(summaries: Sequence[RunSummary]) -> dict[str, str]:

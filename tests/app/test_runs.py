@@ -10,6 +10,7 @@ from playground import limits
 from playground.builder.config import ModelSpec
 from playground.runs import comparison as compare
 from playground.runs import owners
+from playground.runs.naming import as_markdown_text
 from playground.runs.store import SqliteRunStore
 from tests.app.conftest import APP, cut_short, open_page, texts
 from tests.sample_runs import make_trained
@@ -79,6 +80,32 @@ def test_runs_are_listed_by_name_filtered_and_sorted(store):
     assert list(runs_table(at).index) == ids
     at.text_input(key="runs_filter_text").set_value("SGD 0.02").run()
     assert list(runs_table(at).index) == [ids[1]]
+
+
+def test_a_filter_that_matches_nothing_is_a_sentence_and_the_page_keeps_working(store):
+    """A typo, ``nan`` or ``[`` in the text filter, or two filters no run shares: a sentence naming the filter, no
+    Streamlit error box; clearing the filter brings the runs and the run picker back."""
+    ids = [store.save(make_trained(seed=1, optimizer="adam")),
+           store.save(make_trained(seed=2, optimizer="sgd", dataset="circle"))]
+    at = open_page("views/runs.py")
+    for typed in ("zzz", "nan", "[", "![x](y)"):
+        at.text_input(key="runs_filter_text").set_value(typed).run()
+        assert not at.exception, (typed, [e.value for e in at.exception])
+        said = [info.value for info in at.info if "No kept run matches" in info.value]
+        assert len(said) == 1, (typed, texts(at))
+        assert f"name or run id contains \u201c{as_markdown_text(typed)}\u201d" in said[0]
+        assert "Your 2 kept runs are still there" in said[0]
+        assert "0 of 0 runs shown; 2 kept in all." in texts(at)
+        assert all(box.key != "runs_action_run" for box in at.selectbox)  # no empty picker to choose from
+        assert "Choose a run from the table above" in texts(at)
+    at.text_input(key="runs_filter_text").set_value("").run()
+    assert sorted(runs_table(at).index) == sorted(ids) and not any("No kept run" in i.value for i in at.info)
+    assert at.selectbox(key="runs_action_run").value in ids
+
+    at.multiselect(key="runs_filter_dataset_classification").set_value(["spiral3"]).run()
+    at.multiselect(key="runs_filter_optimizer_classification").set_value(["sgd"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("(dataset spiral3; optimizer sgd; classifiers)" in info.value for info in at.info), texts(at)
 
 
 def test_each_task_has_its_own_columns(store):
