@@ -467,9 +467,9 @@ with bar:
         if now.snap is not None and collect_finished(now.snap):
             now = live.shown(STATE.get("mb_config"), data)  # the run it collected, named by its kept id
         with st.container(key="mb_epoch_line"):  # one height whatever it says: the buttons beside it stay put
-            st.markdown(live.status_line(now))
+            st.markdown(live.status_line(now, replay))
             if now.history:
-                st.caption(live.metrics_line(now.history))
+                st.caption(live.metrics_line(now.history, replay))
             if now.target:
                 st.progress(min(1.0, now.epoch / max(now.target, 1)))
         if now.kind == "job" and live.phase(now) != live.phase(item):

@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 
 from playground.builder import pictures
+from playground.builder import replay as replay_line
 from playground.builder.config import CSV_DATASET, RunConfig
 from playground.builder.datasets import PreparedData, expand_features
 from playground.builder.decision_boundary import (
@@ -166,23 +167,26 @@ def input_pictures(cfg: RunConfig) -> list[np.ndarray] | None:
     return made
 
 
-def status_line(item: Shown) -> str:
-    """The epoch counter and what the run is doing, in one line."""
+def status_line(item: Shown, replay: int | None = None) -> str:
+    """The epoch counter (the epoch drawn, while the replay shows an earlier one) and what the run is doing."""
     if item.kind == "untrained":
         return "**Epoch 0** · press Play: the pictures show what the untrained model computes"
     label = STATUS_LABELS.get(item.status, item.status)
     if item.kind == "run":
+        counter = replay_line.epoch_counter(item.epoch, None, replay)
         if item.status == "loaded":
-            return f"**Epoch {item.epoch}** · loaded weights: they were not trained here"
+            return f"**{counter}** · loaded weights: they were not trained here"
         named = f" · run {item.run_id}" if item.run_id else ""
-        return f"**Epoch {item.epoch}** · {label}{named}"
+        return f"**{counter}** · {label}{named}"
     where = f" on {item.snap.info['device']}" if item.snap is not None and item.snap.info.get("device") else ""
     queue = f" · position {item.snap.queue_position} in the queue" if item.snap is not None and item.snap.queue_position else ""
     named = f" · run {item.run_id}" if item.run_id else ""
-    return f"**Epoch {item.epoch} / {item.target}** · {label}{where}{queue}{named}"
+    return f"**{replay_line.epoch_counter(item.epoch, item.target, replay)}** · {label}{where}{queue}{named}"
 
 
-def metrics_line(history: list[dict]) -> str:
+def metrics_line(history: list[dict], replay: int | None = None) -> str:
+    """The losses (and accuracy) of the epoch drawn: the last, or the replayed one."""
+    history = replay_line.history_until(history, replay)
     if not history:
         return ""
     last = history[-1]
