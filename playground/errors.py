@@ -28,6 +28,11 @@ class PlaygroundError(ValueError):
         return self.sentence if not self.detail else f"{self.sentence}\n{self.detail}"
 
 
+class AwaitingInput(PlaygroundError):
+    """Not a mistake: the page waits for something the user has not given yet (a CSV to upload). Pages show it
+    as an invitation, not as an error."""
+
+
 def library_message(exc: BaseException, limit: int = 600) -> str:
     """The first lines of a library exception, trimmed so a huge message cannot flood the page."""
     text = f"{type(exc).__name__}: {exc}".strip()

@@ -531,9 +531,7 @@ def pictures_fragment() -> None:
     view = live.view_at(now, replay)
     with network_slot:
         st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
-        st.caption(f"{parameter_count(now.config.model):,} parameters. Each neuron shows what it computes over the "
-                   "plane (an output: its class's probability); links blue for positive, orange for negative "
-                   "weights, thicker for larger.")
+        st.caption(pictures.network_caption(parameter_count(now.config.model), now.config.data.dataset != CSV_DATASET))
     with output_slot:
         toggles = st.columns(2)
         show_test = toggles[0].toggle("Show test points", key="mb_show_test")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.errors import PlaygroundError, as_text, library_message
+from playground.errors import AwaitingInput, PlaygroundError, as_text, library_message
 
 
 def show_error(exc: BaseException, container=None) -> None:
     """A plain sentence, and the library's own message beneath it. Never a traceback."""
     where = container if container is not None else st
     if isinstance(exc, PlaygroundError):
-        where.error(exc.markdown, icon=":material/error:")
+        if isinstance(exc, AwaitingInput):  # nothing went wrong yet: an invitation, not a red banner
+            where.info(exc.markdown, icon=":material/upload_file:")
+        else:
+            where.error(exc.markdown, icon=":material/error:")
         if exc.detail:
             where.caption(as_text(exc.detail))
     else:

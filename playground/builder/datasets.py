@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from playground import limits
 from playground.builder.config import CSV_DATASET, DataConfig, task_of
 from playground.builder.registry import DATASETS, FEATURES
-from playground.errors import PlaygroundError, library_message
+from playground.errors import AwaitingInput, PlaygroundError, library_message
 
 PLANE = 6.0  # generated points live on [-PLANE, PLANE]^2
 
@@ -348,11 +348,23 @@ def to_target_units(values: torch.Tensor, stats: dict[str, float] | None) -> tor
     return values if not stats else values * stats["std"] + stats["mean"]
 
 
+def csv_invitation() -> str:
+    """What the page says while the CSV dataset waits for its file: what to upload and what it should look like."""
+    return (
+        "Upload a CSV file first, or choose a generated dataset. It should have a header row of column names, then "
+        "one row per example (commas, semicolons or tabs between the cells): numeric feature columns and a target "
+        "column, the last one unless you choose another (numbers for regression, at most "
+        f"{limits.MAX_CLASSES} labels for classification); {limits.MIN_SAMPLES} to {limits.MAX_CSV_ROWS:,} rows, "
+        f"at most {limits.MAX_CSV_COLUMNS} columns. For example `sepal_length,sepal_width,species` then "
+        "`5.1,3.5,setosa`."
+    )
+
+
 def prepare_data(config: DataConfig, csv_source: bytes | None = None) -> PreparedData:
     """Generate (or read) the data of ``config``, expand features, split with its seed, standardise on train."""
     if config.dataset == CSV_DATASET:
         if csv_source is None:
-            raise PlaygroundError("Upload a CSV file first, or choose a generated dataset.")
+            raise AwaitingInput(csv_invitation())
         dataset = CsvDataset(csv_source, target=config.csv_target or None, task=config.csv_task or None)
         if len(dataset) < limits.MIN_SAMPLES:
             raise PlaygroundError(f"The CSV has {len(dataset)} rows; the model needs at least {limits.MIN_SAMPLES}.")

@@ -29,6 +29,12 @@ POSITIVE, NEGATIVE = "#4e79a7", "#f28e2b"
 TRAIN_COLOUR, VAL_COLOUR = "#4e79a7", "#f28e2b"
 MAX_POINTS_DRAWN = 1500
 FONT = "font-family='sans-serif'"
+# Input names beside the network: their font, the gap to the node (half the largest node and a margin), the share
+# of the picture they may take, and how much of a longer name its <title> keeps.
+LABEL_FONT = 11
+LABEL_PAD = 21.0
+LABEL_SHARE = 0.4
+LABEL_TITLE_CHARS = 200
 
 
 # ------------------------------------------------------------------------------------------------ pixels
@@ -198,6 +204,47 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def network_caption(parameters: int, over_plane: bool) -> str:
+    """The words under the network picture. Only inputs on a plane (a generated dataset) give the neurons pictures;
+    a CSV's inputs are not a plane, so nothing is said about one."""
+    links = "links blue for positive, orange for negative weights, thicker for larger."
+    if over_plane:
+        return (f"{parameters:,} parameters. Each neuron shows what it computes over the plane (an output: its class's "
+                f"probability); {links}")
+    return f"{parameters:,} parameters. Each input is a column of the CSV; {links}"
+
+
+def _char_px(ch: str) -> float:
+    return 9.6 if ch in "mwMW@" else 3.4 if ch in "ijlt.,:;|!'" else 7.8 if ch.isupper() else 6.2
+
+
+def text_px(text: str) -> float:
+    """A generous width of ``text`` in the 11 px sans-serif of the labels (Chromium draws ``sepal_length`` 62 px
+    wide, ``SEPAL_LENGTH_CM`` 109 px, ``m`` 9.2 px): what to leave room for."""
+    return sum(_char_px(ch) for ch in text)
+
+
+def _fit(text: str, room: float) -> str:
+    """``text`` whole if it fits ``room`` pixels, else its longest start that fits with an ellipsis after it."""
+    if text_px(text) <= room:
+        return text
+    used, room_for_cut = 0.0, room - _char_px("…")
+    for end, ch in enumerate(text):
+        used += _char_px(ch)
+        if used > room_for_cut:
+            return text[:end] + "…"
+    return text
+
+
+def _label_room(labels: Sequence[str], width: int) -> float:
+    """The room left of the input nodes for their names: the longest whole (``sepal_length``), up to ``LABEL_SHARE``
+    of the picture; a longer one is cut with an ellipsis and named whole in its ``<title>``."""
+    if not labels:
+        return 12.0
+    longest = max(text_px(str(label)[:LABEL_TITLE_CHARS]) for label in labels)
+    return min(max(64.0, LABEL_PAD + longest), width * LABEL_SHARE)
+
+
 def _svg_open(width: float, height: float) -> str:
     return (f"<svg xmlns='http://www.w3.org/2000/svg' xmlns:xlink='http://www.w3.org/1999/xlink' "
             f"width='{width:.0f}' height='{height:.0f}' viewBox='0 0 {width:.0f} {height:.0f}'>")
@@ -225,7 +272,7 @@ def network_svg(
     nodes show ``output_pictures[neuron]`` (RGB), or a single output node ``output_picture``."""
     shown = [min(w, max_neurons) for w in widths]
     columns = len(widths)
-    label_room = 64 if labels else 12
+    label_room = _label_room(labels, width)
     header = 30
     step_x = (width - label_room - 20) / max(columns - 1, 1)
     node = max(10.0, min(30.0, (height - header - 8) / max(max(shown), 1) - 4, step_x * 0.45))
@@ -286,8 +333,13 @@ def network_svg(
                 parts.append(f"<rect x='{x - node / 2:.1f}' y='{y - node / 2:.1f}' width='{node:.1f}' height='{node:.1f}' "
                              "rx='3' fill='#fff' stroke='#333' stroke-width='1.2'/>")
             if k == 0 and i < len(labels):
-                parts.append(f"<text x='{x - node / 2 - 4:.1f}' y='{y + 4:.1f}' font-size='11' text-anchor='end' {FONT}>"
-                             f"{escape(_short(labels[i], 9))}</text>")
+                label = str(labels[i])
+                drawn = _fit(label, x - node / 2 - 4)
+                text = (f"<text x='{x - node / 2 - 4:.1f}' y='{y + 4:.1f}' font-size='{LABEL_FONT}' text-anchor='end' "
+                        f"{FONT}>{escape(drawn)}</text>")
+                if drawn != label:  # cut: the whole name in the <title> of a group around it
+                    text = f"<g><title>{escape(_short(label, LABEL_TITLE_CHARS))}</title>{text}</g>"
+                parts.append(text)
     parts.append("</svg>")
     return "".join(parts)
 

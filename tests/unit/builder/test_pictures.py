@@ -149,3 +149,25 @@ def test_output_neurons_show_their_class_probability_in_the_class_colour():
     assert len(parse(svg).findall(f".//{SVG}image")) == 4 + 3  # every hidden and every output node
     without = pictures.network_svg((2, 4, 3), thumbnails=[np.zeros((4, 4, 4), dtype=np.uint8)])
     assert len(parse(without).findall(f".//{SVG}image")) == 4
+
+
+def test_input_names_are_drawn_whole_inside_the_picture_and_a_long_one_is_named_in_its_title():
+    """A CSV's column names (``sepal_length``, not ``epal_le...``): whole, their measured width inside the picture;
+    one too long for the room is cut with an ellipsis, whole (escaped) in the <title> of its group."""
+    names = ("sepal_length", "petal_width", "x")
+    root = parse(pictures.network_svg((3, 4, 2), labels=names))
+    texts = {e.text: e for e in root.iter(f"{SVG}text")}
+    for name in names:
+        assert name in texts
+        left = float(texts[name].get("x")) - pictures.text_px(name)
+        assert left >= 0, (name, left)
+    assert not root.findall(f".//{SVG}title")
+
+    long_name = "<b>&" + "very_long_column_name_" * 4
+    svg = pictures.network_svg((2, 4, 2), labels=("short", long_name))
+    root = parse(svg)
+    titles = [t.text for t in root.iter(f"{SVG}title")]
+    assert titles == [long_name] and "<b>" not in svg  # escaped in the markup, whole once parsed
+    cut = [e.text for e in root.iter(f"{SVG}text") if e.text and e.text.endswith("…")]
+    assert len(cut) == 1 and long_name.startswith(cut[0][:-1]) and len(cut[0]) < len(long_name)
+    assert float(next(e for e in root.iter(f"{SVG}text") if e.text == cut[0]).get("x")) - pictures.text_px(cut[0]) >= 0
