@@ -65,7 +65,7 @@ def imports(config: RunConfig, script: bool = False, loaders: bool = True, model
     if script:
         lines += ["import random"]
     if csv:
-        lines += ["import warnings"]
+        lines += ["import warnings", "from pathlib import Path"]
     lines += ["", "import numpy as np"]
     if csv:
         lines += ["import pandas as pd"]
@@ -91,8 +91,9 @@ def seed_block(train: TrainConfig) -> str:
     )
 
 
-def data_block(config: RunConfig) -> str:
-    """The data: the generator (or the CSV reader), the features, the split, standardisation, the Dataset."""
+def data_block(config: RunConfig, script: bool = False) -> str:
+    """The data: the generator (or the CSV reader), the features, the split, standardisation, the Dataset. A CSV
+    that is not where the code looks is a sentence naming the file and the place (and, in train.py, ``--csv``)."""
     data, task = config.data, config.model.task
     head = [
         f"TASK = {task!r}",
@@ -112,6 +113,10 @@ def data_block(config: RunConfig) -> str:
             + "\n\n".join(_source(f) for f in csv_functions()) + "\n\n"
             "def load_all(path=CSV_NAME):\n"
             '    """The features, the targets, their names, the classes and each row\'s place in the table."""\n'
+            "    if not Path(path).is_file():\n"
+            '        raise SystemExit(f"Cannot find the CSV file {path!r}: it was looked for at {Path(path).absolute()}. "\n'
+            '                         "Put the CSV you uploaded to the playground there'
+            + (', or give its path with --csv path/to/your.csv' if script else '') + '.")\n'
             '    with open(path, "rb") as handle:\n'
             "        table = read_table(handle.read(), TARGET or None, CSV_TASK or None, "
             f"max_rows={limits.MAX_CSV_ROWS}, max_columns={limits.MAX_CSV_COLUMNS}, max_classes={limits.MAX_CLASSES}, "
@@ -375,7 +380,7 @@ def script(config: RunConfig) -> str:
         "# ---------------------------------------------------------------------------------------------------\n"
         "# Data\n"
         "# ---------------------------------------------------------------------------------------------------\n"
-        + data_block(config) + "\n\n"
+        + data_block(config, script=True) + "\n\n"
         "# ---------------------------------------------------------------------------------------------------\n"
         "# Model\n"
         "# ---------------------------------------------------------------------------------------------------\n"

@@ -189,6 +189,22 @@ def test_train_py_reproduces_a_csv_classifier(tmp_path):
     assert_same_history(exported["history"], trainer.history)
 
 
+def test_train_py_without_its_csv_says_which_file_it_expects_and_where(tmp_path):
+    """No raw FileNotFoundError: a sentence naming the file, the place it looked and --csv; the data panel too."""
+    config = RunConfig(data=DataConfig(dataset="csv", features=(), csv_name="iris data.csv", csv_target="label"),
+                       model=ModelSpec(in_features=2, hidden=(5,), activations=("tanh",), out_features=2))
+    for code, name, hint in ((codegen.script(config), "train.py", "or give its path with --csv"),
+                             (codegen.data_code(config), "shown.py", "")):
+        (tmp_path / name).write_text(code)
+        result = subprocess.run([sys.executable, name], cwd=tmp_path, capture_output=True, text=True, timeout=240,
+                                env=isolated_env())
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        expected = (f"Cannot find the CSV file 'iris data.csv': it was looked for at {tmp_path / 'iris data.csv'}. "
+                    f"Put the CSV you uploaded to the playground there")
+        assert result.stderr.startswith(expected), result.stderr
+        assert hint in result.stderr
+
+
 def test_the_data_panel_runs_as_shown_and_prints_what_the_page_shows(tmp_path):
     config = CONFIGS["spiral3-sgd-nesterov-dropout-l2"]
     out = run_code(codegen.data_code(config), tmp_path)
