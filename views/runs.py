@@ -350,6 +350,11 @@ if st.session_state.get(OPEN_PRESSED) is not None:
         opening.empty()
 
 
+def _stem(chosen: str) -> str:
+    """The name of a run's weight files without their ending, as downloaded and as its spec's load_code reads them."""
+    return f"run-{chosen}"
+
+
 def _download(kind: str, chosen: str):
     """Bytes made on click, from the kept run (never on every rerun)."""
 
@@ -365,7 +370,7 @@ def _download(kind: str, chosen: str):
             return export.to_safetensors_bytes(trained)
         if kind == "train.py":
             return codegen.script(trained.config).encode()
-        return export.spec_json(trained, f"run-{chosen}").encode()  # its load_code names the files beside it
+        return export.spec_json(trained, _stem(chosen)).encode()  # its load_code names the files beside it
 
     return make
 
@@ -373,10 +378,10 @@ def _download(kind: str, chosen: str):
 st.markdown("**Download**")
 downloads = st.columns(6)
 for column, (label, kind, file_name, mime, key, icon) in zip(downloads, (
-    (".pt", "pt", f"run-{run_id}.pt", "application/octet-stream", "runs_download_pt", ":material/download:"),
-    (".safetensors", "safetensors", f"run-{run_id}.safetensors", "application/octet-stream",
+    (".pt", "pt", f"{_stem(run_id)}.pt", "application/octet-stream", "runs_download_pt", ":material/download:"),
+    (".safetensors", "safetensors", f"{_stem(run_id)}.safetensors", "application/octet-stream",
      "runs_download_safetensors", ":material/download:"),
-    ("spec .json", "json", f"run-{run_id}.json", "application/json", "runs_download_json", ":material/download:"),
+    ("spec .json", "json", f"{_stem(run_id)}.json", "application/json", "runs_download_json", ":material/download:"),
     ("train.py", "train.py", f"train-{run_id}.py", "text/x-python", "runs_download_train_py", ":material/code:"),
     ("history .csv", "history.csv", f"history-{run_id}.csv", "text/csv", "runs_download_history_csv",
      ":material/table:"),

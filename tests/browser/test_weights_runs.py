@@ -78,6 +78,33 @@ def test_runs_page_lists_kept_runs_and_downloads_loadable_weights(tab, runs_url,
     assert tab.locator('[data-testid="stException"]').count() == 0
 
 
+def test_the_spec_json_s_load_code_loads_the_files_as_the_page_names_them(tab, runs_url, kept, tmp_path):
+    """The three downloads saved under the names the browser suggests; the spec's load_code, run as it stands
+    where the project cannot be imported, loads the .pt (and, by its commented line, the .safetensors) strictly."""
+    import json
+
+    from tests.shown_code import run_shown
+
+    _, runs = kept
+    run_id = next(iter(runs))
+    open_page(tab, runs_url, f"runs?run={run_id}")
+    tab.get_by_text(f"Run {run_id} was opened from the link").wait_for()
+    names = {}
+    for key in ("runs_download_pt", "runs_download_safetensors", "runs_download_json"):
+        with tab.expect_download() as info:
+            tab.locator(f".st-key-{key} button").first.click()
+        names[key] = info.value.suggested_filename
+        info.value.save_as(tmp_path / names[key])
+    code = "\n".join(json.loads((tmp_path / names["runs_download_json"]).read_text())["load_code"]) + "\n"
+    pt_line = next(line for line in code.splitlines() if line.startswith("state_dict = torch.load("))
+    safetensors_line = next(line for line in code.splitlines() if line.startswith("# from safetensors"))
+    assert names["runs_download_pt"] in pt_line and names["runs_download_safetensors"] in safetensors_line
+    printed = run_shown({"pt": code + "print(sorted(model.state_dict()))\n",
+                         "safetensors": code.replace(pt_line, safetensors_line.removeprefix("# "))
+                         + "print(sorted(model.state_dict()))\n"}, tmp_path)
+    assert printed["pt"] == printed["safetensors"] == f"{sorted(runs[run_id].state_dict)}\n"
+
+
 def test_runs_page_overlays_curves(tab, runs_url):
     open_page(tab, runs_url, "runs")
     tab.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
