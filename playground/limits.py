@@ -7,7 +7,8 @@ so a value that reaches it by another road (a URL, a test, a crafted request) is
 from __future__ import annotations
 
 # Tensor Lab
-MAX_TENSOR_ELEMENTS = 10_000
+MAX_TENSOR_ELEMENTS = 10_000  # numbers in one tensor: every input, and every operation's result before it is made
+MAX_TENSOR_SIZE = MAX_TENSOR_ELEMENTS  # each size of a shape on its own: with a 0 in a shape the product is no bound
 MAX_TENSOR_DIMS = 6
 MAX_LITERAL_CHARS = 100_000
 MAX_CAT_INPUTS = 3
