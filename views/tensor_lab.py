@@ -9,7 +9,7 @@ from playground.device import cuda_available, default_device
 from playground.errors import PlaygroundError, as_text
 from playground.tensors.build import DTYPES, SOURCES, TensorSpec, build, sharing_demo
 from playground.tensors.literal import parse_numbers, parse_shape
-from playground.tensors.ops import OP_TABLE, OPS, Argument, OpSpec, reference_markdown, run_twin
+from playground.tensors.ops import OP_TABLE, Argument, OpSpec, reference_markdown, run_twin
 from views.widgets import global_seed, show_code, show_error
 
 DEFAULTS = {
@@ -148,7 +148,7 @@ if built is not None:
     right.markdown(f"shape `{list(built.array.shape)}` · dtype `{built.array.dtype.name}`")
 
 st.subheader("2. Choose an operation")
-op = st.radio("Operation", OPS, key="tl_op", horizontal=True)
+op = st.radio("Operation", tuple(OP_TABLE), key="tl_op", horizontal=True)
 row = OP_TABLE[op]
 columns = iter(st.columns(max(4, 2 * len(row.arguments))))
 values: dict = {}
