@@ -69,6 +69,7 @@ MAX_TRAININGS_PER_SESSION = 1
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # also server.maxUploadSize in .streamlit/config.toml
 MAX_QUERY_VALUE_CHARS = 2_000
 MAX_QUERY_KEYS = 64  # query parameters read from one URL; the rest are ignored with a note
+MAX_QUERY_NUMBER_CHARS = 40  # one number in a link (no number of this playground is longer): refused before float()
 MAX_CHECKPOINT_TENSORS = 64  # tensors in one uploaded checkpoint
 MAX_CHECKPOINT_METADATA_BYTES = 256 * 1024  # a safetensors header (spec, classes, statistics)
 
