@@ -1,7 +1,7 @@
 """Every size or count a user gives is bounded in playground/, each at its limit (accepted) and one past it
 (refused) (issue 25 item 3): the Model Builder's layers, neurons, samples, epochs, batch and patience (checked
-by the configuration's registry rows, whatever the widgets allow), the Autograd page's variables and their
-shapes, and the Tensor Lab's dims, sizes, cat inputs and exponent. CSV rows and columns, and a link's keys and
+by the configuration's registry rows, whatever the widgets allow), the Autograd page's variables, their
+shapes and its plots' grids, and the Tensor Lab's dims, sizes, cat inputs and exponent. CSV rows and columns, and a link's keys and
 values, are tested the same way in tests/reliability/test_hostile_csv.py and test_hostile_url.py.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 
 from playground import limits
+from playground.autograd.function_plots import Curve1DSpec, Field2DSpec
 from playground.autograd.variables import ExpressionSpec, VariableSpec, parse_random_shape
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.errors import PlaygroundError
@@ -50,6 +51,12 @@ AUTOGRAD = [
      limits.MAX_TENSOR_ELEMENTS, limits.MAX_TENSOR_ELEMENTS + 1),
     ("value's numbers", lambda n: VariableSpec("w", literal="[" + ", ".join(["1."] * n) + "]").validate(),
      limits.MAX_TENSOR_ELEMENTS, limits.MAX_TENSOR_ELEMENTS + 1),
+    ("curve points", lambda n: Curve1DSpec(points=n).validate(), limits.MAX_GRID_POINTS, limits.MAX_GRID_POINTS + 1),
+    ("field grid per side", lambda n: Field2DSpec(side=n).validate(), limits.MAX_GRID_SIDE, limits.MAX_GRID_SIDE + 1),
+    ("field arrows per side", lambda n: Field2DSpec(arrow_side=n).validate(), limits.MAX_ARROW_SIDE,
+     limits.MAX_ARROW_SIDE + 1),
+    ("plot range", lambda n: Field2DSpec(x_range=(-n, n)).validate(), int(limits.MAX_PLOT_RANGE),
+     int(limits.MAX_PLOT_RANGE) + 1),
 ]
 
 TENSOR_LAB = [

@@ -278,3 +278,18 @@ def test_the_reference_table_in_markdown_reads_back_cell_for_cell():
     assert cells(lines[0]) == REFERENCE_HEADER
     assert [cells(line) for line in lines[2:]] == list(REFERENCE_TABLE)
     assert not re.search(r"(?<!\\)[*_`\[\]]", reference_markdown())  # nothing a Markdown renderer would act on
+
+
+def test_a_spec_takes_only_its_rows_arguments():
+    """OpSpec holds the widgets' values for its row: another row's argument, or an unknown op, is a sentence."""
+    with pytest.raises(PlaygroundError, match="sum takes no `exponent`"):
+        OpSpec("sum", exponent="2")
+    with pytest.raises(PlaygroundError, match="Unknown operation"):
+        OpSpec("eval")
+    spec = OpSpec.from_dict({"op": "sum", "dim": 1, "exponent": "3", "junk": 1})
+    assert spec == OpSpec("sum", dim=1) and spec.keepdim is False and spec.with_(keepdim=True).keepdim is True
+    assert OpSpec.from_dict(spec.to_dict()) == spec and hash(spec) == hash(OpSpec("sum", dim=1))
+    with pytest.raises(PlaygroundError, match="dim must be a whole number"):
+        run_twin(randn((2, 3)), OpSpec("sum", dim=2.5))
+    with pytest.raises(PlaygroundError, match="cat takes 3 tensors here"):
+        run_twin(randn((2, 3)), OpSpec("cat", dim=0, cat_count=3), (randn((2, 3), 1, "y"),))
