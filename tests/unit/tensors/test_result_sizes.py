@@ -151,3 +151,11 @@ def test_pow_on_big_integers_keeps_the_size():
     x = build(TensorSpec(literal="[9223372036854775807, -9223372036854775807, 3]", dtype="int64"))
     result = run_twin(x, OpSpec("pow", exponent="64"))
     assert result.torch_out.shape == result.numpy_out.shape == (3,)
+
+
+def test_without_the_size_rule_an_empty_tensor_is_summed_past_the_limit(monkeypatch):
+    """The protection matters: with sum's rule replaced by "as many as x holds" (0 for an empty x), a 20,000-number
+    result is computed (the cheap stand-in for 10^8), and the property's oracle would catch it."""
+    monkeypatch.setitem(OP_TABLE, "sum", dataclasses.replace(OP_TABLE["sum"], result_size=ops.same_size))
+    result = run_twin(build(TensorSpec(source="zeros", shape=(0, BIG, 2))), OpSpec("sum", dim=0))
+    assert math.prod(result.torch_out.shape) == 2 * BIG > limits.MAX_TENSOR_ELEMENTS
