@@ -169,7 +169,8 @@ for argument in row.arguments:  # the row describes each widget; the page only p
     elif argument.widget == "tensors":
         next(columns).radio(argument.label, argument.choices, key=key, horizontal=True, help=argument.help or None)
     values[argument.name] = st.session_state[key]
-joined = int(values[row.joins.name]) if row.joins else 1
+joined = 1 if row.joins is None else (values[row.joins.name] if values[row.joins.name] in row.joins.choices
+                                      else row.joins.default)  # an odd value is the row's sentence, below
 for i in range(1, joined):
     tensor_inputs(f"tl_cat{i}", "yz"[i - 1])
 
