@@ -7,7 +7,8 @@ so a value that reaches it by another road (a URL, a test, a crafted request) is
 from __future__ import annotations
 
 # Tensor Lab
-MAX_TENSOR_ELEMENTS = 10_000
+MAX_TENSOR_ELEMENTS = 10_000  # numbers in one tensor: every input, and every operation's result before it is made
+MAX_TENSOR_SIZE = MAX_TENSOR_ELEMENTS  # each size of a shape on its own: with a 0 in a shape the product is no bound
 MAX_TENSOR_DIMS = 6
 MAX_LITERAL_CHARS = 100_000
 MAX_CAT_INPUTS = 3
@@ -68,6 +69,7 @@ MAX_TRAININGS_PER_SESSION = 1
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # also server.maxUploadSize in .streamlit/config.toml
 MAX_QUERY_VALUE_CHARS = 2_000
 MAX_QUERY_KEYS = 64  # query parameters read from one URL; the rest are ignored with a note
+MAX_QUERY_NUMBER_CHARS = 40  # one number in a link (no number of this playground is longer): refused before float()
 MAX_CHECKPOINT_TENSORS = 64  # tensors in one uploaded checkpoint
 MAX_CHECKPOINT_METADATA_BYTES = 256 * 1024  # a safetensors header (spec, classes, statistics)
 

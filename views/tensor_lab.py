@@ -9,8 +9,7 @@ from playground.device import cuda_available, default_device
 from playground.errors import PlaygroundError, as_text
 from playground.tensors.build import DTYPES, SOURCES, TensorSpec, build, sharing_demo
 from playground.tensors.literal import parse_numbers, parse_shape
-from playground.tensors.ops import OPS, OpSpec, reference_markdown, run_twin
-from playground.tensors.shape_picture import shape_picture
+from playground.tensors.ops import OP_TABLE, Argument, OpSpec, reference_markdown, run_twin
 from views.widgets import global_seed, show_code, show_error
 
 DEFAULTS = {
@@ -19,13 +18,6 @@ DEFAULTS = {
     "tl_shape": "2, 3",
     "tl_dtype": "float32",
     "tl_op": "pow",
-    "tl_all_dims": True,
-    "tl_dim": 0,
-    "tl_keepdim": False,
-    "tl_exponent": "2",
-    "tl_new_shape": "2, 2",
-    "tl_transpose": False,
-    "tl_cat_count": 2,
     "tl_cuda": False,
     "tl_share_values": "1, 2, 3, 4",
     "tl_share_index": 0,
@@ -33,6 +25,17 @@ DEFAULTS = {
 }
 for i in (1, 2):
     DEFAULTS |= {f"tl_cat{i}_source": "ones", f"tl_cat{i}_shape": "2, 3", f"tl_cat{i}_dtype": "float32", f"tl_cat{i}_literal": "[[1, 2, 3]]"}
+
+
+def all_key(argument: Argument) -> str:
+    return f"tl_all_{argument.name}s"  # the "every dim" box of a dim argument
+
+
+for row in OP_TABLE.values():  # each operation's arguments are drawn from its row, under tl_<name>
+    for argument in row.arguments:
+        DEFAULTS.setdefault(f"tl_{argument.name}", argument.default)
+        if argument.widget == "dim" and argument.all_label:
+            DEFAULTS.setdefault(all_key(argument), True)
 for key, value in DEFAULTS.items():
     st.session_state.setdefault(key, value)
 # Keep what the user typed in boxes that are not drawn on this run (the literal while "made by" is zeros,
@@ -145,39 +148,38 @@ if built is not None:
     right.markdown(f"shape `{list(built.array.shape)}` · dtype `{built.array.dtype.name}`")
 
 st.subheader("2. Choose an operation")
-op = st.radio("Operation", OPS, key="tl_op", horizontal=True)
-controls = st.columns(4)
-dim: int | None = None
-if op in ("squeeze", "sum", "mean"):
-    all_label = "squeeze every size-1 dim" if op == "squeeze" else f"{op} over all dims"
-    controls[0].checkbox(all_label, key="tl_all_dims")
-if op in ("unsqueeze", "cat") or (op in ("squeeze", "sum", "mean") and not st.session_state.tl_all_dims):
-    controls[1].number_input("dim (negative counts from the end)", min_value=-limits.MAX_TENSOR_DIMS - 1,
-                             max_value=limits.MAX_TENSOR_DIMS, step=1, key="tl_dim")
-    dim = int(st.session_state.tl_dim)
-if op in ("sum", "mean"):
-    controls[2].checkbox("keepdim", key="tl_keepdim", help="Keep the reduced dim as size 1 (NumPy calls it keepdims).")
-if op == "pow":
-    controls[1].text_input("exponent", key="tl_exponent", max_chars=limits.MAX_EXPONENT_CHARS)
-if op in ("reshape", "view"):
-    controls[1].text_input("new shape (-1 = work it out)", key="tl_new_shape", max_chars=limits.MAX_SHAPE_CHARS)
-    controls[2].checkbox("transpose(0, 1) first", key="tl_transpose",
-                         help="Makes the tensor non-contiguous: view then fails, reshape copies.")
-others = []
-if op == "cat":
-    controls[2].radio("tensors to join", (2, 3), key="tl_cat_count", horizontal=True)
-    for i in range(1, int(st.session_state.tl_cat_count)):
-        tensor_inputs(f"tl_cat{i}", "yz"[i - 1])
+op = st.radio("Operation", tuple(OP_TABLE), key="tl_op", horizontal=True)
+row = OP_TABLE[op]
+columns = iter(st.columns(max(4, 2 * len(row.arguments))))
+values: dict = {}
+for argument in row.arguments:  # the row describes each widget; the page only places them
+    key = f"tl_{argument.name}"
+    if argument.widget == "dim":
+        if argument.all_label:
+            next(columns).checkbox(argument.all_label, key=all_key(argument))
+        if argument.all_label and st.session_state[all_key(argument)]:
+            values[argument.name] = None
+            continue
+        next(columns).number_input(argument.label, min_value=-limits.MAX_TENSOR_DIMS - 1,
+                                   max_value=limits.MAX_TENSOR_DIMS, step=1, key=key, help=argument.help)
+    elif argument.widget == "checkbox":
+        next(columns).checkbox(argument.label, key=key, help=argument.help or None)
+    elif argument.widget == "text":
+        next(columns).text_input(argument.label, key=key, max_chars=argument.max_chars, help=argument.help or None)
+    elif argument.widget == "tensors":
+        next(columns).radio(argument.label, argument.choices, key=key, horizontal=True, help=argument.help or None)
+    values[argument.name] = st.session_state[key]
+joined = 1 if row.joins is None else (values[row.joins.name] if values[row.joins.name] in row.joins.choices
+                                      else row.joins.default)  # an odd value is the row's sentence, below
+for i in range(1, joined):
+    tensor_inputs(f"tl_cat{i}", "yz"[i - 1])
 
 result = None
 if built is not None:
     try:
-        for i in range(1, int(st.session_state.tl_cat_count) if op == "cat" else 1):
-            others.append(build(spec_from(f"tl_cat{i}", seed + i), "yz"[i - 1]))
-        spec = OpSpec(op=op, dim=dim, keepdim=bool(st.session_state.tl_keepdim), exponent=st.session_state.tl_exponent,
-                      new_shape=st.session_state.tl_new_shape, transpose_first=bool(st.session_state.tl_transpose) and op in ("reshape", "view"))
+        others = tuple(build(spec_from(f"tl_cat{i}", seed + i), "yz"[i - 1]) for i in range(1, joined))
         device = default_device() if (st.session_state.tl_cuda and cuda_available()) else "cpu"
-        result = run_twin(built, spec, tuple(others), device=device)
+        result = run_twin(built, OpSpec(op, **values), others, device=device)
     except Exception as exc:  # noqa: BLE001 - a sentence, and everything below this point stays on the page
         show_error(exc)
 
@@ -200,11 +202,9 @@ if result is not None:
         st.code(result.fix.printed, language=None)
 
     st.subheader("Shape picture")
-    svg = shape_picture(op, result.input_shapes, result.torch_out.shape if result.torch_out.ok else
-                        (result.numpy_out.shape if result.numpy_out.ok else None), dim, bool(st.session_state.tl_keepdim))
     # An image, not HTML in the page: its text (fixed names and integers, escaped in shape_picture.py) is drawn by
     # the browser's image decoder and can never become markup.
-    st.container(key="tl_shape_picture").image(svg, width="content")
+    st.container(key="tl_shape_picture").image(result.picture(), width="content")
     show_code(result.code, title="Code: the torch and NumPy lines for what is on screen")
 
 st.subheader("Device")

@@ -144,12 +144,30 @@ def _to_ast(node: Node) -> ast.expr:
     if node.op == "neg":
         return ast.UnaryOp(ast.USub(), _to_ast(node.args[0]))
     if node.op in BINARY_CALLS:
-        return ast.BinOp(_to_ast(node.args[0]), _AST_OF_SYMBOL[node.op](), _to_ast(node.args[1]))
+        left, right = (_operand_ast(node, index, arg) for index, arg in enumerate(node.args))
+        return ast.BinOp(left, _AST_OF_SYMBOL[node.op](), right)
     keywords = [] if node.dim is None else [ast.keyword("dim", ast.Constant(node.dim))]
-    args = [_to_ast(arg) for arg in node.args]
+    args = [_operand_ast(node, index, arg) for index, arg in enumerate(node.args)]
     if node.method:
         return ast.Call(ast.Attribute(args[0], node.op), args[1:], keywords)
     return ast.Call(ast.Attribute(ast.Name("torch"), node.op), args, keywords)
+
+
+def _stays_a_number(node: Node, index: int) -> bool:
+    """Whether ``apply`` hands operand ``index`` of ``node`` to torch as a plain number (a number beside a tensor
+    in an operator, or pow's exponent) rather than as ``torch.tensor(number)``; numbers alone are tensors there,
+    so that ``1 / 0`` is inf and ``sin(2)`` a tensor, as they are on the page."""
+    if node.args[index].op != "const":
+        return True
+    if node.op in BINARY_CALLS:
+        return any(arg.op != "const" for arg in node.args)
+    return node.op == "pow" and index == 1 and node.args[0].op != "const"
+
+
+def _operand_ast(node: Node, index: int, arg: Node) -> ast.expr:
+    if _stays_a_number(node, index):
+        return _to_ast(arg)
+    return ast.Call(ast.Attribute(ast.Name("torch"), "tensor"), [ast.Constant(float(arg.value))], [])
 
 
 def _refuse(sentence: str, detail: str | None = None) -> PlaygroundError:
@@ -265,6 +283,11 @@ class _Converter:
         if any(isinstance(arg, ast.Starred) for arg in operands):
             raise _refuse(f"`*args` are not allowed in a call. {ALLOWED_SENTENCE}")
         dim: int | None = None
+        given = [keyword.arg for keyword in item.keywords]
+        repeated = next((name for name in given if name is not None and given.count(name) > 1), None)
+        if repeated is not None:
+            raise _refuse(f"{code(repeated + '=')} is given more than once in {code(fname + '()')}; Python refuses a "
+                          "repeated keyword, so give it once.")
         for keyword in item.keywords:
             if keyword.arg != "dim" or function.dim == "none":
                 shown = "**kwargs" if keyword.arg is None else f"{keyword.arg}="
@@ -324,20 +347,33 @@ def _shape(value: torch.Tensor | float | int) -> tuple[int, ...]:
     return tuple(value.shape) if isinstance(value, torch.Tensor) else ()
 
 
+def _result_shape(node: Node, args: list[Any]) -> tuple[int, ...] | None:
+    """The shape ``node`` would give on ``args``, worked out on the meta device (no numbers are made), or None
+    where PyTorch refuses the shapes (the real call then raises the same error, before making anything)."""
+    metas = [torch.empty(arg.shape, dtype=arg.dtype, device="meta") if isinstance(arg, torch.Tensor)
+             else torch.tensor(float(arg), device="meta") for arg in args]
+    try:
+        if node.op == "neg":
+            return tuple(torch.neg(metas[0]).shape)
+        if node.op in BINARY_CALLS:
+            return tuple(BINARY_CALLS[node.op](metas[0], metas[1]).shape)
+        function = FUNCTIONS[node.op]
+        result = function.call(*metas, dim=node.dim) if node.dim is not None else function.call(*metas)
+        return tuple(result.shape)
+    except (RuntimeError, IndexError, TypeError, ValueError):
+        return None
+
+
 def _check_size(node: Node, args: list[Any]) -> None:
-    """Refuse, before computing it, an operation whose result would be too large."""
+    """Refuse, before computing it, an operation whose result would be too large: broadcasting, matmul and (with a
+    0 in a shape) a reduction can each make more numbers than their operands hold."""
     if all(not isinstance(arg, torch.Tensor) or arg.dim() == 0 for arg in args):
         return  # numbers and 0-d tensors (a point of a 2-D function): nothing to multiply out
-    if math.prod(math.prod(_shape(arg)) for arg in args) <= MAX_EXPRESSION_ELEMENTS:
-        return  # no broadcast or product can be larger than the product of its operands' sizes
-    args = [torch.empty(_shape(arg), device="meta") for arg in args]
-    if node.op in ("+", "-", "*", "/", "**", "pow") and len(args) == 2:
-        shape = torch.broadcast_shapes(args[0].shape, args[1].shape)
-    elif node.op in ("@", "matmul"):
-        shape = torch.matmul(
-            torch.empty(args[0].shape, device="meta"), torch.empty(args[1].shape, device="meta")
-        ).shape
-    else:
+    shapes = [_shape(arg) for arg in args]
+    if all(size >= 1 for shape in shapes for size in shape) and math.prod(map(math.prod, shapes)) <= MAX_EXPRESSION_ELEMENTS:
+        return  # with no 0 in a shape, no result is larger than the product of its operands' sizes
+    shape = _result_shape(node, args)
+    if shape is None:
         return
     count = math.prod(shape)
     if count > MAX_EXPRESSION_ELEMENTS:

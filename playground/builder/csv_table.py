@@ -50,11 +50,11 @@ def read_table(raw, target=None, task=None, max_rows=100_000, max_columns=100, m
         if ("Expected" in message and "fields" in message) or "does not match" in message:
             raise CsvProblem("A row has more cells than the header has columns; make every row the same length.") from None
         raise CsvProblem("The CSV could not be read: a cell is too long or a quote is not closed.") from None
+    if len(frame) > max_rows:  # counted before rows of blanks are dropped: they must not hide the rows past them
+        raise CsvProblem(f"The CSV has more than {max_rows:,} rows; at most {max_rows:,} are allowed.")
     frame = frame.dropna(how="all").reset_index(drop=True)  # rows of blanks are not data
     if len(frame) == 0:
         raise CsvProblem("The CSV has a header but no data rows; add rows of numbers below the header.")
-    if len(frame) > max_rows:
-        raise CsvProblem(f"The CSV has more than {max_rows:,} rows; at most {max_rows:,} are allowed.")
     for name in frame.columns:
         if frame[name].dtype.kind not in "biuf":
             longest = frame[name].astype(str).str.len().max()

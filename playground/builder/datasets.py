@@ -20,6 +20,7 @@ from playground import limits
 from playground.builder.config import CSV_DATASET, DataConfig, task_of
 from playground.builder.registry import DATASETS, FEATURES
 from playground.errors import AwaitingInput, PlaygroundError, library_message
+from playground.memory import give_back
 
 PLANE = 6.0  # generated points live on [-PLANE, PLANE]^2
 
@@ -237,6 +238,8 @@ def read_csv_table(source: bytes | BinaryIO, target: str | None = None, task: st
     except (ValueError, TypeError, OverflowError, MemoryError, UnicodeError) as exc:
         raise PlaygroundError("The CSV could not be read; save it as a plain UTF-8 CSV and upload it again.",
                               library_message(exc)) from None
+    finally:
+        give_back()  # reading a 10 MB CSV frees ~40 MB that glibc would otherwise keep (docs/RELIABILITY.md)
 
 
 class CsvDataset(Dataset):

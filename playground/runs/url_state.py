@@ -199,7 +199,7 @@ def _parse(raw: str, setting: Setting, notes: list[str]) -> Any:
 
 
 def _number(text: str, whole: bool) -> int | float | None:
-    if len(text) > 40:  # no real number of this playground is longer; refuse before parsing
+    if len(text) > limits.MAX_QUERY_NUMBER_CHARS:  # no real number of this playground is longer; refused unparsed
         return None
     try:
         value = float(text)

@@ -139,6 +139,7 @@ def parse_literal(text: str) -> ParsedLiteral:
     if stack:
         raise PlaygroundError(f"The literal is missing {len(stack)} closing bracket(s) ']'.")
     shape = _shape(root)
+    check_shape(shape)  # [[], [], ...] holds no number but has a size per empty list
     return ParsedLiteral(values=root, shape=shape, kind=_kind(root))
 
 
@@ -227,6 +228,12 @@ def check_shape(shape: tuple[int, ...]) -> None:
             f"The shape {list(shape)} holds {numel:,} elements; the limit here is {limits.MAX_TENSOR_ELEMENTS:,}. "
             "Use smaller sizes."
         )
+    too_large = [s for s in shape if s > limits.MAX_TENSOR_SIZE]
+    if too_large:
+        raise PlaygroundError(
+            f"A size of {too_large[0]:,} is over the limit of {limits.MAX_TENSOR_SIZE:,} for each size of a shape "
+            "(with a 0 elsewhere the tensor would be empty, but what is made from it need not be). Use smaller sizes."
+        )
 
 
 def parse_shape(text: str, allow_infer: bool = False, what: str = "shape") -> tuple[int, ...]:
@@ -239,7 +246,7 @@ def parse_shape(text: str, allow_infer: bool = False, what: str = "shape") -> tu
                               "by commas, e.g. 2, 3.")
     inner = text.strip().strip("()[]").strip()
     parts = [part.strip() for part in inner.split(",") if part.strip()] if inner else []
-    size = r"-?\d{1,18}" if allow_infer else r"\d{1,18}"
+    size = r"-?\d{1,18}" if allow_infer else r"\d{1,18}"  # longer sizes are refused as text, before int()
     if not all(re.fullmatch(size, part) for part in parts):
         example = "2, -1" if allow_infer else "2, 3"
         raise PlaygroundError(f"The {what} {quoted(text)} must be whole numbers separated by commas, e.g. {example}.")

@@ -1,17 +1,20 @@
 """Each Tensor Lab operation beside its NumPy twin, on the same data, with an honest verdict.
 
-``OP_TABLE`` has one row per operation: the torch call and its NumPy twin, each as a function and as the
-code shown, and a note on how the two name it. An ``OpSpec`` holds the page's controls; ``run_twin`` runs
-the row's two calls, captures each result or error, compares values, shapes and dtypes, and explains every
-difference it finds.
+``OP_TABLE`` has one row per operation, and a row is all there is to an operation: its arguments (each with
+the widget that sets it, described as data the page draws), the torch call and its NumPy twin (each as a
+function and as the code shown), the note on how the two name it, its shape picture, the explanations of its
+known differences, and its size rule: how many numbers its result holds, known from the input shapes and the
+arguments before either library computes it. ``run_twin`` refuses a result over ``MAX_TENSOR_ELEMENTS`` with a
+sentence, runs the row's two calls, captures each result or error, compares values, shapes and dtypes, and
+explains every difference it finds. Adding ``transpose`` or ``stack`` is one row here and nothing else.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,37 +24,190 @@ from playground import limits
 from playground.errors import PlaygroundError, as_text, library_message
 from playground.tensors.build import BuiltTensor
 from playground.tensors.literal import parse_shape, quoted
+from playground.tensors.shape_picture import (
+    Rows,
+    joined_rows,
+    kept_rows,
+    reduced_rows,
+    reshaped_rows,
+    shape_picture,
+    squeeze_rows,
+    unsqueeze_rows,
+)
+
+Shapes = tuple[tuple[int, ...], ...]
+WIDGETS = ("dim", "checkbox", "text", "tensors")
+
+
+def parse_dim(value: Any) -> int:
+    """A dim as the widget gives it: a whole number within the dims a tensor here may have (or one more)."""
+    bound = limits.MAX_TENSOR_DIMS + 1
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or abs(value) > bound:
+        raise PlaygroundError(f"dim must be a whole number from -{bound} to {bound}, such as 0, 1 or -1.")
+    return int(value)
+
+
+def parse_exponent(text: str) -> int | float:
+    """``"2"`` -> 2, ``"0.5"`` -> 0.5. Anything else (a 4,301-digit number included) is refused with a sentence."""
+    raw = str(text).strip()
+    if len(raw) > limits.MAX_EXPONENT_CHARS:
+        raise PlaygroundError(f"The exponent is {len(raw):,} characters long; type a number such as 2, 0.5 or -1 "
+                              f"(at most {limits.MAX_EXPONENT_CHARS} characters).")
+    if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", raw):
+        raise PlaygroundError(f"The exponent {quoted(raw)} is not a number. Type a number such as 2, 0.5 or -1.")
+    value: int | float = int(raw) if re.fullmatch(r"[-+]?\d+", raw) else float(raw)
+    if not math.isfinite(value) or abs(value) > limits.MAX_ABS_EXPONENT:
+        raise PlaygroundError(f"Keep the exponent between -{limits.MAX_ABS_EXPONENT:g} and {limits.MAX_ABS_EXPONENT:g}.")
+    return value
+
+
+def parse_new_shape(text: str) -> tuple[int, ...]:
+    """A target shape for reshape/view: sizes separated by commas, at most one -1."""
+    return parse_shape(str(text), allow_infer=True, what="new shape")
+
+
+def parse_tensor_count(value: Any) -> int:
+    if value not in range(2, limits.MAX_CAT_INPUTS + 1) or isinstance(value, bool):
+        raise PlaygroundError(f"cat joins 2 or {limits.MAX_CAT_INPUTS} tensors: add one or two more.")
+    return int(value)
 
 
 @dataclass(frozen=True)
-class Args:
-    """One operation's controls, read and checked: what its torch call, its NumPy twin and their code need."""
+class Argument:
+    """One control of an operation, as data: the page draws its widget (``widget`` is one of ``WIDGETS``) under
+    the key ``tl_<name>``, and ``parse`` reads the widget's value (a sentence when it is wrong).
 
-    dim: int | None = None  # None: all dims (squeeze all, reduce everything); 0 for unsqueeze and cat
-    keepdim: bool = False
-    exponent: int | float = 2
-    shape: tuple[int, ...] = ()
-    joined: int = 1  # tensors besides x that cat joins
+    ``dim``: a whole number within the dims; with ``all_label`` a checkbox (key ``tl_all_dims``) before it means
+    every dim, and the value is then None. ``tensors``: how many tensors the operation takes (x and the rest,
+    each drawn as a tensor's inputs)."""
 
-    @property
-    def dim0(self) -> int:
-        return 0 if self.dim is None else self.dim
+    name: str
+    widget: str
+    label: str
+    default: Any
+    help: str = ""
+    all_label: str = ""
+    max_chars: int = 0
+    choices: tuple = ()
+    parse: Callable[[Any], Any] = lambda value: value
+
+    def __post_init__(self) -> None:
+        if self.widget not in WIDGETS:
+            raise ValueError(f"Unknown widget {self.widget!r}; one of {WIDGETS}.")
+
+
+class Args(Mapping[str, Any]):
+    """An operation's arguments, read and checked; by name (``a["dim"]``) or as attributes (``a.dim``)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Args({self._values!r})"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What to do instead when torch's error contains ``when`` (view after transpose: ``.contiguous()`` first)."""
+
+    when: str
+    call: Callable[[torch.Tensor, Args], torch.Tensor]
+    code: Callable[[Args], str]
+
+
+def _no_words(*_: Any) -> str:
+    return ""
 
 
 @dataclass(frozen=True)
 class Op:
-    """One row of the table: the torch call and its NumPy twin, each as a function and as the code shown, and
-    the note on how the two libraries name it."""
+    """One row of the table: everything the page, the code panel and the checks know about one operation.
+
+    ``result_size(shapes, args)`` is the number of elements of the result, from the input shapes alone, for
+    every input the libraries accept; ``picture(shapes, output_shape, args)`` the shape picture's rows. The
+    ``explain_*`` functions say why the libraries differ where this operation is known to make them differ
+    (an empty text: no particular reason)."""
 
     name: str
+    arguments: tuple[Argument, ...]
     torch_call: Callable[[torch.Tensor, list[torch.Tensor], Args], torch.Tensor]
     numpy_call: Callable[[np.ndarray, list[np.ndarray], Args], np.ndarray]
     torch_code: Callable[[Args], str]
     numpy_code: Callable[[Args], str]
     note: str
+    result_size: Callable[[Shapes, Args], int]
+    picture: Callable[[Shapes, tuple[int, ...] | None, Args], Rows]
+    explain_torch_error: Callable[[Args, BuiltTensor, str], str] = _no_words
+    explain_numpy_error: Callable[[Args, BuiltTensor, str], str] = _no_words
+    explain_dtype: Callable[[Args, BuiltTensor], str] = _no_words
+    fix: Fix | None = None
+
+    @property
+    def joins(self) -> Argument | None:
+        """The argument that says how many tensors the operation takes, if it takes more than x."""
+        return next((a for a in self.arguments if a.widget == "tensors"), None)
 
 
-def _reduction(name: str) -> dict[str, Callable]:
+# --------------------------------------------------------------------------- size rules (elements of the result)
+
+
+def same_size(shapes: Shapes, a: Args) -> int:
+    """squeeze, unsqueeze, reshape, view, pow: the numbers of x, rearranged or changed one by one."""
+    return math.prod(shapes[0])
+
+
+def joined_size(shapes: Shapes, a: Args) -> int:
+    """cat: every input's numbers, side by side."""
+    return sum(math.prod(shape) for shape in shapes)
+
+
+def reduced_size(shapes: Shapes, a: Args) -> int:
+    """sum and mean: one number, or one per place along the other dims. With a 0 in x's shape this is where an
+    empty tensor makes a large result: a [0, 10000, 10000] tensor summed along dim 0 is 100,000,000 zeros."""
+    shape = shapes[0]
+    if a.dim is None:
+        return 1
+    d = a.dim + len(shape) if a.dim < 0 else a.dim
+    if not 0 <= d < len(shape):
+        return math.prod(shape)  # out of range: both refuse (a 0-d tensor's dim 0 in torch: itself)
+    return math.prod(size for k, size in enumerate(shape) if k != d)
+
+
+# --------------------------------------------------------------------------- the rows
+
+
+DIM_HELP = "Negative counts from the end: -1 is the last dim."
+
+
+def _dim(all_label: str = "", default: int = 0) -> Argument:
+    return Argument("dim", "dim", "dim (negative counts from the end)", default, DIM_HELP, all_label=all_label,
+                    parse=lambda value: None if value is None else parse_dim(value))
+
+
+KEEPDIM = Argument("keepdim", "checkbox", "keepdim", False, "Keep the reduced dim as size 1 (NumPy calls it keepdims).",
+                   parse=bool)
+TRANSPOSE = Argument("transpose", "checkbox", "transpose(0, 1) first", False,
+                     "Makes the tensor non-contiguous: view then fails, reshape copies.", parse=bool)
+NEW_SHAPE = Argument("new_shape", "text", "new shape (-1 = work it out)", "2, 2", "Sizes separated by commas, e.g. 2, 3.",
+                     max_chars=limits.MAX_SHAPE_CHARS, parse=parse_new_shape)
+
+
+def _reduction(name: str) -> dict[str, Any]:
     """sum and mean: over one dim, or over every dim (``keepdim`` keeps each as size 1)."""
     t_fn, n_fn = getattr(torch.Tensor, name), getattr(np, name)
 
@@ -73,11 +229,13 @@ def _reduction(name: str) -> dict[str, Callable]:
             return f"np.{name}(x_np, keepdims=True)" if a.keepdim else f"np.{name}(x_np)"
         return f"np.{name}(x_np, axis={a.dim}, keepdims=True)" if a.keepdim else f"np.{name}(x_np, axis={a.dim})"
 
-    return {"torch_call": torch_call, "numpy_call": numpy_call, "torch_code": torch_code, "numpy_code": numpy_code}
+    return {"arguments": (_dim(f"{name} over all dims"), KEEPDIM), "torch_call": torch_call, "numpy_call": numpy_call,
+            "torch_code": torch_code, "numpy_code": numpy_code, "result_size": reduced_size,
+            "picture": lambda shapes, out, a: reduced_rows(shapes, out, a.dim, a.keepdim)}
 
 
 def _names(a: Args, suffix: str = "") -> str:
-    return ", ".join(f"{name}{suffix}" for name in ("x", "y", "z")[: a.joined + 1])
+    return ", ".join(f"{name}{suffix}" for name in ("x", "y", "z")[: a.cat_count])
 
 
 def _shape_args(shape: tuple[int, ...]) -> str:
@@ -88,79 +246,172 @@ def _shape_tuple(shape: tuple[int, ...]) -> str:
     return f"({_shape_args(shape)}{',' if len(shape) == 1 else ''})"
 
 
+def _torch_dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _squeeze_numpy_error(a: Args, x: BuiltTensor, error: str) -> str:
+    if a.dim is None:
+        return ""
+    shape = tuple(x.tensor.shape)
+    size = shape[a.dim] if -len(shape) <= a.dim < len(shape) else "?"
+    return (f"dim {a.dim} has size {size}, not 1. torch's squeeze(dim) leaves such a dim alone (a no-op, shape "
+            f"unchanged); np.squeeze refuses it. NumPy says: {error}")
+
+
+def _mean_torch_error(a: Args, x: BuiltTensor, error: str) -> str:
+    if x.tensor.is_floating_point():
+        return ""
+    return (f"torch.mean needs a floating-point tensor and this one is {_torch_dtype_name(x.tensor.dtype)}: "
+            f"convert it first with x.float(). NumPy quietly computes the mean in float64. torch says: {error}")
+
+
+def _view_torch_error(a: Args, x: BuiltTensor, error: str) -> str:
+    return ("view never copies: it reuses the same memory with new strides, which is impossible when the tensor "
+            "is not contiguous (as after transpose). Call .contiguous() first (a copy), or use .reshape(), "
+            f"which copies only when it must. np.reshape copies silently. torch says: {error}")
+
+
+def _pow_dtype(a: Args, x: BuiltTensor) -> str:
+    if not x.tensor.is_floating_point() and isinstance(a.exponent, float):
+        return "An integer tensor raised to a float exponent becomes torch's default float32; NumPy promotes to float64."
+    return ""
+
+
 OP_TABLE: dict[str, Op] = {op.name: op for op in (
-    Op("squeeze",
+    Op("squeeze", (_dim("squeeze every size-1 dim"),),
        lambda x, o, a: x.squeeze() if a.dim is None else x.squeeze(a.dim),
        lambda x, o, a: np.squeeze(x) if a.dim is None else np.squeeze(x, axis=a.dim),
        lambda a: "x.squeeze()" if a.dim is None else f"x.squeeze({a.dim})",
        lambda a: "np.squeeze(x_np)" if a.dim is None else f"np.squeeze(x_np, axis={a.dim})",
-       "torch: x.squeeze(dim) · NumPy: np.squeeze(a, axis=dim). PyTorch's dim is NumPy's axis."),
-    Op("unsqueeze",
-       lambda x, o, a: x.unsqueeze(a.dim0),
-       lambda x, o, a: np.expand_dims(x, a.dim0),
-       lambda a: f"x.unsqueeze({a.dim0})",
-       lambda a: f"np.expand_dims(x_np, {a.dim0})",
-       "torch: x.unsqueeze(dim) · NumPy: np.expand_dims(a, axis=dim)."),
-    Op("cat",
-       lambda x, o, a: torch.cat([x, *o], dim=a.dim0),
-       lambda x, o, a: np.concatenate([x, *o], axis=a.dim0),
-       lambda a: f"torch.cat([{_names(a)}], dim={a.dim0})",
-       lambda a: f"np.concatenate([{_names(a, '_np')}], axis={a.dim0})",
-       "torch: torch.cat(tensors, dim=d) · NumPy: np.concatenate(arrays, axis=d)."),
-    Op("pow",
+       "torch: x.squeeze(dim) · NumPy: np.squeeze(a, axis=dim). PyTorch's dim is NumPy's axis.",
+       same_size, lambda shapes, out, a: squeeze_rows(shapes, out, a.dim),
+       explain_numpy_error=_squeeze_numpy_error),
+    Op("unsqueeze", (_dim(),),
+       lambda x, o, a: x.unsqueeze(a.dim),
+       lambda x, o, a: np.expand_dims(x, a.dim),
+       lambda a: f"x.unsqueeze({a.dim})",
+       lambda a: f"np.expand_dims(x_np, {a.dim})",
+       "torch: x.unsqueeze(dim) · NumPy: np.expand_dims(a, axis=dim).",
+       same_size, lambda shapes, out, a: unsqueeze_rows(shapes, out, a.dim)),
+    Op("cat", (_dim(), Argument("cat_count", "tensors", "tensors to join", 2, choices=tuple(range(2, limits.MAX_CAT_INPUTS + 1)),
+                                parse=parse_tensor_count)),
+       lambda x, o, a: torch.cat([x, *o], dim=a.dim),
+       lambda x, o, a: np.concatenate([x, *o], axis=a.dim),
+       lambda a: f"torch.cat([{_names(a)}], dim={a.dim})",
+       lambda a: f"np.concatenate([{_names(a, '_np')}], axis={a.dim})",
+       "torch: torch.cat(tensors, dim=d) · NumPy: np.concatenate(arrays, axis=d).",
+       joined_size, lambda shapes, out, a: joined_rows(shapes, out, a.dim),
+       explain_dtype=lambda a, x: "The inputs have different dtypes, and the two libraries promote them differently."),
+    Op("pow", (Argument("exponent", "text", "exponent", "2", "A number such as 2, 0.5 or -1.",
+                        max_chars=limits.MAX_EXPONENT_CHARS, parse=parse_exponent),),
        lambda x, o, a: x.pow(a.exponent),
        lambda x, o, a: np.power(x, a.exponent),
        lambda a: f"x.pow({a.exponent!r})",
        lambda a: f"np.power(x_np, {a.exponent!r})",
-       "torch: x.pow(e) or x ** e · NumPy: np.power(a, e) or a ** e."),
+       "torch: x.pow(e) or x ** e · NumPy: np.power(a, e) or a ** e.",
+       same_size, lambda shapes, out, a: kept_rows(shapes, out),
+       explain_dtype=_pow_dtype),
     Op("sum", **_reduction("sum"),
        note="torch: x.sum(dim, keepdim=...) · NumPy: np.sum(a, axis=..., keepdims=...) (note the s)."),
     Op("mean", **_reduction("mean"),
-       note="torch: x.mean(dim, keepdim=...) · NumPy: np.mean(a, axis=..., keepdims=...)."),
-    Op("reshape",
-       lambda x, o, a: x.reshape(a.shape),
-       lambda x, o, a: np.reshape(x, a.shape),
-       lambda a: f"x.reshape({_shape_args(a.shape)})",
-       lambda a: f"np.reshape(x_np, {_shape_tuple(a.shape)})",
-       "torch: x.reshape(shape) · NumPy: np.reshape(a, shape). Both copy only when they must."),
-    Op("view",
-       lambda x, o, a: x.view(a.shape),
-       lambda x, o, a: np.reshape(x, a.shape),
-       lambda a: f"x.view({_shape_args(a.shape)})",
-       lambda a: f"np.reshape(x_np, {_shape_tuple(a.shape)})",
+       note="torch: x.mean(dim, keepdim=...) · NumPy: np.mean(a, axis=..., keepdims=...).",
+       explain_torch_error=_mean_torch_error),
+    Op("reshape", (NEW_SHAPE, TRANSPOSE),
+       lambda x, o, a: x.reshape(a.new_shape),
+       lambda x, o, a: np.reshape(x, a.new_shape),
+       lambda a: f"x.reshape({_shape_args(a.new_shape)})",
+       lambda a: f"np.reshape(x_np, {_shape_tuple(a.new_shape)})",
+       "torch: x.reshape(shape) · NumPy: np.reshape(a, shape). Both copy only when they must.",
+       same_size, lambda shapes, out, a: reshaped_rows(shapes, out)),
+    Op("view", (NEW_SHAPE, TRANSPOSE),
+       lambda x, o, a: x.view(a.new_shape),
+       lambda x, o, a: np.reshape(x, a.new_shape),
+       lambda a: f"x.view({_shape_args(a.new_shape)})",
+       lambda a: f"np.reshape(x_np, {_shape_tuple(a.new_shape)})",
        "torch: x.view(shape) never copies, so it needs compatible strides. NumPy has no such call: "
-       "a.view(...) in NumPy reinterprets the dtype; np.reshape is the twin, and it copies when it must."),
+       "a.view(...) in NumPy reinterprets the dtype; np.reshape is the twin, and it copies when it must.",
+       same_size, lambda shapes, out, a: reshaped_rows(shapes, out),
+       explain_torch_error=_view_torch_error,
+       fix=Fix("view size is not compatible", lambda x, a: x.contiguous().view(a.new_shape),
+               lambda a: f".contiguous().view({_shape_args(a.new_shape)})")),
 )}
 OPS = tuple(OP_TABLE)
 
 
-@dataclass(frozen=True)
+def defaults(op: str) -> dict[str, Any]:
+    """The widgets' first values for ``op`` (``dim`` of a row with an "all dims" box starts as every dim)."""
+    return {a.name: (None if a.widget == "dim" and a.all_label else a.default) for a in OP_TABLE[op].arguments}
+
+
 class OpSpec:
-    """One operation and its controls. ``dim=None`` means all dims (squeeze all, sum/mean of everything)."""
+    """One operation and the values of its controls as the widgets give them (text, numbers, booleans), before
+    they are read: ``OpSpec("sum", dim=1, keepdim=True)``. ``dim=None`` means all dims (squeeze all, sum or mean
+    of everything). A value the row does not take is refused; one not given takes the row's default."""
 
-    op: str = "pow"
-    dim: int | None = None
-    keepdim: bool = False
-    exponent: str = "2"
-    new_shape: str = "2, 2"
-    transpose_first: bool = False
+    __slots__ = ("op", "values")
 
-    def __post_init__(self) -> None:
-        if self.op not in OPS:
-            raise PlaygroundError(f"Unknown operation {self.op!r}; choose one of {', '.join(OPS)}.")
-        if self.dim is not None and (not isinstance(self.dim, int) or abs(self.dim) > 64):
-            raise PlaygroundError("dim must be a whole number such as 0, 1 or -1.")
+    def __init__(self, op: str = "pow", **values: Any) -> None:
+        if op not in OP_TABLE:
+            raise PlaygroundError(f"Unknown operation {quoted(op)}; choose one of {', '.join(OP_TABLE)}.")
+        unknown = sorted(set(values) - {a.name for a in OP_TABLE[op].arguments})
+        if unknown:
+            raise PlaygroundError(f"{op} takes no {quoted(unknown[0])}; it takes "
+                                  f"{', '.join(a.name for a in OP_TABLE[op].arguments) or 'nothing'}.")
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "values", {**defaults(op), **values})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("OpSpec is frozen")
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "values")
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OpSpec) and (self.op, self.values) == (other.op, other.values)
+
+    def __hash__(self) -> int:
+        return hash((self.op, tuple(sorted((k, repr(v)) for k, v in self.values.items()))))
+
+    def __repr__(self) -> str:
+        return f"OpSpec({self.op!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.values.items()) + ")"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"op": self.op, **self.values}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OpSpec:
-        names = {"op", "dim", "keepdim", "exponent", "new_shape", "transpose_first"}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        op = str(data.get("op", "pow"))
+        names = {a.name for a in OP_TABLE[op].arguments} if op in OP_TABLE else set()
+        return cls(op, **{k: v for k, v in data.items() if k in names})
 
     def with_(self, **changes: Any) -> OpSpec:
-        return replace(self, **changes)
+        return OpSpec(changes.pop("op", self.op), **{**self.values, **changes})
+
+
+def resolve(spec: OpSpec) -> Args:
+    """The spec's values read by its row's arguments (a sentence for the first one that is wrong)."""
+    return Args({a.name: a.parse(spec.values[a.name]) for a in OP_TABLE[spec.op].arguments})
+
+
+def result_size(spec: OpSpec, shapes: Shapes) -> int:
+    """How many numbers ``spec`` makes from inputs of ``shapes``, known before anything is computed."""
+    return OP_TABLE[spec.op].result_size(shapes, resolve(spec))
+
+
+def check_result_size(op: Op, shapes: Shapes, args: Args) -> None:
+    """Refuse, before either library computes it, a result over the element limit."""
+    size = op.result_size(shapes, args)
+    if size > limits.MAX_TENSOR_ELEMENTS:
+        on = " and ".join(str(list(shape)) for shape in shapes)
+        raise PlaygroundError(
+            f"{quoted(op.torch_code(args), 80)} on shape {on} would make a result of {size:,} numbers; the limit "
+            f"here is {limits.MAX_TENSOR_ELEMENTS:,}. Use smaller sizes (a 0 in a shape makes an empty tensor, "
+            "but summing it along that dim leaves every other size)."
+        )
 
 
 @dataclass(frozen=True)
@@ -200,40 +451,16 @@ class TwinResult:
     fix: Outcome | None = None  # for view on a non-contiguous tensor: the .contiguous() fix
     fix_code: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    args: Args = field(default_factory=lambda: Args({}))
 
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        return self.torch_out.shape if self.torch_out.ok else self.numpy_out.shape if self.numpy_out.ok else None
 
-def parse_exponent(text: str) -> int | float:
-    """``"2"`` -> 2, ``"0.5"`` -> 0.5. Anything else (a 4,301-digit number included) is refused with a sentence."""
-    raw = str(text).strip()
-    if len(raw) > limits.MAX_EXPONENT_CHARS:
-        raise PlaygroundError(f"The exponent is {len(raw):,} characters long; type a number such as 2, 0.5 or -1 "
-                              f"(at most {limits.MAX_EXPONENT_CHARS} characters).")
-    if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", raw):
-        raise PlaygroundError(f"The exponent {quoted(raw)} is not a number. Type a number such as 2, 0.5 or -1.")
-    value: int | float = int(raw) if re.fullmatch(r"[-+]?\d+", raw) else float(raw)
-    if not math.isfinite(value) or abs(value) > limits.MAX_ABS_EXPONENT:
-        raise PlaygroundError(f"Keep the exponent between -{limits.MAX_ABS_EXPONENT:g} and {limits.MAX_ABS_EXPONENT:g}.")
-    return value
-
-
-def parse_new_shape(text: str) -> tuple[int, ...]:
-    """A target shape for reshape/view: sizes separated by commas, at most one -1."""
-    return parse_shape(str(text), allow_infer=True, what="new shape")
-
-
-def resolve(spec: OpSpec, joined: int = 1) -> Args:
-    """The spec's controls read for its op (the exponent only for pow, the new shape only for reshape/view)."""
-    return Args(
-        dim=spec.dim,
-        keepdim=spec.keepdim,
-        exponent=parse_exponent(spec.exponent) if spec.op == "pow" else 2,
-        shape=parse_new_shape(spec.new_shape) if spec.op in ("reshape", "view") else (),
-        joined=joined,
-    )
-
-
-def _torch_dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
+    def picture(self) -> str:
+        """The shape picture's SVG: the row's picture of these inputs and this output."""
+        rows = OP_TABLE[self.spec.op].picture(self.input_shapes, self.output_shape, self.args)
+        return shape_picture(rows, f"{self.spec.op}: shapes before and after")
 
 
 def _capture_torch(fn, device: str) -> Outcome:
@@ -265,59 +492,61 @@ def _short(text: str, limit: int = 4000) -> str:
 
 
 def run_twin(x: BuiltTensor, spec: OpSpec, others: tuple[BuiltTensor, ...] = (), device: str = "cpu") -> TwinResult:
-    """Run ``spec`` on ``x`` (and ``others`` for cat) in torch and in NumPy, and compare."""
-    if spec.op == "cat" and not 1 <= len(others) <= limits.MAX_CAT_INPUTS - 1:
-        raise PlaygroundError(f"cat joins 2 or {limits.MAX_CAT_INPUTS} tensors: add one or two more.")
-    tx = x.tensor.to(device)
-    ax = x.array
+    """Run ``spec`` on ``x`` (and ``others``, for a row that joins tensors) in torch and in NumPy, and compare.
+
+    The arguments are read and the result's size checked before either library is called."""
+    op, args = OP_TABLE[spec.op], resolve(spec)
+    wanted = args[op.joins.name] - 1 if op.joins else 0
+    if len(others) != wanted:
+        raise PlaygroundError(f"{spec.op} takes {wanted + 1} tensors here; it was given {len(others) + 1}.")
+    tx, ax = x.tensor.to(device), x.array
     notes: list[str] = []
-    if spec.transpose_first:
+    if args.get("transpose"):
         if tx.dim() < 2:
             raise PlaygroundError("Transpose needs at least 2 dimensions; build a 2-D tensor first, e.g. [[1, 2], [3, 4]].")
-        tx = tx.transpose(0, 1)
-        ax = np.swapaxes(ax, 0, 1)
+        tx, ax = tx.transpose(0, 1), np.swapaxes(ax, 0, 1)
         notes.append(
             f"After transpose(0, 1) the tensor has shape {list(tx.shape)} and strides {list(tx.stride())}: "
             f"is_contiguous() is {tx.is_contiguous()}."
         )
-    op, args = OP_TABLE[spec.op], resolve(spec, max(len(others), 1))
+    shapes = (tuple(tx.shape), *(tuple(o.tensor.shape) for o in others))
+    check_result_size(op, shapes, args)
     t_others, a_others = [o.tensor.to(device) for o in others], [o.array for o in others]
     torch_out = _capture_torch(lambda: op.torch_call(tx, t_others, args), device)
     numpy_out = _capture_numpy(lambda: op.numpy_call(ax, a_others, args))
-    fix = None
-    fix_code = ""
-    if spec.op == "view" and not torch_out.ok and "view size is not compatible" in (torch_out.error or ""):
-        fix = _capture_torch(lambda: tx.contiguous().view(args.shape), device)
-        fix_code = f"out = x{'.transpose(0, 1)' if spec.transpose_first else ''}.contiguous().view({_shape_args(args.shape)})"
-    verdict = compare(spec, x, torch_out, numpy_out)
-    shapes = (tuple(tx.shape),) + tuple(tuple(o.tensor.shape) for o in others) if spec.op == "cat" else (tuple(tx.shape),)
+    fix, fix_code = None, ""
+    if op.fix is not None and not torch_out.ok and op.fix.when in (torch_out.error or ""):
+        fix = _capture_torch(lambda: op.fix.call(tx, args), device)
+        fix_code = f"out = x{'.transpose(0, 1)' if args.get('transpose') else ''}{op.fix.code(args)}"
     return TwinResult(
         spec=spec,
         torch_out=torch_out,
         numpy_out=numpy_out,
-        verdict=verdict,
+        verdict=compare(spec, x, torch_out, numpy_out, args),
         input_shapes=shapes,
         code=op_code(x, spec, others, device, torch_out.ok, numpy_out.ok),
         naming_note=op.note,
         fix=fix,
         fix_code=fix_code,
         notes=tuple(notes),
+        args=args,
     )
 
 
-def compare(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome) -> Verdict:
+def compare(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome, args: Args | None = None) -> Verdict:
     """Same values, shape and dtype, or exactly where and why they differ."""
+    op, args = OP_TABLE[spec.op], args if args is not None else resolve(spec)
     if not t.ok and not n.ok:
         return Verdict(False, "Both libraries refuse this operation.", (f"torch: {t.error}", f"NumPy: {n.error}"))
     if t.ok and not n.ok:
-        return Verdict(False, "torch gives a result; NumPy raises an error.", (_explain_numpy_only_error(spec, x, t, n),))
+        return Verdict(False, "torch gives a result; NumPy raises an error.", (op.explain_numpy_error(args, x, n.error) or f"NumPy says: {n.error}",))
     if not t.ok and n.ok:
-        return Verdict(False, "NumPy gives a result; torch raises an error.", (_explain_torch_only_error(spec, x, t, n),))
+        return Verdict(False, "NumPy gives a result; torch raises an error.", (op.explain_torch_error(args, x, t.error) or f"torch says: {t.error}",))
     reasons: list[str] = []
     if t.shape != n.shape:
         reasons.append(f"Shapes differ: torch {list(t.shape)} vs NumPy {list(n.shape)}.")
     if t.dtype != n.dtype:
-        reasons.append(f"Dtypes differ: torch {t.dtype} vs NumPy {n.dtype}. {_explain_dtype(spec, x, t, n)}".strip())
+        reasons.append(f"Dtypes differ: torch {t.dtype} vs NumPy {n.dtype}. {_explain_dtype(op, args, x)}".strip())
     rounding = ""
     if t.shape == n.shape:
         rtol, atol = _tolerance(x, t, n)
@@ -364,66 +593,33 @@ def first_difference(
     return index, np.asarray(a)[index].item(), np.asarray(b)[index].item()
 
 
-def _explain_dtype(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome) -> str:
+def _explain_dtype(op: Op, args: Args, x: BuiltTensor) -> str:
     if x.tensor.dtype != _numpy_equivalent(x.array.dtype):
         return (
             f"They started different: torch.tensor made {_torch_dtype_name(x.tensor.dtype)} but np.array made "
             f"{x.array.dtype.name}. A Python float becomes torch's default float32, NumPy's float64."
         )
-    if spec.op == "pow" and not x.tensor.is_floating_point() and isinstance(parse_exponent(spec.exponent), float):
-        return "An integer tensor raised to a float exponent becomes torch's default float32; NumPy promotes to float64."
-    if spec.op == "cat":
-        return "The inputs have different dtypes, and the two libraries promote them differently."
-    return ""
+    return op.explain_dtype(args, x)
 
 
 def _numpy_equivalent(dtype: np.dtype) -> torch.dtype | None:
     return {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}.get(dtype.name)
 
 
-def _explain_numpy_only_error(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome) -> str:
-    if spec.op == "squeeze" and spec.dim is not None:
-        return (
-            f"dim {spec.dim} has size {x.tensor.shape[spec.dim] if -x.tensor.dim() <= spec.dim < x.tensor.dim() else '?'}, "
-            "not 1. torch's squeeze(dim) leaves such a dim alone (a no-op, shape unchanged); "
-            f"np.squeeze refuses it. NumPy says: {n.error}"
-        )
-    return f"NumPy says: {n.error}"
-
-
-def _explain_torch_only_error(spec: OpSpec, x: BuiltTensor, t: Outcome, n: Outcome) -> str:
-    if spec.op == "mean" and not x.tensor.is_floating_point():
-        return (
-            f"torch.mean needs a floating-point tensor and this one is {_torch_dtype_name(x.tensor.dtype)}: "
-            "convert it first with x.float(). NumPy quietly computes the mean in float64. "
-            f"torch says: {t.error}"
-        )
-    if spec.op == "view":
-        return (
-            "view never copies: it reuses the same memory with new strides, which is impossible when the tensor "
-            "is not contiguous (as after transpose). Call .contiguous() first (a copy), or use .reshape(), "
-            "which copies only when it must. np.reshape copies silently. "
-            f"torch says: {t.error}"
-        )
-    return f"torch says: {t.error}"
-
-
 def op_code(
     x: BuiltTensor, spec: OpSpec, others: tuple[BuiltTensor, ...], device: str, torch_ok: bool, numpy_ok: bool
 ) -> str:
     """The runnable script for what is on screen: build the inputs, run both calls, print both results."""
+    op, args = OP_TABLE[spec.op], resolve(spec)
     lines = ["import numpy as np", "import torch", "", x.torch_code, x.numpy_code]
-    if spec.op == "cat":
-        for other in others:
-            lines += [other.torch_code, other.numpy_code]
+    for other in others:
+        lines += [other.torch_code, other.numpy_code]
     if device != "cpu":
         lines.append(f"x = x.to({device!r})")
-        if spec.op == "cat":
-            lines += [f"{n} = {n}.to({device!r})" for n in ("y", "z")[: len(others)]]
-    if spec.transpose_first:
+        lines += [f"{n} = {n}.to({device!r})" for n in ("y", "z")[: len(others)]]
+    if args.get("transpose"):
         lines += ["x = x.transpose(0, 1)  # now not contiguous", "x_np = np.swapaxes(x_np, 0, 1)"]
     lines.append("")
-    op, args = OP_TABLE[spec.op], resolve(spec, max(len(others), 1))
     lines += _guarded("out", op.torch_code(args), torch_ok, "RuntimeError", "torch")
     lines += _guarded("out_np", op.numpy_code(args), numpy_ok, "ValueError", "NumPy")
     return "\n".join(lines) + "\n"

@@ -39,65 +39,81 @@ class TensorRow:
     colour: str | None = None  # the tensor's own colour (cat inputs)
 
 
-def shape_rows(op: str, input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None,
-               dim: int | None = None, keepdim: bool = False) -> tuple[list[TensorRow], list[TensorRow]]:
-    """Inputs and output as rows of blocks with roles, for ``op`` applied along ``dim``."""
+Rows = tuple[list[TensorRow], list[TensorRow]]
+
+
+def _norm(dim: int | None, rank: int) -> int | None:
+    return None if dim is None else (dim + rank if dim < 0 else dim)
+
+
+def _rows(input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None,
+          in_roles: list[str] | None = None, out_roles: list[str] | None = None) -> Rows:
+    """x (and only x) as a row of blocks with ``in_roles``, and the output (if any) with ``out_roles``."""
     x = input_shapes[0]
-    nd = len(x)
-
-    def norm(d: int | None, rank: int) -> int | None:
-        if d is None:
-            return None
-        return d + rank if d < 0 else d
-
-    inputs: list[TensorRow] = []
-    if op == "cat":
-        d = norm(0 if dim is None else dim, nd)
-        for i, shape in enumerate(input_shapes):
-            colour = PART_COLOURS[i % len(PART_COLOURS)]
-            blocks = tuple(
-                Block(k, s, "part" if k == d else "kept", ((s, colour),) if k == d else ()) for k, s in enumerate(shape)
-            )
-            inputs.append(TensorRow(f"{'xyz'[i]} {list(shape)}", blocks, colour))
-    else:
-        in_roles = ["kept"] * nd
-        if op == "squeeze":
-            d = norm(dim, nd)
-            for k, s in enumerate(x):
-                if s == 1 and (d is None or k == d):
-                    in_roles[k] = "removed"
-        elif op in ("sum", "mean"):
-            d = norm(dim, nd)
-            for k in range(nd):
-                if d is None or k == d:
-                    in_roles[k] = "reduced"
-        elif op in ("reshape", "view"):
-            in_roles = ["reshaped"] * nd
-        inputs.append(TensorRow(f"x {list(x)}", tuple(Block(k, s, in_roles[k]) for k, s in enumerate(x))))
-
+    roles = in_roles or ["kept"] * len(x)
+    inputs = [TensorRow(f"x {list(x)}", tuple(Block(k, s, roles[k]) for k, s in enumerate(x)))]
     if output_shape is None:
         return inputs, []
-    out_nd = len(output_shape)
-    out_roles = ["kept"] * out_nd
-    parts_at: dict[int, tuple[tuple[int, str], ...]] = {}
-    if op == "unsqueeze":
-        d = norm(0 if dim is None else dim, out_nd)
-        if d is not None and 0 <= d < out_nd:
-            out_roles[d] = "new"
-    elif op in ("sum", "mean") and keepdim:
-        d = norm(dim, nd)
-        for k in range(out_nd):
-            if d is None or k == d:
-                out_roles[k] = "reduced"
-    elif op in ("reshape", "view"):
-        out_roles = ["reshaped"] * out_nd
-    elif op == "cat":
-        d = norm(0 if dim is None else dim, nd)
-        if d is not None and 0 <= d < out_nd:
-            parts_at[d] = tuple((shape[d], PART_COLOURS[i % len(PART_COLOURS)]) for i, shape in enumerate(input_shapes))
-            out_roles[d] = "part"
-    blocks = tuple(Block(k, s, out_roles[k], parts_at.get(k, ())) for k, s in enumerate(output_shape))
-    return inputs, [TensorRow(f"out {list(output_shape)}", blocks)]
+    roles = out_roles or ["kept"] * len(output_shape)
+    return inputs, [TensorRow(f"out {list(output_shape)}", tuple(Block(k, s, roles[k]) for k, s in enumerate(output_shape)))]
+
+
+def kept_rows(input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None) -> Rows:
+    """An elementwise operation: every dim kept."""
+    return _rows(input_shapes, output_shape)
+
+
+def reshaped_rows(input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None) -> Rows:
+    """reshape and view: the same numbers in new dims."""
+    return _rows(input_shapes, output_shape, ["reshaped"] * len(input_shapes[0]),
+                 ["reshaped"] * len(output_shape or ()))
+
+
+def squeeze_rows(input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None,
+                 dim: int | None) -> Rows:
+    """The size-1 dims that go (every one, or the one at ``dim``)."""
+    x = input_shapes[0]
+    d = _norm(dim, len(x))
+    return _rows(input_shapes, output_shape, ["removed" if s == 1 and (d is None or k == d) else "kept"
+                                              for k, s in enumerate(x)])
+
+
+def unsqueeze_rows(input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None, dim: int) -> Rows:
+    """The new size-1 dim at ``dim`` of the output."""
+    rank = len(output_shape or ())
+    d = _norm(dim, rank)
+    return _rows(input_shapes, output_shape, None, ["new" if k == d else "kept" for k in range(rank)])
+
+
+def reduced_rows(input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None,
+                 dim: int | None, keepdim: bool) -> Rows:
+    """The dims a reduction adds up (every one, or ``dim``), still there as size 1 with ``keepdim``."""
+    rank = len(input_shapes[0])
+    d = _norm(dim, rank)
+    reduced = ["reduced" if d is None or k == d else "kept" for k in range(rank)]
+    return _rows(input_shapes, output_shape, reduced, reduced if keepdim and output_shape is not None
+                 and len(output_shape) == rank else None)
+
+
+def joined_rows(input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None, dim: int) -> Rows:
+    """cat: each input in its own colour, the output's joined dim split into those colours."""
+    d = _norm(dim, len(input_shapes[0]))
+    inputs = []
+    for i, shape in enumerate(input_shapes):
+        colour = PART_COLOURS[i % len(PART_COLOURS)]
+        blocks = tuple(Block(k, s, "part" if k == d else "kept", ((s, colour),) if k == d else ())
+                       for k, s in enumerate(shape))
+        inputs.append(TensorRow(f"{'xyz'[i]} {list(shape)}", blocks, colour))
+    if output_shape is None:
+        return inputs, []
+    blocks = []
+    for k, s in enumerate(output_shape):
+        if k == d and all(len(shape) > k for shape in input_shapes):
+            parts = tuple((shape[k], PART_COLOURS[i % len(PART_COLOURS)]) for i, shape in enumerate(input_shapes))
+            blocks.append(Block(k, s, "part", parts))
+        else:
+            blocks.append(Block(k, s, "kept"))
+    return inputs, [TensorRow(f"out {list(output_shape)}", tuple(blocks))]
 
 
 def _block_width(size: int) -> float:
@@ -173,7 +189,7 @@ def legend_entries(rows: list[TensorRow]) -> list[tuple[str, str]]:
     return entries
 
 
-def shape_picture(op: str, input_shapes: tuple[tuple[int, ...], ...], output_shape: tuple[int, ...] | None,
-                  dim: int | None = None, keepdim: bool = False) -> str:
-    inputs, outputs = shape_rows(op, input_shapes, output_shape, dim, keepdim)
-    return render_svg(inputs, outputs, caption=f"{op}: shapes before and after")
+def shape_picture(rows: Rows, caption: str = "shape picture") -> str:
+    """The SVG of the rows an operation's row of the op table drew (``inputs, outputs``)."""
+    inputs, outputs = rows
+    return render_svg(inputs, outputs, caption=caption)

@@ -373,3 +373,86 @@ def test_the_sidebar_seed_seeds_the_random_tensors(tensor_lab):
         expected = str(torch.randn((2, 3), generator=torch.Generator().manual_seed(seed)))
         panel = next(c.value for c in at.code if c.language == "python" and "print(x)\n#" in c.value)
         assert f"manual_seed({seed})" in panel and "\n".join(f"# {line}" for line in expected.split("\n")) in panel
+
+
+# ---- an operation is one row (issue 21 item 6): a row added at test time reaches the page --------------------
+
+
+def _added_rows():
+    """transpose (two dims) and stack (several tensors), each only a row: arguments, calls, code, picture, size."""
+    import numpy as np
+    import torch
+
+    from playground.tensors import ops, shape_picture
+
+    dim_arg = ops.Argument("dim0", "dim", "dim0", 0, parse=ops.parse_dim)
+    return (
+        ops.Op("transpose", (dim_arg, ops.Argument("dim1", "dim", "dim1", 1, parse=ops.parse_dim)),
+               lambda x, o, a: x.transpose(a.dim0, a.dim1),
+               lambda x, o, a: np.swapaxes(x, a.dim0, a.dim1),
+               lambda a: f"x.transpose({a.dim0}, {a.dim1})",
+               lambda a: f"np.swapaxes(x_np, {a.dim0}, {a.dim1})",
+               "torch: x.transpose(d0, d1) · NumPy: np.swapaxes(a, d0, d1).",
+               ops.same_size, lambda shapes, out, a: shape_picture.reshaped_rows(shapes, out)),
+        ops.Op("stack", (ops.Argument("dim", "dim", "dim", 0, parse=ops.parse_dim),
+                         ops.Argument("stack_count", "tensors", "tensors to stack", 2, choices=(2, 3),
+                                      parse=ops.parse_tensor_count)),
+               lambda x, o, a: torch.stack([x, *o], dim=a.dim),
+               lambda x, o, a: np.stack([x, *o], axis=a.dim),
+               lambda a: f"torch.stack([{', '.join('xyz'[: a.stack_count])}], dim={a.dim})",
+               lambda a: f"np.stack([{', '.join(n + '_np' for n in 'xyz'[: a.stack_count])}], axis={a.dim})",
+               "torch: torch.stack(tensors, dim=d) · NumPy: np.stack(arrays, axis=d).",
+               ops.joined_size, lambda shapes, out, a: shape_picture.joined_rows(shapes, out, 0)),
+    )
+
+
+@pytest.fixture
+def with_added_rows(monkeypatch):
+    from playground.tensors import ops
+
+    for row in _added_rows():
+        monkeypatch.setitem(ops.OP_TABLE, row.name, row)
+
+
+def test_an_op_row_added_at_test_time_reaches_the_page(with_added_rows, tmp_path):
+    from tests.app.conftest import open_page
+
+    at = open_page("views/tensor_lab.py")
+    assert "transpose" in at.radio(key="tl_op").options and "stack" in at.radio(key="tl_op").options
+    at.selectbox(key="tl_source").set_value("arange").run()
+    at.text_input(key="tl_shape").set_value("2, 3").run()
+    at.radio(key="tl_op").set_value("transpose").run()
+    at.number_input(key="tl_dim1").set_value(-1).run()  # its widgets are drawn from the row
+    no_traceback(at)
+    assert at.success[0].value.startswith("Same values, same shape [3, 2]")
+    code = next(c.value for c in at.code if "x.transpose(0, -1)" in c.value)
+    assert "np.swapaxes(x_np, 0, -1)" in code and any('data-role="reshaped"' in svg for svg in svg_images(at))
+    printed = run_shown({"op": code}, tmp_path)["op"]  # the code runs as shown and prints the page's result
+    assert "torch.Size([3, 2]) torch.float32" in printed and "(3, 2) float32" in printed
+
+    at.radio(key="tl_op").set_value("stack").run()
+    at.radio(key="tl_stack_count").set_value(3).run()
+    at.text_input(key="tl_cat1_shape").set_value("2, 3").run()
+    at.text_input(key="tl_cat2_shape").set_value("2, 3").run()
+    no_traceback(at)
+    assert at.success[0].value.startswith("Same values, same shape [3, 2, 3]")
+    # Its size rule is enforced: three tensors of 4,000 would stack into 12,000 numbers.
+    for key in ("tl_shape", "tl_cat1_shape", "tl_cat2_shape"):
+        at.text_input(key=key).set_value("4000").run()
+    no_traceback(at)
+    assert any("would make a result of 12,000 numbers; the limit here is 10,000" in e.value for e in at.error)
+
+
+def test_an_empty_tensor_summed_into_a_large_one_is_refused_on_the_page(tensor_lab):
+    """Issue 25: zeros [0, 10000, 10000] is empty, but its sum along dim 0 is 10^8 numbers: refused, unmade."""
+    at = tensor_lab
+    at.selectbox(key="tl_source").set_value("zeros").run()
+    at.text_input(key="tl_shape").set_value("0, 10000, 10000").run()
+    at.radio(key="tl_op").set_value("sum").run()
+    at.checkbox(key="tl_all_dims").uncheck().run()
+    at.number_input(key="tl_dim").set_value(0).run()
+    no_traceback(at)
+    assert any("would make a result of 100,000,000 numbers" in e.value for e in at.error)
+    assert not at.success
+    at.text_input(key="tl_shape").set_value("0, 100000000").run()
+    assert any("over the limit of 10,000 for each size" in e.value for e in at.error)

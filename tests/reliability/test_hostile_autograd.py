@@ -47,6 +47,9 @@ EXPRESSION_CASES = [
     ("torch-call", "torch.ones(3)", "is not allowed"),
     ("too-many-parts", " + ".join(["x"] * 120), "parts; keep it under"),
     ("non-scalar-backward", "x.pow(2)", "backward() needs a single number"),
+    # Issue 25: Python refuses a repeated keyword, so the code shown would not run.
+    ("repeated-keyword", "sum(x, dim=0, dim=1)", "`dim=` is given more than once"),
+    ("repeated-keyword-method", "x.sum(dim=0, dim=0)", "`dim=` is given more than once"),
 ]
 
 VALUE_CASES = [  # read by Tensor Lab's literal parser (one parser for both pages)
@@ -156,6 +159,29 @@ def test_hostile_learning_rates_on_the_optimizer_view(page, text, sentence):
 def test_parser_limits(text, fragment):
     with pytest.raises(PlaygroundError) as caught:
         parse_expression(text, {"x"})
+    assert_plain(caught.value, fragment)
+
+
+@pytest.mark.parametrize(("text", "shapes"), [
+    ("x.sum(0)", {"x": (0, 2_000, 2_000)}),
+    ("(a @ b).sum()", {"a": (3_000, 0), "b": (0, 3_000)}),
+], ids=["sum-of-empty-into-4M", "matmul-of-empty-into-9M"])
+def test_empty_operands_do_not_hide_a_large_result(text, shapes):
+    """Issue 25: a 0 in a shape made the product of the operands' sizes 0, and the size check let it through."""
+    values = {name: torch.zeros(shape) for name, shape in shapes.items()}
+    with pytest.raises(PlaygroundError) as caught:
+        evaluate_text(text, values)
+    assert_plain(caught.value, "would make a tensor of shape")
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("0, 100000000", "for each size of a shape"), ("0, 3", "at least 1"), ("1, 10001", "holds 10,001 elements"),
+])
+def test_random_shapes_are_bounded_size_by_size(text, fragment):
+    from playground.autograd.variables import parse_random_shape
+
+    with pytest.raises(PlaygroundError) as caught:
+        parse_random_shape(text)
     assert_plain(caught.value, fragment)
 
 

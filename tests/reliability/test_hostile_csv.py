@@ -229,3 +229,57 @@ def test_a_csv_session_keeps_at_most_three_times_the_file(builder):
     ratio = (kept + len(data)) / len(data)  # + the upload Streamlit itself holds
     record("csv", f"a {len(data) / 1e6:.1f} MB CSV: the session keeps (x the file, the upload included)", round(ratio, 2))
     assert ratio <= 3.0, ratio
+
+
+# -------------------------------------------------------------------------------- each limit at its edge (issue 25)
+
+
+def _table(n_rows: int, row_bytes: int = 0) -> bytes:
+    """A CSV of ``n_rows`` rows; with ``row_bytes`` each row is padded to that length by a text column."""
+    pad = max(0, row_bytes - 12)
+    body = "".join(f"{'n' * pad}{i % 10:>1},{i % 7},{i % 3},{i % 2}\n" for i in range(n_rows))
+    return ("name,a,b,label\n" + body).encode()
+
+
+def _wide(columns: int) -> bytes:
+    header = ",".join(f"c{i}" for i in range(columns - 1)) + ",label\n"
+    return (header + "".join(",".join(str((r + c) % 5) for c in range(columns - 1)) + f",{r % 2}\n"
+                             for r in range(30))).encode()
+
+
+@pytest.mark.parametrize(("what", "at", "past", "fragment"), [
+    ("rows", lambda: _table(limits.MAX_CSV_ROWS), lambda: _table(limits.MAX_CSV_ROWS + 1), "at most 100,000"),
+    ("columns", lambda: _wide(limits.MAX_CSV_COLUMNS), lambda: _wide(limits.MAX_CSV_COLUMNS + 1), "at most 100 are allowed"),
+    ("cell characters", lambda: _long_cell(limits.MAX_CSV_CELL_CHARS), lambda: _long_cell(limits.MAX_CSV_CELL_CHARS + 1),
+     "a cell is too long"),
+    ("header characters", lambda: ("a" * limits.MAX_CSV_CELL_CHARS + ",b,label\n" + rows(30)).encode(),
+     lambda: ("a" * (limits.MAX_CSV_CELL_CHARS + 1) + ",b,label\n" + rows(30)).encode(), "a cell is too long"),
+    ("classes", lambda: ("a,b,label\n" + "\n".join(f"{i},{i},c{i % limits.MAX_CLASSES}" for i in range(60))).encode(),
+     lambda: ("a,b,label\n" + "\n".join(f"{i},{i},c{i % (limits.MAX_CLASSES + 1)}" for i in range(63))).encode(),
+     "at most 20 classes"),
+    ("bytes", lambda: _exactly(limits.MAX_CSV_BYTES), lambda: _exactly(limits.MAX_CSV_BYTES + 1), "the limit is 10 MB"),
+    ("rows hidden behind blank rows", lambda: _table(limits.MAX_CSV_ROWS),
+     lambda: _table(limits.MAX_CSV_ROWS).replace(b"\n", b"\n,,,\n", 3), "at most 100,000"),
+], ids=["rows", "columns", "cell-chars", "header-chars", "classes", "bytes", "blank-rows"])
+def test_each_csv_limit_at_its_edge(what, at, past, fragment):
+    """At the limit the file loads; one past it is refused with a sentence (rows of blanks count as rows)."""
+    CsvDataset(at())
+    with pytest.raises(PlaygroundError) as caught:
+        CsvDataset(past())
+    assert_plain(caught.value, fragment)
+
+
+def _exactly(size: int) -> bytes:
+    """A loadable CSV of exactly ``size`` bytes: 100,000 rows, padded in the text column (each cell well under the
+    cell limit)."""
+    n, header = limits.MAX_CSV_ROWS, "name,a,b,label\n"
+    pad, extra = divmod(size - len(header) - 8 * n, n)  # a row is its name, then "5,3,1,0\n" (8 bytes)
+    body = "".join(f"{'n' * (pad + (i < extra))}{i % 10},{i % 7},{i % 3},{i % 2}\n" for i in range(n))
+    data = (header + body).encode()
+    assert len(data) == size
+    return data
+
+
+def _long_cell(chars: int) -> bytes:
+    """A text column whose first cell has ``chars`` characters."""
+    return ("name,a,label\n" + "x" * chars + ",1,0\n" + "".join(f"n{i},{i % 5},{i % 2}\n" for i in range(30))).encode()

@@ -66,6 +66,17 @@ PAGE_CASES = [
     ("reshape-words", {"tl_op": "view", "tl_new_shape": "rm -rf /"}, "must be whole numbers"),
     ("cat-input-10^9", {"tl_op": "cat", "tl_dim": 0, "tl_cat1_source": "ones", "tl_cat1_shape": "100000, 100000"},
      "the limit here is 10,000"),
+    # Issue 25: a 0 in a shape made the product 0, and what was made from the empty tensor was unbounded.
+    ("shape-zero-times-10^8", {"tl_source": "zeros", "tl_shape": "0, 100000000"}, "for each size of a shape"),
+    ("sum-of-empty-into-10^8", {"tl_source": "zeros", "tl_shape": "0, 10000, 10000", "tl_op": "sum", "tl_all_dims": False,
+                                "tl_dim": 0}, "would make a result of 100,000,000 numbers"),
+    ("mean-of-empty-into-10^8", {"tl_source": "zeros", "tl_shape": "10000, 0, 10000", "tl_op": "mean",
+                                 "tl_all_dims": False, "tl_dim": 1}, "would make a result of 100,000,000 numbers"),
+    ("literal-10001-empty-lists", {"tl_literal": "[" + ", ".join(["[]"] * 10_001) + "]"}, "for each size of a shape"),
+    ("reshape-empty-to-huge-size", {"tl_source": "zeros", "tl_shape": "0, 3", "tl_op": "reshape",
+                                    "tl_new_shape": "0, 100000000"}, "for each size of a shape"),
+    ("cat-over-the-limit", {"tl_source": "ones", "tl_shape": "6000", "tl_op": "cat", "tl_dim": 0,
+                            "tl_cat1_source": "ones", "tl_cat1_shape": "6000"}, "would make a result of 12,000 numbers"),
     ("sharing-demo-words", {"tl_share_values": "1, two, 3"}, "must be numbers separated by commas"),
     ("sharing-demo-too-many", {"tl_share_values": ", ".join(["1"] * 500)}, "between 1 and 100 numbers"),
 ]
@@ -154,8 +165,10 @@ def test_literal_parser_refuses_in_bounded_time(text, fragment):
 @pytest.mark.parametrize(("text", "fragment"), [
     ("1000, 1000, 1000", "1,000,000,000 elements"),
     ("10001", "the limit here is 10,000"),
-    ("0, 1000000000000", None),  # zero elements: allowed, and cheap
-], ids=["10^9", "one-over", "zero-times-huge"])
+    ("0, 10000", None),  # zero elements, each size within the limit: allowed, and cheap
+    ("0, 1000000000000", "for each size of a shape"),  # zero elements, but a size no tensor here may have
+    ("0, 100000000", "over the limit of 10,000 for each size"),
+], ids=["10^9", "one-over", "zero-times-limit", "zero-times-huge", "zero-times-10^8"])
 def test_shape_limits(text, fragment):
     if fragment is None:
         built = build(TensorSpec(source="zeros", literal="", shape=parse_shape(text), dtype="float32", seed=0))

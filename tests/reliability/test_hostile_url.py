@@ -171,3 +171,41 @@ def test_hostile_link_on_the_model_builder_page(tmp_path, monkeypatch, query, no
     at.run()
     assert_no_traceback(at)
     assert at.session_state["mb_config"].data.n_samples == 300
+
+
+# -------------------------------------------------------------------------------- each limit at its edge (issue 25)
+
+
+def _padded(number: str, chars: int) -> str:
+    """``number`` written with leading zeros to exactly ``chars`` characters."""
+    return "0" * (chars - len(number)) + number
+
+
+@pytest.mark.parametrize(("what", "at", "past", "note", "check_at"), [
+    ("keys", {**{f"k{i}": "1" for i in range(limits.MAX_QUERY_KEYS - 1)}, "samples": "300"},
+     {**{f"k{i}": "1" for i in range(limits.MAX_QUERY_KEYS)}, "samples": "300"}, f"only the first {limits.MAX_QUERY_KEYS}",
+     lambda c: c.data.n_samples == 300),
+    ("value characters", {"seed": _padded("7", limits.MAX_QUERY_VALUE_CHARS)},
+     {"seed": _padded("7", limits.MAX_QUERY_VALUE_CHARS + 1)}, "longer than 2,000 characters", None),
+    ("number characters", {"seed": _padded("7", limits.MAX_QUERY_NUMBER_CHARS)},
+     {"seed": _padded("7", limits.MAX_QUERY_NUMBER_CHARS + 1)}, "seed is not a whole number", lambda c: c.train.seed == 7),
+    ("hidden layers", {"layers": ",".join(["4"] * limits.MAX_HIDDEN_LAYERS)},
+     {"layers": ",".join(["4"] * (limits.MAX_HIDDEN_LAYERS + 1))}, f"only the first {limits.MAX_HIDDEN_LAYERS}",
+     lambda c: c.model.hidden == (4,) * limits.MAX_HIDDEN_LAYERS),
+    ("layer width", {"layers": str(limits.MAX_LAYER_WIDTH)}, {"layers": str(limits.MAX_LAYER_WIDTH + 1)},
+     "above the largest", lambda c: c.model.hidden == (limits.MAX_LAYER_WIDTH,)),
+    ("epochs", {"epochs": str(limits.MAX_EPOCHS)}, {"epochs": str(limits.MAX_EPOCHS + 1)}, "above the largest",
+     lambda c: c.train.epochs == limits.MAX_EPOCHS),
+    ("batch size", {"batch": str(limits.MAX_BATCH_SIZE)}, {"batch": str(limits.MAX_BATCH_SIZE + 1)}, "above the largest",
+     lambda c: c.train.batch_size == limits.MAX_BATCH_SIZE),
+], ids=["keys", "value-chars", "number-chars", "layers", "width", "epochs", "batch"])
+def test_each_link_limit_at_its_edge(what, at, past, note, check_at):
+    """At the limit a link's value is read as given, with no note about it; one past it is ignored or clamped, noted,
+    and the setup stays valid."""
+    read = decode(at)
+    assert not any(note in n for n in read.notes), read.notes
+    if check_at is not None:
+        assert check_at(read.config), read.config
+    over = decode(past)
+    assert any(note in n for n in over.notes), over.notes
+    RunConfig.from_dict(over.config.to_dict())

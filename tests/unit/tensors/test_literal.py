@@ -150,3 +150,29 @@ def test_user_text_in_sentences_is_inline_code():
         parse_literal("[1, ![x](http://e/a.png)]")
     sentence = info.value.sentence
     assert "(` ![x](http:/`)" in sentence and sentence.count("`") == 2  # the user's text only inside the code span
+
+
+def test_each_size_of_a_shape_is_bounded_on_its_own():
+    """A 0 makes the product 0, so the product alone is no bound: each size is checked too (issue 25)."""
+    from playground import limits
+    from playground.tensors.build import TensorSpec
+    from playground.tensors.literal import check_shape, parse_literal
+
+    at = limits.MAX_TENSOR_SIZE
+    assert parse_shape(f"0, {at}") == (0, at)
+    assert parse_shape(f"0, {at}, {at}, {at}") == (0, at, at, at)
+    assert parse_shape(f"{at}, -1", allow_infer=True) == (at, -1)
+    assert TensorSpec(source="zeros", shape=(0, at)).shape == (0, at)
+    for text in (f"0, {at + 1}", "0, 100000000", "0, 999999999999999999"):
+        with pytest.raises(PlaygroundError, match=f"over the limit of {at:,} for each size"):
+            parse_shape(text)
+    with pytest.raises(PlaygroundError, match="for each size"):
+        parse_shape(f"0, {at + 1}, -1", allow_infer=True)
+    with pytest.raises(PlaygroundError, match="for each size"):
+        TensorSpec(source="zeros", shape=(0, 100_000_000))
+    with pytest.raises(PlaygroundError, match="for each size"):
+        check_shape((at + 1, 0))
+    # A literal of empty lists has a size per list and no number: bounded the same way.
+    assert parse_literal("[" + ", ".join(["[]"] * at) + "]").shape == (at, 0)
+    with pytest.raises(PlaygroundError, match="for each size"):
+        parse_literal("[" + ", ".join(["[]"] * (at + 1)) + "]")

@@ -16,7 +16,13 @@ from playground.errors import PlaygroundError
 from playground.tensors.build import TensorSpec, build, sharing_demo
 from playground.tensors.literal import parse_shape
 from playground.tensors.ops import OpSpec, first_difference, parse_exponent, parse_new_shape, run_twin
-from playground.tensors.shape_picture import shape_picture, shape_rows
+from playground.tensors.shape_picture import (
+    joined_rows,
+    reduced_rows,
+    shape_picture,
+    squeeze_rows,
+    unsqueeze_rows,
+)
 
 shapes = st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple)
 
@@ -69,7 +75,7 @@ def test_cat_agrees_with_concatenate(base, data):
         shape = list(base)
         shape[dim] = size
         tensors.append(randn(tuple(shape), seed=i, name="xyz"[i]))
-    result = run_twin(tensors[0], OpSpec(op="cat", dim=dim), tuple(tensors[1:]))
+    result = run_twin(tensors[0], OpSpec(op="cat", dim=dim, cat_count=count), tuple(tensors[1:]))
     assert result.verdict.same
     expected = np.concatenate([t.array for t in tensors], axis=dim)
     np.testing.assert_array_equal(result.torch_out.value, expected)
@@ -103,7 +109,7 @@ def test_course_numbers():
     assert run_twin(x, OpSpec(op="mean")).torch_out.value.item() == 2.5
     assert run_twin(randn((1, 2, 3)), OpSpec(op="squeeze", dim=0)).torch_out.shape == (2, 3)
     assert run_twin(randn((2, 3)), OpSpec(op="unsqueeze", dim=1)).torch_out.shape == (2, 1, 3)
-    cat = run_twin(randn((2, 1, 3)), OpSpec(op="cat", dim=1), (randn((2, 3, 3), 1, "y"), randn((2, 2, 3), 2, "z")))
+    cat = run_twin(randn((2, 1, 3)), OpSpec(op="cat", dim=1, cat_count=3), (randn((2, 3, 3), 1, "y"), randn((2, 2, 3), 2, "z")))
     assert cat.torch_out.shape == (2, 6, 3)
 
 
@@ -139,13 +145,13 @@ def test_negative_integer_power_refused_by_both():
 
 def test_view_after_transpose_fails_with_reason_and_fix():
     x = build(TensorSpec(source="arange", shape=(2, 3), dtype="float32"))
-    result = run_twin(x, OpSpec(op="view", new_shape="6", transpose_first=True))
+    result = run_twin(x, OpSpec(op="view", new_shape="6", transpose=True))
     assert not result.torch_out.ok and "view size is not compatible" in result.torch_out.error
     assert result.numpy_out.ok
     assert "contiguous" in result.verdict.reasons[0]
     assert result.fix is not None and result.fix.value.tolist() == [0, 3, 1, 4, 2, 5]
     assert "is_contiguous() is False" in result.notes[0]
-    reshaped = run_twin(x, OpSpec(op="reshape", new_shape="6", transpose_first=True))
+    reshaped = run_twin(x, OpSpec(op="reshape", new_shape="6", transpose=True))
     assert reshaped.verdict.same and reshaped.torch_out.value.tolist() == [0, 3, 1, 4, 2, 5]
 
 
@@ -198,7 +204,7 @@ def test_first_difference_locates_the_index():
         (OpSpec(op="sum", dim=1, keepdim=True), ()),
         (OpSpec(op="mean", dim=None, keepdim=True), ()),
         (OpSpec(op="squeeze", dim=0), ()),
-        (OpSpec(op="view", new_shape="3, 2", transpose_first=True), ()),
+        (OpSpec(op="view", new_shape="3, 2", transpose=True), ()),
         (OpSpec(op="cat", dim=0), ("y",)),
     ],
 )
@@ -232,17 +238,20 @@ def test_from_numpy_shares_and_tensor_copies():
 
 
 def test_shape_picture_roles():
-    inputs, outputs = shape_rows("unsqueeze", ((2, 3),), (2, 1, 3), dim=1)
+    inputs, outputs = unsqueeze_rows(((2, 3),), (2, 1, 3), 1)
     assert [b.role for b in outputs[0].blocks] == ["kept", "new", "kept"]
-    inputs, outputs = shape_rows("squeeze", ((1, 2, 3),), (2, 3), dim=0)
+    inputs, outputs = squeeze_rows(((1, 2, 3),), (2, 3), 0)
     assert [b.role for b in inputs[0].blocks] == ["removed", "kept", "kept"]
-    inputs, outputs = shape_rows("sum", ((2, 3),), (2, 1), dim=1, keepdim=True)
+    inputs, outputs = reduced_rows(((2, 3),), (2, 1), 1, True)
     assert inputs[0].blocks[1].role == "reduced" and outputs[0].blocks[1].role == "reduced"
-    inputs, outputs = shape_rows("cat", ((2, 1, 3), (2, 3, 3), (2, 2, 3)), (2, 6, 3), dim=1)
+    inputs, outputs = joined_rows(((2, 1, 3), (2, 3, 3), (2, 2, 3)), (2, 6, 3), 1)
     assert [size for size, _ in outputs[0].blocks[1].parts] == [1, 3, 2]
     assert len({colour for _, colour in outputs[0].blocks[1].parts}) == 3
-    svg = shape_picture("sum", ((2, 3),), (), dim=None)
+    svg = shape_picture(reduced_rows(((2, 3),), (), None, False))
     assert 'data-role="scalar"' in svg and svg.startswith("<svg")
+    # Each row draws its own picture: the result's picture is the row's.
+    picture = run_twin(randn((1, 2, 3)), OpSpec(op="squeeze", dim=0)).picture()
+    assert picture.count('data-role="removed"') == 1 and "squeeze: shapes before and after" in picture
 
 
 def test_device_choice_is_respected():
@@ -269,3 +278,18 @@ def test_the_reference_table_in_markdown_reads_back_cell_for_cell():
     assert cells(lines[0]) == REFERENCE_HEADER
     assert [cells(line) for line in lines[2:]] == list(REFERENCE_TABLE)
     assert not re.search(r"(?<!\\)[*_`\[\]]", reference_markdown())  # nothing a Markdown renderer would act on
+
+
+def test_a_spec_takes_only_its_rows_arguments():
+    """OpSpec holds the widgets' values for its row: another row's argument, or an unknown op, is a sentence."""
+    with pytest.raises(PlaygroundError, match="sum takes no `exponent`"):
+        OpSpec("sum", exponent="2")
+    with pytest.raises(PlaygroundError, match="Unknown operation"):
+        OpSpec("eval")
+    spec = OpSpec.from_dict({"op": "sum", "dim": 1, "exponent": "3", "junk": 1})
+    assert spec == OpSpec("sum", dim=1) and spec.keepdim is False and spec.with_(keepdim=True).keepdim is True
+    assert OpSpec.from_dict(spec.to_dict()) == spec and hash(spec) == hash(OpSpec("sum", dim=1))
+    with pytest.raises(PlaygroundError, match="dim must be a whole number"):
+        run_twin(randn((2, 3)), OpSpec("sum", dim=2.5))
+    with pytest.raises(PlaygroundError, match="cat takes 3 tensors here"):
+        run_twin(randn((2, 3)), OpSpec("cat", dim=0, cat_count=3), (randn((2, 3), 1, "y"),))

@@ -10,9 +10,11 @@ import pytest
 from playground.tensors.shape_picture import (
     PART_COLOURS,
     ROLE_COLOURS,
+    joined_rows,
     legend_entries,
+    reduced_rows,
+    reshaped_rows,
     shape_picture,
-    shape_rows,
 )
 
 
@@ -33,20 +35,20 @@ def test_cat_inputs_never_reuse_a_legend_colour():
 
 
 def test_the_legend_names_what_the_picture_draws():
-    svg = shape_picture("cat", ((2, 1, 3), (2, 3, 3), (2, 2, 3)), (2, 6, 3), dim=1)
+    svg = shape_picture(joined_rows(((2, 1, 3), (2, 3, 3), (2, 2, 3)), (2, 6, 3), 1))
     legend = re.findall(r'data-legend="([^"]+)" [^>]*fill="([^"]+)"', svg)
     assert [name for name, _ in legend] == ["kept", "x", "y", "z"]
     assert [colour for _, colour in legend[1:]] == list(PART_COLOURS)
     assert "reduced" not in [name for name, _ in legend] and "reshaped" not in [name for name, _ in legend]
     fills = set(re.findall(r'data-role="part" [^>]*fill="([^"]+)"', svg))
     assert fills == set(PART_COLOURS)
-    inputs, outputs = shape_rows("sum", ((2, 3),), (2,), dim=1)
+    inputs, outputs = reduced_rows(((2, 3),), (2,), 1, False)
     assert [name for name, _ in legend_entries(inputs + outputs)] == ["kept", "reduced"]
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1, 1), (10000,), (2, 5000)])
 def test_labels_never_run_into_the_blocks(shape):
-    svg = shape_picture("reshape", (shape,), shape)
+    svg = shape_picture(reshaped_rows((shape,), shape))
     label_x = [float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" fill="#333" font-weight="bold">', svg)]
     first_block = min(float(x) for x in re.findall(r'<rect data-role="reshaped" data-size="\d+" x="([\d.]+)"', svg))
     label = f"x {list(shape)}"
