@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from playground.builder.config import RunConfig
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 
 
 def builder(query: dict[str, str] | None = None) -> AppTest:

@@ -10,7 +10,7 @@ from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainCon
 from playground.builder.model import TrainedModel
 from tests.app.conftest import MB_TABS, open_page, open_tab, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 DEADLINE_S = 120
 
 

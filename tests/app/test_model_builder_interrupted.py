@@ -20,7 +20,7 @@ from tests.app.conftest import cut_short as cut_short_at
 from tests.app.conftest import open_page, open_tab, texts
 from views import model_builder_io
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 DEADLINE_S = 60
 KEPT = re.compile(r"was kept as run ([0-9a-f]{12})")
 NAMED = re.compile(r"· stopped(?: on \S+)? · run ([0-9a-f]{12})")  # the epoch line of a stopped run, once kept

@@ -16,7 +16,7 @@ from playground.execution.executor import BUSY_OWNER_SENTENCE, get_executor
 from playground.runs.store import open_default_store
 from tests.app.conftest import cut_short, open_page, texts
 
-PAGE = "views/sweeps.py"
+PAGE = "pages/sweeps.py"
 DEADLINE_S = 120
 
 

@@ -13,7 +13,7 @@ from playground.runs import export
 from playground.runs.store import SqliteRunStore
 from tests.app.conftest import open_page, open_tab, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 
 
 @pytest.fixture

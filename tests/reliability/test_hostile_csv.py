@@ -154,7 +154,7 @@ PAGE_CASES = [
 
 @pytest.fixture(scope="module")
 def builder():
-    return open_page("views/model_builder.py", timeout=120)
+    return open_page("pages/model_builder.py", timeout=120)
 
 
 @pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in PAGE_CASES], ids=[c[0] for c in PAGE_CASES])

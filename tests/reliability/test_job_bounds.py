@@ -14,7 +14,7 @@ from playground.execution.jobs import JobBudget, steps_sentence
 from playground.execution.pool import WorkerPool
 from tests.app.conftest import open_page, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 DEADLINE_S = 120
 
 

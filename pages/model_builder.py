@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views import model_builder_bar
+from views import model_builder_bar, page_frame
 
+sidebar = page_frame.start(paints_first=True)  # the seed and the versions: after the imports below, on a first run
 controls = model_builder_bar.draw()
 
 from playground import preload
@@ -51,6 +52,8 @@ from views.settings_widgets import (
     widgets_from_config,
 )
 from views.widgets import global_seed, lazy_expander, show_code, show_error
+
+sidebar.finish()  # torch is loaded: the page icon, the global seed, torch's version and the devices
 
 STATE = st.session_state
 SETTING = registry.BY_NAME

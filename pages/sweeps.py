@@ -3,14 +3,20 @@ background job. Seen live: each member's decision boundary as small multiples in
 curves overlaid and coloured by value, a heatmap of the final validation loss and accuracy, the best member marked.
 Any member opens as a normal run. Widgets and layout only: the work is playground/builder/sweep*.py and the jobs."""
 
+# ruff: noqa: E402 - the page's frame is drawn before its imports of torch (views/page_frame.py)
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
+import streamlit as st
+
+from views import page_frame
+
+page_frame.start()
+
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from playground import limits
 from playground.builder import codegen, registry
@@ -32,7 +38,7 @@ from playground.runs.store import KEPT_STATUSES, open_default_store
 from views.widgets import global_seed, record_press, show_error, take_press
 
 STATE = st.session_state
-BUILDER = "views/model_builder.py"
+BUILDER = page_frame.BUILDER
 AUTO_DEVICE = "auto"
 PRESSED = "sw_pressed"  # the control bar button pressed, until the page acts on it (views.widgets.record_press)
 SAVED = "sw_saved_settings"  # the widgets' values, kept while another page runs (Streamlit drops them)
