@@ -174,7 +174,7 @@ def runs() -> list[Interaction]:
 
 def seed_runs(count: int = 6) -> None:
     """Kept runs in the store PLAYGROUND_DATA_DIR points at, for the Runs page to list and compare."""
-    from playground.runs.store import open_default_store
+    from playground.runs.default_store import open_default_store
     from tests.sample_runs import make_trained
 
     store = open_default_store()

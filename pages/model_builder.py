@@ -37,7 +37,7 @@ from playground.builder.figures import confusion_figure, predicted_vs_true_figur
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import choose_device, cuda_available, limit_server_threads
 from playground.errors import PlaygroundError, shown_name
-from playground.execution.pool import get_pool
+from playground.execution.server import get_executor
 from playground.runs import export
 from views import model_builder_io
 from views import model_builder_live as live
@@ -186,7 +186,7 @@ def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:
     if STATE.get("mb_resume") and isinstance(trained, TrainedModel) and trained.config.model == config.model:
         initial, history = trained.state_dict, list(trained.history)
     plane = config.data.features if config.data.dataset != CSV_DATASET else None
-    handle = get_pool().submit(
+    handle = get_executor().submit(
         config, data.arrays(), owner=owner(), initial_state=initial, history=history, plane_features=plane,
         standardization=data.standardization, start_paused=mode != "run",
         speed=live.SPEEDS.get(STATE.get("mb_speed", live.DEFAULT_SPEED)),
@@ -686,4 +686,4 @@ if controls.opening is not None:
 # A training worker started and warmed (Python, torch, a first step) so that Play does not wait for one; last, once
 # the page is sent: started first, its 1.5 s of CPU competed with a server's first visitor's page for the cores
 # (bench/startup.py: fully rendered 3.94 s with it first, 3.78 s with it last, 3.60 s without it, one run).
-get_pool().prewarm(1)
+get_executor().prewarm(1)

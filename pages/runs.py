@@ -18,8 +18,9 @@ from playground.builder import codegen
 from playground.errors import PlaygroundError
 from playground.runs import comparison as compare
 from playground.runs import export, owners
+from playground.runs.default_store import open_default_store
 from playground.runs.naming import as_markdown_text
-from playground.runs.store import RunQuery, RunSummary, check_run_id, open_default_store
+from playground.runs.store import RunQuery, RunSummary, check_run_id
 from views.identity import current_identity, current_owner
 from views.model_builder_io import mark_kept
 from views.widgets import record_press, show_error

@@ -29,12 +29,12 @@ from playground.builder.model import TrainedModel, parameter_count
 from playground.builder.sweep import SWEEPABLE, SweepAxis, SweepConfig
 from playground.device import available_devices, choose_device
 from playground.errors import PlaygroundError
-from playground.execution.executor import live_jobs
 from playground.execution.jobs import live_phase, pictures_interval, refresh_interval, sweep_payload
-from playground.execution.pool import get_pool
+from playground.execution.server import get_executor, live_jobs
 from playground.runs import export, naming
+from playground.runs.default_store import open_default_store
 from playground.runs.naming import as_markdown_text
-from playground.runs.store import KEPT_STATUSES, open_default_store
+from playground.runs.store import KEPT_STATUSES
 from views.widgets import global_seed, record_press, show_error, take_press
 
 STATE = st.session_state
@@ -159,7 +159,7 @@ def start_sweep(sweep: SweepConfig, data: PreparedData, paused: bool = False) ->
     plane = sweep.base.data.features if sweep.base.data.dataset != CSV_DATASET else None
     payload = sweep_payload(sweep, data.arrays(), plane_features=plane, standardization=data.standardization,
                             start_paused=paused)
-    handle = get_pool().submit_job(payload, owner=owner())
+    handle = get_executor().submit_job(payload, owner=owner())
     STATE.update(sw_job=handle, sw_job_sweep=sweep, sw_job_data=data, sw_members={}, sw_kept={})
     STATE.pop("sw_member", None)
     if paused:
@@ -202,7 +202,7 @@ def keep_member(snap, sweep: SweepConfig, data: PreparedData, member: int) -> st
 st.title("Sweeps")
 st.caption("One setup, trained at several values of one or two settings: every model at once, in one background "
            "job. Compare how each value changes what the model learns, then open any of them as a normal run.")
-get_pool().prewarm(1)
+get_executor().prewarm(1)
 restore_widgets()
 handle = STATE.get("sw_job")
 if handle is not None:

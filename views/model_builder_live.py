@@ -25,8 +25,8 @@ from playground.builder.decision_boundary import (
 )
 from playground.builder.memo import IdentityMemo
 from playground.builder.model import TrainedModel, build_model
-from playground.execution.executor import live_jobs
 from playground.execution.jobs import live_phase, pictures_interval, refresh_interval
+from playground.execution.server import live_jobs
 from views.model_builder_bar import DEFAULT_SPEED, SPEEDS  # noqa: F401 - the speeds, as the page names them
 
 STATE = st.session_state

@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -25,7 +25,6 @@ from playground import limits
 if TYPE_CHECKING:
     from playground.builder.config import RunConfig
     from playground.builder.sweep import SweepConfig
-    from playground.execution.executor import Executor
 
 ACTIVE = ("queued", "starting", "running", "pausing", "paused")
 DONE = ("finished", "stopped", "diverged", "failed")
@@ -233,6 +232,17 @@ def view_bytes(view: dict[str, Any]) -> int:
         for item in items:
             total += int(getattr(item, "nbytes", 0) or getattr(getattr(item, "values", None), "nbytes", 0))
     return total
+
+
+class Executor(Protocol):
+    """What a handle asks of the executor that runs its job (``executor.Executor`` is one), named here so that this
+    module, below the executors, imports none of them."""
+
+    def queue_position(self, job: TrainingJob) -> int: ...
+
+    def control(self, job: TrainingJob, kind: str, value: Any = None) -> None: ...
+
+    def cancel(self, job: TrainingJob) -> None: ...
 
 
 class TrainingHandle:

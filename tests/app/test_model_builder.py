@@ -226,11 +226,11 @@ def test_the_first_load_has_no_code_block_and_the_dataloader_batch_and_code_open
 def test_a_worker_is_warmed_once_the_page_is_drawn_not_before(monkeypatch):
     """The page warms a training worker (so Play does not wait for Python and torch to start) as its last step:
     started first, its CPU competed with a server's first visitor's page (bench/startup.py)."""
-    import playground.execution.pool as pool
+    import playground.execution.server as server
     from views import model_builder_io
 
     order: list[str] = []
-    real_pool, real_sync = pool.get_pool(), model_builder_io.sync_url
+    real_pool, real_sync = server.get_executor(), model_builder_io.sync_url
 
     class Recording:
         def __getattr__(self, name):
@@ -244,7 +244,7 @@ def test_a_worker_is_warmed_once_the_page_is_drawn_not_before(monkeypatch):
         order.append("url")
         real_sync(config)
 
-    monkeypatch.setattr(pool, "get_pool", Recording)
+    monkeypatch.setattr(server, "get_executor", Recording)
     monkeypatch.setattr(model_builder_io, "sync_url", sync_url)
     at = open_page(PAGE)
     assert not at.exception

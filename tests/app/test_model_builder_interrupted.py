@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from playground.runs.store import open_default_store
+from playground.runs.default_store import open_default_store
 from tests.app.conftest import cut_short as cut_short_at
 from tests.app.conftest import open_page, open_tab, texts
 from views import model_builder_io

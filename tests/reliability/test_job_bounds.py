@@ -8,7 +8,7 @@ import time
 import pytest
 
 from playground import limits
-from playground.execution import executor as execution
+from playground.execution import server as execution
 from playground.execution.executor import BUSY_OWNER_SENTENCE, queue_full_sentence
 from playground.execution.jobs import JobBudget, steps_sentence
 from playground.execution.pool import WorkerPool
