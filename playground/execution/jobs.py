@@ -140,6 +140,12 @@ class JobView:
     elapsed_s: float
     snapshots: tuple[dict[str, Any], ...] = ()
     lr_changes: tuple[tuple[int, float], ...] = ()
+    stopped_by_visitor: bool = False  # its handle's stop (or cancel) was called: a "stopped" the visitor asked for
+
+    @property
+    def limited(self) -> bool:
+        """Stopped by the server, not by the visitor: a budget of steps or seconds, or no page watched it."""
+        return self.status == "stopped" and not self.stopped_by_visitor
 
     @property
     def active(self) -> bool:
@@ -172,6 +178,7 @@ class TrainingJob:
     worker: Any = None  # the executor's slot running it (a worker process, a Ray actor)
     stop_reason: str = ""  # the sentence the server gave when it stopped the job itself (a budget)
     cancelled: bool = False
+    stopped_by_visitor: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     done_event: threading.Event = field(default_factory=threading.Event)
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # the views sent, for the replay (bounded)
@@ -190,6 +197,7 @@ class TrainingJob:
                 detail=self.detail, info=dict(self.info), final_state=self.final_state, stats=dict(self.stats),
                 queue_position=queue_position, elapsed_s=(end - self.started) if self.started else 0.0,
                 snapshots=tuple(self.snapshots), lr_changes=self.lr_changes,
+                stopped_by_visitor=self.stopped_by_visitor or self.cancelled,
             )
 
     def keep_view(self, view: dict[str, Any]) -> None:
@@ -289,6 +297,8 @@ class TrainingHandle:
 
     def stop(self) -> None:
         """Stop now and keep the model as it is (a stopped run keeps its weights)."""
+        if self.job.status in ACTIVE:  # one that ended already keeps how it ended
+            self.job.stopped_by_visitor = True
         self.pool.control(self.job, "stop")
 
     def cancel(self) -> None:

@@ -17,7 +17,7 @@ def run_until(at, condition, deadline_s: float = 120):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        view = at.session_state["mb_job"].snapshot() if "mb_job" in at.session_state else None
+        view = at.session_state["mb_control"].view()
         if condition(view):
             at.run()
             return view

@@ -27,7 +27,7 @@ def poll(at, condition, deadline_s: float = DEADLINE_S):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        view = at.session_state["sw_job"].snapshot()
+        view = at.session_state["sw_control"].view()
         if condition(view):
             at.run()
             return view
@@ -167,7 +167,7 @@ def test_a_sweep_waits_for_the_owners_run(at):
         at.button(key="sw_play").click().run()
         assert not at.exception
         assert BUSY_OWNER_SENTENCE in texts(at)
-        assert "sw_job" not in at.session_state
+        assert at.session_state["sw_control"].handle is None
     finally:
         busy.stop()
         busy.wait(60)

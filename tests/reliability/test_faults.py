@@ -209,7 +209,7 @@ def builder(tmp_path, monkeypatch):
     at = open_page(PAGE, timeout=120)
     at.select_slider(key="mb_speed").set_value("as fast as it goes").run()
     yield at
-    job = at.session_state["mb_job"] if "mb_job" in at.session_state else None
+    job = at.session_state["mb_control"].handle
     if job is not None:
         job.stop()
 
@@ -226,7 +226,7 @@ def wait_view(at, condition, deadline_s: float = DEADLINE_S, rerun: bool = True)
         if rerun:
             at.run()
             assert_no_traceback(at)
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if condition(view):
             return view
         time.sleep(0.2)
