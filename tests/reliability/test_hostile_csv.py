@@ -204,7 +204,7 @@ def _session_bytes(at) -> int:
     state = at.session_state
     kept = len(state["mb_csv_bytes"])
     seen: set[int] = set()
-    data = list(state["mb_data_cache"].values()) if "mb_data_cache" in state else []
+    data = list(state["mb_data_cache"].kept.values()) if "mb_data_cache" in state else []  # a DataCache
     for prepared in data:
         for value in vars(prepared).values():
             if isinstance(value, torch.Tensor) and id(value) not in seen:
