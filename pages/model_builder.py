@@ -37,7 +37,7 @@ from playground.builder.figures import confusion_figure, predicted_vs_true_figur
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import choose_device, cuda_available, limit_server_threads
 from playground.errors import PlaygroundError, shown_name
-from playground.execution.controller import DataCache, Ending, Outcome, Press, data_key, ending
+from playground.execution.controller import PLAYING, DataCache, Ending, Outcome, Press, data_key, ending
 from playground.execution.jobs import run_payload
 from playground.execution.server import get_executor
 from playground.runs import export
@@ -418,7 +418,7 @@ with bar:
     except PlaygroundError as exc:
         show_error(exc)
     STATE[model_builder_bar.READY_KEY] = ready
-    if controls.stale(ready, active, active and item.status in model_builder_bar.PLAYING):
+    if controls.stale(ready, active, active and item.status in PLAYING):
         st.rerun()  # the buttons were drawn (first, before torch) for the state before this run: draw them again
 
     last_epoch = item.epoch
