@@ -463,7 +463,7 @@ def open_with_marks(browser, url: str, checks: dict[str, str], timeout_ms: float
                     viewport: tuple[int, int] = (1440, 900), on_marks=None) -> dict[str, float]:
     """Open ``url`` in a fresh context and return, for each check (name: a JS expression), the wall-clock time
     (time.time() seconds) it first held and was painted; and when the page's websocket opened ("connected")
-    and first brought each of ``WIRE_EVENTS`` (a script run starting, app.py's ``set_page_config``, the first
+    and first brought each of ``WIRE_EVENTS`` (a script run starting, the page frame's ``set_page_config``, the first
     element, the first run finishing), which say where the time went: the server or the browser. ``on_marks``, if
     given, is called once every mark is in and before the tab is closed (its renderer process still there)."""
     import json

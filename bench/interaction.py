@@ -52,8 +52,8 @@ CAUSES = {
         "property validation dominates). Ways out for its page: cache the untrained view by (model spec, seed, "
         "data), and build the figures as plain dicts (as the Autograd page did to save ~25 ms a rerun)."),
 }
-PAGES = {"Tensor Lab": "views/tensor_lab.py", "Autograd": "views/autograd.py",
-         "Model Builder": "views/model_builder.py", "Runs": "views/runs.py"}
+PAGES = {"Tensor Lab": "app.py", "Autograd": "pages/autograd.py",
+         "Model Builder": "pages/model_builder.py", "Runs": "pages/runs.py"}
 
 
 @dataclass
@@ -130,7 +130,7 @@ def autograd() -> list[Interaction]:
 
 
 def model_builder() -> list[Interaction]:
-    """The Model Builder's common changes, without training (keys as views/model_builder.py names them)."""
+    """The Model Builder's common changes, without training (keys as pages/model_builder.py names them)."""
     return [
         Interaction("Model Builder", "move the learning-rate slider",
                     lambda at, i: at.select_slider(key="mb_lr").set_value((0.003, 0.01, 0.03, 0.1, 0.3)[i % 5]),
@@ -174,7 +174,7 @@ def runs() -> list[Interaction]:
 
 def seed_runs(count: int = 6) -> None:
     """Kept runs in the store PLAYGROUND_DATA_DIR points at, for the Runs page to list and compare."""
-    from playground.runs.store import open_default_store
+    from playground.runs.default_store import open_default_store
     from tests.sample_runs import make_trained
 
     store = open_default_store()

@@ -268,7 +268,7 @@ def explain(r: dict, ratios: dict[str, float]) -> list[str]:
         "|---|---|---|",
         f"| `Popen` to the browser connected (server start, the app shell's HTML and scripts) | "
         f"{med('model_builder', 'wire: connected'):.2f} s | {med('hello', 'wire: connected'):.2f} s |",
-        f"| connected to app.py's `set_page_config` (app.py imports no torch before its page) | "
+        f"| connected to the page's `set_page_config` (views/page_frame.py: no torch imported before it) | "
         f"{gap('model_builder', 'wire: page config', 'wire: connected'):.2f} s | "
         f"{gap('hello', 'wire: page config', 'wire: connected'):.2f} s (no page config) |",
         f"| connected to the title and control bar painted (drawn before the page imports torch) | "

@@ -321,7 +321,7 @@ def measure_concurrency(epochs: int = CONCURRENCY_EPOCHS, counts=(1, 2, 4), log=
     pool = ready_pool(max(counts))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("views/tensor_lab.py")
+    at.switch_page("app.py")
     at.run()
     out = {"idle_baseline": [], "runs": {}}
     try:

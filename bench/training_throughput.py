@@ -361,7 +361,7 @@ def main() -> None:
 
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
-        at.switch_page("views/model_builder.py")
+        at.switch_page("pages/model_builder.py")
         at.run()
         idle_times = rerun_seconds(at, 5)
         config = make_config(10, 2000)

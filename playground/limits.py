@@ -144,7 +144,7 @@ MAX_SWEEP_PARAMETERS = 4_000_000  # members x parameters: the stacked weights (a
 MAX_SWEEP_WORK = 2_000_000_000  # members x parameters x training rows: one epoch's work (a few seconds on one core)
 MAX_SWEEP_ACTIVATIONS = 32_000_000  # members x rows in flight x hidden neurons (128 MB of float32 a copy)
 
-# Sweeps as jobs and the Sweeps page (views/sweeps.py; issue 13 items 1, 2 and 6). A sweep is one job: it
+# Sweeps as jobs and the Sweeps page (pages/sweeps.py; issue 13 items 1, 2 and 6). A sweep is one job: it
 # counts against MAX_CONCURRENT_TRAININGS and MAX_TRAININGS_PER_OWNER like a run, and each member against
 # MAX_JOB_STEPS (the members step together). Members x parameters x samples are bounded above.
 MAX_SWEEP_VALUES_CHARS = 1_000  # the text box of an axis's listed values

@@ -15,10 +15,10 @@ def stop_leftover_trainings():
     """After each test, stop every run still going in the server-wide worker pool: a page test that
     ends mid-training must not leave workers busy (they would starve the next tests of CPU)."""
     yield
-    from playground.execution import executor
+    from playground.execution import server
     from playground.execution.jobs import ACTIVE
 
-    pool = executor._EXECUTOR
+    pool = server._EXECUTOR
     if pool is None:
         return
     with pool.lock:
@@ -30,10 +30,10 @@ def stop_leftover_trainings():
 @pytest.fixture(scope="session", autouse=True)
 def shut_down_worker_pool():
     yield
-    from playground.execution import executor
+    from playground.execution import server
 
-    if executor._EXECUTOR is not None:
-        executor._EXECUTOR.shutdown()
+    if server._EXECUTOR is not None:
+        server._EXECUTOR.shutdown()
 
 
 # ---------------------------------------------------------------- run stores: SQLite and PostgreSQL

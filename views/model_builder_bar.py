@@ -6,8 +6,8 @@ none of it, so the page draws them first from this module and imports the rest a
 press Play while PyTorch loads (bench/startup.py measures both marks). Only Streamlit and the standard library here:
 nothing in this module may import torch, pandas, or a playground module that does (a unit test checks).
 
-What the buttons show (Play or Pause, enabled or not) is read from the training job's handle, which needs no
-import, and from whether the previous run of the page found the setup ready; the page checks both against what it
+What the buttons show (Play or Pause, enabled or not) is read from the page's job controller
+(playground/execution/controller.py, which imports nothing heavy), and from whether the previous run of the page found the setup ready; the page checks both against what it
 computes and reruns once when they differ (``Controls.stale``).
 """
 
@@ -19,14 +19,13 @@ from typing import Any
 
 import streamlit as st
 
+from playground.execution.controller import PLAYING, JobController, JobKind, Press
 from views.widgets import record_press
-from views.widgets import take_press as take_press_of
 
 STATE = st.session_state
 SPEEDS = {"1 / s": 1.0, "3 / s": 3.0, "10 / s": 10.0, "30 / s": 30.0, "as fast as it goes": None}
 DEFAULT_SPEED = "10 / s"
-PLAYING = ("running", "starting", "pausing", "queued")  # statuses in which the first button is Pause
-CONTROLS = ("play", "pause", "step", "stop", "reset", "again")
+CONTROL_KEY = "mb_control"  # this session's JobController of the Model Builder's run
 PRESSED_KEY = "mb_pressed"  # the control pressed, until the page acts on it
 READY_KEY = "mb_ready"  # whether the last run of the page found the settings ready to train
 OPENING_KEY = "mb_opening"  # the run id the Runs page is opening here, said until the page has drawn it
@@ -56,28 +55,33 @@ class Controls:
         return (self.ready, self.active, self.playing) != (ready, active, playing)
 
 
-def press(control: str) -> None:
+def controller() -> JobController:
+    """This session's run of the Model Builder: its job, what it trains, its kept result."""
+    if not isinstance(STATE.get(CONTROL_KEY), JobController):
+        STATE[CONTROL_KEY] = JobController(JobKind.RUN)
+    return STATE[CONTROL_KEY]
+
+
+def press(control: Press) -> None:
     """``on_click`` of the bar's buttons (``views.widgets.record_press``): a press survives a run cut short."""
     record_press(PRESSED_KEY, control)
 
 
-def take_press() -> tuple[bool, ...]:
-    """The press waiting in the session, one flag per control in ``CONTROLS`` order."""
-    return take_press_of(PRESSED_KEY, CONTROLS)
+def take_press() -> Press | None:
+    """The press waiting in the session, taken (None when there is none)."""
+    pressed = STATE.pop(PRESSED_KEY, None)
+    return pressed if isinstance(pressed, Press) else None
 
 
 def on_speed_change() -> None:
-    handle = STATE.get("mb_job")
-    if handle is not None:
-        handle.set_speed(SPEEDS.get(STATE.get("mb_speed", DEFAULT_SPEED)))
+    controller().set_speed(SPEEDS.get(STATE.get("mb_speed", DEFAULT_SPEED)))
 
 
 def job_state() -> tuple[bool, bool]:
-    """(active, playing) of this session's training job, from its handle."""
-    handle = STATE.get("mb_job")
-    snap = handle.snapshot() if handle is not None else None
-    active = snap is not None and snap.active
-    return active, active and snap.status in PLAYING
+    """(active, playing) of this session's training job."""
+    view = controller().view()
+    active = view is not None and view.active
+    return active, active and view.status in PLAYING
 
 
 def draw() -> Controls:
@@ -104,21 +108,21 @@ def draw() -> Controls:
         cols = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="bottom")
         if playing:
             cols[0].button("Pause", icon=":material/pause:", key="mb_pause", type="primary", width="stretch",
-                           on_click=press, args=("pause",))
+                           on_click=press, args=(Press.PAUSE,))
         else:
             cols[0].button("Play", icon=":material/play_arrow:", key="mb_play", type="primary", disabled=not ready,
                            width="stretch", help="Train the model (or go on, when paused).", on_click=press,
-                           args=("play",))
+                           args=(Press.PLAY,))
         cols[1].button(":material/skip_next:", key="mb_step", disabled=not ready, width="stretch",
-                       help="Step: train one epoch, then pause.", on_click=press, args=("step",))
+                       help="Step: train one epoch, then pause.", on_click=press, args=(Press.STEP,))
         cols[2].button(":material/stop:", key="mb_stop", disabled=not active, width="stretch",
-                       help="Stop now and keep the model as it is.", on_click=press, args=("stop",))
+                       help="Stop now and keep the model as it is.", on_click=press, args=(Press.STOP,))
         cols[3].button(":material/restart_alt:", key="mb_reset", width="stretch",
                        help="Reset: stop and forget this run, back to the seed's untrained model.", on_click=press,
-                       args=("reset",))
+                       args=(Press.RESET,))
         cols[4].button("Train again", key="mb_train_again", disabled=not ready or active, width="stretch",
                        help="Train this very setup as a new run, even if it already ran.", on_click=press,
-                       args=("again",))
+                       args=(Press.AGAIN,))
         STATE[SPEED_KEPT] = cols[6].select_slider(
             "Speed", list(SPEEDS), key="mb_speed", on_change=on_speed_change,
             help="Epochs a second at most: slow to watch the boundary bend, or as fast as it goes.")

@@ -18,7 +18,8 @@ from playground.builder.config import RunConfig
 from playground.builder.model import TrainedModel
 from playground.errors import PlaygroundError, shown_name
 from playground.runs import export, url_state, weights_import
-from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id, open_default_store
+from playground.runs.default_store import open_default_store
+from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id
 from views.identity import current_identity, current_owner
 from views.widgets import record_press, show_error, take_press
 

@@ -26,14 +26,11 @@ from playground.builder.decision_boundary import (
 )
 from playground.builder.memo import IdentityMemo
 from playground.builder.model import TrainedModel, build_model
-from playground.execution.executor import live_jobs
 from playground.execution.jobs import live_phase, pictures_interval, refresh_interval
-from views.model_builder_bar import DEFAULT_SPEED, SPEEDS  # noqa: F401 - the speeds, as the page names them
+from playground.execution.server import live_jobs
+from views.model_builder_bar import DEFAULT_SPEED, SPEEDS, controller  # noqa: F401 - the speeds, as the page names them
 
 STATE = st.session_state
-STATUS_LABELS = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
-                 "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped",
-                 "diverged": "diverged", "failed": "failed"}
 
 
 @dataclass
@@ -77,16 +74,15 @@ def kept_run_id(trained: TrainedModel | None) -> str | None:
 
 def shown(config: RunConfig | None, data: PreparedData | None) -> Shown:
     """The run the live view shows now."""
-    handle = STATE.get("mb_job")
-    snap = handle.snapshot() if handle is not None else None
+    control = controller()
+    snap = control.view()
     trained = STATE.get("mb_trained")
-    if snap is not None and (snap.active or not isinstance(trained, TrainedModel) or STATE.get("mb_job_collected") != snap.id
+    if snap is not None and (snap.active or not isinstance(trained, TrainedModel) or control.collected != snap.id
                              or STATE.get("mb_trained_source") == "trained"):
-        cfg, prepared = STATE.get("mb_job_config"), STATE.get("mb_job_data")
-        offset = STATE.get("mb_job_offset", 0)
-        return Shown("job", cfg, prepared, snap.status, snap.epoch, offset + (cfg.train.epochs if cfg else 0),
+        cfg, prepared = control.spec, control.data
+        return Shown("job", cfg, prepared, snap.status, snap.epoch, control.target(cfg.train.epochs if cfg else 0),
                      snap.history, snap.view if snap.status != "failed" else None, snap.snapshots,
-                     snap.lr_changes or (cfg.train.lr_changes if cfg else ()), handle, snap,
+                     snap.lr_changes or (cfg.train.lr_changes if cfg else ()), control.handle, snap,
                      kept_run_id(trained) if isinstance(trained, TrainedModel) and not snap.active else None,
                      snap.message, snap.detail)
     if isinstance(trained, TrainedModel):
@@ -171,7 +167,7 @@ def status_line(item: Shown, replay: int | None = None) -> str:
     """The epoch counter (the epoch drawn, while the replay shows an earlier one) and what the run is doing."""
     if item.kind == "untrained":
         return "**Epoch 0** · press Play: the pictures show what the untrained model computes"
-    label = STATUS_LABELS.get(item.status, item.status)
+    label = controller().status_label(item.status)
     if item.kind == "run":
         counter = replay_line.epoch_counter(item.epoch, None, replay)
         if item.status == "loaded":

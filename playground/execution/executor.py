@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import os
 import threading
 import time
 from typing import Any
@@ -341,34 +340,3 @@ class Executor:
                     job.stop_reason = job.stop_reason or sentence(self.budget.seconds)
             for job in stale + late:
                 self.control(job, "stop")
-
-
-_EXECUTOR: Executor | None = None
-_EXECUTOR_LOCK = threading.Lock()
-
-
-def make_executor() -> Executor:
-    """A new executor as configured: Ray where ``PLAYGROUND_RAY_ADDRESS`` names a cluster, else the local pool."""
-    address = os.environ.get(RAY_ADDRESS_ENV, "").strip()
-    if address:
-        from playground.execution.ray_executor import RayExecutor
-
-        return RayExecutor(address)
-    from playground.execution.pool import WorkerPool
-
-    return WorkerPool()
-
-
-def live_jobs() -> int:
-    """``live_count()`` of the server's executor; 0 before one was made (this never makes one)."""
-    executor = _EXECUTOR
-    return executor.live_count() if executor is not None and not executor.closed else 0
-
-
-def get_executor() -> Executor:
-    """The server-wide executor (one per server process), made on first use from the configuration."""
-    global _EXECUTOR
-    with _EXECUTOR_LOCK:
-        if _EXECUTOR is None or _EXECUTOR.closed:
-            _EXECUTOR = make_executor()
-        return _EXECUTOR

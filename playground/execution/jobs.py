@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -25,7 +25,6 @@ from playground import limits
 if TYPE_CHECKING:
     from playground.builder.config import RunConfig
     from playground.builder.sweep import SweepConfig
-    from playground.execution.executor import Executor
 
 ACTIVE = ("queued", "starting", "running", "pausing", "paused")
 DONE = ("finished", "stopped", "diverged", "failed")
@@ -141,6 +140,12 @@ class JobView:
     elapsed_s: float
     snapshots: tuple[dict[str, Any], ...] = ()
     lr_changes: tuple[tuple[int, float], ...] = ()
+    stopped_by_visitor: bool = False  # its handle's stop (or cancel) was called: a "stopped" the visitor asked for
+
+    @property
+    def limited(self) -> bool:
+        """Stopped by the server, not by the visitor: a budget of steps or seconds, or no page watched it."""
+        return self.status == "stopped" and not self.stopped_by_visitor
 
     @property
     def active(self) -> bool:
@@ -173,6 +178,7 @@ class TrainingJob:
     worker: Any = None  # the executor's slot running it (a worker process, a Ray actor)
     stop_reason: str = ""  # the sentence the server gave when it stopped the job itself (a budget)
     cancelled: bool = False
+    stopped_by_visitor: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     done_event: threading.Event = field(default_factory=threading.Event)
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # the views sent, for the replay (bounded)
@@ -191,6 +197,7 @@ class TrainingJob:
                 detail=self.detail, info=dict(self.info), final_state=self.final_state, stats=dict(self.stats),
                 queue_position=queue_position, elapsed_s=(end - self.started) if self.started else 0.0,
                 snapshots=tuple(self.snapshots), lr_changes=self.lr_changes,
+                stopped_by_visitor=self.stopped_by_visitor or self.cancelled,
             )
 
     def keep_view(self, view: dict[str, Any]) -> None:
@@ -233,6 +240,17 @@ def view_bytes(view: dict[str, Any]) -> int:
         for item in items:
             total += int(getattr(item, "nbytes", 0) or getattr(getattr(item, "values", None), "nbytes", 0))
     return total
+
+
+class Executor(Protocol):
+    """What a handle asks of the executor that runs its job (``executor.Executor`` is one), named here so that this
+    module, below the executors, imports none of them."""
+
+    def queue_position(self, job: TrainingJob) -> int: ...
+
+    def control(self, job: TrainingJob, kind: str, value: Any = None) -> None: ...
+
+    def cancel(self, job: TrainingJob) -> None: ...
 
 
 class TrainingHandle:
@@ -279,6 +297,8 @@ class TrainingHandle:
 
     def stop(self) -> None:
         """Stop now and keep the model as it is (a stopped run keeps its weights)."""
+        if self.job.status in ACTIVE:  # one that ended already keeps how it ended
+            self.job.stopped_by_visitor = True
         self.pool.control(self.job, "stop")
 
     def cancel(self) -> None:

@@ -23,7 +23,7 @@ import sys
 import threading
 
 from playground import limits
-from playground.execution.executor import Executor, get_executor
+from playground.execution.executor import Executor
 from playground.execution.jobs import (  # noqa: F401 - the names callers imported from here before the split
     ACTIVE,
     CANCELLED_SENTENCE,
@@ -136,7 +136,3 @@ class WorkerPool(Executor):
     def _new_slot(self, shape: object) -> _Worker:
         return _Worker(self, self.context)
 
-
-def get_pool() -> Executor:
-    """The server-wide executor: the old name of ``get_executor`` (the local pool unless Ray is configured)."""
-    return get_executor()

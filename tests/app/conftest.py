@@ -31,7 +31,7 @@ def texts(at: AppTest) -> str:
 
 @pytest.fixture
 def tensor_lab() -> AppTest:
-    return open_page("views/tensor_lab.py")
+    return open_page("app.py")
 
 
 MB_TABS = ("DataLoader", "Model and layers", "Code (train.py)", "Test", "Save and load", "History")

@@ -12,7 +12,7 @@ COURSE_PRINT = "x.grad = tensor([[ 2.,  0.],\n        [-2.,  2.]])"
 
 @pytest.fixture
 def at():
-    return open_page("views/autograd.py")
+    return open_page("pages/autograd.py")
 
 
 def dots(at) -> list[str]:
@@ -126,7 +126,7 @@ def test_random_variable_and_presets(at):
     assert "torch.manual_seed(0)" in first and not errors(at)
     sources = [s for s in at.selectbox if s.key and s.key.endswith("_source")]
     assert [s.value for s in sources] == ["random", "random"]
-    at.session_state["global_seed"] = 5  # the sidebar's seed (AppTest runs the page without app.py's sidebar)
+    at.session_state["global_seed"] = 5  # the sidebar's seed (set as a user would set the widget)
     at.run()
     assert texts(at) != first and "torch.manual_seed(5)" in texts(at)  # the sidebar seed drives the random values
     sources[0].set_value("literal").run()
@@ -273,7 +273,7 @@ def set_widget(at, key: str, value) -> None:
 
 @pytest.fixture(scope="module")
 def panels(tmp_path_factory):
-    at = open_page("views/autograd.py")
+    at = open_page("pages/autograd.py")
     shown, scripts = {}, {}
     for name, values in GRAPH_STATES.items():
         for key, value in values.items():

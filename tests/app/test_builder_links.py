@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from playground.builder.config import RunConfig
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 
 
 def builder(query: dict[str, str] | None = None) -> AppTest:
@@ -48,7 +48,7 @@ def test_play_on_a_finished_setup_opens_the_kept_run():
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         at.run()
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if not view.active:
             break
         time.sleep(0.3)

@@ -10,7 +10,7 @@ from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainCon
 from playground.builder.model import TrainedModel
 from tests.app.conftest import MB_TABS, open_page, open_tab, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 DEADLINE_S = 120
 
 
@@ -20,7 +20,7 @@ def poll_until_done(at, deadline_s: float = DEADLINE_S):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if not view.active:
             at.run()
             return view
@@ -101,7 +101,7 @@ def test_step_then_stop_keeps_the_partial_model(at):
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         at.run()
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if view.status == "paused" and view.epoch == 1:
             break
         time.sleep(0.2)
@@ -139,7 +139,7 @@ def test_csv_upload_good_and_bad(at):
     assert any("Row 2, column 'b'" in e.value for e in at.error)
     missing_newline = b"x,y,label\n" + b"\n".join(f"{i % 7},{i % 5},{'hi' if i % 7 > 3 else 'lo'}".encode() for i in range(41))
     at.file_uploader[0].set_value(("no-newline.csv", missing_newline, "text/csv")).run()
-    assert sum(at.session_state["mb_job_data"].sizes if "mb_job_data" in at.session_state else (0,)) in (0, 41)
+    assert sum(at.session_state["mb_control"].data.sizes if at.session_state["mb_control"].data is not None else (0,)) in (0, 41)
     assert at.session_state["mb_config"].data.n_samples == 41  # the rows the reader read, not the newlines
     good = b"x,y,label\n" + b"".join(f"{i % 7},{i % 5},{'hi' if i % 7 > 3 else 'lo'}\n".encode() for i in range(60))
     at.file_uploader[0].set_value(("good.csv", good, "text/csv")).run()
@@ -191,7 +191,7 @@ def test_a_dead_worker_is_said_and_the_session_trains_again(at):
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         at.run()
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if view.status == "running" and view.info.get("pid"):
             break
         time.sleep(0.2)
@@ -226,11 +226,11 @@ def test_the_first_load_has_no_code_block_and_the_dataloader_batch_and_code_open
 def test_a_worker_is_warmed_once_the_page_is_drawn_not_before(monkeypatch):
     """The page warms a training worker (so Play does not wait for Python and torch to start) as its last step:
     started first, its CPU competed with a server's first visitor's page (bench/startup.py)."""
-    import playground.execution.pool as pool
+    import playground.execution.server as server
     from views import model_builder_io
 
     order: list[str] = []
-    real_pool, real_sync = pool.get_pool(), model_builder_io.sync_url
+    real_pool, real_sync = server.get_executor(), model_builder_io.sync_url
 
     class Recording:
         def __getattr__(self, name):
@@ -244,7 +244,7 @@ def test_a_worker_is_warmed_once_the_page_is_drawn_not_before(monkeypatch):
         order.append("url")
         real_sync(config)
 
-    monkeypatch.setattr(pool, "get_pool", Recording)
+    monkeypatch.setattr(server, "get_executor", Recording)
     monkeypatch.setattr(model_builder_io, "sync_url", sync_url)
     at = open_page(PAGE)
     assert not at.exception

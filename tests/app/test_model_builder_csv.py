@@ -12,7 +12,7 @@ from playground.builder.datasets import csv_invitation
 from playground.builder.model import parameter_count
 from tests.app.conftest import open_page, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 IRIS = b"sepal_length,sepal_width,petal_length,species\n" + b"".join(
     f"{4.5 + i % 9 * 0.3:.1f},{2.5 + i % 5 * 0.2:.1f},{1.2 + i % 7 * 0.7:.1f},{('setosa', 'virginica')[i % 7 > 3]}\n".encode()
     for i in range(60))

@@ -15,12 +15,12 @@ import time
 
 import pytest
 
-from playground.runs.store import open_default_store
+from playground.runs.default_store import open_default_store
 from tests.app.conftest import cut_short as cut_short_at
 from tests.app.conftest import open_page, open_tab, texts
 from views import model_builder_io
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 DEADLINE_S = 60
 KEPT = re.compile(r"was kept as run ([0-9a-f]{12})")
 NAMED = re.compile(r"· stopped(?: on \S+)? · run ([0-9a-f]{12})")  # the epoch line of a stopped run, once kept
@@ -37,7 +37,7 @@ def wait_until(at, ready, what: str, deadline_s: float = DEADLINE_S):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if ready(view):
             return view
         time.sleep(0.2)
@@ -60,7 +60,7 @@ def status_line(at) -> str:
 
 def test_stop_cut_short_by_the_next_click_still_stops_and_the_run_is_kept(training, monkeypatch):
     at = training
-    job = at.session_state["mb_job"]
+    job = at.session_state["mb_control"].handle
     fired = cut_short(monkeypatch)
     at.button(key="mb_stop").click().run()
     assert fired and not at.exception
@@ -82,7 +82,7 @@ def test_play_cut_short_by_the_next_click_still_starts_the_run(monkeypatch):
     fired = cut_short(monkeypatch)
     at.button(key="mb_play").click().run()
     assert fired and not at.exception
-    assert "mb_job" in at.session_state  # the press was not lost with the run it started
+    assert at.session_state["mb_control"].handle is not None  # the press was not lost with the run it started
     view = wait_until(at, lambda v: not v.active, "the run")
     assert view.status == "finished" and view.epoch == 3
 
@@ -91,11 +91,11 @@ def test_a_run_that_ends_is_named_as_kept_by_the_run_that_collects_it(training):
     """The page run that finds the run ended (the epoch line's, or any other) keeps it in the run store before it
     draws the epoch line, so the line names the kept run at once, whichever tab is open."""
     at = training
-    job = at.session_state["mb_job"]
+    job = at.session_state["mb_control"].handle
     job.stop()  # ended from elsewhere (a budget, another tab): the page learns of it on its next run
     assert job.wait(30)
     at.run()
-    assert at.session_state.get("mb_job_collected") == job.id
+    assert at.session_state["mb_control"].collected == job.id
     line = status_line(at)
     run_id = NAMED.search(line)
     assert run_id, line
@@ -111,10 +111,10 @@ def test_a_run_that_ended_unseen_is_kept_before_a_new_run_takes_its_place(monkey
     at.number_input(key="mb_epochs").set_value(2000).run()
     at.button(key="mb_step").click().run()
     wait_until(at, lambda v: v.status == "paused" and v.epoch == 1, "one step")
-    old = at.session_state["mb_job"]
+    old = at.session_state["mb_control"].handle
     old.stop()
     assert old.wait(30)
     at.button(key="mb_play").click().run()  # the page's last run showed it paused: Play starts a new run
-    assert at.session_state["mb_job"].id != old.id
+    assert at.session_state["mb_control"].handle.id != old.id
     kept = open_default_store().list()
     assert len(kept) == 1 and kept[0].status == "stopped"

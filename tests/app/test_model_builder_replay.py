@@ -32,7 +32,7 @@ def test_the_epoch_line_names_the_replayed_epoch_and_its_losses(store):
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params["run"] = run_id
     at.run()
-    at.switch_page("views/model_builder.py")
+    at.switch_page("pages/model_builder.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert epoch_line(at).startswith("**Epoch 6**")

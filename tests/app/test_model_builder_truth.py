@@ -9,7 +9,7 @@ import time
 
 from tests.app.conftest import open_page, open_tab, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 
 
 def run_until(at, condition, deadline_s: float = 120):
@@ -17,7 +17,7 @@ def run_until(at, condition, deadline_s: float = 120):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        view = at.session_state["mb_job"].snapshot() if "mb_job" in at.session_state else None
+        view = at.session_state["mb_control"].view()
         if condition(view):
             at.run()
             return view
@@ -113,7 +113,7 @@ def test_the_control_bar_drawn_before_torch_follows_the_setup_in_the_same_intera
 def test_the_speed_is_kept_across_a_visit_to_another_page():
     at = open_page(PAGE, timeout=120)
     at.select_slider(key="mb_speed").set_value("3 / s").run()
-    at.switch_page("views/tensor_lab.py").run()
+    at.switch_page("app.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.select_slider(key="mb_speed").value == "3 / s"

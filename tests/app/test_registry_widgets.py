@@ -27,7 +27,7 @@ WIDGET_ROWS = [s for s in registry.SETTINGS if s.widget in ACCESSOR and s.name n
 
 @pytest.fixture(scope="module")
 def builder():
-    return open_page("views/model_builder.py", timeout=120)
+    return open_page("pages/model_builder.py", timeout=120)
 
 
 @pytest.mark.parametrize("setting", WIDGET_ROWS, ids=[s.name for s in WIDGET_ROWS])

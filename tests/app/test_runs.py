@@ -49,20 +49,20 @@ def open_as(user: dict | None, run_link: str | None = None):
     if run_link:
         at.query_params["run"] = run_link
     at.run()
-    at.switch_page("views/runs.py")
+    at.switch_page("pages/runs.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
 def test_no_runs_says_how_to_get_some(store):
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     assert "No runs are kept yet" in texts(at)
 
 
 def test_runs_are_listed_by_name_filtered_and_sorted(store):
     ids = [store.save(make_trained(seed=i, lr=0.01 * (i + 1), optimizer=("adam", "sgd")[i % 2])) for i in range(3)]
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     table = runs_table(at)
     assert sorted(table.index) == sorted(ids)
     assert list(table.columns) == list(compare.TASK_COLUMNS["classification"])
@@ -87,7 +87,7 @@ def test_a_filter_that_matches_nothing_is_a_sentence_and_the_page_keeps_working(
     Streamlit error box; clearing the filter brings the runs and the run picker back."""
     ids = [store.save(make_trained(seed=1, optimizer="adam")),
            store.save(make_trained(seed=2, optimizer="sgd", dataset="circle"))]
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     for typed in ("zzz", "nan", "[", "![x](y)"):
         at.text_input(key="runs_filter_text").set_value(typed).run()
         assert not at.exception, (typed, [e.value for e in at.exception])
@@ -111,7 +111,7 @@ def test_a_filter_that_matches_nothing_is_a_sentence_and_the_page_keeps_working(
 def test_each_task_has_its_own_columns(store):
     classifier = store.save(make_trained(seed=1))
     regressor = store.save(make_trained(REGRESSION, seed=2, dataset="plane"))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     task = at.segmented_control(key="runs_task")
     assert list(runs_table(at).index) == [classifier] and "test accuracy" in runs_table(at).columns
     task.set_value("regression").run()
@@ -123,7 +123,7 @@ def test_each_task_has_its_own_columns(store):
 
 def test_every_run_is_reachable_a_page_at_a_time(store):
     ids = [store.save(make_trained(seed=i)) for i in range(limits.RUNS_PAGE_SIZE + 5)]
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     first = list(runs_table(at).index)
     assert len(first) == limits.RUNS_PAGE_SIZE
     at.pagination(key="runs_page").set_value(2).run()
@@ -135,7 +135,7 @@ def test_every_run_is_reachable_a_page_at_a_time(store):
 def test_selected_runs_are_overlaid_by_name_in_distinct_colours(store):
     a = store.save(make_trained(seed=1, lr=0.01))
     b = store.save(make_trained(seed=2, lr=0.05))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.multiselect(key="runs_selected").set_value([a, b]).run()
     assert not at.exception
     charts = at.get("plotly_chart")
@@ -158,7 +158,7 @@ def test_selected_runs_are_overlaid_by_name_in_distinct_colours(store):
 
 def test_a_run_is_renamed_and_pinned_and_the_store_keeps_both(store):
     run_id = store.save(make_trained(seed=1))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.text_input(key=f"runs_name_{run_id}").set_value("![x](http://example.com/i.png) best so far").run()
     assert not at.exception
     assert store.summary(run_id).label == "![x](http://example.com/i.png) best so far"
@@ -172,7 +172,7 @@ def test_a_run_is_renamed_and_pinned_and_the_store_keeps_both(store):
 def test_delete_asks_first(store):
     keep = store.save(make_trained(seed=1))
     doomed = store.save(make_trained(seed=2))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.selectbox(key="runs_action_run").set_value(doomed).run()
     at.button(key="runs_delete").click().run()
     assert f"Delete run {doomed}" in texts(at)
@@ -191,7 +191,7 @@ def test_delete_asks_first(store):
 def test_open_in_model_builder_hands_over_the_run(store):
     kept = make_trained(seed=4, lr=0.07, optimizer="sgd")
     run_id = store.save(kept)
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.selectbox(key="runs_action_run").set_value(run_id).run()
     at.button(key="runs_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -211,7 +211,7 @@ def test_delete_its_confirmation_and_open_are_kept_when_the_next_click_cuts_thei
     click elsewhere reruns the page with no press) used to lose Delete, Yes and Open."""
     keep = store.save(make_trained(seed=1))
     doomed = store.save(make_trained(seed=2))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.selectbox(key="runs_action_run").set_value(doomed).run()
     fired = cut_short(monkeypatch, compare, "task_choices")  # called near the page's top, before the buttons act
     at.button(key="runs_delete").click().run()
@@ -233,7 +233,7 @@ def test_delete_its_confirmation_and_open_are_kept_when_the_next_click_cuts_thei
 def test_a_press_for_a_run_no_longer_chosen_does_nothing(store):
     first = store.save(make_trained(seed=1))
     second = store.save(make_trained(seed=2))
-    at = open_page("views/runs.py")  # (Cancel, a callback now, is driven in test_delete_asks_first)
+    at = open_page("pages/runs.py")  # (Cancel, a callback now, is driven in test_delete_asks_first)
     at.session_state["runs_open_pressed"] = second  # pressed for the run chosen then; another is chosen now
     at.selectbox(key="runs_action_run").set_value(first).run()
     assert "mb_url_run_handled" not in at.session_state and "runs_open_pressed" not in at.session_state
@@ -264,7 +264,7 @@ def test_the_model_builder_says_which_run_it_opens_before_it_draws_it():
 
 def test_the_history_downloads_are_offered(store):
     store.save(make_trained(seed=1))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     keys = {b.key for b in at.get("download_button")}
     assert {"runs_download_history_csv", "runs_download_history_json", "runs_download_pt"} <= keys
 
@@ -276,7 +276,7 @@ def test_evicted_runs_are_noted_until_dismissed(store, monkeypatch):
     oldest = small.save(make_trained(seed=1))
     small.save(make_trained(seed=2))
     small.save(make_trained(seed=3))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     assert "1 of your runs were removed to make room" in texts(at) and oldest in texts(at)
     at.button(key="runs_dismiss_evictions").click().run()
     assert "removed to make room" not in texts(at)
@@ -285,7 +285,7 @@ def test_evicted_runs_are_noted_until_dismissed(store, monkeypatch):
 def test_a_run_linked_by_id_is_preselected(store):
     store.save(make_trained(seed=1))
     linked = store.save(make_trained(seed=2))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.query_params["run"] = linked
     at.run()
     assert f"Run {linked} was opened from the link" in texts(at)
@@ -295,7 +295,7 @@ def test_a_run_linked_by_id_is_preselected(store):
 @pytest.mark.parametrize("bad", ["0123456789ab", "../../etc/passwd", "<script>"])
 def test_a_bad_run_link_is_a_sentence(store, bad):
     store.save(make_trained(seed=1))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.query_params["run"] = bad
     at.run()
     assert not at.exception
@@ -307,7 +307,7 @@ def test_an_unwritable_data_folder_is_said_and_the_page_still_works(tmp_path, mo
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(blocker / "data"))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     assert "runs will not be kept" in texts(at)
 
 
@@ -367,7 +367,7 @@ def test_a_share_link_in_the_model_builder_says_whose_run_it_is(store, monkeypat
     bob.user = BOB
     bob.query_params["run"] = alices
     bob.run()
-    bob.switch_page("views/model_builder.py")
+    bob.switch_page("pages/model_builder.py")
     bob.run()
     bob.run()
     assert not bob.exception, [e.value for e in bob.exception]

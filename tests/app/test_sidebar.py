@@ -9,7 +9,7 @@ import torch
 from tests.app.conftest import open_page
 
 
-@pytest.mark.parametrize("page", ["views/tensor_lab.py", "views/model_builder.py", "views/runs.py"])
+@pytest.mark.parametrize("page", ["app.py", "pages/model_builder.py", "pages/runs.py"])
 def test_the_sidebar_names_torch_and_the_devices(page):
     at = open_page(page, timeout=120)
     captions = [c.value for c in at.sidebar.caption]

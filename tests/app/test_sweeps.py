@@ -12,11 +12,12 @@ from playground import limits
 from playground.builder import sweep_progress
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.model import TrainedModel
-from playground.execution.executor import BUSY_OWNER_SENTENCE, get_executor
-from playground.runs.store import open_default_store
+from playground.execution.executor import BUSY_OWNER_SENTENCE
+from playground.execution.server import get_executor
+from playground.runs.default_store import open_default_store
 from tests.app.conftest import cut_short, open_page, texts
 
-PAGE = "views/sweeps.py"
+PAGE = "pages/sweeps.py"
 DEADLINE_S = 120
 
 
@@ -26,7 +27,7 @@ def poll(at, condition, deadline_s: float = DEADLINE_S):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        view = at.session_state["sw_job"].snapshot()
+        view = at.session_state["sw_control"].view()
         if condition(view):
             at.run()
             return view
@@ -166,7 +167,7 @@ def test_a_sweep_waits_for_the_owners_run(at):
         at.button(key="sw_play").click().run()
         assert not at.exception
         assert BUSY_OWNER_SENTENCE in texts(at)
-        assert "sw_job" not in at.session_state
+        assert at.session_state["sw_control"].handle is None
     finally:
         busy.stop()
         busy.wait(60)
@@ -213,15 +214,15 @@ def test_a_csv_base_sweeps_without_a_plane_and_a_lost_csv_is_a_sentence():
 def test_play_and_stop_cut_short_by_the_next_interaction_still_act(at, monkeypatch):
     """A click whose run is cut short by the next interaction (the browser sends the widgets again, without the
     press) still plays and stops the sweep: the press is kept in the session until the page acts on it."""
-    import playground.execution.pool as pool
+    import playground.execution.server as server
 
     at.number_input(key="sw_epochs").set_value(2000).run()
-    fired = cut_short(monkeypatch, pool, "get_pool")  # get_pool is called near the top of the page
+    fired = cut_short(monkeypatch, server, "get_executor")  # get_executor is called near the top of the page
     at.button(key="sw_play").click().run()
     assert fired, "the run was cut short"
     view = poll(at, lambda v: v.status == "running" and v.epoch >= 1)
     assert view.active
-    fired = cut_short(monkeypatch, pool, "get_pool")
+    fired = cut_short(monkeypatch, server, "get_executor")
     at.button(key="sw_stop").click().run()
     assert fired
     view = poll(at, lambda v: not v.active)

@@ -169,7 +169,7 @@ def test_no_gpu_panel_shows_the_code():
         pytest.skip("this server has a GPU: the toggle is shown instead")
     from tests.app.conftest import open_page
 
-    at = open_page("views/tensor_lab.py")
+    at = open_page("app.py")
     assert 'device = "cuda" if torch.cuda.is_available() else "cpu"\nx = x.to(device)' in shown(at)
 
 
@@ -238,7 +238,7 @@ def shown_state(at) -> dict:
 def panels(tmp_path_factory):
     from tests.app.conftest import open_page
 
-    at = open_page("views/tensor_lab.py")
+    at = open_page("app.py")
     states = {}
     for name, values in PANEL_STATES.items():
         set_state(at, values)
@@ -352,7 +352,7 @@ def test_every_box_has_a_length_limit():
     from playground import limits
     from tests.app.conftest import open_page
 
-    at = open_page("views/tensor_lab.py")
+    at = open_page("app.py")
     assert at.text_input(key="tl_literal").proto.max_chars == limits.MAX_LITERAL_CHARS
     assert at.text_input(key="tl_exponent").proto.max_chars == limits.MAX_EXPONENT_CHARS
     assert at.text_input(key="tl_share_values").proto.max_chars == limits.MAX_NUMBER_LIST_CHARS
@@ -417,7 +417,7 @@ def with_added_rows(monkeypatch):
 def test_an_op_row_added_at_test_time_reaches_the_page(with_added_rows, tmp_path):
     from tests.app.conftest import open_page
 
-    at = open_page("views/tensor_lab.py")
+    at = open_page("app.py")
     assert "transpose" in at.radio(key="tl_op").options and "stack" in at.radio(key="tl_op").options
     at.selectbox(key="tl_source").set_value("arange").run()
     at.text_input(key="tl_shape").set_value("2, 3").run()

@@ -13,7 +13,7 @@ from playground.runs import export
 from playground.runs.store import SqliteRunStore
 from tests.app.conftest import open_page, open_tab, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def train(at, epochs: int = 3, deadline_s: float = 120):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        if not at.session_state["mb_job"].snapshot().active:
+        if not at.session_state["mb_control"].view().active:
             at.run()
             return at.session_state["mb_trained"]
         time.sleep(0.3)

@@ -126,6 +126,6 @@ def wait_idle(tab, timeout: float = 30_000) -> None:
 
 def open_page(tab, app_url: str, url_path: str = "") -> None:
     tab.goto(f"{app_url}/{url_path}")
-    # app.py has run once its sidebar (the global seed) is drawn: the page is the v2 navigation's.
+    # The page's frame (views/page_frame.py) has run once its sidebar's global seed is drawn.
     tab.wait_for_selector(".st-key-global_seed", timeout=60_000)
     wait_idle(tab)

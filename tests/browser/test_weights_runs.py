@@ -139,7 +139,7 @@ def test_kept_runs_survive_a_server_restart(browser, kept, chromium_path):
 
 
 def builder_calls(name: str) -> bool:
-    return f"model_builder_io.{name}(" in (Path(__file__).resolve().parents[2] / "views" / "model_builder.py").read_text()
+    return f"model_builder_io.{name}(" in (Path(__file__).resolve().parents[2] / "pages" / "model_builder.py").read_text()
 
 
 def train_a_few_epochs(page, app_url: str, epochs: int = 4) -> None:
@@ -206,7 +206,7 @@ def test_train_download_load_with_plain_torch_and_upload_back(page, app_url, tmp
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-@pytest.mark.skipif(not builder_calls("read_url"), reason="views/model_builder.py does not call model_builder_io.read_url/sync_url yet")
+@pytest.mark.skipif(not builder_calls("read_url"), reason="pages/model_builder.py does not call model_builder_io.read_url/sync_url yet")
 def test_a_shared_link_opens_the_same_setup_in_another_browser(browser, page, app_url):
     open_page(page, app_url, "model_builder")
     page.get_by_role("button", name="More").click()  # the seed is among the settings under "More"

@@ -111,9 +111,9 @@ def model_builder_heavy(at) -> None:
 
 
 PAGES = {
-    "Tensor Lab": ("views/tensor_lab.py", tensor_lab_light, tensor_lab_heavy),
-    "Autograd": ("views/autograd.py", autograd_light, autograd_heavy),
-    "Model Builder": ("views/model_builder.py", model_builder_light, model_builder_heavy),
+    "Tensor Lab": ("app.py", tensor_lab_light, tensor_lab_heavy),
+    "Autograd": ("pages/autograd.py", autograd_light, autograd_heavy),
+    "Model Builder": ("pages/model_builder.py", model_builder_light, model_builder_heavy),
 }
 
 

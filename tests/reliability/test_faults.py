@@ -144,10 +144,10 @@ def test_unwritable_data_folder_the_app_runs_and_says_runs_cannot_be_kept(unwrit
     buttons = {b.key: b for b in at.get("download_button")}
     assert not buttons["mb_io_download_pt"].proto.disabled
     # The Runs page opens and says so too.
-    runs = open_page("views/runs.py")
+    runs = open_page("pages/runs.py")
     assert any("runs will not be kept" in str(w.value) for w in runs.warning)
     # And the whole app starts on it (Tensor Lab works).
-    lab = open_page("views/tensor_lab.py")
+    lab = open_page("app.py")
     assert "tensor([ 1.,  4.,  9., 16.])" in texts(lab)
 
 
@@ -200,7 +200,7 @@ def test_a_real_write_failure_is_a_sentence_and_the_store_stays_whole(tmp_path):
 
 # ------------------------------------------------------------------------ training faults (Model Builder)
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def builder(tmp_path, monkeypatch):
     at = open_page(PAGE, timeout=120)
     at.select_slider(key="mb_speed").set_value("as fast as it goes").run()
     yield at
-    job = at.session_state["mb_job"] if "mb_job" in at.session_state else None
+    job = at.session_state["mb_control"].handle
     if job is not None:
         job.stop()
 
@@ -226,7 +226,7 @@ def wait_view(at, condition, deadline_s: float = DEADLINE_S, rerun: bool = True)
         if rerun:
             at.run()
             assert_no_traceback(at)
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if condition(view):
             return view
         time.sleep(0.2)
@@ -290,15 +290,15 @@ def test_switching_pages_and_touching_widgets_during_training_does_not_interrupt
     set_value(at, "slider", "mb_noise", 0.3)
     set_value(at, "number_input", "mb_seed", 5)
     # ... go to Tensor Lab and Autograd and use them ...
-    at.switch_page("views/tensor_lab.py")
+    at.switch_page("app.py")
     at.run()
     at.text_input(key="tl_literal").set_value("[[1, 2], [3, 4]]").run()
     assert_no_traceback(at)
-    at.switch_page("views/autograd.py")
+    at.switch_page("pages/autograd.py")
     at.run()
     at.text_input(key="ag_expression").set_value("x.sin().sum()").run()
     assert_no_traceback(at)
-    at.switch_page("views/runs.py")
+    at.switch_page("pages/runs.py")
     at.run()
     assert_no_traceback(at)
     # ... and back: the run went on to the end, every epoch in order.
@@ -367,7 +367,7 @@ def test_model_builder_settings_survive_a_visit_to_another_page(builder):
     at = builder
     set_value(at, "number_input", "mb_epochs", 7)
     set_value(at, "number_input", "mb_seed", 5)
-    at.switch_page("views/tensor_lab.py")
+    at.switch_page("app.py")
     at.run()
     at.switch_page(PAGE)
     at.run()

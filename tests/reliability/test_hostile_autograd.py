@@ -69,7 +69,7 @@ VALUE_CASES = [  # read by Tensor Lab's literal parser (one parser for both page
 
 @pytest.fixture(scope="module")
 def page():
-    return open_page("views/autograd.py")
+    return open_page("pages/autograd.py")
 
 
 def set_text(at, key: str, value: str) -> None:

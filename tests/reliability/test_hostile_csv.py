@@ -154,7 +154,7 @@ PAGE_CASES = [
 
 @pytest.fixture(scope="module")
 def builder():
-    return open_page("views/model_builder.py", timeout=120)
+    return open_page("pages/model_builder.py", timeout=120)
 
 
 @pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in PAGE_CASES], ids=[c[0] for c in PAGE_CASES])
@@ -204,7 +204,7 @@ def _session_bytes(at) -> int:
     state = at.session_state
     kept = len(state["mb_csv_bytes"])
     seen: set[int] = set()
-    data = list(state["mb_data_cache"].values()) if "mb_data_cache" in state else []
+    data = list(state["mb_data_cache"].kept.values()) if "mb_data_cache" in state else []  # a DataCache
     for prepared in data:
         for value in vars(prepared).values():
             if isinstance(value, torch.Tensor) and id(value) not in seen:

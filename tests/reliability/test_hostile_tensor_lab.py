@@ -84,7 +84,7 @@ PAGE_CASES = [
 
 @pytest.fixture(scope="module")
 def lab():
-    return open_page("views/tensor_lab.py")
+    return open_page("app.py")
 
 
 def find(at, key: str):

@@ -94,8 +94,9 @@ def kept_run(tmp_path, monkeypatch) -> str:
     (LONG, "is not a run id"),
 ], ids=["path", "sql", "missing-id", "very-long"])
 def test_hostile_run_link_on_the_runs_page(kept_run, run, sentence):
-    at = AppTest.from_file(str(ROOT / "views" / "runs.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["run"] = run
+    at.switch_page("pages/runs.py")
     at.run()
     shown = [str(e.value) for e in at.error]
     assert_no_traceback(at)
@@ -156,7 +157,7 @@ def test_hostile_link_on_the_model_builder_page(tmp_path, monkeypatch, query, no
     from tests.app.conftest import open_page
 
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    at = open_page("views/model_builder.py", timeout=120)
+    at = open_page("pages/model_builder.py", timeout=120)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()

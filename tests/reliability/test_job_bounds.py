@@ -8,13 +8,13 @@ import time
 import pytest
 
 from playground import limits
-from playground.execution import executor as execution
+from playground.execution import server as execution
 from playground.execution.executor import BUSY_OWNER_SENTENCE, queue_full_sentence
 from playground.execution.jobs import JobBudget, steps_sentence
 from playground.execution.pool import WorkerPool
 from tests.app.conftest import open_page, texts
 
-PAGE = "views/model_builder.py"
+PAGE = "pages/model_builder.py"
 DEADLINE_S = 120
 
 
@@ -37,7 +37,7 @@ def poll_until_done(at):
     while time.monotonic() < deadline:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        view = at.session_state["mb_job"].snapshot()
+        view = at.session_state["mb_control"].view()
         if not view.active:
             at.run()
             return view
@@ -55,7 +55,7 @@ def test_a_run_past_its_step_budget_stops_with_a_sentence_on_the_page(small_pool
     assert steps_sentence(50, view.epoch) in [w.value for w in at.warning]
     assert at.session_state["mb_trained"].status == "stopped"  # its weights so far are kept
     at.button(key="mb_play").click().run()  # and the session can train again
-    assert at.session_state["mb_job"].snapshot().id != view.id
+    assert at.session_state["mb_control"].view().id != view.id
 
 
 def _busy_page():
@@ -72,10 +72,10 @@ def test_a_full_queue_is_refused_with_a_sentence_on_the_page(small_pool):
     other = open_page(PAGE)
     other.button(key="mb_play").click().run()  # no room in the queue: refused
     assert queue_full_sentence(small_pool.max_queued) in [e.value for e in other.error]
-    assert "mb_job" not in other.session_state and not other.exception
+    assert other.session_state["mb_control"].handle is None and not other.exception
     busy.button(key="mb_stop").click().run()
     other.button(key="mb_play").click().run()  # room again: this session trains
-    assert other.session_state["mb_job"].snapshot().active
+    assert other.session_state["mb_control"].view().active
 
 
 def test_a_second_run_of_one_owner_is_refused_with_a_sentence_on_the_page(small_pool):
@@ -85,7 +85,7 @@ def test_a_second_run_of_one_owner_is_refused_with_a_sentence_on_the_page(small_
     tab.session_state["mb_owner"] = busy.session_state["mb_owner"]
     tab.button(key="mb_play").click().run()
     assert BUSY_OWNER_SENTENCE in [e.value for e in tab.error]
-    assert "mb_job" not in tab.session_state and not tab.exception
+    assert tab.session_state["mb_control"].handle is None and not tab.exception
     busy.button(key="mb_stop").click().run()
     assert "stopped" in texts(busy)
 

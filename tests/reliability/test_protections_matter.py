@@ -134,7 +134,7 @@ def test_without_the_allow_list_an_expression_runs_a_command_and_the_oracle_catc
     hostile = f"__import__('os').system('touch {autograd_cases.SENTINEL}')"
     try:
         with pytest.raises(ORACLE_FAILS):
-            autograd_cases.test_hostile_expression_on_the_page(open_page("views/autograd.py"), hostile, "is not allowed")
+            autograd_cases.test_hostile_expression_on_the_page(open_page("pages/autograd.py"), hostile, "is not allowed")
         assert autograd_cases.SENTINEL.exists(), "with eval the command ran: this is what the oracle guards"
     finally:
         autograd_cases.SENTINEL.unlink(missing_ok=True)
@@ -153,7 +153,7 @@ def test_without_quoting_user_text_a_markdown_image_reaches_the_page(monkeypatch
 
     monkeypatch.setattr(literal, "quoted", lambda text, limit=40: str(text)[:limit])  # the protection, removed
     with pytest.raises(ORACLE_FAILS):
-        lab_cases.test_text_typed_into_a_box_is_shown_as_text(open_page("views/tensor_lab.py"),
+        lab_cases.test_text_typed_into_a_box_is_shown_as_text(open_page("app.py"),
                                                                {"tl_literal": f"[1, {lab_cases.IMAGE}]"})
 
 

@@ -102,7 +102,7 @@ def test_training_live_counts_steps_as_the_engine_does():
 def test_one_interaction_reruns_the_tensor_lab():
     from bench.interaction import open_app_page, tensor_lab
 
-    at = open_app_page("views/tensor_lab.py")
+    at = open_app_page("app.py")
     first = tensor_lab()[0]
     first.act(at, 4)
     at.run()

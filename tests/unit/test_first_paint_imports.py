@@ -1,7 +1,7 @@
-"""What runs before the first paint imports no PyTorch: app.py up to its page, and the Model Builder's title and
-control bar (views/model_builder_bar.py), so a server just started shows them while torch loads. And the Model
-Builder's whole first run imports no pandas (0.4 s of a server's first visit): only the tabs with a table need it.
-Checked in a fresh Python (this test process has torch loaded already)."""
+"""What runs before the first paint imports no PyTorch: every page script up to its frame (views/page_frame.py),
+and the Model Builder's title and control bar (views/model_builder_bar.py), so a server just started shows them
+while torch loads. And the Model Builder's whole first run imports no pandas (0.4 s of a server's first visit): only
+the tabs with a table need it. Checked in a fresh Python (this test process has torch loaded already)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "pandas", "numpy")  # seconds to import; Streamlit itself loads none of them
@@ -40,17 +42,29 @@ def test_the_control_bar_module_imports_no_torch():
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
-def test_app_py_imports_no_torch_before_its_page_runs():
-    names = top_level_imports(ROOT / "app.py")
-    assert names, "app.py imports something"
+PAGE_SCRIPTS = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+
+
+def test_the_page_frame_imports_no_torch():
+    loaded = modules_loaded_by("import views.page_frame")
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+@pytest.mark.parametrize("script", PAGE_SCRIPTS, ids=lambda p: p.name)
+def test_every_page_draws_its_frame_before_it_imports_torch(script):
+    """Each page script (Streamlit runs it alone) calls views/page_frame.start before anything heavy is imported,
+    so the sidebar is drawn and torch's libraries start loading (playground/preload.py) before the import."""
+    assert "page_frame.start(" in script.read_text()
+    names = top_level_imports(script, before="page_frame.start(")
+    assert "views.page_frame" in names
     loaded = modules_loaded_by("\n".join(f"import {n}" for n in names))
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
 def test_the_model_builder_draws_its_bar_before_its_heavy_imports():
-    page = ROOT / "views" / "model_builder.py"
+    page = ROOT / "pages" / "model_builder.py"
     first = top_level_imports(page, before="model_builder_bar.draw()")
-    assert first == ["streamlit", "views.model_builder_bar"]
+    assert first == ["streamlit", "views.model_builder_bar", "views.page_frame"]
     everything = top_level_imports(page)
     assert "torch" in everything and everything.index("torch") > everything.index("views.model_builder_bar")
 
@@ -95,7 +109,7 @@ def test_a_servers_first_run_draws_the_control_bar_before_the_sidebars_seed():
     """The seed's widget scripts would be fetched before the bar's (bench/startup.py: first paint 0.1 to 0.3 s
     later), and the page icon imports NumPy: both drawn after the page on a server's first run, and there once it
     has run."""
-    out = subprocess.run([sys.executable, "-c", FIRST_RUN % (str(ROOT / "app.py"), "views/model_builder.py")],
+    out = subprocess.run([sys.executable, "-c", FIRST_RUN % (str(ROOT / "app.py"), "pages/model_builder.py")],
                          cwd=ROOT, check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
     seen = json.loads(out.strip().splitlines()[-1])

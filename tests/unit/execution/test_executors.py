@@ -233,8 +233,8 @@ def test_a_crowded_server_redraws_every_page_less_often_and_its_redraws_stay_bou
 
 
 def test_the_server_counts_its_live_jobs_for_the_pages(pool):
-    from playground.execution import executor as app_executor
-    from playground.execution.executor import live_jobs
+    from playground.execution import server as app_executor
+    from playground.execution.server import live_jobs
 
     assert pool.live_count() == 0
     handle = submit(pool, "counted", epochs=2000, batch=1, start_paused=True)

@@ -9,8 +9,9 @@ import pytest
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.datasets import prepare_data
 from playground.errors import PlaygroundError
-from playground.execution.executor import RAY_ADDRESS_ENV, get_executor, make_executor
-from playground.execution.pool import WorkerPool, get_pool
+from playground.execution.executor import RAY_ADDRESS_ENV
+from playground.execution.pool import WorkerPool
+from playground.execution.server import get_executor, make_executor
 from tests.unit.execution.conftest import make_executor as make_test_executor
 
 DEADLINE_S = 120
@@ -83,7 +84,7 @@ def test_an_unreachable_cluster_is_a_sentence_at_once():
 
 
 def test_the_executor_is_chosen_by_configuration(monkeypatch):
-    from playground.execution import executor as module
+    from playground.execution import server as module
     from playground.execution.ray_executor import RayExecutor
 
     monkeypatch.setenv(RAY_ADDRESS_ENV, "127.0.0.1:6379")
@@ -96,7 +97,7 @@ def test_the_executor_is_chosen_by_configuration(monkeypatch):
     monkeypatch.setattr(module, "_EXECUTOR", None)
     default = get_executor()
     try:
-        assert isinstance(default, WorkerPool) and get_pool() is default  # the old name gives the same executor
+        assert isinstance(default, WorkerPool) and get_executor() is default  # one executor a server
     finally:
         default.shutdown()
 

@@ -17,7 +17,7 @@ import torch
 
 from playground.builder.config import ModelSpec
 from playground.errors import PlaygroundError
-from playground.runs import export
+from playground.runs import default_store, export
 from playground.runs import store as run_store
 from playground.runs.owners import PERSONAL_OWNER, identify
 from playground.runs.store import RunQuery, SqliteRunStore, SqlRunStore, StoreBounds
@@ -90,18 +90,18 @@ def test_runs_survive_a_new_store_object(new_store):
 def test_data_folder_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(run_store.DATA_DIR_ENV, str(tmp_path / "from-env"))
     monkeypatch.delenv(run_store.STORE_URL_ENV, raising=False)
-    store = run_store.open_default_store()
+    store = default_store.open_default_store()
     assert store.data_dir == tmp_path / "from-env" and (tmp_path / "from-env" / "runs.sqlite3").exists()
-    assert run_store.open_default_store() is store  # one object per configuration, not one per rerun
+    assert default_store.open_default_store() is store  # one object per configuration, not one per rerun
 
 
 def test_the_mode_chooses_the_bounds(tmp_path, monkeypatch):
     monkeypatch.setenv(run_store.DATA_DIR_ENV, str(tmp_path))
     monkeypatch.delenv(run_store.STORE_URL_ENV, raising=False)
     monkeypatch.delenv("PLAYGROUND_MODE", raising=False)
-    assert run_store.open_default_store().bounds == StoreBounds.personal()
+    assert default_store.open_default_store().bounds == StoreBounds.personal()
     monkeypatch.setenv("PLAYGROUND_MODE", "shared")
-    shared = run_store.open_default_store().bounds
+    shared = default_store.open_default_store().bounds
     assert shared == StoreBounds.shared() and shared.owner_saves is not None
     assert shared.owner_max_runs < shared.max_runs
 
@@ -110,14 +110,14 @@ def test_the_store_url_chooses_postgres(monkeypatch, postgres_server):
     from playground.runs.store_postgres import PostgresRunStore
 
     monkeypatch.setenv(run_store.STORE_URL_ENV, postgres_server.database())
-    store = run_store.open_default_store()
+    store = default_store.open_default_store()
     assert isinstance(store, PostgresRunStore) and store.writable
     run_id = store.save(make_trained())
     assert ids(store.list()) == [run_id]
 
 
 def test_the_app_does_not_import_psycopg_without_a_store_url(tmp_path):
-    code = ("import sys; from playground.runs import store; store.open_default_store().list(); "
+    code = ("import sys; from playground.runs import default_store; default_store.open_default_store().list(); "
             "import views.identity; print('psycopg' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != run_store.STORE_URL_ENV}
     env.update(PLAYGROUND_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views import model_builder_bar
+from views import model_builder_bar, page_frame
 
+sidebar = page_frame.start(paints_first=True)  # the seed and the versions: after the imports below, on a first run
 controls = model_builder_bar.draw()
 
 from playground import preload
@@ -36,7 +37,9 @@ from playground.builder.figures import confusion_figure, predicted_vs_true_figur
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import choose_device, cuda_available, limit_server_threads
 from playground.errors import PlaygroundError, shown_name
-from playground.execution.pool import get_pool
+from playground.execution.controller import PLAYING, DataCache, Ending, Outcome, Press, data_key, ending
+from playground.execution.jobs import run_payload
+from playground.execution.server import get_executor
 from playground.runs import export
 from views import model_builder_io
 from views import model_builder_live as live
@@ -51,6 +54,8 @@ from views.settings_widgets import (
     widgets_from_config,
 )
 from views.widgets import global_seed, lazy_expander, show_code, show_error
+
+sidebar.finish()  # torch is loaded: the page icon, the global seed, torch's version and the devices
 
 STATE = st.session_state
 SETTING = registry.BY_NAME
@@ -95,7 +100,7 @@ def apply_pending() -> None:
         STATE["mb_trained_source"] = STATE.pop("mb_loaded_source", "loaded")
         STATE.setdefault("mb_apply_config", loaded.config)
         STATE.pop("mb_replay", None)
-        STATE.pop("mb_job", None)  # the view shows the handed-over run, not an older job
+        model_builder_bar.controller().reset()  # the view shows the handed-over run, not an older job
     pending = STATE.pop("mb_apply_config", None)
     if isinstance(pending, RunConfig):
         for note in widgets_from_config(pending):
@@ -136,13 +141,9 @@ def load_data(config: DataConfig) -> PreparedData:
     """The prepared data of ``config``, kept in the session so a rerun does not make it again (at most two
     setups, and ``limits.MAX_SESSION_DATA_BYTES`` of tensors)."""
     csv = STATE.get("mb_csv_bytes") if config.dataset == CSV_DATASET else None
-    key = hashlib.sha256((repr(config.to_dict()) + (hashlib.sha256(csv).hexdigest() if csv else "")).encode()).hexdigest()
-    cache: dict[str, PreparedData] = STATE.setdefault("mb_data_cache", {})
-    if key not in cache:
-        cache[key] = prepare_data(config, csv)
-        while len(cache) > 2 or (len(cache) > 1 and sum(d.nbytes for d in cache.values()) > limits.MAX_SESSION_DATA_BYTES):
-            cache.pop(next(iter(cache)))
-    return cache[key]
+    if not isinstance(STATE.get("mb_data_cache"), DataCache):
+        STATE["mb_data_cache"] = DataCache(entries=2, max_bytes=limits.MAX_SESSION_DATA_BYTES)
+    return STATE["mb_data_cache"].get(data_key(config.to_dict(), csv), lambda: prepare_data(config, csv))
 
 
 def csv_table() -> dict[str, Any] | None:
@@ -172,74 +173,65 @@ def owner() -> str:
     return training_owner()
 
 
-def start_job(config: RunConfig, data: PreparedData, mode: str = "run") -> None:
+def start_job(config: RunConfig, data: PreparedData, step: bool = False) -> None:
     """Queue a run of ``config`` in a worker process (one a visitor): a new run, even of a setup already kept."""
-    old = STATE.get("mb_job")
-    if old is not None:
-        old.stop()
-        collect_ended_job()  # one that ended unseen is kept before the new run takes its place
+    collect_ended_job()  # one that ended unseen is kept before the new run takes its place (which stops it)
+    control = model_builder_bar.controller()
     initial, history = None, None
     trained = STATE.get("mb_trained")
     if STATE.get("mb_resume") and isinstance(trained, TrainedModel) and trained.config.model == config.model:
         initial, history = trained.state_dict, list(trained.history)
     plane = config.data.features if config.data.dataset != CSV_DATASET else None
-    handle = get_pool().submit(
-        config, data.arrays(), owner=owner(), initial_state=initial, history=history, plane_features=plane,
-        standardization=data.standardization, start_paused=mode != "run",
-        speed=live.SPEEDS.get(STATE.get("mb_speed", live.DEFAULT_SPEED)),
-    )
-    STATE.update(mb_job=handle, mb_job_config=config, mb_job_data=data,
-                 mb_job_offset=int(history[-1]["epoch"]) if history else 0)
-    for key in ("mb_job_collected", "mb_trained", "mb_trained_source", "mb_replay"):
+    payload = run_payload(config, data.arrays(), initial, history, plane, data.standardization, step,
+                          live.SPEEDS.get(STATE.get("mb_speed", live.DEFAULT_SPEED)))
+    control.start(get_executor(), payload, owner(), spec=config, data=data, history=history, step=step)
+    for key in ("mb_trained", "mb_trained_source", "mb_replay"):
         STATE.pop(key, None)
-    if mode == "step":
-        handle.step()
 
 
 def collect_finished(view, set_widgets: bool = True) -> bool:
-    """Once a run ends, keep its TrainedModel in ``mb_trained`` (what the weights, the test and the store use) and
-    in the run store, in this very page run, whichever it is (the epoch line's fragment, a click's, a tab's).
-    Learning rates changed while it trained are recorded in its config, so it reproduces (and, ``set_widgets``,
-    the widgets show them). True when it collected the run now (the page shows it as kept from here on); a run
-    is collected once."""
-    if view.active or STATE.get("mb_job_collected") == view.id:
-        return False
-    if view.status != "failed" and view.final_state is not None:
-        config, data = STATE["mb_job_config"], STATE["mb_job_data"]
-        changes = tuple((int(e), float(r)) for e, r in view.stats.get("lr_changes", ()) or ())
+    """Once a run ends, keep its TrainedModel as the controller's result and in ``mb_trained`` (what the weights,
+    the test and the store use) and in the run store, in this very page run, whichever it is (the epoch line's
+    fragment, a click's, a tab's). Learning rates changed while it trained are recorded in its config, so it
+    reproduces (and, ``set_widgets``, the widgets show them). True when it collected the run now (the page shows it
+    as kept from here on); a run is collected once."""
+    control = model_builder_bar.controller()
+
+    def record(ended) -> TrainedModel | None:
+        if ended.status == "failed" or ended.final_state is None:
+            return None
+        config, data = control.spec, control.data
+        changes = tuple((int(e), float(r)) for e, r in ended.stats.get("lr_changes", ()) or ())
         if changes != config.train.lr_changes:
-            config = config.with_train(lr_changes=changes)
-            STATE["mb_job_config"] = config
+            config = control.spec = config.with_train(lr_changes=changes)
             if set_widgets:
                 STATE["mb_apply_config"] = config  # the widgets show the setup that ran: its first rate, the changes
-        trained = make_record(config, view.final_state, view.history, view.status, data,
-                              device=view.info.get("device", "cpu"),
-                              duration_s=view.stats.get("train_seconds", view.elapsed_s))
+        trained = make_record(config, ended.final_state, ended.history, ended.status, data,
+                              device=ended.info.get("device", "cpu"),
+                              duration_s=ended.stats.get("train_seconds", ended.elapsed_s))
         try:
             model_builder_io.keep(trained)  # kept before anything is drawn: the epoch line names it at once
         except PlaygroundError:
             pass  # the Save and load part says why, and tries again on every run of the page
         STATE["mb_trained"] = trained
         STATE["mb_trained_source"] = "trained"
-    STATE["mb_job_collected"] = view.id  # last: nothing above draws, so no click can cut it short half done
-    return True
+        return trained
+
+    return control.spec is not None and control.collect(record, view)
 
 
 def collect_ended_job() -> None:
     """Collect (and keep) this session's job when it has ended but no page run has seen it end yet: called before
     something else takes its place (a new run, a model handed over), so it leaves the widgets as they are."""
-    handle = STATE.get("mb_job")
-    if handle is not None and STATE.get("mb_job_config") is not None:
-        collect_finished(handle.snapshot(), set_widgets=False)
+    view = model_builder_bar.controller().view()
+    if view is not None:
+        collect_finished(view, set_widgets=False)
 
 
 def on_lr_change() -> None:
     """A rate chosen while a run trains applies live (``param_groups``, marked on the curves, recorded with the
     run); chosen while nothing trains, it starts a fresh setup without recorded changes."""
-    handle = STATE.get("mb_job")
-    if handle is not None and handle.snapshot().active:
-        handle.set_lr(float(STATE["mb_lr"]))
-    else:
+    if not model_builder_bar.controller().set_lr(float(STATE["mb_lr"])):
         STATE["mb_lr_changes"] = ()
 
 
@@ -286,8 +278,7 @@ follow_global_seed()
 linked = model_builder_io.read_url(defaults())
 if linked is not None:
     widgets_from_config(linked)
-if STATE.get("mb_job") is not None:
-    STATE["mb_job"].touch()
+model_builder_bar.controller().touch()
 
 if "mb_notice" in STATE:
     controls.notice.info(STATE.pop("mb_notice"), icon=":material/info:")
@@ -410,43 +401,24 @@ ready = config is not None and data is not None
 with bar:
     # The press is taken here (model_builder_bar.press): from here to each st.rerun() below nothing is drawn, so no
     # other click can cut the run short between taking the press and acting on it.
-    play, pause, step, stop, reset, again = model_builder_bar.take_press()
+    pressed = model_builder_bar.take_press()
     try:
-        handle = STATE.get("mb_job")
-        if play and ready:
-            if item.kind == "job" and item.active:
-                handle.play()
-            elif STATE.get("mb_resume") or not model_builder_io.open_kept_run_instead(config):
-                start_job(config, data, "run")
-            st.rerun()
-        if pause and handle is not None:
-            handle.pause()
-            st.rerun()
-        if step and ready:
-            if item.kind == "job" and item.active:
-                handle.step()
-            else:
-                start_job(config, data, "step")
-            st.rerun()
-        if again and ready:
-            start_job(config, data, "run")
-            st.rerun()
-        if stop and handle is not None:
-            handle.stop()  # the worker stops between two steps; the status line says so when it has
-            handle.wait(0.5)
-            st.rerun()
-        if reset:
-            if handle is not None:
-                handle.stop()
-            for key in ("mb_job", "mb_job_config", "mb_job_data", "mb_job_collected", "mb_trained", "mb_trained_source",
-                        "mb_replay"):
-                STATE.pop(key, None)
-            STATE["mb_lr_changes"] = ()
+        if pressed is Press.PLAY and ready and not item.active and not STATE.get("mb_resume") \
+                and model_builder_io.open_kept_run_instead(config):
+            st.rerun()  # a setup and seed that already finished: the kept run is opened, not trained again
+        outcome = model_builder_bar.controller().act(pressed, ready)
+        if outcome is not Outcome.NOTHING:
+            if outcome in (Outcome.START_RUN, Outcome.START_STEP):
+                start_job(config, data, step=outcome is Outcome.START_STEP)
+            if pressed is Press.RESET:
+                for key in ("mb_trained", "mb_trained_source", "mb_replay"):
+                    STATE.pop(key, None)
+                STATE["mb_lr_changes"] = ()
             st.rerun()
     except PlaygroundError as exc:
         show_error(exc)
     STATE[model_builder_bar.READY_KEY] = ready
-    if controls.stale(ready, active, active and item.status in model_builder_bar.PLAYING):
+    if controls.stale(ready, active, active and item.status in PLAYING):
         st.rerun()  # the buttons were drawn (first, before torch) for the state before this run: draw them again
 
     last_epoch = item.epoch
@@ -478,17 +450,18 @@ with bar:
     with buttons[5]:
         status_fragment()
 
-if item.kind == "job" and item.status in ("diverged", "failed"):
+ended = ending(item.snap) if item.kind == "job" else None
+if ended in (Ending.DIVERGED, Ending.FAILED):
     with bar:
         st.error(item.message, icon=":material/warning:")
         if item.detail:
             st.caption(item.detail)
-elif item.kind == "job" and item.status == "finished" and item.message:
-    with bar:
-        st.caption(item.message)
-elif item.kind == "job" and item.status == "stopped" and item.message:  # stopped by the server: a budget
+elif ended is Ending.LIMITED and item.message:  # stopped by the server: a budget
     with bar:
         st.warning(item.message, icon=":material/timer:")
+elif ended is not None and item.message:
+    with bar:
+        st.caption(item.message)
 if problem is not None:
     with bar:
         show_error(problem)
@@ -610,9 +583,9 @@ with tabs[3]:
             st.caption("Train a model (or load one) to test it on the test split.")
         else:
             try:
-                job_data = STATE.get("mb_job_data")
-                if isinstance(job_data, PreparedData) and STATE.get("mb_job_config") == trained.config:
-                    test_data = job_data
+                control = model_builder_bar.controller()
+                if isinstance(control.data, PreparedData) and control.spec == trained.config:
+                    test_data = control.data
                 else:
                     test_data = load_data(trained.config.data)
                 outputs = predict_test(trained, test_data)
@@ -681,4 +654,4 @@ if controls.opening is not None:
 # A training worker started and warmed (Python, torch, a first step) so that Play does not wait for one; last, once
 # the page is sent: started first, its 1.5 s of CPU competed with a server's first visitor's page for the cores
 # (bench/startup.py: fully rendered 3.94 s with it first, 3.78 s with it last, 3.60 s without it, one run).
-get_pool().prewarm(1)
+get_executor().prewarm(1)

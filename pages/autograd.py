@@ -1,11 +1,17 @@
 """Autograd: the graph of an expression with every value and gradient, gradients on the function's plot,
 and real optimizers walking down a surface. Layout and wiring only; the work is in playground/."""
 
+# ruff: noqa: E402 - the page's frame is drawn before its imports of torch (views/page_frame.py)
 from __future__ import annotations
+
+import streamlit as st
+
+from views import page_frame
+
+page_frame.start()
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from playground import limits
 from playground.autograd.codegen import curve_1d_code, expression_code, field_2d_code, optimizer_code

@@ -1,6 +1,7 @@
 """Runs: the visitor's kept runs, a page at a time; overlay several, compare their settings, rename, pin,
 reopen, download, delete. A share link (``?run=<id>``) opens someone else's run read-only."""
 
+# ruff: noqa: E402 - the page's frame is drawn before its imports of torch (views/page_frame.py)
 from __future__ import annotations
 
 import dataclasses
@@ -8,18 +9,23 @@ import math
 
 import streamlit as st
 
+from views import page_frame
+
+page_frame.start()
+
 from playground import limits
 from playground.builder import codegen
 from playground.errors import PlaygroundError
 from playground.runs import comparison as compare
 from playground.runs import export, owners
+from playground.runs.default_store import open_default_store
 from playground.runs.naming import as_markdown_text
-from playground.runs.store import RunQuery, RunSummary, check_run_id, open_default_store
+from playground.runs.store import RunQuery, RunSummary, check_run_id
 from views.identity import current_identity, current_owner
 from views.model_builder_io import mark_kept
 from views.widgets import record_press, show_error
 
-BUILDER = "views/model_builder.py"
+BUILDER = page_frame.BUILDER
 # Presses kept in the session until the page acts on them (views.widgets.record_press as on_click, so a click whose
 # run is cut short by the next interaction is not lost): the run each was pressed for.
 OPEN_PRESSED = "runs_open_pressed"

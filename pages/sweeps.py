@@ -3,14 +3,19 @@ background job. Seen live: each member's decision boundary as small multiples in
 curves overlaid and coloured by value, a heatmap of the final validation loss and accuracy, the best member marked.
 Any member opens as a normal run. Widgets and layout only: the work is playground/builder/sweep*.py and the jobs."""
 
+# ruff: noqa: E402 - the page's frame is drawn before its imports of torch (views/page_frame.py)
 from __future__ import annotations
 
-import hashlib
 from typing import Any
+
+import streamlit as st
+
+from views import page_frame
+
+page_frame.start()
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from playground import limits
 from playground.builder import codegen, registry
@@ -23,18 +28,29 @@ from playground.builder.model import TrainedModel, parameter_count
 from playground.builder.sweep import SWEEPABLE, SweepAxis, SweepConfig
 from playground.device import available_devices, choose_device
 from playground.errors import PlaygroundError
-from playground.execution.executor import live_jobs
+from playground.execution.controller import (
+    DataCache,
+    Ending,
+    JobController,
+    JobKind,
+    Outcome,
+    Press,
+    data_key,
+    ending,
+)
 from playground.execution.jobs import live_phase, pictures_interval, refresh_interval, sweep_payload
-from playground.execution.pool import get_pool
+from playground.execution.server import get_executor, live_jobs
 from playground.runs import export, naming
+from playground.runs.default_store import open_default_store
 from playground.runs.naming import as_markdown_text
-from playground.runs.store import KEPT_STATUSES, open_default_store
-from views.widgets import global_seed, record_press, show_error, take_press
+from playground.runs.store import KEPT_STATUSES
+from views.widgets import global_seed, record_press, show_error
 
 STATE = st.session_state
-BUILDER = "views/model_builder.py"
+BUILDER = page_frame.BUILDER
 AUTO_DEVICE = "auto"
 PRESSED = "sw_pressed"  # the control bar button pressed, until the page acts on it (views.widgets.record_press)
+CONTROL = "sw_control"  # this session's JobController of its sweep
 SAVED = "sw_saved_settings"  # the widgets' values, kept while another page runs (Streamlit drops them)
 WIDGET_PREFIXES = ("sw_axis_", "sw_form_", "sw_values_", "sw_low_", "sw_high_", "sw_count_", "sw_two", "sw_epochs",
                    "sw_device", "sw_colour_by")
@@ -42,9 +58,6 @@ DEFAULT_VALUES = {"lr": "0.01, 0.03, 0.1", "seed": "0, 1, 2", "momentum": "0, 0.
                   "weight_decay": "0, 0.0001, 0.001, 0.01", "reg_rate": "0.0001, 0.001, 0.01", "dropout": "0, 0.1, 0.3"}
 DEFAULT_RANGES = {"lr": (0.001, 1.0), "momentum": (0.1, 0.9), "weight_decay": (1e-5, 0.1), "reg_rate": (1e-5, 0.1),
                   "dropout": (0.05, 0.5)}
-STATUS_LABELS = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
-                 "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped",
-                 "diverged": "every model diverged", "failed": "failed"}
 EXACTNESS_NOTE = (
     "Each member trains as its own single run would: the same initial weights, batches and dropout masks from its "
     "seed, and its own settings. On the CPU a member's weights equal that run's bit for bit; the losses reported "
@@ -72,12 +85,16 @@ def load_data(config: RunConfig) -> PreparedData:
     if config.data.dataset == CSV_DATASET and not csv:
         raise PlaygroundError("The Model Builder's setup uses a CSV file that is no longer uploaded; upload it there "
                               "again, or choose a generated dataset.")
-    key = hashlib.sha256((repr(config.data.to_dict()) + (hashlib.sha256(csv).hexdigest() if csv else "")).encode())
-    kept = STATE.get("sw_data_cache")
-    if not kept or kept[0] != key.hexdigest():
-        kept = (key.hexdigest(), prepare_data(config.data, csv))
-        STATE["sw_data_cache"] = kept
-    return kept[1]
+    if not isinstance(STATE.get("sw_data_cache"), DataCache):
+        STATE["sw_data_cache"] = DataCache(entries=1, max_bytes=limits.MAX_SESSION_DATA_BYTES)
+    return STATE["sw_data_cache"].get(data_key(config.data.to_dict(), csv), lambda: prepare_data(config.data, csv))
+
+
+def controller() -> JobController:
+    """This session's sweep: its job, what it trains, the members made of it once it ended."""
+    if not isinstance(STATE.get(CONTROL), JobController):
+        STATE[CONTROL] = JobController(JobKind.SWEEP)
+    return STATE[CONTROL]
 
 
 def owner() -> str:
@@ -153,16 +170,17 @@ def start_sweep(sweep: SweepConfig, data: PreparedData, paused: bool = False) ->
     plane = sweep.base.data.features if sweep.base.data.dataset != CSV_DATASET else None
     payload = sweep_payload(sweep, data.arrays(), plane_features=plane, standardization=data.standardization,
                             start_paused=paused)
-    handle = get_pool().submit_job(payload, owner=owner())
-    STATE.update(sw_job=handle, sw_job_sweep=sweep, sw_job_data=data, sw_members={}, sw_kept={})
+    controller().start(get_executor(), payload, owner(), spec=sweep, data=data, step=paused)
+    STATE["sw_kept"] = {}
     STATE.pop("sw_member", None)
-    if paused:
-        handle.step()
 
 
 def member_model(snap, sweep: SweepConfig, data: PreparedData, member: int) -> TrainedModel:
-    """Member ``member`` as an ordinary run's record (its config, weights, history, test figures), made once."""
-    made: dict[tuple[int, int], TrainedModel] = STATE.setdefault("sw_members", {})
+    """Member ``member`` as an ordinary run's record (its config, weights, history, test figures), made once and
+    kept as the ended sweep's result."""
+    control = controller()
+    control.collect(lambda ended: {}, snap)  # the members made of the ended sweep, by (job id, member)
+    made: dict[tuple[int, int], TrainedModel] = control.result if control.collected == snap.id else {}
     key = (snap.id, member)
     if key not in made:
         statuses = snap.stats.get("member_status") or ["training"] * sweep.n_members
@@ -196,11 +214,10 @@ def keep_member(snap, sweep: SweepConfig, data: PreparedData, member: int) -> st
 st.title("Sweeps")
 st.caption("One setup, trained at several values of one or two settings: every model at once, in one background "
            "job. Compare how each value changes what the model learns, then open any of them as a normal run.")
-get_pool().prewarm(1)
+get_executor().prewarm(1)
 restore_widgets()
-handle = STATE.get("sw_job")
-if handle is not None:
-    handle.touch()
+control = controller()
+control.touch()
 
 base = base_config()
 source = "the Model Builder's current setup" if isinstance(STATE.get("mb_config"), RunConfig) else \
@@ -266,61 +283,47 @@ if problem is not None:
     show_error(problem)
 
 # ---- the control bar ------------------------------------------------------------------------------------
-snap = handle.snapshot() if handle is not None else None
+snap = control.view()
 active = snap is not None and snap.active
 ready = sweep is not None and data is not None
 bar = st.columns([1.3, 0.7, 0.7, 6], vertical_alignment="center")
 if active and snap.status in ("running", "starting", "pausing", "queued"):
     bar[0].button("Pause", icon=":material/pause:", key="sw_pause", type="primary", width="stretch",
-                  on_click=record_press, args=(PRESSED, "pause"))
+                  on_click=record_press, args=(PRESSED, Press.PAUSE))
 else:
     bar[0].button("Play", icon=":material/play_arrow:", key="sw_play", type="primary", disabled=not (ready or active),
                   width="stretch", help="Train every member of the sweep (or go on, when paused).",
-                  on_click=record_press, args=(PRESSED, "play"))
+                  on_click=record_press, args=(PRESSED, Press.PLAY))
 bar[1].button(":material/skip_next:", key="sw_step", disabled=not (ready or active), width="stretch",
-              help="Step: train one epoch of every member, then pause.", on_click=record_press, args=(PRESSED, "step"))
+              help="Step: train one epoch of every member, then pause.", on_click=record_press, args=(PRESSED, Press.STEP))
 bar[2].button(":material/stop:", key="sw_stop", disabled=not active, width="stretch",
-              help="Stop now; every member keeps the weights it has.", on_click=record_press, args=(PRESSED, "stop"))
+              help="Stop now; every member keeps the weights it has.", on_click=record_press, args=(PRESSED, Press.STOP))
 # The press is taken here, with nothing drawn before acting on it: a run cut short earlier left it for this one.
-play, pause, step, stop = take_press(PRESSED, ("play", "pause", "step", "stop"))
+pressed = STATE.pop(PRESSED, None)
 try:
-    if play and (active or ready):
-        if active:
-            handle.play()
-        else:
-            start_sweep(sweep, data)
-        st.rerun()
-    if pause and handle is not None:
-        handle.pause()
-        st.rerun()
-    if step and (active or ready):
-        if active:
-            handle.step()
-        else:
-            start_sweep(sweep, data, paused=True)
-        st.rerun()
-    if stop and handle is not None:
-        handle.stop()
-        handle.wait(0.5)
+    outcome = control.act(pressed if isinstance(pressed, Press) else None, ready)
+    if outcome in (Outcome.START_RUN, Outcome.START_STEP):
+        start_sweep(sweep, data, paused=outcome is Outcome.START_STEP)
+    if outcome is not Outcome.NOTHING:
         st.rerun()
 except PlaygroundError as exc:
     show_error(exc)
 
-shown_sweep: SweepConfig | None = STATE.get("sw_job_sweep") if snap is not None else None
-shown_data: PreparedData | None = STATE.get("sw_job_data") if snap is not None else None
+shown_sweep: SweepConfig | None = control.spec if snap is not None else None
+shown_data: PreparedData | None = control.data if snap is not None else None
 
 
 @st.fragment(run_every=refresh_interval(snap.status, live_jobs()) if snap is not None else None)
 def status_fragment() -> None:
     """The epoch and what the sweep is doing, redrawn often while it trains."""
-    now = handle.snapshot() if handle is not None else None
+    now = control.view()
     if now is None or shown_sweep is None:
         st.markdown("**Epoch 0** · press Play: every member trains at once")
         return
     where = f" on {now.info['device']}" if now.info.get("device") else ""
     queue = f" · position {now.queue_position} in the queue" if now.queue_position else ""
     target = shown_sweep.base.train.epochs
-    st.markdown(f"**Epoch {now.epoch} / {target}** · {STATUS_LABELS.get(now.status, now.status)}{where}{queue} · "
+    st.markdown(f"**Epoch {now.epoch} / {target}** · {control.status_label(now.status)}{where}{queue} · "
                 f"{shown_sweep.n_members} models")
     st.progress(min(1.0, now.epoch / max(target, 1)))
     if live_phase(now.status) != live_phase(snap.status):
@@ -330,15 +333,15 @@ def status_fragment() -> None:
 with bar[3]:
     status_fragment()
 
-if snap is not None and not snap.active:
-    if snap.status == "failed":
-        st.error(snap.message, icon=":material/warning:")
-        if snap.detail:
-            st.caption(snap.detail)
-    elif snap.status in ("diverged",) or (snap.status == "stopped" and snap.message and "may" in snap.message):
-        st.warning(snap.message, icon=":material/warning:")
-    elif snap.message:
-        st.caption(snap.message)
+ended = ending(snap)
+if ended is Ending.FAILED:
+    st.error(snap.message, icon=":material/warning:")
+    if snap.detail:
+        st.caption(snap.detail)
+elif ended in (Ending.DIVERGED, Ending.LIMITED) and snap.message:  # every model diverged, or a budget stopped it
+    st.warning(snap.message, icon=":material/warning:")
+elif ended is not None and snap.message:
+    st.caption(snap.message)
 if snap is not None and sweep is not None and shown_sweep is not None and sweep != shown_sweep:
     st.caption("The settings have changed since this sweep" + (": they apply to the next one (Play once it has ended)."
                                                                   if active else ": press Play to sweep them."))
@@ -356,7 +359,7 @@ def colour_axis(sweep_now: SweepConfig) -> int:
 # ---- seen live: small multiples, curves, heatmaps ----------------------------------------------------------
 @st.fragment(run_every=pictures_interval(snap.status, live_jobs()) if snap is not None else None)
 def pictures_fragment() -> None:
-    now = handle.snapshot() if handle is not None else None
+    now = control.view()
     if now is None or shown_sweep is None or shown_data is None:
         st.info("Press Play: each member's decision boundary appears here in a grid labelled by its values, with "
                 "their curves overlaid and a heatmap of their final validation loss and accuracy.",
