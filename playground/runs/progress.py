@@ -140,3 +140,53 @@ class CourseProgress:
         """How many visitors have answered at least one exercise."""
         rows = self._select("SELECT COUNT(DISTINCT owner) AS n FROM course_progress", ())
         return int(rows[0]["n"]) if rows else 0
+
+
+class SessionProgress(CourseProgress):
+    """The same bookkeeping for one visit only, where the store cannot keep it (a read-only data folder)."""
+
+    def __init__(self, exercise_ids: Collection[str], reason: str = "") -> None:
+        self.exercise_ids = frozenset(exercise_ids)
+        self.writable = False
+        self.reason = reason
+        self._entries: dict[tuple[str, str], Entry] = {}
+
+    def entries(self, owner: str) -> dict[str, Entry]:
+        self._check(owner)
+        return {eid: entry for (who, eid), entry in self._entries.items() if who == owner}
+
+    def record(self, owner: str, exercise_id: str, correct: bool | None = None, answer_shown: bool = False) -> Entry:
+        self._check(owner, exercise_id)
+        old = self._entries.get((owner, exercise_id), Entry(exercise_id))
+        new = Entry(exercise_id, min(old.tries + (1 if correct is False and not old.passed else 0), MAX_TRIES_KEPT),
+                    old.passed or correct is True, old.answer_shown or (answer_shown and not old.passed))
+        self._entries[(owner, exercise_id)] = new
+        return new
+
+    def reset(self, owner: str) -> None:
+        self._check(owner)
+        self._entries = {key: entry for key, entry in self._entries.items() if key[0] != owner}
+
+    def passed_counts(self) -> dict[str, int]:
+        counts = {exercise_id: 0 for exercise_id in self.exercise_ids}
+        for (_, eid), entry in self._entries.items():
+            counts[eid] += int(entry.passed)
+        return counts
+
+    def visitors(self) -> int:
+        return len({owner for owner, _ in self._entries})
+
+
+_OPEN: dict[int, tuple[object, CourseProgress]] = {}
+
+
+def progress_for(store: SqlRunStore, exercise_ids: Collection[str]) -> CourseProgress:
+    """One CourseProgress per store object (its table is made once), kept while the store is."""
+    kept = _OPEN.get(id(store))
+    if kept is not None and kept[0] is store and kept[1].exercise_ids == frozenset(exercise_ids):
+        return kept[1]
+    progress = CourseProgress(store, exercise_ids)
+    if len(_OPEN) > 16:
+        _OPEN.clear()
+    _OPEN[id(store)] = (store, progress)
+    return progress
