@@ -984,7 +984,7 @@ STEPS: tuple[Step, ...] = (
          (_ex("argmax", VALUES, "Predicted classes", "预测的类别", _argmax),
           _ex("test-accuracy", VALUES, "Test accuracy", "测试准确率", _test_accuracy)),
          query=tuple(builder_link("spiral3").items())),
-    Step("save", Text("Saving and loading", "保存与加载"),
+    Step("save", Text("Save and load", "保存与加载"),
          Text("torch.save(model.state_dict(), path) writes the weights; model.load_state_dict(torch.load(path)) puts "
               "them back into a model built the same way.",
               "torch.save(model.state_dict(), path) 保存权重;model.load_state_dict(torch.load(path)) 把它们载入一个"

@@ -126,8 +126,25 @@ def check(instance: Instance, answer: object) -> Verdict:
     return Verdict(True, RIGHT) if correct else Verdict(False, instance.hint)
 
 
+_SIZE_OF_TORCH = re.compile(r"^\s*torch\.Size\(\s*(.*?)\s*\)\s*$")
+
+
+def parse_answer_shape(answer: str) -> tuple[int, ...]:
+    """``2, 3``, ``[2, 3]``, ``(2, 3)`` or ``torch.Size([2, 3])`` -> (2, 3), with the Tensor Lab's shape grammar. Only
+    the number of dimensions is bounded: a wrong answer may be a large shape, and nothing is allocated for it."""
+    if not answer.isascii():
+        raise PlaygroundError("Write the shape with the digits 0-9 and commas, e.g. 2, 3.")
+    printed = _SIZE_OF_TORCH.match(answer)
+    text = printed.group(1) if printed else answer
+    inner = text.strip().strip("()[]").strip()
+    parts = [part.strip() for part in inner.split(",") if part.strip()] if inner else []
+    if len(parts) > limits.MAX_TENSOR_DIMS or not all(re.fullmatch(r"[0-9]{1,9}", part) for part in parts):
+        return parse_shape(answer, what="shape")  # its sentence says what is wrong
+    return tuple(int(part) for part in parts)
+
+
 def _check_shape(instance: Instance, answer: str) -> bool:
-    return parse_shape(answer, what="shape") == tuple(instance.truth)
+    return parse_answer_shape(answer) == tuple(instance.truth)
 
 
 def _as_tensor(values: Any) -> torch.Tensor:
@@ -173,7 +190,7 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 def _check_dtype(instance: Instance, answer: str) -> bool:
     name = answer.strip().lower()
-    if name not in DTYPE_NAMES:
+    if not name.isascii() or name not in DTYPE_NAMES:
         raise PlaygroundError(f"{quoted(answer)} is not a dtype here; write one such as torch.float32, torch.int64 "
                               "or torch.bool.")
     return dtype_name(DTYPE_NAMES[name]) == instance.truth
@@ -204,7 +221,7 @@ def _check_expression(instance: Instance, answer: str) -> bool:
     return values_match(grad.tolist(), instance.truth)
 
 
-_NUMBERS = re.compile(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$")
+_NUMBERS = re.compile(r"^\s*[0-9]{1,2}(\s*,\s*[0-9]{1,2})*\s*$")
 
 
 def parse_order(answer: str, count: int) -> tuple[int, ...]:
