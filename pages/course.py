@@ -52,12 +52,17 @@ def url_choice(key: str, allowed, default: str) -> str:
 # Language and step: chosen on the page, kept in the URL (?lang=zh&step=gradient) so a link opens the same view.
 if "course_lang" not in st.session_state:
     st.session_state["course_lang"] = url_choice("lang", LANGUAGES, "en")
-if "course_step" not in st.session_state:
-    st.session_state["course_step"] = url_choice("step", STEPS_BY_KEY, STEPS[0].key)
+if "course_step_current" not in st.session_state:
+    st.session_state["course_step_current"] = url_choice("step", STEPS_BY_KEY, STEPS[0].key)
+# The step list's labels carry the progress, so its widget is a new one when they change: its value is set from the
+# step kept here before each run draws it, or a passed exercise would send the learner back to step 1.
+st.session_state["course_step"] = st.session_state["course_step_current"]
 
 
 def keep_in_url() -> None:
-    lang, step = st.session_state["course_lang"], st.session_state["course_step"]
+    if "course_step" in st.session_state:
+        st.session_state["course_step_current"] = st.session_state["course_step"]
+    lang, step = st.session_state["course_lang"], st.session_state["course_step_current"]
     if lang == "en":
         st.query_params.pop("lang", None)
     else:
@@ -193,7 +198,7 @@ def draw_step(step: Step) -> None:
 
 
 with step_column:
-    draw_step(STEPS_BY_KEY[st.session_state["course_step"]])
+    draw_step(STEPS_BY_KEY[st.session_state["course_step_current"]])
 
 with steps_column:
     st.download_button(words["download"], summary_markdown(entries, lang), file_name="course-summary.md",

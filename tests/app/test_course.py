@@ -47,6 +47,10 @@ def test_a_right_answer_passes_and_moves_the_progress_bar():
     assert "Right." in [s.value for s in at.success]
     assert progress_text(at) == f"1 of {TOTAL} exercises passed"
     assert at.radio(key="course_step").options[1] == "2. Tensors, dtypes and shape operations (1/10)"
+    # the step list's labels changed: the learner stays on their step and goes on answering
+    assert at.subheader[0].value == "2. Tensors, dtypes and shape operations"
+    answer(at, "pow", "[1, 4, 9, 16]")
+    assert progress_text(at) == f"2 of {TOTAL} exercises passed"
 
 
 def test_wrong_answers_get_the_hint_then_the_worked_answer_with_its_proof():
