@@ -99,7 +99,8 @@ RIGHT = Text("Right.", "正确。")
 
 
 def _unreadable(exc: PlaygroundError) -> Verdict:
-    return Verdict(False, Text(exc.sentence, exc.sentence), readable=False)
+    """The shared parsers speak English; the Chinese page says so before their sentence."""
+    return Verdict(False, Text(exc.sentence, f"无法读取这个答案:{exc.sentence}"), readable=False)
 
 
 def _sentence(en: str, zh: str) -> Verdict:

@@ -215,3 +215,26 @@ def test_an_answer_over_the_limit_is_refused_before_it_is_read():
     verdict = check(instance, " " * limits.MAX_COURSE_ANSWER_CHARS + "2, 3")
     assert not verdict.readable and str(limits.MAX_COURSE_ANSWER_CHARS) in verdict.message.en
     assert check(instance, None).readable is False  # type: ignore[arg-type]
+
+
+def test_each_step_links_a_page_that_exists_and_the_builder_opens_set_up():
+    from pathlib import Path
+
+    from playground.runs import url_state
+
+    root = Path(__file__).resolve().parents[3]
+    for step in STEPS:
+        assert (root / step.page).is_file(), step.page
+        if step.query:
+            state = url_state.decode(step.query_params)
+            assert state.notes == (), (step.key, state.notes)
+            assert state.config.data.dataset == step.query_params["dataset"]
+    run = EXERCISES["accuracy-run"].instance(0)
+    assert url_state.decode(run.point).config.data.dataset == "xor"
+
+
+def test_an_unreadable_answer_is_said_in_both_languages():
+    verdict = check(EXERCISES["squeeze"].instance(0), "two, three")
+    assert not verdict.readable
+    assert "whole numbers" in verdict.message.en
+    assert verdict.message.zh.startswith("无法读取这个答案") and "whole numbers" in verdict.message.zh
