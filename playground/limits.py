@@ -150,3 +150,10 @@ MAX_SWEEP_ACTIVATIONS = 32_000_000  # members x rows in flight x hidden neurons 
 MAX_SWEEP_VALUES_CHARS = 1_000  # the text box of an axis's listed values
 SWEEP_TILE_SIDE = 32  # points a side of each member's boundary in a view (64 members: 64 KB a view)
 MAX_SWEEP_TILE_POINTS = 120  # training points drawn on each small multiple (all of them on the chosen member)
+
+# Course mode (playground/course, playground/runs/progress.py; issue 24)
+MAX_COURSE_ANSWER_CHARS = 300  # one typed answer (a shape, values, an expression, line numbers, key names)
+MAX_COURSE_KEYS = 16  # names in a "name the state_dict keys" answer
+COURSE_TRIES_BEFORE_ANSWER = 3  # wrong answers before the worked answer and its torch code are shown
+MAX_COURSE_SEED = 1_000_000  # variants of one exercise ("new numbers" picks among them)
+COURSE_RUNS_CHECKED = 10  # newest kept runs of the asked dataset whose validation accuracy is recomputed

@@ -39,6 +39,7 @@ PAGES = (
     PageLink("pages/model_builder.py", "Model Builder", ":material/model_training:"),
     PageLink("pages/sweeps.py", "Sweeps", ":material/grid_view:"),
     PageLink("pages/runs.py", "Runs", ":material/history:"),
+    PageLink("pages/course.py", "Course", ":material/school:"),
 )
 BUILDER = "pages/model_builder.py"  # the page other pages link to with a run or a setup
 

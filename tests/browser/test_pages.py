@@ -1,6 +1,6 @@
 """Every page's URL as the very first request to a freshly started server (Streamlit's classic multipage app runs
 that page's script alone, without app.py): the page, its sidebar (the global seed, torch's version) and the
-navigation of views/page_frame.py, five links with the pages' names, the current one marked. A link in the
+navigation of views/page_frame.py, six links with the pages' names, the current one marked. A link in the
 navigation then opens another page with the same frame."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 from tests.browser.conftest import ARTIFACTS, free_port, start_app, stop_app, wait_idle
 from views.page_frame import PAGES
 
-LABELS = ["Tensor Lab", "Autograd", "Model Builder", "Sweeps", "Runs"]
+LABELS = ["Tensor Lab", "Autograd", "Model Builder", "Sweeps", "Runs", "Course"]
 # url path (as links and bookmarks have it): the page's heading
 HEADINGS = {"": "Tensor Lab", "autograd": "Autograd", "model_builder": "Model Builder", "sweeps": "Sweeps",
-            "runs": "Runs"}
+            "runs": "Runs", "course": "Course"}
 
 NAVIGATION = """() => [...document.querySelectorAll('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')]
     .map(a => {
@@ -39,7 +39,7 @@ def fresh_server(tmp_path, chromium_path):
 def test_the_navigation_names_every_page():
     assert [p.label for p in PAGES] == LABELS
     assert [re.sub(r"^(app|pages/)|\.py$", "", p.script) for p in PAGES] == ["", "autograd", "model_builder",
-                                                                             "sweeps", "runs"]
+                                                                             "sweeps", "runs", "course"]
 
 
 @pytest.mark.parametrize("path", list(HEADINGS), ids=lambda p: p or "root")
