@@ -172,7 +172,7 @@ def run(write: bool = True, log=print, **kwargs) -> Section:
         rows.append(Row(f"tensor bytes a member keeps, {members} members", m["sweep_bytes"], "bytes",
                         "one run's Trainer", m["single_bytes"], "", None,
                         f"{m['parameters']} parameters a member; the data is shared"))
-        rows.append(Row(f"resident memory growth a member (built, first epoch), {members} members",
+        rows.append(Row(f"resident memory growth a member (built, first epoch: its passes traced, its check), {members} members",
                         m["sweep_rss_mb"], "MB", f"{members} Trainers, one a member", m["single_rss_mb"], "", None))
     s.add(stamp, "",
           f"The default model and data (2 -> 8 -> 8 -> 2 tanh, 500 circle samples, batch 10, Adam); 16 members are "

@@ -206,6 +206,8 @@ class SweepTrainer:
         self._values = self._views(self._flat)  # what the traced step reads
         self._params = [v.requires_grad_() for v in self._views(self._flat)]  # leaves of the step through dropout
         self._grads = torch.zeros_like(self._flat)
+        self._steps: dict[torch.Size, Callable] = {}  # the traced step of each batch shape, for these members
+        self._dropping = any(self._rng[m] is not None for m in self._active)  # some member draws dropout masks
         configs = [self.configs[i] for i in self._active]
         if not configs:
             return
@@ -362,9 +364,12 @@ class SweepTrainer:
         """One optimizer step of every member on its own batch (``idx``: [rows, batch]); returns the losses and
         the rows whose loss was not finite (stopped here with the weights they had before this step)."""
         x, y = self.X_train[idx], self.y_train[idx]
-        if all(self._rng[m] is None for m in self._active):
+        if not self._dropping:
             args = (*self._values, x, y, self._rates)
-            losses, grads = self._traced("step", self._gradient_step, *args)(*args)
+            graph = self._steps.get(x.shape)
+            if graph is None:
+                graph = self._steps[x.shape] = self._traced("step", self._gradient_step, *args)
+            losses, grads = graph(*args)
         else:  # through each member's own dropout: the pieces' traced forwards, then autograd
             losses, objective = self._train_pass(x, y)
             losses = losses.detach()
@@ -403,17 +408,15 @@ class SweepTrainer:
         if self.device.type != "cpu":
             perms = perms.to(self.device)
         starts = range(0, n, batch)
-        step_losses = torch.empty(len(starts), len(self._active), device=self.device)
-        done = 0
+        step_losses: list[torch.Tensor] = []
         next_check = time.monotonic() + CHECK_EVERY_S if control is not None else math.inf
         for i in starts:
             losses, bad = self._step(perms[:, i : i + batch])
             if bad:  # those members stop here; the others' rows move up
                 keep = [row for row in range(len(self._active)) if row not in bad]
-                step_losses, perms, losses = step_losses[:, keep], perms[keep], losses[keep]
+                step_losses, perms, losses = [s[keep] for s in step_losses], perms[keep], losses[keep]
                 self._keep_rows(keep)
-            step_losses[done].copy_(losses)
-            done += 1
+            step_losses.append(losses)
             self.steps += 1
             if not self._active:
                 break
@@ -424,8 +427,9 @@ class SweepTrainer:
         for g in self._shuffle_gens:
             finish_epoch_draws(n, g, self.shuffle, self._perm_scratch)
         # The run's sum of loss.item() * len(idx) in float64, step after step (cumsum adds in order), / n.
+        done = len(step_losses)
         sizes = torch.tensor([min(i + batch, n) - i for i in starts[:done]], dtype=torch.float64, device=self.device)
-        totals = (step_losses[:done].double() * sizes.unsqueeze(1)).cumsum(0)[-1] if done else sizes.new_zeros(0)
+        totals = (torch.stack(step_losses).double() * sizes.unsqueeze(1)).cumsum(0)[-1] if done else sizes.new_zeros(0)
         return (totals / n).tolist()
 
     @torch.no_grad()

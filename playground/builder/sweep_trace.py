@@ -35,9 +35,9 @@ def traced(key: tuple, fn: Callable, *args: torch.Tensor) -> Callable:
 
 
 def trace(fn: Callable, *args: torch.Tensor) -> torch.fx.GraphModule:
-    """``fn`` traced into torch operations on these inputs' shapes; views to the same shape, detaches (the graph
-    runs without autograd) and products by 1 (what vmap's rules leave around a batched matrix product) are
-    dropped, repeated operations done once."""
+    """``fn`` traced into torch operations on these inputs' shapes; views to the same shape, transposes undone,
+    detaches (the graph runs without autograd) and products by 1 (what vmap's rules and autograd's formulas leave
+    around a batched matrix product) are dropped, repeated operations done once."""
     with torch.no_grad():
         gm = make_fx(fn)(*args)
     graph, seen = gm.graph, {}
@@ -51,6 +51,11 @@ def trace(fn: Callable, *args: torch.Tensor) -> torch.fx.GraphModule:
             node.replace_all_uses_with(source)
             graph.erase_node(node)
             continue
+        if (node.target is aten.transpose.int and isinstance(source, torch.fx.Node)
+                and source.target is aten.transpose.int and set(node.args[1:]) == set(source.args[1:])):
+            node.replace_all_uses_with(source.args[0])  # a transpose transposed back
+            graph.erase_node(node)
+            continue
         key = (node.target, str(node.args), str(node.kwargs))
         if key in seen and node.target._schema.is_mutable is False and "rand" not in str(node.target):
             node.replace_all_uses_with(seen[key])  # the same operation on the same inputs: done once
@@ -58,5 +63,7 @@ def trace(fn: Callable, *args: torch.Tensor) -> torch.fx.GraphModule:
         else:
             seen[key] = node
     graph.eliminate_dead_code()
+    for node in graph.nodes:
+        node.meta.clear()  # the tensors seen at the trace (kept by make_fx for each node) are no longer needed
     gm.recompile()
     return gm
