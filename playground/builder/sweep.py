@@ -58,6 +58,7 @@ from playground.builder.training import (
     CHECK_EVERY_S,
     DIVERGED_SENTENCE,
     EVAL_BATCH,
+    Diverged,
     EpochResult,
     Stopped,
     Trainer,
@@ -562,7 +563,10 @@ class SweepTrainer:
             outer = (torch.get_rng_state(), _rng_state(self.device))
             try:
                 run = Trainer(self.configs[member], self._tensors, device=str(self.device))
-                theirs = run.run_epoch().as_row()
+                try:
+                    theirs = run.run_epoch().as_row()
+                except Diverged:
+                    theirs = {}  # the run alone diverged where the sweep's member did not: nothing alike
             finally:
                 torch.set_rng_state(outer[0])
                 _set_rng_state(self.device, outer[1])
@@ -572,8 +576,8 @@ class SweepTrainer:
                 "checked": True, "member": member, "label": self.sweep.label(member), "steps": run.steps,
                 "bit_for_bit": all(torch.equal(ours_state[k], v) for k, v in theirs_state.items()),
                 "weights_difference": relative_difference(ours_state, theirs_state),
-                "loss_difference": max((abs(ours[k] - v) / abs(v) if v else abs(ours[k])) for k, v in theirs.items()
-                                       if k != "epoch" and math.isfinite(v)),
+                "loss_difference": max(((abs(ours[k] - v) / abs(v) if v else abs(ours[k])) for k, v in theirs.items()
+                                        if k != "epoch" and math.isfinite(v)), default=math.inf),
                 "seconds": time.process_time() - started}
         self._exactness = report
 

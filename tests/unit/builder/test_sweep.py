@@ -338,6 +338,21 @@ def test_the_check_reports_a_member_whose_weights_moved():
     assert report["checked"] and report["member"] == 0 and report["weights_difference"] > 0.01
 
 
+def test_a_check_whose_single_run_diverges_says_so_and_the_sweep_goes_on(monkeypatch):
+    from playground.builder.training import Diverged
+
+    def diverge(self, control=None):
+        raise Diverged("the loss became NaN")
+
+    sweep = SweepConfig(base(), (SweepAxis("seed", values=(1, 2)),))
+    trainer = SweepTrainer(sweep, prepare_data(sweep.base.data).arrays())
+    monkeypatch.setattr(Trainer, "run_epoch", diverge)
+    trainer.run_epoch()
+    report = trainer.exactness()
+    assert report["checked"] and not report["bit_for_bit"] and report["loss_difference"] == math.inf
+    assert trainer.status == ["training", "training"] and "differed" in exactness_sentence(report)
+
+
 def test_before_the_first_epoch_nothing_is_claimed():
     sweep = SweepConfig(base(), (SweepAxis("seed", values=(1, 2)),))
     trainer = SweepTrainer(sweep, prepare_data(sweep.base.data).arrays())
