@@ -163,7 +163,7 @@ def sweep_rate(case: SweepCase, members: int, device: str, tensors: dict, second
     saved = sweep_module.CHECK_EVERY_S
     sweep_module.CHECK_EVERY_S = 0.0  # ask after every step, so the slice ends on time
     try:
-        trainer.train_epoch()  # warm-up: every batch shape once (kernels, and the products' checks on the cpu)
+        trainer.train_epoch()  # warm-up: every batch shape once (kernels, and the passes traced at their first use)
         sync(device)
         steps, started = trainer.steps, time.perf_counter()
         deadline[0] = started + seconds

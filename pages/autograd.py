@@ -30,10 +30,10 @@ from playground.autograd.gradcheck import GradCheckReport, finite_difference_che
 from playground.autograd.graph import AutogradResult, shape_text, trace, value_text
 from playground.autograd.lessons import LESSONS, Lesson, run_lesson
 from playground.autograd.optimizer_paths import (
-    OPTIMIZER_KINDS,
     OptimizerPath,
     OptimizerRunSpec,
     OptimizerSpec,
+    optimizer_kinds,
     parse_learning_rates,
     run_paths,
     warm_up_in_background,
@@ -52,7 +52,7 @@ from views.widgets import global_seed, show_code, show_error
 
 VIEWS = ("Graph and gradients", "f and f′ (1-D)", "Gradient field (2-D)", "Optimizer paths")
 CUSTOM = "custom"
-DEFAULT_LR = {"SGD": 0.05, "SGD Nesterov": 0.05, "Adam": 0.1, "RMSprop": 0.05}
+DEFAULT_LR = {"SGD": 0.05, "SGD Nesterov": 0.05, "Adam": 0.1, "AdamW": 0.1, "RMSprop": 0.05}  # others: 0.05
 DEFAULT_MOMENTUM = {"SGD": 0.0, "SGD Nesterov": 0.9}
 MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
@@ -146,8 +146,8 @@ def load_function_2d() -> None:
         ag_opt_x0=surface.start[0], ag_opt_y0=surface.start[1], ag_opt_steps=surface.steps,
         ag_f2_log=surface.log_colors, ag_opt_SGD_momentum=surface.momentum,
     )
-    for kind in OPTIMIZER_KINDS:
-        st.session_state[f"ag_opt_{kind}_lr"] = surface.lr if kind.startswith("SGD") else DEFAULT_LR[kind]
+    for kind in optimizer_kinds():
+        st.session_state[f"ag_opt_{kind}_lr"] = surface.lr if kind.startswith("SGD") else DEFAULT_LR.get(kind, 0.05)
 
 
 if "ag_rows" not in st.session_state:
@@ -161,9 +161,9 @@ for _key, _value in {
     "ag_f2_ymin": _bowl.y_range[0], "ag_f2_ymax": _bowl.y_range[1], "ag_f2_side": 80, "ag_f2_arrows": 15,
     "ag_f2_downhill": False, "ag_f2_surface": False, "ag_f2_log": False,
     "ag_opt_x0": _bowl.start[0], "ag_opt_y0": _bowl.start[1], "ag_opt_steps": 100, "ag_opt_kinds": ["SGD", "Adam"],
-    **{f"ag_opt_{kind}_lr": DEFAULT_LR[kind] for kind in OPTIMIZER_KINDS},
+    **{f"ag_opt_{kind}_lr": DEFAULT_LR.get(kind, 0.05) for kind in optimizer_kinds()},
     **{f"ag_opt_{kind}_momentum": m for kind, m in DEFAULT_MOMENTUM.items()},
-    **{f"ag_opt_{kind}_more": "" for kind in OPTIMIZER_KINDS},
+    **{f"ag_opt_{kind}_more": "" for kind in optimizer_kinds()},
 }.items():
     st.session_state.setdefault(_key, _value)
 
@@ -448,7 +448,7 @@ def optimizer_view() -> None:
     y0 = cols[1].slider("start y", float(y_range[0]), float(y_range[1]), key="ag_opt_y0",
                         step=float((y_range[1] - y_range[0]) / 200))
     steps = cols[2].number_input("steps", min_value=1, max_value=limits.MAX_OPTIMIZER_STEPS, key="ag_opt_steps", step=10)
-    kinds = cols[3].multiselect("optimizers to compare", OPTIMIZER_KINDS, key="ag_opt_kinds")
+    kinds = cols[3].multiselect("optimizers to compare", optimizer_kinds(), key="ag_opt_kinds")
     optimizers = []
     if kinds:
         setting_cols = st.columns(len(kinds))
@@ -458,7 +458,7 @@ def optimizer_view() -> None:
                 lr = st.number_input("lr", min_value=limits.MIN_LEARNING_RATE, max_value=limits.MAX_LEARNING_RATE,
                                      key=f"ag_opt_{kind}_lr", format="%.4g")
                 momentum = 0.0
-                if kind.startswith("SGD"):
+                if OptimizerSpec(kind).uses_momentum:
                     momentum = st.slider("momentum", 0.0, 0.99, key=f"ag_opt_{kind}_momentum", step=0.01)
                 more = st.text_input("also at lr", key=f"ag_opt_{kind}_more", placeholder="e.g. 0.01, 0.3",
                                      help="The same optimizer at other learning rates, one path each.")

@@ -25,7 +25,7 @@ from playground.builder.config import CSV_DATASET, DataConfig, RunConfig, TrainC
 from playground.builder.datasets import PreparedData, prepare_data, split_sizes
 from playground.builder.evaluation import make_trained_model
 from playground.builder.model import TrainedModel, parameter_count
-from playground.builder.sweep import SWEEPABLE, SweepAxis, SweepConfig
+from playground.builder.sweep import SWEEPABLE, SweepAxis, SweepConfig, exactness_sentence
 from playground.device import available_devices, choose_device
 from playground.errors import PlaygroundError
 from playground.execution.controller import (
@@ -60,9 +60,7 @@ DEFAULT_RANGES = {"lr": (0.001, 1.0), "momentum": (0.1, 0.9), "weight_decay": (1
                   "dropout": (0.05, 0.5)}
 EXACTNESS_NOTE = (
     "Each member trains as its own single run would: the same initial weights, batches and dropout masks from its "
-    "seed, and its own settings. On the CPU a member's weights equal that run's bit for bit; the losses reported "
-    "may differ from the run's in the last bits, because batched float reductions add in another order. On a GPU "
-    "the members come close to their runs, not to the same bits.")
+    "seed, and its own settings, batched into one computation (whose sums may add in another order).")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -500,7 +498,8 @@ if snap is not None and shown_sweep is not None and shown_data is not None:
             st.caption("A diverged member is not kept in the run store; its last finite weights can still be "
                        "downloaded or opened.")
 
-st.caption(EXACTNESS_NOTE + f" Device: {why}")
+st.caption(f"{EXACTNESS_NOTE} {exactness_sentence(snap.stats.get('exactness') if snap is not None else None)} "
+           f"Device: {why}")
 st.caption("A sweep is one job: it waits for a free trainer as a run does, and you train one thing at a time (a run "
            "in the Model Builder or a sweep here). Each member may take as many optimizer steps as a run.")
 

@@ -1,5 +1,8 @@
 """Real torch.optim optimizers stepping a real tensor ``p = [x, y]`` down a 2-D function.
 
+The optimizers are the Model Builder's own rows (``playground/optimizers.py``): each row's ``torch.optim``
+class with a learning rate (and a momentum where the row has one), so a row added there is offered here too.
+
 Each step is the training loop every course teaches: ``optimizer.zero_grad()``, ``loss = f(p[0], p[1])``,
 ``loss.backward()``, ``optimizer.step()``. The path and the loss of every step are recorded.
 """
@@ -23,56 +26,86 @@ from playground.limits import (
     MAX_PLOT_RANGE,
     MIN_LEARNING_RATE,
 )
+from playground.optimizers import OPTIMIZERS, OptimizerChoice
 
-OPTIMIZER_KINDS = ("SGD", "SGD Nesterov", "Adam", "RMSprop")
 RUNAWAY = 1e6  # a point farther than this from the origin has left for good
+NESTEROV = " Nesterov"  # a row with a nesterov setting is offered twice: as it is, and looking ahead
+
+
+def optimizer_kinds() -> tuple[str, ...]:
+    """The optimizers a path may take: every optimizer row's label (the Model Builder's list, read now, so a row
+    added there is offered here), and "<label> Nesterov" for a row that has a ``nesterov`` setting."""
+    kinds: list[str] = []
+    for row in OPTIMIZERS.values():
+        kinds.append(row.label)
+        if "nesterov" in row.settings:
+            kinds.append(row.label + NESTEROV)
+    return tuple(kinds)
+
+
+def _row(kind: str) -> tuple[OptimizerChoice | None, bool]:
+    """The optimizer row a kind names, and whether it looks ahead (Nesterov)."""
+    for row in OPTIMIZERS.values():
+        if kind == row.label:
+            return row, False
+        if kind == row.label + NESTEROV and "nesterov" in row.settings:
+            return row, True
+    return None, False
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """One optimizer and its settings. ``momentum`` is used by SGD (Nesterov needs it above 0)."""
+    """One optimizer (a kind from ``optimizer_kinds``) and its settings. ``momentum`` is used by the rows that have
+    one (Nesterov needs it above 0); every other setting of the row keeps torch's default."""
 
     kind: str = "SGD"
     lr: float = 0.05
     momentum: float = 0.0
 
+    @property
+    def uses_momentum(self) -> bool:
+        row, _ = _row(self.kind)
+        return row is not None and "momentum" in row.settings
+
     def validate(self) -> OptimizerSpec:
-        if self.kind not in OPTIMIZER_KINDS:
-            raise PlaygroundError(f"Choose an optimizer among {', '.join(OPTIMIZER_KINDS)}; {code(self.kind)} is not one.")
+        row, nesterov = _row(self.kind)
+        if row is None:
+            raise PlaygroundError(f"Choose an optimizer among {', '.join(optimizer_kinds())}; {code(self.kind)} is not one.")
         if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LEARNING_RATE):
             raise PlaygroundError(f"The learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}.")
         if not 0 <= self.momentum < 1:
             raise PlaygroundError("Momentum must be at least 0 and below 1.")
-        if self.kind == "SGD Nesterov" and self.momentum <= 0:
+        if nesterov and self.momentum <= 0:
             raise PlaygroundError("Nesterov momentum needs a momentum above 0; set momentum to 0.9, for example.")
         return self
 
+    def keywords(self) -> dict:
+        """The keyword arguments of the row's torch.optim class: the learning rate, the momentum where the row has
+        one and it is set, ``nesterov=True`` for a Nesterov kind."""
+        row, nesterov = _row(self.kind)
+        out: dict = {"lr": self.lr}
+        if self.uses_momentum and (self.momentum or nesterov):
+            out["momentum"] = self.momentum
+        if nesterov:
+            out["nesterov"] = True
+        return out
+
     @property
     def label(self) -> str:
-        if self.kind == "SGD" and self.momentum:
-            return f"SGD (lr {self.lr:g}, momentum {self.momentum:g})"
-        if self.kind == "SGD Nesterov":
-            return f"SGD Nesterov (lr {self.lr:g}, momentum {self.momentum:g})"
+        if "momentum" in self.keywords():
+            return f"{self.kind} (lr {self.lr:g}, momentum {self.momentum:g})"
         return f"{self.kind} (lr {self.lr:g})"
 
     def make(self, params: list[torch.Tensor]) -> torch.optim.Optimizer:
-        """The real torch optimizer."""
-        if self.kind == "SGD":
-            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
-        if self.kind == "SGD Nesterov":
-            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=True)
-        if self.kind == "Adam":
-            return torch.optim.Adam(params, lr=self.lr)
-        return torch.optim.RMSprop(params, lr=self.lr)
+        """The real torch optimizer of the row."""
+        row, _ = _row(self.kind)
+        return getattr(torch.optim, row.torch_class)(params, **self.keywords())  # type: ignore[union-attr]
 
     def code(self, params: str = "[p]") -> str:
         """The constructor call as the code view writes it."""
-        if self.kind == "SGD":
-            extra = f", momentum={self.momentum!r}" if self.momentum else ""
-            return f"torch.optim.SGD({params}, lr={self.lr!r}{extra})"
-        if self.kind == "SGD Nesterov":
-            return f"torch.optim.SGD({params}, lr={self.lr!r}, momentum={self.momentum!r}, nesterov=True)"
-        return f"torch.optim.{self.kind}({params}, lr={self.lr!r})"
+        row, _ = _row(self.kind)
+        arguments = "".join(f", {key}={value!r}" for key, value in self.keywords().items())
+        return f"torch.optim.{row.torch_class}({params}{arguments})"  # type: ignore[union-attr]
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "lr": self.lr, "momentum": self.momentum}
@@ -236,7 +269,7 @@ def warm_up_in_background() -> None:
         return
 
     def warm() -> None:
-        for kind in OPTIMIZER_KINDS:
+        for kind in optimizer_kinds():
             run_path("x**2 + y**2", (1.0, 1.0), 1, OptimizerSpec(kind, 0.1, 0.5))
 
     threading.Thread(target=warm, name="playground-optimizer-warm-up", daemon=True).start()

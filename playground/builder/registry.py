@@ -5,7 +5,8 @@ type, range and default, how a person sees it (label, help, widget, step), when 
 link, how it is written in code, whether a sweep may vary it, and since which version it exists. The
 widgets, the defaults, the URL, config validation, the Runs comparison, the code panels and ``train.py``
 all read these rows. The choices (datasets, input features, activations, optimizers, losses,
-regularisations) are rows too. The TensorFlow playground's ``state.ts`` is the model; there it drives only
+regularisations) are rows too; the optimizers' rows are in ``playground/optimizers.py`` (shared with the Autograd
+page) and re-exported here. The TensorFlow playground's ``state.ts`` is the model; there it drives only
 the URL.
 
 This module imports nothing from the rest of the builder, so every other module may import it.
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from playground import limits
+from playground.optimizers import OPTIMIZERS, OptimizerChoice  # noqa: F401  (re-exported: the rows live there)
 
 # ================================================================================================ choices
 
@@ -59,24 +61,6 @@ class ActivationChoice(Choice):
     @property
     def code(self) -> str | None:
         return f"nn.{self.module.__name__}()" if self.module is not None else None
-
-
-@dataclass(frozen=True)
-class OptimizerChoice(Choice):
-    """A ``torch.optim`` class and its own settings: ``arguments`` maps each keyword to the setting (or the
-    settings, for a tuple such as Adam's ``betas``) that fills it, so the engine and the code read one list."""
-
-    torch_class: str = ""
-    arguments: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
-    fused: bool = False  # torch has a fused kernel for it (one update for all parameters at once)
-
-    @property
-    def settings(self) -> tuple[str, ...]:
-        """The TrainConfig attributes this optimizer reads."""
-        names: list[str] = []
-        for _, source in self.arguments:
-            names.extend(source if isinstance(source, tuple) else (source,))
-        return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -138,20 +122,6 @@ ACTIVATIONS: dict[str, ActivationChoice] = _by_name((
     ActivationChoice("sigmoid", "Sigmoid", "from 0 to 1", nn.Sigmoid),
     ActivationChoice("leaky_relu", "LeakyReLU", "x, or 0.01 x below 0", nn.LeakyReLU),
     ActivationChoice("linear", "Linear", "no activation", None),
-))
-
-OPTIMIZERS: dict[str, OptimizerChoice] = _by_name((
-    OptimizerChoice("sgd", "SGD", "Stochastic gradient descent, with momentum if you like.", "SGD",
-                    (("lr", "lr"), ("momentum", "momentum"), ("nesterov", "nesterov"),
-                     ("weight_decay", "weight_decay")), fused=True),
-    OptimizerChoice("adam", "Adam", "Momentum and a per-weight step size from running averages.", "Adam",
-                    (("lr", "lr"), ("betas", ("beta1", "beta2")), ("weight_decay", "weight_decay")), fused=True),
-    OptimizerChoice("adamw", "AdamW", "Adam with weight decay applied to the weights directly (decoupled).",
-                    "AdamW", (("lr", "lr"), ("betas", ("beta1", "beta2")), ("weight_decay", "weight_decay")),
-                    fused=True),
-    OptimizerChoice("rmsprop", "RMSprop", "A per-weight step size from a running average of squared gradients.",
-                    "RMSprop", (("lr", "lr"), ("alpha", "alpha"), ("momentum", "momentum"),
-                                ("weight_decay", "weight_decay"))),
 ))
 
 AUTO_LOSS = "auto"  # the task's usual loss: CrossEntropyLoss for classes, MSELoss for values

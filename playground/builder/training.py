@@ -114,6 +114,16 @@ def weight_matrices(model: nn.Module) -> list[torch.Tensor]:
     return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
 
 
+def weight_penalty(weights: list[torch.Tensor], regularization: str, rate: float | torch.Tensor) -> torch.Tensor | None:
+    """The regularisation term of the training objective: ``rate * sum(|W|)`` (L1) or ``rate * sum(W**2)`` (L2)
+    over the weight matrices; None without one. A sweep computes each member's with this function too."""
+    if regularization == "l1":
+        return rate * sum(w.abs().sum() for w in weights)
+    if regularization == "l2":
+        return rate * sum(w.pow(2).sum() for w in weights)
+    return None
+
+
 def epoch_permutation(n: int, g: torch.Generator, shuffle: bool, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """The order of one epoch, drawing from ``g`` what ``DataLoader(..., generator=g)`` draws first."""
     seed = scratch if scratch is not None else torch.empty((), dtype=torch.int64)
@@ -282,11 +292,7 @@ class Trainer:
                 object.__setattr__(module, "training", training)
 
     def _penalty(self) -> torch.Tensor | None:
-        if self.regularization == "l1":
-            return self.reg_rate * sum(w.abs().sum() for w in self._weights)
-        if self.regularization == "l2":
-            return self.reg_rate * sum(w.pow(2).sum() for w in self._weights)
-        return None
+        return weight_penalty(self._weights, self.regularization, self.reg_rate)
 
     def state_dict_cpu(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()}

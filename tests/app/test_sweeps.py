@@ -12,6 +12,7 @@ from playground import limits
 from playground.builder import sweep_progress
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.model import TrainedModel
+from playground.builder.sweep import exactness_sentence
 from playground.execution.executor import BUSY_OWNER_SENTENCE
 from playground.execution.server import get_executor
 from playground.runs.default_store import open_default_store
@@ -49,7 +50,7 @@ def test_the_page_starts_from_the_defaults_and_says_how_exact_a_sweep_is(at):
     assert "circle · 2\\-8\\-8\\-2 tanh · Adam 0\\.03" in shown and "from the Model Builder's defaults" in shown
     assert at.selectbox(key="sw_axis_0").value == "lr" and at.text_input(key="sw_values_0_lr").value == "0.01, 0.03, 0.1"
     assert "**3** models × 114 parameters" in shown
-    assert "may differ from the run's in the last bits" in shown  # the engine's note
+    assert "trains one member again, alone, as its own single run" in shown  # the engine's check, not yet made
     assert "This server has no CUDA GPU, so training runs on the CPU." in shown  # the device choice's sentence
     assert "Momentum is not a setting of Adam" in shown  # a sweepable setting that does not apply, said why
     assert "Momentum" not in at.selectbox(key="sw_axis_0").options and "Seed" in at.selectbox(key="sw_axis_0").options
@@ -113,6 +114,7 @@ def test_a_sweep_trains_shows_its_members_and_one_opens_as_a_run(at):
     assert view.status == "finished" and view.epoch == 4 and view.info["members"] == 6
     shown = texts(at)
     assert "Epoch 4 / 4" in shown and "finished on cpu" in shown and "6 models" in shown
+    assert exactness_sentence(view.stats["exactness"]) in shown  # what the engine's check found for this sweep
     assert "Best: learning rate" in shown
     assert pictures(at) >= 4  # the small multiples, the curves, the two heatmaps
     table = at.dataframe[0].value

@@ -1,7 +1,7 @@
 """The Sweeps page in a real browser: a 3 x 3 sweep (learning rate by seed) runs to the end with its small
 multiples, curves and heatmaps drawn, and one member opens as a normal run: kept in the run store, its weights
-downloaded (plain ``torch.load``) equal to its own single run's bit for bit, its train.py downloaded, and shown in
-the Model Builder and on the Runs page."""
+downloaded (plain ``torch.load``) equal to its own single run's to 1e-4 of its largest weights, its train.py
+downloaded, and shown in the Model Builder and on the Runs page."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 from playground.builder.config import RunConfig, TrainConfig
 from playground.builder.datasets import prepare_data
 from playground.builder.model import build_model
-from playground.builder.sweep import SweepAxis, SweepConfig
+from playground.builder.sweep import SweepAxis, SweepConfig, relative_difference
 from playground.builder.training import Trainer
 from tests.browser.conftest import ARTIFACTS, open_page, wait_idle
 
@@ -41,6 +41,7 @@ def test_a_3x3_sweep_runs_to_the_end_and_a_member_opens_as_a_run(page, app_url):
     open_page(page, app_url, "sweeps")
     page.get_by_text("Press Play: each member's decision boundary appears here").wait_for()
     fill(page, "sw_epochs", str(EPOCHS))
+    fill(page, "sw_values_0_lr", "0.003, 0.01, 0.03")  # rates where training is not chaotic (see test_sweep.py)
     page.locator(".st-key-sw_two label").first.click()  # vary a second setting: the seed
     wait_idle(page)
     fill(page, "sw_values_1_seed", "0, 1, 2")
@@ -74,8 +75,7 @@ def test_a_3x3_sweep_runs_to_the_end_and_a_member_opens_as_a_run(page, app_url):
         run.fit()
     finally:
         torch.set_num_threads(threads)
-    for key, value in run.state_dict_cpu().items():
-        assert torch.equal(weights[key], value), key  # bit for bit on the CPU
+    assert relative_difference(weights, run.state_dict_cpu()) <= 1e-4  # batched sums add in another order
     script = download(page, "sw_download_train_py").decode()
     assert f"lr={lr!r}" in script or f"lr={lr:g}" in script
     assert f"SEED = {int(seed)}" in script

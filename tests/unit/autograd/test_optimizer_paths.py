@@ -236,3 +236,48 @@ def test_the_warm_up_runs_once_per_process_off_the_page_thread():
     assert len(warmers) <= 1 and all(t.daemon for t in warmers)
     for thread in warmers:
         thread.join(timeout=60)
+
+
+# ---- one optimizer list: the Model Builder's rows ---------------------------------------------------------------
+
+
+def test_the_paths_offer_exactly_the_registrys_optimizers():
+    from playground.autograd.optimizer_paths import optimizer_kinds
+    from playground.optimizers import OPTIMIZERS
+
+    rows = [row.label for row in OPTIMIZERS.values()]
+    kinds = optimizer_kinds()
+    assert [k for k in kinds if not k.endswith(" Nesterov")] == rows
+    assert [k for k in kinds if k.endswith(" Nesterov")] == [f"{r.label} Nesterov" for r in OPTIMIZERS.values()
+                                                               if "nesterov" in r.settings]
+    for kind in kinds:  # each builds its row's own torch.optim class
+        row = next(r for r in OPTIMIZERS.values() if kind in (r.label, f"{r.label} Nesterov"))
+        optimizer = OptimizerSpec(kind, 0.05, 0.5).validate().make([torch.zeros(2, requires_grad=True)])
+        assert type(optimizer) is getattr(torch.optim, row.torch_class)
+
+
+def test_a_row_added_to_the_registry_is_offered_and_walks(monkeypatch):
+    """A contributor's new optimizer row (Adagrad here) is a path too, stepped by torch.optim.Adagrad."""
+    from playground.autograd.optimizer_paths import optimizer_kinds
+    from playground.builder import registry
+    from playground.optimizers import OptimizerChoice
+
+    monkeypatch.setitem(registry.OPTIMIZERS, "adagrad", OptimizerChoice(
+        "adagrad", "Adagrad", "", "Adagrad", (("lr", "lr"), ("weight_decay", "weight_decay"))))
+    assert "Adagrad" in optimizer_kinds()
+    spec = OptimizerSpec("Adagrad", 0.5).validate()
+    assert spec.code() == "torch.optim.Adagrad([p], lr=0.5)" and not spec.uses_momentum
+    path = run_path(BOWL, (-2.0, 1.0), 10, spec)
+    p = torch.tensor([-2.0, 1.0], dtype=torch.float64, requires_grad=True)
+    reference = torch.optim.Adagrad([p], lr=0.5)
+    for _ in range(10):
+        reference.zero_grad()
+        (p[0] ** 2 + 3 * p[1] ** 2).backward()
+        reference.step()
+    assert np.allclose([path.xs[-1], path.ys[-1]], p.detach().numpy())
+
+
+def test_momentum_goes_to_the_rows_that_have_it():
+    assert OptimizerSpec("RMSprop", 0.01, 0.5).keywords() == {"lr": 0.01, "momentum": 0.5}
+    assert OptimizerSpec("Adam", 0.01, 0.5).keywords() == {"lr": 0.01}
+    assert OptimizerSpec("SGD Nesterov", 0.01, 0.9).code() == "torch.optim.SGD([p], lr=0.01, momentum=0.9, nesterov=True)"
