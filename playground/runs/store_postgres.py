@@ -157,3 +157,49 @@ class PostgresRunStore(SqlRunStore):
         if not rows:
             raise PlaygroundError(f"The weights of run {row['run_id']} are missing from the run database.")
         return bytes(rows[0]["data"])
+
+
+_CLAIMS_SPACE = 72_411_204  # the first key of every owner's advisory lock (the second is the owner's hash)
+
+
+class OwnerClaims:
+    """One training per owner across every app server sharing this database: an owner's claim is a PostgreSQL
+    session-level advisory lock held on a connection of its own while their job is active. It is released when
+    the job ends (``release``), and by PostgreSQL itself when the server holding it dies (its connection
+    closes). A database that cannot be reached claims nothing (each server's own rule still holds)."""
+
+    def __init__(self, url: str, connect_timeout_s: int = 5) -> None:
+        self.url = url
+        self.connect_timeout_s = connect_timeout_s
+
+    @staticmethod
+    def key(owner: str) -> int:
+        import hashlib
+
+        return int.from_bytes(hashlib.sha256(owner.encode()).digest()[:4], "big", signed=True)
+
+    def claim(self, owner: str) -> Any:
+        """A held claim (pass it to ``release``), False when another job of ``owner`` holds it anywhere, or None
+        when the database cannot be reached."""
+        if psycopg is None:
+            return None
+        try:
+            db = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s)
+        except psycopg.Error:
+            return None
+        try:
+            got = db.execute("SELECT pg_try_advisory_lock(%s, %s)", (_CLAIMS_SPACE, self.key(owner))).fetchone()[0]
+        except psycopg.Error:
+            db.close()
+            return None
+        if not got:
+            db.close()
+            return False
+        return db
+
+    def release(self, claim: Any) -> None:
+        """Give a claim back: closing its connection ends the lock (even where PostgreSQL restarted meanwhile)."""
+        try:
+            claim.close()
+        except Exception:  # noqa: BLE001 - a connection already broken holds no lock
+            pass

@@ -1,20 +1,24 @@
 """The class-server recipe (deploy/stack.py) started once for the module that asks for it: two replicas behind
-nginx, one Ray head, PostgreSQL where it is installed, all on loopback, stopped by their process ids."""
+nginx, one Ray head, PostgreSQL where it is installed, all on loopback, each piece under supervisord, stopped at
+the module's end (its state folder removed then)."""
 
 from __future__ import annotations
 
 import pytest
 
-from deploy.stack import ClassServer, postgres_bindir
-from tests.cluster.services import require_nginx, require_ray
+from deploy.stack import ClassServer
+from tests.cluster.services import require_nginx, require_ray, require_supervisor, state_folder
 
 
 @pytest.fixture(scope="module")
-def class_server(tmp_path_factory):
+def class_server():
     require_ray()
     require_nginx()
-    server = ClassServer(tmp_path_factory.mktemp("class-server"), replicas=2, ray=True, ray_cpus=4,
-                         postgres=postgres_bindir() is not None)
-    server.start()
-    yield server
-    server.stop()
+    require_supervisor()
+    with state_folder() as folder:
+        server = ClassServer(folder, replicas=2, ray=True, ray_cpus=4)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

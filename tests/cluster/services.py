@@ -8,10 +8,12 @@ they fail: CI installs them (``.ci/run``: apt-get nginx, pip -r requirements-clu
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,22 @@ def require_ray() -> None:
 
 def require_nginx() -> None:
     require(shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(), "nginx", "apt-get install nginx")
+
+
+def require_supervisor() -> None:
+    require(importlib.util.find_spec("supervisor") is not None, "supervisor", "pip install -r requirements-cluster.txt")
+
+
+@contextlib.contextmanager
+def state_folder() -> Iterator[Path]:
+    """A class server's state folder for a test, removed afterwards. Under /tmp with o+x (pytest's own temporary
+    folders are 0700), so that PostgreSQL's ``postgres`` user reaches its data folder when the tests run as root."""
+    base = Path(tempfile.mkdtemp(prefix="playground-class-"))
+    base.chmod(0o755)
+    try:
+        yield base / "state"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def ray_head() -> RayHead:

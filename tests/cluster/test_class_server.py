@@ -37,7 +37,7 @@ def logged_replica(server, route: str) -> str:
     """The replica nginx logged for ``route`` (nginx writes its log line just after the response)."""
     deadline = time.monotonic() + 10
     while True:
-        served = {r: address for address, _, r in server.nginx.served_by()}
+        served = {r: address for address, _, r in server.served_by()}
         if route in served or time.monotonic() > deadline:
             return served[route]
         time.sleep(0.05)
@@ -61,7 +61,7 @@ def routes_to_each_replica(server, per_replica: int) -> dict[str, list[str]]:
 
 
 def test_every_piece_listens_on_loopback_only(class_server):
-    pids = {p.pid for piece in class_server.pieces for p in tree(piece.service.proc.pid)}
+    pids = {p.pid for info in class_server.status().values() for p in tree(info["pid"])}
     listening = [c for c in psutil.net_connections("inet") if c.status == psutil.CONN_LISTEN and c.pid in pids]
     names = {psutil.Process(c.pid).name() for c in listening}
     assert {"nginx", "gcs_server", "raylet"} <= names, names  # the pieces were seen
@@ -79,7 +79,7 @@ def test_a_visitor_stays_on_one_replica_where_its_files_are(class_server):
         for _ in range(5):
             assert probe.fetch("/_stcore/health") == 200
         time.sleep(0.5)  # nginx's last log lines
-        assert [a for a, _, r in class_server.nginx.served_by() if r == route] == [address] * 6
+        assert [a for a, _, r in class_server.served_by() if r == route] == [address] * 6
 
     async def train_and_download() -> tuple[Visitor, str]:
         visitor = Visitor(class_server.url, Tally(), "downloader")
@@ -119,17 +119,17 @@ def test_a_class_trains_through_the_proxy_on_two_replicas_sharing_one_ray(class_
         await asyncio.gather(*(one(i) for i in range(VISITORS)))
         return time.monotonic() - started
 
-    replica_pids = {r.service.proc.pid for r in class_server.replica_servers}
+    replica_pids = {class_server.pid(r.name) for r in class_server.replica_servers}
     wall = asyncio.run(load())
     assert not tally.errors, tally.errors
     assert [status for _, status, _ in tally.trainings] == ["finished"] * VISITORS
     assert all(epoch == EPOCHS for epoch, _, _ in tally.trainings)
-    served = {address for address, uri, _ in class_server.nginx.served_by() if uri.startswith("/_stcore/stream")}
+    served = {address for address, uri, _ in class_server.served_by() if uri.startswith("/_stcore/stream")}
     assert served == {f"127.0.0.1:{r.port}" for r in class_server.replica_servers}  # both replicas had sessions
     # The trainings ran on Ray actors; no replica started worker processes of its own.
     for pid in replica_pids:
         assert not [p for p in tree(pid)[1:] if "multiprocessing" in " ".join(p.cmdline())]
-    actors = [p for p in tree(class_server.ray_head.service.proc.pid) if p.name().startswith("ray::JobActor")]
+    actors = [p for p in tree(class_server.pid("ray-head")) if p.name().startswith("ray::JobActor")]
     assert actors, "no Ray job actor was seen"
     replica_mb = [psutil.Process(pid).memory_info().rss / 2**20 for pid in replica_pids]
     actor_mb = [a.memory_info().rss / 2**20 for a in actors]
