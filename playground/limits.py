@@ -148,3 +148,11 @@ MAX_SWEEP_ACTIVATIONS = 32_000_000  # members x rows in flight x hidden neurons 
 MAX_SWEEP_VALUES_CHARS = 1_000  # the text box of an axis's listed values
 SWEEP_TILE_SIDE = 32  # points a side of each member's boundary in a view (64 members: 64 KB a view)
 MAX_SWEEP_TILE_POINTS = 120  # training points drawn on each small multiple (all of them on the chosen member)
+
+# A class server's visitors, across identities (playground/runs/owners.py; issue 22 item 3). A client that sends
+# no cookie is a new anonymous owner on every visit: past this many new owners from one client address in the
+# window, that address's cookie-less visitors share one owner (so the per-owner bounds hold for them together).
+# Generous: a classroom behind one NAT address makes one new owner per student.
+MAX_NEW_OWNERS_PER_ADDRESS = 60  # new anonymous owners one client address may make per window, per app server
+NEW_OWNER_WINDOW_S = 600.0
+MAX_TRACKED_ADDRESSES = 10_000  # client addresses remembered for that count (the oldest forgotten first)
