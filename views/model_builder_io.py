@@ -197,9 +197,11 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
         run_id = keep(trained, store)
     except PlaygroundError as exc:
         show_error(exc)
+        _not_kept_yet()
         return
     if run_id is None:
         st.warning(store.reason, icon=":material/warning:")
+        _not_kept_yet()
         return
     if run_id in st.session_state.get(_SAVED_HERE, ()):
         _say_kept(trained, run_id)  # said in every run while it is shown: a tab opened later reruns the page
@@ -212,6 +214,17 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
         # The link now names the run: a reload (or the link sent on) brings this very model back.
         st.session_state[URL_RUN_HANDLED] = run_id
         st.query_params[url_state.RUN_KEY] = run_id
+
+
+NOT_KEPT_YET = ("This run is not kept yet: it stays here, and downloadable, and the page keeps it as soon as the run "
+                "store answers again (every run of the page tries). Press Keep this run again to try now.")
+
+
+def _not_kept_yet() -> None:
+    """A run the store could not take (down, restarting): said, with a button whose click reruns the page, which
+    tries again (``keep`` is idempotent: a save whose commit went through is found, not made twice)."""
+    st.info(NOT_KEPT_YET, icon=":material/schedule:")
+    st.button("Keep this run again", key="mb_io_keep_again", icon=":material/save:")
 
 
 def _say_kept(trained: TrainedModel, run_id: str) -> None:
