@@ -638,6 +638,8 @@ serverurl=unix://{self.socket_path}
         if self.running():
             raise RuntimeError(f"a class server already runs from {self.state_dir} (python -m deploy.stack stop)")
         args = [supervisord_command(), "-c", str(self.conf_path)]
+        ray_log = self.logs / "ray-head.log"
+        self._ray_log_from = ray_log.stat().st_size if ray_log.exists() else 0  # this start's lines come after
         if daemon:
             subprocess.run(args, check=True, cwd=ROOT)
         else:
@@ -656,12 +658,21 @@ serverurl=unix://{self.socket_path}
         if self.postgres:
             create_database(postgres_bindir(), self.ports["postgres"], timeout)
         if self.ray:
-            wait_until(lambda: port_open(self.ports["ray"]), timeout, "the Ray head", log=self.logs / "ray-head.log")
+            wait_until(self.ray_started, timeout, "the Ray head", log=self.logs / "ray-head.log")
         for replica in self.replica_servers:
             wait_until(lambda r=replica: http_ok(f"{r.url}/_stcore/health"), timeout, replica.name,
                        log=self.logs / f"{replica.name}.log")
         if self.proxy:
             wait_until(lambda: http_ok(f"{self.url}/_stcore/health"), timeout, "nginx", log=self.logs / "nginx.log")
+
+    def ray_started(self) -> bool:
+        """The Ray head (raylet included) reported itself started since this ``start``."""
+        log = self.logs / "ray-head.log"
+        if not log.exists():
+            return False
+        with log.open("rb") as f:
+            f.seek(getattr(self, "_ray_log_from", 0))
+            return b"Ray runtime started" in f.read()
 
     def rpc(self):
         """supervisord's XML-RPC interface over its unix socket (``supervisor.getProcessInfo`` and kin)."""

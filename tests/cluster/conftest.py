@@ -1,4 +1,4 @@
-"""The class-server recipe (deploy/stack.py) started once for the module that asks for it: two replicas behind
+"""The class-server recipe (deploy/stack.py) started once for the test session (shared by the cluster test modules; the fault suite leaves every piece running again): two replicas behind
 nginx, one Ray head, PostgreSQL where it is installed, all on loopback, each piece under supervisord, stopped at
 the module's end (its state folder removed then)."""
 
@@ -10,7 +10,7 @@ from deploy.stack import ClassServer
 from tests.cluster.services import require_nginx, require_ray, require_supervisor, state_folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def class_server():
     require_ray()
     require_nginx()
