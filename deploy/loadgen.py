@@ -30,6 +30,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from deploy.stack import ROUTE_COOKIE  # nginx's sticky-session cookie
 
+KEPT = re.compile(r"kept as run ([0-9a-f]{12})")  # the page's "This finished run was kept as run <id>: ..."
 EPOCH_LINE = re.compile(r"Epoch (\d+)(?: / \d+)?\*\* · (\w+)")  # the live view: "**Epoch 12 / 100** · training on cpu"
 ENDED = ("finished", "stopped", "diverged", "failed")
 ANSWER_TIMEOUT_S = 120.0
@@ -91,6 +92,8 @@ class Visitor:
         self.downloads: dict[str, str] = {}  # download button key -> the file's URL (served by one replica)
         self.tabs: dict[str, str] = {}  # tabs key -> the tabs widget id (opened with rerun(tab=...))
         self.epoch_line: tuple[int, str] | None = None
+        self.kept: set[str] = set()  # run ids the page said were kept
+        self.sentences: list[str] = []  # every error, warning and note the page showed (alerts), in order
         self.errors: list[str] = []
         self.finished = asyncio.Event()
         self.run_lock = asyncio.Lock()
@@ -188,6 +191,11 @@ class Visitor:
                 found = EPOCH_LINE.search(element.markdown.body)
                 if found:
                     self.epoch_line = (int(found.group(1)), found.group(2))
+            elif which == "alert":
+                body = element.alert.body
+                self.kept.update(KEPT.findall(body))
+                if element.alert.format != element.alert.SUCCESS and (not self.sentences or self.sentences[-1] != body):
+                    self.sentences.append(body[:400])
             elif which == "exception":
                 self.errors.append(f"{self.name}: exception on the page: {element.exception.message[:200]}")
         elif kind == "auto_rerun":

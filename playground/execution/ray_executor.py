@@ -34,7 +34,7 @@ from typing import Any
 from playground import limits
 from playground.errors import PlaygroundError
 from playground.execution.executor import BUSY_OWNER_SENTENCE, Executor
-from playground.execution.jobs import JobBudget, TrainingHandle
+from playground.execution.jobs import DIED_SENTENCE, JobBudget, TrainingHandle
 from playground.runs.store import STORE_URL_ENV
 
 TAKE_WAIT_S = 0.25  # a drain call returns at once when there are messages, else after this long
@@ -186,7 +186,8 @@ class _RaySlot:
             for message in messages:
                 self.executor._on_message(self, message)
         self.alive = False
-        self.executor._on_slot_exit(self)
+        head_gone = not self.retired and self.executor._head_port() is not None and not self.executor._head_answers()
+        self.executor._on_slot_exit(self, sentence=HEAD_LOST_SENTENCE if head_gone else DIED_SENTENCE)
 
     def start(self, job_id: int, payload: dict[str, Any]) -> None:
         if self.shape == "gpu":
@@ -230,6 +231,7 @@ class RayExecutor(Executor):
         self.join_error: BaseException | None = None
         self.prewarm_wanted = 0  # actors a page asked to have warm before the cluster was joined
         self.generation = 0  # counts joins and leaves: a watcher of an earlier join stops
+        self.leaving = False
         self.claims = owner_claims_from_env()
         super().__init__(max_workers, max_queued=max_queued, budget=budget, keep_idle=keep_idle)
 
@@ -325,6 +327,7 @@ class RayExecutor(Executor):
         with self.connect_lock:
             ray, self.ray = self.ray, None
             self.generation += 1
+            self.leaving = True  # no join until Ray has been left
         with self.lock:
             slots = list(self.workers)
             self.workers.clear()
@@ -348,6 +351,7 @@ class RayExecutor(Executor):
 
             threading.Thread(target=shutdown, name="playground-ray-leave", daemon=True).start()
             done.wait(45)
+        self.leaving = False
         with self.lock:
             self._assign()  # queued jobs wait (their slots fail to start until the head is back)
 
@@ -358,6 +362,10 @@ class RayExecutor(Executor):
         with self.connect_lock:
             if self.ray is not None:
                 return True
+            if self.leaving:
+                if not wait:
+                    return False
+                raise PlaygroundError(UNREACHABLE_SENTENCE, f"the Ray head at {self.address} restarts")
             try:
                 import ray
             except ImportError as exc:

@@ -13,11 +13,14 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from deploy.loadgen import ROUTE_COOKIE, Tally, Visitor
 from deploy.stack import LOOPBACK, RayHead
 
 RAY_CPUS = 4  # logical CPUs for jobs: as many trainings at once as the local pool runs on this machine
@@ -81,3 +84,38 @@ def connect_ray(head: RayHead):
     node_ip = ray.util.get_node_ip_address()
     assert node_ip == LOOPBACK, f"Ray took the node address {node_ip}: only loopback may be used here"
     return ray
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def logged_replica(server, route: str) -> str:
+    """The replica nginx logged for ``route`` (nginx writes its log line just after the response)."""
+    deadline = time.monotonic() + 10
+    while True:
+        served = {r: address for address, _, r in server.served_by()}
+        if route in served or time.monotonic() > deadline:
+            return served[route]
+        time.sleep(0.05)
+
+
+def routes_to_each_replica(server, per_replica: int) -> dict[str, list[str]]:
+    """Route keys (nginx's sticky cookie) that nginx sends to each replica, found by asking: one plain GET each,
+    read back from nginx's log of which replica served what."""
+    replicas = {f"127.0.0.1:{r.port}" for r in server.replica_servers}
+    found: dict[str, list[str]] = {address: [] for address in replicas}
+    for i in range(200):
+        if all(len(routes) >= per_replica for routes in found.values()):
+            break
+        probe = Visitor(server.url, Tally(), route=f"probe-{i}-{time.monotonic_ns()}")
+        probe.cookie = f"{ROUTE_COOKIE}={probe.route}"
+        assert probe.fetch("/_stcore/health") == 200
+        address = logged_replica(server, probe.route)
+        if len(found[address]) < per_replica:
+            found[address].append(probe.route)
+    return found

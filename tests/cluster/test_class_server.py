@@ -19,45 +19,11 @@ import psutil
 import pytest
 
 from deploy.loadgen import ROUTE_COOKIE, Tally, Visitor, visit_and_train
+from tests.cluster.services import routes_to_each_replica, tree
 from tests.reliability.conftest import record
 
 VISITORS = 8
 EPOCHS = 2
-
-
-def tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def logged_replica(server, route: str) -> str:
-    """The replica nginx logged for ``route`` (nginx writes its log line just after the response)."""
-    deadline = time.monotonic() + 10
-    while True:
-        served = {r: address for address, _, r in server.served_by()}
-        if route in served or time.monotonic() > deadline:
-            return served[route]
-        time.sleep(0.05)
-
-
-def routes_to_each_replica(server, per_replica: int) -> dict[str, list[str]]:
-    """Route keys (nginx's sticky cookie) that nginx sends to each replica, found by asking: one plain GET each,
-    read back from nginx's log of which replica served what."""
-    replicas = {f"127.0.0.1:{r.port}" for r in server.replica_servers}
-    found: dict[str, list[str]] = {address: [] for address in replicas}
-    for i in range(200):
-        if all(len(routes) >= per_replica for routes in found.values()):
-            break
-        probe = Visitor(server.url, Tally(), route=f"probe-{i}-{time.monotonic_ns()}")
-        probe.cookie = f"{ROUTE_COOKIE}={probe.route}"
-        assert probe.fetch("/_stcore/health") == 200
-        address = logged_replica(server, probe.route)
-        if len(found[address]) < per_replica:
-            found[address].append(probe.route)
-    return found
 
 
 def test_every_piece_listens_on_loopback_only(class_server):
