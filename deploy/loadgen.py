@@ -77,8 +77,10 @@ def check_loopback(url: str) -> None:
 class Visitor:
     """One visitor: a cookie jar, a websocket, the page's elements as last drawn, the fragments' timers."""
 
-    def __init__(self, base_url: str, tally: Tally, name: str = "visitor", route: str | None = None) -> None:
+    def __init__(self, base_url: str, tally: Tally, name: str = "visitor", route: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         check_loopback(base_url)
+        self.extra_headers = dict(headers or {})  # sent with the page and the websocket (e.g. a forged identity)
         self.route = route  # a sticky-session key of our choosing (nginx's cookie), else the one nginx gives
         self.base_url = base_url.rstrip("/")
         self.tally = tally
@@ -94,6 +96,7 @@ class Visitor:
         self.epoch_line: tuple[int, str] | None = None
         self.kept: set[str] = set()  # run ids the page said were kept
         self.sentences: list[str] = []  # every error, warning and note the page showed (alerts), in order
+        self.texts: list[str] = []  # the latest markdown and captions the page drew (at most 200)
         self.errors: list[str] = []
         self.finished = asyncio.Event()
         self.run_lock = asyncio.Lock()
@@ -115,7 +118,7 @@ class Visitor:
             return exc.code
 
     def _fetch_cookie(self) -> str:
-        headers = {"User-Agent": "playground-loadgen"}
+        headers = {"User-Agent": "playground-loadgen", **self.extra_headers}
         if self.route:
             headers["Cookie"] = f"{ROUTE_COOKIE}={self.route}"
         request = urllib.request.Request(self.base_url + "/", headers=headers)
@@ -132,7 +135,7 @@ class Visitor:
 
         self.cookie = await asyncio.to_thread(self._fetch_cookie)
         ws_url = "ws" + self.base_url[len("http"):] + "/_stcore/stream"
-        headers = {"Origin": self.base_url, "User-Agent": "playground-loadgen"}
+        headers = {"Origin": self.base_url, "User-Agent": "playground-loadgen", **self.extra_headers}
         if self.cookie:
             headers["Cookie"] = self.cookie
         self.ws = await connect(ws_url, subprotocols=["streamlit"], additional_headers=headers, max_size=None,
@@ -188,6 +191,7 @@ class Visitor:
             elif which == "download_button" and element.download_button.url:
                 self.downloads[element.download_button.id.rsplit("-", 1)[-1]] = element.download_button.url
             elif which == "markdown":
+                self.texts = [*self.texts[-199:], element.markdown.body[:400]]
                 found = EPOCH_LINE.search(element.markdown.body)
                 if found:
                     self.epoch_line = (int(found.group(1)), found.group(2))

@@ -16,7 +16,10 @@ def class_server():
     require_nginx()
     require_supervisor()
     with state_folder() as folder:
-        server = ClassServer(folder, replicas=2, ray=True, ray_cpus=4)
+        # The replicas read an identity header, as behind an authenticating proxy; the recipe's nginx must remove
+        # any a client sends (test_class_server.py's forged header).
+        server = ClassServer(folder, replicas=2, ray=True, ray_cpus=4,
+                             extra_env={"PLAYGROUND_OWNER_HEADER": "X-Forwarded-User"})
         server.start()
         try:
             yield server

@@ -108,3 +108,37 @@ def test_a_class_trains_through_the_proxy_on_two_replicas_sharing_one_ray(class_
     record("cluster", "live-view answers median / 95th percentile (s)",
            [round(tally.median(("fragment",)), 2), round(tally.percentile(0.95, ("fragment",)), 2)])
     record("cluster", "slowest training, Play to finished (s)", round(max(s for _, _, s in tally.trainings), 1))
+
+
+def test_a_forged_identity_header_through_nginx_is_removed_and_gets_nobody_elses_runs(class_server):
+    from playground.runs.owners import identify
+    from playground.runs.store_postgres import PostgresRunStore
+    from tests.sample_runs import make_trained
+
+    if not class_server.postgres:
+        pytest.skip("PostgreSQL is not installed")
+    header = class_server.extra_env["PLAYGROUND_OWNER_HEADER"]
+    alice = identify("shared", headers={header: "alice"}, owner_header=header)
+    store = PostgresRunStore(class_server.store_url)
+    run_id = store.save(make_trained(seed=4242), owner=alice.owner)
+
+    async def runs_page(url: str) -> Visitor:
+        visitor = Visitor(url, Tally(), "runs", headers={header: "alice"})
+        await visitor.connect()
+        await visitor.rerun("")
+        await visitor.rerun("runs")
+        await visitor.close()
+        return visitor
+
+    try:
+        # Where an authenticating proxy sets the header (here: straight to a replica), it names the owner ...
+        trusted = asyncio.run(runs_page(class_server.replica_servers[0].url))
+        assert any("you are alice" in t for t in trusted.texts) and any("1 of 1 runs shown" in t for t in trusted.texts)
+        # ... and the same header sent by a client through the recipe's nginx is removed: an anonymous visitor
+        # with no runs, never Alice's.
+        forged = asyncio.run(runs_page(class_server.url))
+        assert not any("alice" in t for t in forged.texts), forged.texts
+        assert any("you are an anonymous visitor" in t for t in forged.texts)
+        assert any("No runs are kept yet" in s for s in forged.sentences), forged.sentences
+    finally:
+        store.delete(run_id, owner=alice.owner)
