@@ -69,7 +69,10 @@ def open_kept_run_instead(config: RunConfig) -> bool:
     Returns True when it did (the page reruns from inside), False when the run should be trained.
     """
     store = open_default_store()
-    run_id = store.find(config.key(), owner=current_owner())
+    try:
+        run_id = store.find(config.key(), owner=current_owner())
+    except PlaygroundError:  # the store is down: train (the run is kept once it is back)
+        return False
     if run_id is None:
         return False
     try:
@@ -254,7 +257,10 @@ def _kept_run_for(store: RunStore, trained: TrainedModel | None, config: RunConf
     """The kept run of this very setup and seed, when the one shown is not it already."""
     if trained is not None and trained.config == config:
         return None
-    return store.find(config.key(), owner=current_owner())
+    try:
+        return store.find(config.key(), owner=current_owner())
+    except PlaygroundError:  # the store is down: the hint waits for it (the Save part says what was not kept)
+        return None
 
 
 def _open_kept_run(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> PlaygroundError | None:
