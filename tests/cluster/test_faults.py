@@ -29,7 +29,7 @@ from tests.cluster.services import routes_to_each_replica, tree
 from tests.reliability.conftest import record
 from views.model_builder_io import NOT_KEPT_YET
 
-EPOCHS = 200  # at the page's 10 epochs a second: long enough for the fault to strike mid-training
+EPOCHS = 120  # at the page's 10 epochs a second: long enough for the fault to strike mid-training
 PROBE_EVERY_S = 1.0
 PROBE_TIMEOUT_S = 20.0
 BACK_TIMEOUT_S = 240.0
