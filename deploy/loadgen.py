@@ -33,6 +33,7 @@ from deploy.stack import ROUTE_COOKIE  # nginx's sticky-session cookie
 KEPT = re.compile(r"kept as run ([0-9a-f]{12})")  # the page's "This finished run was kept as run <id>: ..."
 EPOCH_LINE = re.compile(r"Epoch (\d+)(?: / \d+)?\*\* · (\w+)")  # the live view: "**Epoch 12 / 100** · training on cpu"
 ENDED = ("finished", "stopped", "diverged", "failed")
+OWNER_COOKIE = "playground_owner"  # playground.runs.owners.COOKIE_NAME (not imported: no torch here)
 ANSWER_TIMEOUT_S = 120.0
 
 
@@ -81,6 +82,7 @@ class Visitor:
                  headers: dict[str, str] | None = None) -> None:
         check_loopback(base_url)
         self.extra_headers = dict(headers or {})  # sent with the page and the websocket (e.g. a forged identity)
+        self.owner_token: str | None = None  # the anonymous owner's cookie, once the page wrote it
         self.route = route  # a sticky-session key of our choosing (nginx's cookie), else the one nginx gives
         self.base_url = base_url.rstrip("/")
         self.tally = tally
@@ -119,15 +121,16 @@ class Visitor:
 
     def _fetch_cookie(self) -> str:
         headers = {"User-Agent": "playground-loadgen", **self.extra_headers}
-        if self.route:
-            headers["Cookie"] = f"{ROUTE_COOKIE}={self.route}"
+        sent = {ROUTE_COOKIE: self.route, OWNER_COOKIE: self.owner_token}
+        sent = {k: v for k, v in sent.items() if v}
+        if sent:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in sent.items())
         request = urllib.request.Request(self.base_url + "/", headers=headers)
         with urllib.request.urlopen(request, timeout=60) as resp:
             resp.read()
             cookies = [h.split(";", 1)[0].strip() for h in resp.headers.get_all("Set-Cookie") or []]
         jar = dict(c.split("=", 1) for c in cookies if "=" in c)
-        if self.route:
-            jar[ROUTE_COOKIE] = self.route
+        jar.update(sent)
         return "; ".join(f"{k}={v}" for k, v in jar.items())
 
     async def connect(self) -> None:
@@ -195,6 +198,8 @@ class Visitor:
                 found = EPOCH_LINE.search(element.markdown.body)
                 if found:
                     self.epoch_line = (int(found.group(1)), found.group(2))
+            elif which == "bidi_component" and "owner_cookie" in element.bidi_component.component_name:
+                self._remember_owner(element.bidi_component.json)
             elif which == "alert":
                 body = element.alert.body
                 self.kept.update(KEPT.findall(body))
@@ -211,6 +216,19 @@ class Visitor:
                 task.cancel()
         elif kind == "script_finished":
             self.finished.set()
+
+    def _remember_owner(self, data: str) -> None:
+        """The page's script writes the visitor's anonymous owner token into a cookie; do as the browser does, so
+        a reconnecting visitor is the same owner."""
+        import json
+
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            token = json.loads(data).get("token")
+            if isinstance(token, str) and re.fullmatch(r"[A-Za-z0-9_-]{43}", token):
+                self.owner_token = token
+                jar = dict(c.split("=", 1) for c in self.cookie.split("; ") if "=" in c)
+                jar[OWNER_COOKIE] = token
+                self.cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
 
     # ------------------------------------------------------------------ asking
     def _start_timer(self, fragment_id: str, interval: float) -> None:

@@ -288,6 +288,11 @@ if linked is not None:
     widgets_from_config(linked)
 if STATE.get("mb_job") is not None:
     STATE["mb_job"].touch()
+elif "mb_cut_off_checked" not in STATE:  # once a session: was this visitor's last training cut off by a dead server?
+    STATE["mb_cut_off_checked"] = True
+    cut_off = getattr(get_pool(), "cut_off", None)  # a class server's executor (Ray with a shared store) knows
+    if cut_off is not None and (sentence := cut_off(owner())):
+        controls.notice.warning(sentence, icon=":material/warning:")
 
 if "mb_notice" in STATE:
     controls.notice.info(STATE.pop("mb_notice"), icon=":material/info:")

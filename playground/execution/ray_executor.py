@@ -44,6 +44,8 @@ NAMESPACE = "playground"
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: put on the actors' path (same path on every machine)
 UNREACHABLE_SENTENCE = "The training cluster cannot be reached; try again in a moment, or tell the administrator."
 NO_GPU_SENTENCE = "The training cluster has no GPU; choose the CPU as the device."
+CUT_OFF_SENTENCE = ("Your last training stopped when the server running it restarted, so its weights were not "
+                    "kept; train again.")
 HEAD_LOST_SENTENCE = ("The training cluster restarted while this model trained, so its training stopped; "
                       "train again in a moment.")
 WATCH_INTERVAL_S = 1.0  # how often a joined replica checks that the cluster's head still answers
@@ -253,6 +255,13 @@ class RayExecutor(Executor):
             threading.Thread(target=self._hold, args=(handle.job, claim), name="playground-owner-claim",
                              daemon=True).start()
         return handle
+
+    def cut_off(self, owner: str) -> str | None:
+        """A sentence, once, when ``owner``'s last training was cut off by its server's death (another replica, or
+        this one before a restart); None otherwise, and always without a shared PostgreSQL store."""
+        if self.claims is not None and self.claims.cut_off(owner):
+            return CUT_OFF_SENTENCE
+        return None
 
     def _hold(self, job, claim: Any) -> None:
         job.done_event.wait()

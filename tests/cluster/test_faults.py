@@ -24,7 +24,7 @@ import pytest
 from deploy.loadgen import Tally, Visitor
 from deploy.stack import http_ok, postgres_bindir
 from playground.execution.jobs import DIED_SENTENCE
-from playground.execution.ray_executor import HEAD_LOST_SENTENCE
+from playground.execution.ray_executor import CUT_OFF_SENTENCE, HEAD_LOST_SENTENCE
 from tests.cluster.services import routes_to_each_replica, tree
 from tests.reliability.conftest import record
 from views.model_builder_io import NOT_KEPT_YET
@@ -233,9 +233,19 @@ def test_a_killed_replica_takes_nothing_else_down_and_its_peer_keeps_serving(sta
     other_pids = {name: info["pid"] for name, info in stack.status().items() if name != victim.name}
     old = stack.pid(victim.name)
     survivors: list = []
+    returned: list = []
 
     async def after(visitors):
         survivors.extend(await finish(visitors, 300))
+        for visitor in visitors:  # the cut-off visitor comes back (same owner cookie, same route) to the builder
+            if any("connection closed" in e for e in visitor.errors):
+                again = Visitor(stack.url, Tally(), visitor.name + "-again", route=visitor.route)
+                again.owner_token = visitor.owner_token
+                await again.connect()
+                await again.rerun("")
+                await again.rerun("model_builder")
+                await again.close()
+                returned.append(again)
 
     fault = asyncio.run(under_load(stack, "kill -9 a replica", lambda: os.kill(old, signal.SIGKILL),
                                    lambda: restarted(stack, victim.name, old)() and http_ok(f"{victim.url}/_stcore/health"),
@@ -249,6 +259,9 @@ def test_a_killed_replica_takes_nothing_else_down_and_its_peer_keeps_serving(sta
     # connection closed: Streamlit's page says it lost the server and reconnects to a fresh session).
     cut = [v for v in fault.visitors if any("connection closed" in e for e in v.errors)]
     assert len(cut) == 1, [v.errors for v in fault.visitors]
+    # Back on the builder, the cut-off visitor is told that their training stopped with its server.
+    assert cut[0].owner_token and cut[0] in fault.at_strike
+    assert any(CUT_OFF_SENTENCE in s for s in returned[0].sentences), returned[0].sentences
     finished = [v for v in fault.visitors if v not in cut]
     assert all(v.epoch_line and v.epoch_line[1] == "finished" for v in finished), [v.epoch_line for v in finished]
     after_rows = kept_rows(stack)

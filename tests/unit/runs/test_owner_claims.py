@@ -16,6 +16,7 @@ def test_an_owner_holds_one_claim_across_servers_until_it_is_released(postgres_s
     alice = replica_1.claim("owner:alice")
     assert alice not in (None, False)
     assert replica_2.claim("owner:alice") is False  # the other server sees her training
+    assert replica_2.cut_off("owner:alice") is False  # under way, not cut off
     bob = replica_2.claim("owner:bob")  # another owner is not held up
     assert bob not in (None, False)
     replica_1.release(alice)
@@ -39,13 +40,16 @@ def test_a_claim_of_a_server_that_died_is_released_by_the_database(postgres_serv
         holder.kill()  # kill -9: the server holding the claim dies
         holder.wait()
     deadline = time.monotonic() + 30
-    claim = claims.claim("owner:carol")
-    while claim is False and time.monotonic() < deadline:  # PostgreSQL notices the closed connection
+    while not claims.cut_off("owner:carol") and time.monotonic() < deadline:  # PostgreSQL notices the closed connection
         time.sleep(0.2)
-        claim = claims.claim("owner:carol")
-    assert claim not in (None, False)
+    assert time.monotonic() < deadline  # her next page is told her training was cut off ...
+    assert claims.cut_off("owner:carol") is False  # ... once
+    claim = claims.claim("owner:carol")
+    assert claim not in (None, False)  # and she trains again
     claims.release(claim)
+    assert claims.cut_off("owner:carol") is False  # a training that ended normally was not cut off
 
 
 def test_an_unreachable_database_claims_nothing():
-    assert OwnerClaims("postgresql://nobody@127.0.0.1:1/none", connect_timeout_s=2).claim("owner:dan") is None
+    claims = OwnerClaims("postgresql://nobody@127.0.0.1:1/none", connect_timeout_s=2)
+    assert claims.claim("owner:dan") is None and claims.cut_off("owner:dan") is False
