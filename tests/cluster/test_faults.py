@@ -365,6 +365,7 @@ def test_a_postgres_restart_loses_no_kept_run_and_a_run_not_kept_is_kept_once_it
     state: dict = {}
 
     def strike() -> None:
+        state["stopped_at"] = time.monotonic()
         stack.stop_piece("postgres")  # PostgreSQL's fast shutdown: the trainings end while it is down
 
     def back() -> bool:
@@ -375,6 +376,7 @@ def test_a_postgres_restart_loses_no_kept_run_and_a_run_not_kept_is_kept_once_it
         state["kept_while_down"] = {v.name: set(v.kept) for v in visitors}
         state["said"] = {v.name: list(v.sentences) for v in visitors}
         await asyncio.to_thread(stack.start_piece, "postgres")
+        state["down_s"] = time.monotonic() - state["stopped_at"]
         for visitor in visitors:  # the page's button: keep it now that the store is back
             await visitor.rerun(trigger="mb_io_keep_again", kind="click")
 
@@ -391,6 +393,7 @@ def test_a_postgres_restart_loses_no_kept_run_and_a_run_not_kept_is_kept_once_it
     assert before <= after_rows
     assert set().union(*(v.kept for v in fault.visitors)) <= after_rows
     record("class server faults", "restart PostgreSQL: kept runs before / after", [len(before), len(after_rows)])
+    record("class server faults", "restart PostgreSQL: down for (s)", round(state["down_s"], 1))
 
 
 def test_the_store_is_backed_up_and_restored_with_pg_dump(stack, tmp_path):
