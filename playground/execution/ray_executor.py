@@ -167,6 +167,8 @@ class _RaySlot:
     def _drain(self) -> None:
         ray = self.executor.ray
         try:
+            if ray is None:  # the cluster went away before this slot started
+                raise ConnectionError(f"not joined to the Ray cluster at {self.executor.address}")
             gpus = limits.RAY_GPU_PER_JOB if self.shape == "gpu" else 0
             self.actor = actor_class().options(
                 num_cpus=1, num_gpus=gpus, max_restarts=0, max_task_retries=0, namespace=NAMESPACE,
@@ -301,6 +303,8 @@ class RayExecutor(Executor):
             return
         self.ray = ray
         self.generation += 1
+        with self.lock:
+            self._assign()  # jobs queued while the cluster was away start now
         if self._head_port() is not None:
             threading.Thread(target=self._watch, args=(self.generation,), name="playground-ray-watch",
                              daemon=True).start()
@@ -361,8 +365,24 @@ class RayExecutor(Executor):
             threading.Thread(target=shutdown, name="playground-ray-leave", daemon=True).start()
             done.wait(45)
         self.leaving = False
-        with self.lock:
-            self._assign()  # queued jobs wait (their slots fail to start until the head is back)
+        threading.Thread(target=self._rejoin, name="playground-ray-rejoin", daemon=True).start()
+
+    def _rejoin(self) -> None:
+        """Join the cluster again once its head answers (queued jobs then start)."""
+        while not self.closed and self.ray is None:
+            if self._head_answers():
+                try:
+                    self.connect()
+                except PlaygroundError:
+                    pass
+            time.sleep(WATCH_INTERVAL_S)
+
+    def _assign(self) -> None:
+        """As every executor, but only while joined: queued jobs wait while the cluster is away (a slot made
+        then would have Ray start a cluster of its own in this process)."""
+        if self.ray is None:
+            return
+        super()._assign()
 
     def connect(self, wait: float = CONNECT_TIMEOUT_S) -> bool:
         """Join the cluster (once). Raises a sentence if Ray is missing, the cluster cannot be reached, or it
