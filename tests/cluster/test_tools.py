@@ -76,3 +76,11 @@ def test_the_capacity_is_the_largest_level_under_the_target_without_errors():
 def test_the_start_script_runs_the_recipe():
     script = (Path(__file__).resolve().parents[2] / "deploy" / "start-class-server.sh")
     assert script.stat().st_mode & 0o111 and "python -m deploy.stack up" in script.read_text()
+
+
+def test_status_and_stop_say_when_no_class_server_runs(tmp_path, capsys):
+    from deploy.stack import main
+
+    assert main(["status", "--state-dir", str(tmp_path)]) == 3
+    assert main(["stop", "--state-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count(f"no class server runs from {tmp_path}") == 2
