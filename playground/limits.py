@@ -153,6 +153,6 @@ MAX_SWEEP_TILE_POINTS = 120  # training points drawn on each small multiple (all
 # no cookie is a new anonymous owner on every visit: past this many new owners from one client address in the
 # window, that address's cookie-less visitors share one owner (so the per-owner bounds hold for them together).
 # Generous: a classroom behind one NAT address makes one new owner per student.
-MAX_NEW_OWNERS_PER_ADDRESS = 60  # new anonymous owners one client address may make per window, per app server
+MAX_NEW_OWNERS_PER_ADDRESS = 100  # new anonymous owners one client address may make per window, per app server
 NEW_OWNER_WINDOW_S = 600.0
 MAX_TRACKED_ADDRESSES = 10_000  # client addresses remembered for that count (the oldest forgotten first)
