@@ -418,11 +418,12 @@ class Program:
     group: bool = False  # stop (and kill) the whole process group
     priority: int = 50
     directory: Path | None = None
+    stop_wait_s: int = 30  # then SIGKILL (of the whole group where ``group``)
 
     def section(self, logs: Path) -> str:
         lines = [f"[program:{self.name}]", "command=" + shlex.join(self.command).replace("%", "%%"),
                  f"priority={self.priority}", "autostart=true", "autorestart=true", "startsecs=2",
-                 "startretries=1000", f"stopsignal={self.stopsignal}", "stopwaitsecs=30", "redirect_stderr=true",
+                 "startretries=1000", f"stopsignal={self.stopsignal}", f"stopwaitsecs={self.stop_wait_s}", "redirect_stderr=true",
                  f"stdout_logfile={logs / (self.name + '.log')}", "stdout_logfile_maxbytes=20MB",
                  "stdout_logfile_backups=2"]
         if self.group:
@@ -574,8 +575,10 @@ class ClassServer:
         if self.ray:
             cpus, self.warning = ray_cpus_for(self.ray_cpus, self.replicas)
             args = ray_head_args(self.ports["ray"], cpus, self.ray_gpus, self.ray_object_store_mb)
+            # Ray drains for 30 s on SIGTERM (waiting for jobs that are being stopped anyway): 5 s, then its group is
+            # killed.
             found.append(Program("ray-head", [*piece, "ray-head", "--", *args], env=ray_client_env(self.token_path),
-                                 group=True, priority=20, directory=ROOT))
+                                 group=True, priority=20, directory=ROOT, stop_wait_s=5))
         replica_env = dict(self.app_env(), PYTHONUNBUFFERED="1")
         for replica in self.replica_servers:
             found.append(Program(replica.name, [
