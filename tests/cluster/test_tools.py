@@ -84,3 +84,10 @@ def test_status_and_stop_say_when_no_class_server_runs(tmp_path, capsys):
     assert main(["status", "--state-dir", str(tmp_path)]) == 3
     assert main(["stop", "--state-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.count(f"no class server runs from {tmp_path}") == 2
+
+
+def test_the_recipes_ports_are_those_docs_deploy_names(tmp_path):
+    server = ClassServer(tmp_path / "state", replicas=2, postgres=False, port=8080, fixed_ports=True)
+    server.write()
+    assert server.ports == {"nginx": 8080, "ray": 6379, "postgres": 5433, "replica-0": 8501, "replica-1": 8502}
+    assert "listen 127.0.0.1:8080;" in (server.nginx_dir / "nginx.conf").read_text()
