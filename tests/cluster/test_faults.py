@@ -274,6 +274,7 @@ def test_a_killed_replica_takes_nothing_else_down_and_its_peer_keeps_serving(sta
 
 def test_a_killed_ray_worker_ends_its_job_with_a_sentence_and_the_others_finish(stack):
     before = kept_rows(stack)
+    pieces = {name: info["pid"] for name, info in stack.status().items()}
     head = stack.pid("ray-head")
 
     def strike() -> None:
@@ -291,6 +292,7 @@ def test_a_killed_ray_worker_ends_its_job_with_a_sentence_and_the_others_finish(
 
     fault = asyncio.run(under_load(stack, "kill -9 a Ray worker", strike, lambda: True, after=after))
     answered, _ = fault.report()
+    assert {name: info["pid"] for name, info in stack.status().items()} == pieces  # no piece restarted
     statuses = sorted(line[1] for line in lines)
     assert fault.at_strike and statuses == ["failed"] + ["finished"] * (len(lines) - 1), statuses
     died = [v for v in fault.visitors if v.epoch_line[1] == "failed"]
@@ -362,6 +364,7 @@ def test_a_killed_nginx_is_restarted_and_pages_answer_again(stack):
 
 def test_a_postgres_restart_loses_no_kept_run_and_a_run_not_kept_is_kept_once_it_is_back(stack):
     before = kept_rows(stack)
+    others = {name: info["pid"] for name, info in stack.status().items() if name != "postgres"}
     state: dict = {}
 
     def strike() -> None:
@@ -382,6 +385,7 @@ def test_a_postgres_restart_loses_no_kept_run_and_a_run_not_kept_is_kept_once_it
 
     fault = asyncio.run(under_load(stack, "restart PostgreSQL", strike, back, epochs=100, after=after))
     fault.report()
+    assert {name: info["pid"] for name, info in stack.status().items() if name != "postgres"} == others
     assert [line[1] for line in state["lines"]] == ["finished", "finished"]
     assert fault.at_strike
     for visitor in fault.at_strike:  # their runs ended while the store was down
