@@ -233,7 +233,7 @@ def cut_short(results: list[dict]) -> bool:
 # ---------------------------------------------------------------------------------------------- the section
 
 def run(write: bool = True) -> Section:
-    from deploy.stack import ClassServer, postgres_bindir
+    from deploy.stack import ClassServer
 
     budget = Budget(400)
     s = Section(TITLE)
@@ -243,13 +243,13 @@ def run(write: bool = True) -> Section:
     stacks: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as name:
         folder = Path(name)
+        folder.chmod(0o755)  # PostgreSQL's user (as root) must reach its data folder inside
         for replicas in (1, 2):
             log(f"stack with {replicas} replica(s)")
-            server = ClassServer(folder / f"r{replicas}", replicas=replicas, ray=True, ray_cpus=RAY_JOB_CPUS,
-                                 postgres=postgres_bindir() is not None)
+            server = ClassServer(folder / f"r{replicas}", replicas=replicas, ray=True, ray_cpus=RAY_JOB_CPUS)
             started = time.monotonic()
             server.start()
-            found: dict = {"start_s": time.monotonic() - started, "store": "PostgreSQL" if server.store else "SQLite"}
+            found: dict = {"start_s": time.monotonic() - started, "store": "PostgreSQL" if server.postgres else "SQLite"}
             try:
                 if replicas == 1:
                     try:
@@ -264,7 +264,7 @@ def run(write: bool = True) -> Section:
                     found["sessions_error"] = f"{type(exc).__name__}: {exc}"[:300]
                     log("  sessions not measured: " + found["sessions_error"])
                 share = 0.6 if replicas == 1 else 0.95
-                pids = [r.service.proc.pid for r in server.replica_servers]
+                pids = [server.pid(r.name) for r in server.replica_servers]
                 found["capacity"] = asyncio.run(capacity(server.url, LEVELS, WINDOW_S, budget, share, RAY_JOB_CPUS, pids))
             finally:
                 server.stop()

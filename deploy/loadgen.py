@@ -30,8 +30,10 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from deploy.stack import ROUTE_COOKIE  # nginx's sticky-session cookie
 
+KEPT = re.compile(r"kept as run ([0-9a-f]{12})")  # the page's "This finished run was kept as run <id>: ..."
 EPOCH_LINE = re.compile(r"Epoch (\d+)(?: / \d+)?\*\* · (\w+)")  # the live view: "**Epoch 12 / 100** · training on cpu"
 ENDED = ("finished", "stopped", "diverged", "failed")
+OWNER_COOKIE = "playground_owner"  # playground.runs.owners.COOKIE_NAME (not imported: no torch here)
 ANSWER_TIMEOUT_S = 120.0
 
 
@@ -76,8 +78,11 @@ def check_loopback(url: str) -> None:
 class Visitor:
     """One visitor: a cookie jar, a websocket, the page's elements as last drawn, the fragments' timers."""
 
-    def __init__(self, base_url: str, tally: Tally, name: str = "visitor", route: str | None = None) -> None:
+    def __init__(self, base_url: str, tally: Tally, name: str = "visitor", route: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         check_loopback(base_url)
+        self.extra_headers = dict(headers or {})  # sent with the page and the websocket (e.g. a forged identity)
+        self.owner_token: str | None = None  # the anonymous owner's cookie, once the page wrote it
         self.route = route  # a sticky-session key of our choosing (nginx's cookie), else the one nginx gives
         self.base_url = base_url.rstrip("/")
         self.tally = tally
@@ -91,6 +96,9 @@ class Visitor:
         self.downloads: dict[str, str] = {}  # download button key -> the file's URL (served by one replica)
         self.tabs: dict[str, str] = {}  # tabs key -> the tabs widget id (opened with rerun(tab=...))
         self.epoch_line: tuple[int, str] | None = None
+        self.kept: set[str] = set()  # run ids the page said were kept
+        self.sentences: list[str] = []  # every error, warning and note the page showed (alerts), in order
+        self.texts: list[str] = []  # the latest markdown and captions the page drew (at most 200)
         self.errors: list[str] = []
         self.finished = asyncio.Event()
         self.run_lock = asyncio.Lock()
@@ -112,16 +120,17 @@ class Visitor:
             return exc.code
 
     def _fetch_cookie(self) -> str:
-        headers = {"User-Agent": "playground-loadgen"}
-        if self.route:
-            headers["Cookie"] = f"{ROUTE_COOKIE}={self.route}"
+        headers = {"User-Agent": "playground-loadgen", **self.extra_headers}
+        sent = {ROUTE_COOKIE: self.route, OWNER_COOKIE: self.owner_token}
+        sent = {k: v for k, v in sent.items() if v}
+        if sent:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in sent.items())
         request = urllib.request.Request(self.base_url + "/", headers=headers)
         with urllib.request.urlopen(request, timeout=60) as resp:
             resp.read()
             cookies = [h.split(";", 1)[0].strip() for h in resp.headers.get_all("Set-Cookie") or []]
         jar = dict(c.split("=", 1) for c in cookies if "=" in c)
-        if self.route:
-            jar[ROUTE_COOKIE] = self.route
+        jar.update(sent)
         return "; ".join(f"{k}={v}" for k, v in jar.items())
 
     async def connect(self) -> None:
@@ -129,7 +138,7 @@ class Visitor:
 
         self.cookie = await asyncio.to_thread(self._fetch_cookie)
         ws_url = "ws" + self.base_url[len("http"):] + "/_stcore/stream"
-        headers = {"Origin": self.base_url, "User-Agent": "playground-loadgen"}
+        headers = {"Origin": self.base_url, "User-Agent": "playground-loadgen", **self.extra_headers}
         if self.cookie:
             headers["Cookie"] = self.cookie
         self.ws = await connect(ws_url, subprotocols=["streamlit"], additional_headers=headers, max_size=None,
@@ -185,9 +194,17 @@ class Visitor:
             elif which == "download_button" and element.download_button.url:
                 self.downloads[element.download_button.id.rsplit("-", 1)[-1]] = element.download_button.url
             elif which == "markdown":
+                self.texts = [*self.texts[-199:], element.markdown.body[:400]]
                 found = EPOCH_LINE.search(element.markdown.body)
                 if found:
                     self.epoch_line = (int(found.group(1)), found.group(2))
+            elif which == "bidi_component" and "owner_cookie" in element.bidi_component.component_name:
+                self._remember_owner(element.bidi_component.json)
+            elif which == "alert":
+                body = element.alert.body
+                self.kept.update(KEPT.findall(body))
+                if element.alert.format != element.alert.SUCCESS and (not self.sentences or self.sentences[-1] != body):
+                    self.sentences.append(body[:400])
             elif which == "exception":
                 self.errors.append(f"{self.name}: exception on the page: {element.exception.message[:200]}")
         elif kind == "auto_rerun":
@@ -199,6 +216,19 @@ class Visitor:
                 task.cancel()
         elif kind == "script_finished":
             self.finished.set()
+
+    def _remember_owner(self, data: str) -> None:
+        """The page's script writes the visitor's anonymous owner token into a cookie; do as the browser does, so
+        a reconnecting visitor is the same owner."""
+        import json
+
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            token = json.loads(data).get("token")
+            if isinstance(token, str) and re.fullmatch(r"[A-Za-z0-9_-]{43}", token):
+                self.owner_token = token
+                jar = dict(c.split("=", 1) for c in self.cookie.split("; ") if "=" in c)
+                jar[OWNER_COOKIE] = token
+                self.cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
 
     # ------------------------------------------------------------------ asking
     def _start_timer(self, fragment_id: str, interval: float) -> None:

@@ -278,7 +278,13 @@ follow_global_seed()
 linked = model_builder_io.read_url(defaults())
 if linked is not None:
     widgets_from_config(linked)
-model_builder_bar.controller().touch()
+if model_builder_bar.controller().handle is not None:
+    model_builder_bar.controller().touch()
+elif "mb_cut_off_checked" not in STATE:  # once a session: was this visitor's last training cut off by a dead server?
+    STATE["mb_cut_off_checked"] = True
+    cut_off = getattr(get_executor(), "cut_off", None)  # a class server's executor (Ray with a shared store) knows
+    if cut_off is not None and (sentence := cut_off(owner())):
+        controls.notice.warning(sentence, icon=":material/warning:")
 
 if "mb_notice" in STATE:
     controls.notice.info(STATE.pop("mb_notice"), icon=":material/info:")

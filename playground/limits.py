@@ -157,3 +157,11 @@ MAX_COURSE_KEYS = 16  # names in a "name the state_dict keys" answer
 COURSE_TRIES_BEFORE_ANSWER = 3  # wrong answers before the worked answer and its torch code are shown
 MAX_COURSE_SEED = 1_000_000  # variants of one exercise ("new numbers" picks among them)
 COURSE_RUNS_CHECKED = 10  # newest kept runs of the asked dataset whose validation accuracy is recomputed
+
+# A class server's visitors, across identities (playground/runs/owners.py; issue 22 item 3). A client that sends
+# no cookie is a new anonymous owner on every visit: past this many new owners from one client address in the
+# window, that address's cookie-less visitors share one owner (so the per-owner bounds hold for them together).
+# Generous: a classroom behind one NAT address makes one new owner per student.
+MAX_NEW_OWNERS_PER_ADDRESS = 100  # new anonymous owners one client address may make per window, per app server
+NEW_OWNER_WINDOW_S = 600.0
+MAX_TRACKED_ADDRESSES = 10_000  # client addresses remembered for that count (the oldest forgotten first)

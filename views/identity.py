@@ -54,6 +54,8 @@ def current_identity() -> owners.Identity:
         user=_user(),
         session_token=previous_token,
         owner_header=owners.owner_header_from_env(),
+        address=owners.client_address(dict(st.context.headers), getattr(st.context, "ip_address", None)),
+        budget=owners.NEW_OWNERS,
     )
     st.session_state[_IDENTITY] = identity
     return identity

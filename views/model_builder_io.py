@@ -70,7 +70,10 @@ def open_kept_run_instead(config: RunConfig) -> bool:
     Returns True when it did (the page reruns from inside), False when the run should be trained.
     """
     store = open_default_store()
-    run_id = store.find(config.key(), owner=current_owner())
+    try:
+        run_id = store.find(config.key(), owner=current_owner())
+    except PlaygroundError:  # the store is down: train (the run is kept once it is back)
+        return False
     if run_id is None:
         return False
     try:
@@ -198,9 +201,11 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
         run_id = keep(trained, store)
     except PlaygroundError as exc:
         show_error(exc)
+        _not_kept_yet()
         return
     if run_id is None:
         st.warning(store.reason, icon=":material/warning:")
+        _not_kept_yet()
         return
     if run_id in st.session_state.get(_SAVED_HERE, ()):
         _say_kept(trained, run_id)  # said in every run while it is shown: a tab opened later reruns the page
@@ -213,6 +218,17 @@ def _keep(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> N
         # The link now names the run: a reload (or the link sent on) brings this very model back.
         st.session_state[URL_RUN_HANDLED] = run_id
         st.query_params[url_state.RUN_KEY] = run_id
+
+
+NOT_KEPT_YET = ("This run is not kept yet: it stays here, and downloadable, and the page keeps it as soon as the run "
+                "store answers again (every run of the page tries). Press Keep this run again to try now.")
+
+
+def _not_kept_yet() -> None:
+    """A run the store could not take (down, restarting): said, with a button whose click reruns the page, which
+    tries again (``keep`` is idempotent: a save whose commit went through is found, not made twice)."""
+    st.info(NOT_KEPT_YET, icon=":material/schedule:")
+    st.button("Keep this run again", key="mb_io_keep_again", icon=":material/save:")
 
 
 def _say_kept(trained: TrainedModel, run_id: str) -> None:
@@ -242,7 +258,10 @@ def _kept_run_for(store: RunStore, trained: TrainedModel | None, config: RunConf
     """The kept run of this very setup and seed, when the one shown is not it already."""
     if trained is not None and trained.config == config:
         return None
-    return store.find(config.key(), owner=current_owner())
+    try:
+        return store.find(config.key(), owner=current_owner())
+    except PlaygroundError:  # the store is down: the hint waits for it (the Save part says what was not kept)
+        return None
 
 
 def _open_kept_run(store: RunStore, trained: TrainedModel | None, config: RunConfig) -> PlaygroundError | None:

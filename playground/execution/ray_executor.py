@@ -11,7 +11,14 @@ call that waits until there are messages, at most ``TAKE_WAIT_S``), so progress 
 from a pipe; play, pause, step and stop are ``send`` calls, executed in order (one thread serves them).
 An actor that dies (killed, out of memory, its machine gone) ends ``take`` with an error: its job fails
 with a sentence and the session can train again. A few actors are kept warm between jobs
-(``limits.RAY_IDLE_ACTORS``): an actor's start (a Python process importing torch) takes seconds.
+(``limits.RAY_IDLE_ACTORS``): an actor's start (a Python process importing torch) takes seconds; an idle
+actor beyond that is released at once (one started for a queued job that another actor took, too).
+
+A class server's replicas survive their cluster's head: a watcher notices the head gone (its port closed),
+ends every job on it with a sentence and leaves the cluster at once (a driver left joined to a dead head is
+ended by Ray after a minute, the whole replica with it); the next submit or page view joins it again once
+it is back. Where the replicas share a PostgreSQL run store (``PLAYGROUND_STORE_URL``), one training per
+owner holds across all of them (``store_postgres.OwnerClaims``).
 """
 
 from __future__ import annotations
@@ -20,13 +27,15 @@ import collections
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from playground import limits
 from playground.errors import PlaygroundError
-from playground.execution.executor import Executor
-from playground.execution.jobs import JobBudget
+from playground.execution.executor import BUSY_OWNER_SENTENCE, Executor
+from playground.execution.jobs import DIED_SENTENCE, JobBudget, TrainingHandle
+from playground.runs.store import STORE_URL_ENV
 
 TAKE_WAIT_S = 0.25  # a drain call returns at once when there are messages, else after this long
 START_TIMEOUT_S = 300.0  # an actor not ready by then (no room in the cluster) is given up; its job waits on
@@ -35,6 +44,23 @@ NAMESPACE = "playground"
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: put on the actors' path (same path on every machine)
 UNREACHABLE_SENTENCE = "The training cluster cannot be reached; try again in a moment, or tell the administrator."
 NO_GPU_SENTENCE = "The training cluster has no GPU; choose the CPU as the device."
+CUT_OFF_SENTENCE = ("Your last training stopped when the server running it restarted, so its weights were not "
+                    "kept; train again.")
+HEAD_LOST_SENTENCE = ("The training cluster restarted while this model trained, so its training stopped; "
+                      "train again in a moment.")
+WATCH_INTERVAL_S = 1.0  # how often a joined replica checks that the cluster's head still answers
+WATCH_MISSES = 3  # checks in a row that find the head gone before the replica leaves the cluster
+
+
+def owner_claims_from_env() -> Any:
+    """The cluster-wide owner claims where the replicas share a PostgreSQL store, else None (each replica's
+    own rule then holds)."""
+    url = os.environ.get(STORE_URL_ENV, "").strip()
+    if not url:
+        return None
+    from playground.runs.store_postgres import OwnerClaims
+
+    return OwnerClaims(url)
 
 
 class QueueConnection:
@@ -141,6 +167,8 @@ class _RaySlot:
     def _drain(self) -> None:
         ray = self.executor.ray
         try:
+            if ray is None:  # the cluster went away before this slot started
+                raise ConnectionError(f"not joined to the Ray cluster at {self.executor.address}")
             gpus = limits.RAY_GPU_PER_JOB if self.shape == "gpu" else 0
             self.actor = actor_class().options(
                 num_cpus=1, num_gpus=gpus, max_restarts=0, max_task_retries=0, namespace=NAMESPACE,
@@ -162,7 +190,8 @@ class _RaySlot:
             for message in messages:
                 self.executor._on_message(self, message)
         self.alive = False
-        self.executor._on_slot_exit(self)
+        head_gone = not self.retired and self.executor._head_port() is not None and not self.executor._head_answers()
+        self.executor._on_slot_exit(self, sentence=HEAD_LOST_SENTENCE if head_gone else DIED_SENTENCE)
 
     def start(self, job_id: int, payload: dict[str, Any]) -> None:
         if self.shape == "gpu":
@@ -205,7 +234,54 @@ class RayExecutor(Executor):
         self.joining: threading.Thread | None = None
         self.join_error: BaseException | None = None
         self.prewarm_wanted = 0  # actors a page asked to have warm before the cluster was joined
+        self.generation = 0  # counts joins and leaves: a watcher of an earlier join stops
+        self.leaving = False
+        self.claims = owner_claims_from_env()
         super().__init__(max_workers, max_queued=max_queued, budget=budget, keep_idle=keep_idle)
+
+    def submit_job(self, payload: dict[str, Any], owner: str, history: list[dict] | None = None) -> TrainingHandle:
+        """As every executor, and where the replicas share PostgreSQL, one training per owner across all of them:
+        the owner's claim is taken first and held until the job ends."""
+        claim = None
+        if self.claims is not None:
+            claim = self.claims.claim(owner)
+            if claim is False:
+                raise PlaygroundError(BUSY_OWNER_SENTENCE)
+        try:
+            handle = super().submit_job(payload, owner, history)
+        except BaseException:
+            if claim:
+                self.claims.release(claim)
+            raise
+        if claim:
+            threading.Thread(target=self._hold, args=(handle.job, claim), name="playground-owner-claim",
+                             daemon=True).start()
+        return handle
+
+    def cut_off(self, owner: str) -> str | None:
+        """A sentence, once, when ``owner``'s last training was cut off by its server's death (another replica, or
+        this one before a restart); None otherwise, and always without a shared PostgreSQL store."""
+        if self.claims is not None and self.claims.cut_off(owner):
+            return CUT_OFF_SENTENCE
+        return None
+
+    def _hold(self, job, claim: Any) -> None:
+        job.done_event.wait()
+        self.claims.release(claim)
+
+    def _on_message(self, worker: Any, message: tuple) -> None:
+        super()._on_message(worker, message)
+        if message[0] == "ready":
+            self._trim_idle()
+
+    def _trim_idle(self) -> None:
+        """Idle actors beyond ``keep_idle`` while nothing waits are released (each holds a CPU of the cluster)."""
+        with self.lock:
+            if self.keep_idle is None or self.queue:
+                return
+            idle = [w for w in self.workers if w.job is None and not w.retired and w.ready.is_set()]
+            for worker in idle[self.keep_idle:]:
+                self._retire(worker)
 
     def _probe(self) -> None:
         """A cluster address (host:port) that refuses connections is said at once, not after Ray's retries."""
@@ -226,8 +302,87 @@ class RayExecutor(Executor):
             self.join_error = exc
             return
         self.ray = ray
+        self.generation += 1
+        with self.lock:
+            self._assign()  # jobs queued while the cluster was away start now
+        if self._head_port() is not None:
+            threading.Thread(target=self._watch, args=(self.generation,), name="playground-ray-watch",
+                             daemon=True).start()
         if self.prewarm_wanted:  # warm the actors a page asked for while the cluster was being joined
             super().prewarm(self.prewarm_wanted)
+
+    def _head_port(self) -> tuple[str, int] | None:
+        host, _, port = self.address.rpartition(":")
+        if not host or not port.isdigit() or host.startswith(("ray://", "auto", "local")):
+            return None
+        return host, int(port)
+
+    def _head_answers(self) -> bool:
+        try:
+            with socket.create_connection(self._head_port(), timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def _watch(self, generation: int) -> None:
+        """While joined: when the head stops answering (``WATCH_MISSES`` checks in a row), leave the cluster."""
+        misses = 0
+        while not self.closed and self.generation == generation and self.ray is not None:
+            time.sleep(WATCH_INTERVAL_S)
+            misses = 0 if self._head_answers() else misses + 1
+            if misses >= WATCH_MISSES:
+                self._leave()
+                return
+
+    def _leave(self) -> None:
+        """The head is gone: every job on the cluster ends with a sentence, the queue waits, and this process
+        leaves the cluster (``ray.shutdown``) before Ray would end it; the next submit joins again."""
+        with self.connect_lock:
+            ray, self.ray = self.ray, None
+            self.generation += 1
+            self.leaving = True  # no join until Ray has been left
+        with self.lock:
+            slots = list(self.workers)
+            self.workers.clear()
+        for slot in slots:
+            slot.retired = True
+            job = slot.job
+            slot.job = None
+            if job is not None:
+                with self.lock:
+                    self.jobs.pop(job.id, None)
+                job.finish("failed", HEAD_LOST_SENTENCE, f"the Ray head at {self.address} stopped answering")
+        if ray is not None:
+            done = threading.Event()
+
+            def shutdown() -> None:
+                try:
+                    ray.shutdown()
+                except Exception:  # noqa: BLE001 - leaving a dead cluster: nothing to report
+                    pass
+                done.set()
+
+            threading.Thread(target=shutdown, name="playground-ray-leave", daemon=True).start()
+            done.wait(45)
+        self.leaving = False
+        threading.Thread(target=self._rejoin, name="playground-ray-rejoin", daemon=True).start()
+
+    def _rejoin(self) -> None:
+        """Join the cluster again once its head answers (queued jobs then start)."""
+        while not self.closed and self.ray is None:
+            if self._head_answers():
+                try:
+                    self.connect()
+                except PlaygroundError:
+                    pass
+            time.sleep(WATCH_INTERVAL_S)
+
+    def _assign(self) -> None:
+        """As every executor, but only while joined: queued jobs wait while the cluster is away (a slot made
+        then would have Ray start a cluster of its own in this process)."""
+        if self.ray is None:
+            return
+        super()._assign()
 
     def connect(self, wait: float = CONNECT_TIMEOUT_S) -> bool:
         """Join the cluster (once). Raises a sentence if Ray is missing, the cluster cannot be reached, or it
@@ -236,6 +391,10 @@ class RayExecutor(Executor):
         with self.connect_lock:
             if self.ray is not None:
                 return True
+            if self.leaving:
+                if not wait:
+                    return False
+                raise PlaygroundError(UNREACHABLE_SENTENCE, f"the Ray head at {self.address} restarts")
             try:
                 import ray
             except ImportError as exc:

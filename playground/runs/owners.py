@@ -7,7 +7,9 @@ server): each visitor is an owner, found in this order:
 1. the signed-in user, where Streamlit's ``st.login`` is configured (``st.user.is_logged_in``);
 2. a header set by an authenticating reverse proxy, only when ``PLAYGROUND_OWNER_HEADER`` names it;
 3. an anonymous token: 32 random bytes the server makes, kept in the visitor's cookie so that reloads and
-   new tabs are the same owner. The store keeps only a hash of it.
+   new tabs are the same owner. The store keeps only a hash of it. A client that keeps no cookie would be a
+   new owner on every visit, so new anonymous owners are counted per client address (``NewOwnerBudget``);
+   past ``limits.MAX_NEW_OWNERS_PER_ADDRESS`` in a window, that address's cookie-less visitors are one owner.
 
 No value a visitor can put in the URL is ever read. No streamlit here: the view passes in the request's
 cookies, headers and user.
@@ -15,18 +17,25 @@ cookies, headers and user.
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import ipaddress
 import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from playground import limits
 from playground.errors import PlaygroundError
 
 MODE_ENV = "PLAYGROUND_MODE"
 OWNER_HEADER_ENV = "PLAYGROUND_OWNER_HEADER"
+ADDRESS_HEADER_ENV = "PLAYGROUND_CLIENT_ADDRESS_HEADER"  # set by the proxy in front (the recipe's nginx: X-Real-IP)
+SHARED_BY_ADDRESS_LABEL = "an anonymous visitor without a cookie (one owner for every such visitor at your address)"
 PERSONAL = "personal"
 SHARED = "shared"
 PERSONAL_OWNER = "local"
@@ -98,9 +107,12 @@ def identify(
     user: Mapping[str, Any] | None = None,
     session_token: str | None = None,
     owner_header: str | None = None,
+    address: str | None = None,
+    budget: NewOwnerBudget | None = None,
 ) -> Identity:
     """The owner of this visit. ``session_token`` is the anonymous token this browser session already
-    holds (so a session never changes owner); ``owner_header`` names a header a trusted proxy sets."""
+    holds (so a session never changes owner); ``owner_header`` names a header a trusted proxy sets;
+    ``address`` is the client's address, counted in ``budget`` when a new anonymous owner would be made."""
     if mode != SHARED:
         return Identity(PERSONAL_OWNER, "personal", "you (personal mode: every kept run is yours)")
     user = user or {}
@@ -117,6 +129,8 @@ def identify(
     for token in (session_token, (cookies or {}).get(COOKIE_NAME)):
         if isinstance(token, str) and TOKEN_PATTERN.fullmatch(token):
             return Identity(_digest("anon", token), "anonymous", "an anonymous visitor (this browser)", token)
+    if address is not None and budget is not None and not budget.allow(address):
+        return Identity(_digest("anon", f"address|{address}"), "anonymous", SHARED_BY_ADDRESS_LABEL)
     token = new_token()
     return Identity(_digest("anon", token), "anonymous", "an anonymous visitor (this browser)", token, new_token=True)
 
@@ -134,3 +148,43 @@ def owner_header_from_env(environ: Mapping[str, str] | None = None) -> str | Non
     """The header an authenticating proxy sets (e.g. ``X-Forwarded-User``), when the operator names one."""
     value = (environ if environ is not None else os.environ).get(OWNER_HEADER_ENV, "").strip()
     return value if re.fullmatch(r"[A-Za-z0-9-]{1,64}", value) else None
+
+
+class NewOwnerBudget:
+    """New anonymous owners per client address in a sliding window, in this server's memory (at most
+    ``max_addresses`` addresses, the least recently seen forgotten first)."""
+
+    def __init__(self, per_address: int = limits.MAX_NEW_OWNERS_PER_ADDRESS,
+                 window_s: float = limits.NEW_OWNER_WINDOW_S, max_addresses: int = limits.MAX_TRACKED_ADDRESSES) -> None:
+        self.per_address, self.window_s, self.max_addresses = per_address, window_s, max_addresses
+        self.made: collections.OrderedDict[str, collections.deque] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def allow(self, address: str, now: float | None = None) -> bool:
+        """True (and counted) when ``address`` may make one more new owner now."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            times = self.made.pop(address, None) or collections.deque()
+            while times and now - times[0] >= self.window_s:
+                times.popleft()
+            allowed = len(times) < self.per_address
+            if allowed:
+                times.append(now)
+            self.made[address] = times
+            while len(self.made) > self.max_addresses:
+                self.made.popitem(last=False)
+            return allowed
+
+
+NEW_OWNERS = NewOwnerBudget()  # this server's count
+
+
+def client_address(headers: Mapping[str, str], peer: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The client's address: the header the proxy in front sets (``PLAYGROUND_CLIENT_ADDRESS_HEADER``; only a
+    proxy that overwrites it may be named), else the connection's peer. None when it is not an IP address."""
+    name = (environ if environ is not None else os.environ).get(ADDRESS_HEADER_ENV, "").strip()
+    value = _header(headers, name) if re.fullmatch(r"[A-Za-z0-9-]{1,64}", name) else (peer or "")
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None

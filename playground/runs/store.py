@@ -338,8 +338,9 @@ class SqlRunStore(RunStore):
             )
 
     def _make_room(self, db: Any, owner: str, size: int) -> list[tuple[Any, str]]:
-        """The rows to evict so that one more run of ``size`` bytes fits, oldest unpinned first: the owner's
-        own bound first, then the whole store's. PlaygroundError when pinned runs leave no room."""
+        """The rows to evict so that one more run of ``size`` bytes fits, the owner's oldest unpinned first: the
+        owner's own bound first, then the whole store's. Only the saver's own runs are ever evicted (a full store
+        never takes another visitor's run): PlaygroundError when the saver's unpinned runs leave no room."""
         bounds = self.bounds
         chosen: list[tuple[Any, str]] = []
         taken: set[str] = set()
@@ -355,11 +356,10 @@ class SqlRunStore(RunStore):
                                          if scope == "store" or victim["owner"] == owner)
             if runs + 1 <= max_runs and used + size <= max_bytes:
                 continue
-            pinned_clause = "WHERE pinned = 0" if scope == "store" else "WHERE owner = ? AND pinned = 0"
             candidates = db.execute(
-                self._sql(f"SELECT run_id, owner, size_bytes, name, default_name, weights_file FROM runs "
-                          f"{pinned_clause} ORDER BY created_at, run_id"),
-                params,
+                self._sql("SELECT run_id, owner, size_bytes, name, default_name, weights_file FROM runs "
+                          "WHERE owner = ? AND pinned = 0 ORDER BY created_at, run_id"),
+                (owner,),
             ).fetchall()
             for victim in candidates:
                 if runs + 1 <= max_runs and used + size <= max_bytes:
@@ -371,10 +371,15 @@ class SqlRunStore(RunStore):
                 runs -= 1
                 used -= int(victim["size_bytes"])
             if runs + 1 > max_runs or used + size > max_bytes:
-                whose = "your" if scope == "owner" else "the server's"
+                if scope == "owner":
+                    raise PlaygroundError(
+                        f"This run was not kept: your kept runs are at their bound ({max_runs} runs, "
+                        f"{_megabytes(max_bytes)}) and the rest are pinned. Unpin or delete a run on the Runs page."
+                    )
                 raise PlaygroundError(
-                    f"This run was not kept: {whose} kept runs are at their bound ({max_runs} runs, "
-                    f"{_megabytes(max_bytes)}) and the rest are pinned. Unpin or delete a run on the Runs page."
+                    f"This run was not kept: the server's store is full ({max_runs} runs, {_megabytes(max_bytes)} in "
+                    "all), and no unpinned run of yours is left to make room (other visitors' runs are never removed "
+                    "for yours). Delete or unpin one of your runs on the Runs page, or tell the administrator."
                 )
         return chosen
 
@@ -383,7 +388,7 @@ class SqlRunStore(RunStore):
             return (f"removed to make room: each owner keeps at most {max_runs} runs and "
                     f"{_megabytes(max_bytes)} of weights, and this was your oldest unpinned run")
         return (f"removed to make room: the server keeps at most {max_runs} runs and {_megabytes(max_bytes)} "
-                "of weights in all, and this was among the oldest unpinned runs")
+                "of weights in all, and this was your oldest unpinned run")
 
     def _evict(self, db: Any, victim: Any, reason: str, now: float) -> None:
         label = victim["name"] or victim["default_name"] or victim["run_id"]

@@ -157,3 +157,90 @@ class PostgresRunStore(SqlRunStore):
         if not rows:
             raise PlaygroundError(f"The weights of run {row['run_id']} are missing from the run database.")
         return bytes(rows[0]["data"])
+
+
+_CLAIMS_SPACE = 72_411_204  # the first key of every owner's advisory lock (the second is the owner's hash)
+_CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS training_claims (owner_key INTEGER PRIMARY KEY, started_at DOUBLE PRECISION NOT NULL)
+"""
+
+
+class OwnerClaims:
+    """One training per owner across every app server sharing this database: an owner's claim is a PostgreSQL
+    session-level advisory lock held on a connection of its own while their job is active, and a row of
+    ``training_claims`` saying a training is under way. Both are given back when the job ends (``release``); when
+    the server holding it dies, PostgreSQL ends the lock (its connection closes) and the row stays: the owner's
+    next page learns that their training was cut off (``cut_off``). A database that cannot be reached claims
+    nothing (each server's own rule still holds)."""
+
+    def __init__(self, url: str, connect_timeout_s: int = 5) -> None:
+        self.url = url
+        self.connect_timeout_s = connect_timeout_s
+        self.schema_made = False
+
+    @staticmethod
+    def key(owner: str) -> int:
+        import hashlib
+
+        return int.from_bytes(hashlib.sha256(owner.encode()).digest()[:4], "big", signed=True)
+
+    def _connect(self) -> Any:
+        db = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s)
+        if not self.schema_made:
+            db.execute(_CLAIMS_SCHEMA)
+            self.schema_made = True
+        return db
+
+    def claim(self, owner: str) -> Any:
+        """A held claim (pass it to ``release``), False when another job of ``owner`` holds it anywhere, or None
+        when the database cannot be reached."""
+        if psycopg is None:
+            return None
+        key = self.key(owner)
+        try:
+            db = self._connect()
+        except psycopg.Error:
+            return None
+        try:
+            got = db.execute("SELECT pg_try_advisory_lock(%s, %s)", (_CLAIMS_SPACE, key)).fetchone()[0]
+            if got:
+                db.execute("INSERT INTO training_claims (owner_key, started_at) VALUES (%s, extract(epoch FROM now())) "
+                           "ON CONFLICT (owner_key) DO UPDATE SET started_at = EXCLUDED.started_at", (key,))
+        except psycopg.Error:
+            db.close()
+            return None
+        if not got:
+            db.close()
+            return False
+        return (db, key)
+
+    def release(self, claim: Any) -> None:
+        """Give a claim back: its row deleted, its connection closed (which ends the lock, even where PostgreSQL
+        restarted meanwhile)."""
+        db, key = claim
+        try:
+            db.execute("DELETE FROM training_claims WHERE owner_key = %s", (key,))
+        except Exception:  # noqa: BLE001 - the row is cleared by the owner's next cut_off check instead
+            pass
+        try:
+            db.close()
+        except Exception:  # noqa: BLE001 - a connection already broken holds no lock
+            pass
+
+    def cut_off(self, owner: str) -> bool:
+        """True (once) when ``owner`` had a training under way on a server that died: its row is left and nobody
+        holds its lock. The row is cleared."""
+        if psycopg is None:
+            return False
+        key = self.key(owner)
+        try:
+            with self._connect() as db:
+                if db.execute("SELECT 1 FROM training_claims WHERE owner_key = %s", (key,)).fetchone() is None:
+                    return False
+                if not db.execute("SELECT pg_try_advisory_lock(%s, %s)", (_CLAIMS_SPACE, key)).fetchone()[0]:
+                    return False  # a job of theirs is under way somewhere
+                db.execute("DELETE FROM training_claims WHERE owner_key = %s", (key,))
+                db.execute("SELECT pg_advisory_unlock(%s, %s)", (_CLAIMS_SPACE, key))
+                return True
+        except psycopg.Error:
+            return False

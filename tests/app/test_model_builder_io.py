@@ -339,3 +339,37 @@ def test_a_press_with_nothing_left_to_act_on_is_dropped(store):
     at.session_state["mb_io_pressed"] = "rebuild"  # no file waits for a choice
     at.run()
     assert not at.exception and "mb_io_pressed" not in at.session_state
+
+
+def test_a_run_the_store_could_not_take_is_not_said_kept_and_is_kept_again_once_it_answers(store, monkeypatch):
+    from playground.errors import PlaygroundError
+
+    real_save = SqliteRunStore.save
+    down = {"now": True}
+
+    def save(self, trained, owner="local"):
+        if down["now"]:  # the store is restarting: the commit never happened
+            raise PlaygroundError("The run could not be kept: the run index could not be written.")
+        return real_save(self, trained, owner)
+
+    monkeypatch.setattr(SqliteRunStore, "save", save)
+    at = host(make_trained(seed=1))
+    assert "was kept as run" not in texts(at) and model_builder_io.NOT_KEPT_YET in texts(at)
+    assert store.list() == []
+    down["now"] = False  # the store is back
+    at.button(key="mb_io_keep_again").click().run()
+    assert "was kept as run" in texts(at) and model_builder_io.NOT_KEPT_YET not in texts(at)
+    assert len(store.list()) == 1
+
+
+def test_a_store_that_cannot_be_read_leaves_the_panel_drawn(store, monkeypatch):
+    from playground.errors import PlaygroundError
+
+    def find(self, config_key, owner="local"):
+        raise PlaygroundError("The run database at postgresql://x@127.0.0.1:5433/x cannot be read.")
+
+    monkeypatch.setattr(SqliteRunStore, "find", find)
+    config = make_trained(seed=2).config
+    at = host(make_trained(seed=1), config=config)  # another setup than the run shown: "already ran?" asks the store
+    assert not at.exception
+    assert model_builder_io.open_kept_run_instead(config) is False  # Train trains (kept once the store is back)

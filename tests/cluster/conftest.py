@@ -1,20 +1,27 @@
-"""The class-server recipe (deploy/stack.py) started once for the module that asks for it: two replicas behind
-nginx, one Ray head, PostgreSQL where it is installed, all on loopback, stopped by their process ids."""
+"""The class-server recipe (deploy/stack.py) started once for the test session (shared by the cluster test modules; the fault suite leaves every piece running again): two replicas behind
+nginx, one Ray head, PostgreSQL where it is installed, all on loopback, each piece under supervisord, stopped at
+the module's end (its state folder removed then)."""
 
 from __future__ import annotations
 
 import pytest
 
-from deploy.stack import ClassServer, postgres_bindir
-from tests.cluster.services import require_nginx, require_ray
+from deploy.stack import ClassServer
+from tests.cluster.services import require_nginx, require_ray, require_supervisor, state_folder
 
 
-@pytest.fixture(scope="module")
-def class_server(tmp_path_factory):
+@pytest.fixture(scope="session")
+def class_server():
     require_ray()
     require_nginx()
-    server = ClassServer(tmp_path_factory.mktemp("class-server"), replicas=2, ray=True, ray_cpus=4,
-                         postgres=postgres_bindir() is not None)
-    server.start()
-    yield server
-    server.stop()
+    require_supervisor()
+    with state_folder() as folder:
+        # The replicas read an identity header, as behind an authenticating proxy; the recipe's nginx must remove
+        # any a client sends (test_class_server.py's forged header).
+        server = ClassServer(folder, replicas=2, ray=True, ray_cpus=4,
+                             extra_env={"PLAYGROUND_OWNER_HEADER": "X-Forwarded-User"})
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

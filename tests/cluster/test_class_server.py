@@ -19,49 +19,15 @@ import psutil
 import pytest
 
 from deploy.loadgen import ROUTE_COOKIE, Tally, Visitor, visit_and_train
+from tests.cluster.services import routes_to_each_replica, tree
 from tests.reliability.conftest import record
 
 VISITORS = 8
 EPOCHS = 2
 
 
-def tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def logged_replica(server, route: str) -> str:
-    """The replica nginx logged for ``route`` (nginx writes its log line just after the response)."""
-    deadline = time.monotonic() + 10
-    while True:
-        served = {r: address for address, _, r in server.nginx.served_by()}
-        if route in served or time.monotonic() > deadline:
-            return served[route]
-        time.sleep(0.05)
-
-
-def routes_to_each_replica(server, per_replica: int) -> dict[str, list[str]]:
-    """Route keys (nginx's sticky cookie) that nginx sends to each replica, found by asking: one plain GET each,
-    read back from nginx's log of which replica served what."""
-    replicas = {f"127.0.0.1:{r.port}" for r in server.replica_servers}
-    found: dict[str, list[str]] = {address: [] for address in replicas}
-    for i in range(200):
-        if all(len(routes) >= per_replica for routes in found.values()):
-            break
-        probe = Visitor(server.url, Tally(), route=f"probe-{i}-{time.monotonic_ns()}")
-        probe.cookie = f"{ROUTE_COOKIE}={probe.route}"
-        assert probe.fetch("/_stcore/health") == 200
-        address = logged_replica(server, probe.route)
-        if len(found[address]) < per_replica:
-            found[address].append(probe.route)
-    return found
-
-
 def test_every_piece_listens_on_loopback_only(class_server):
-    pids = {p.pid for piece in class_server.pieces for p in tree(piece.service.proc.pid)}
+    pids = {p.pid for info in class_server.status().values() for p in tree(info["pid"])}
     listening = [c for c in psutil.net_connections("inet") if c.status == psutil.CONN_LISTEN and c.pid in pids]
     names = {psutil.Process(c.pid).name() for c in listening}
     assert {"nginx", "gcs_server", "raylet"} <= names, names  # the pieces were seen
@@ -79,7 +45,7 @@ def test_a_visitor_stays_on_one_replica_where_its_files_are(class_server):
         for _ in range(5):
             assert probe.fetch("/_stcore/health") == 200
         time.sleep(0.5)  # nginx's last log lines
-        assert [a for a, _, r in class_server.nginx.served_by() if r == route] == [address] * 6
+        assert [a for a, _, r in class_server.served_by() if r == route] == [address] * 6
 
     async def train_and_download() -> tuple[Visitor, str]:
         visitor = Visitor(class_server.url, Tally(), "downloader")
@@ -119,17 +85,17 @@ def test_a_class_trains_through_the_proxy_on_two_replicas_sharing_one_ray(class_
         await asyncio.gather(*(one(i) for i in range(VISITORS)))
         return time.monotonic() - started
 
-    replica_pids = {r.service.proc.pid for r in class_server.replica_servers}
+    replica_pids = {class_server.pid(r.name) for r in class_server.replica_servers}
     wall = asyncio.run(load())
     assert not tally.errors, tally.errors
     assert [status for _, status, _ in tally.trainings] == ["finished"] * VISITORS
     assert all(epoch == EPOCHS for epoch, _, _ in tally.trainings)
-    served = {address for address, uri, _ in class_server.nginx.served_by() if uri.startswith("/_stcore/stream")}
+    served = {address for address, uri, _ in class_server.served_by() if uri.startswith("/_stcore/stream")}
     assert served == {f"127.0.0.1:{r.port}" for r in class_server.replica_servers}  # both replicas had sessions
     # The trainings ran on Ray actors; no replica started worker processes of its own.
     for pid in replica_pids:
         assert not [p for p in tree(pid)[1:] if "multiprocessing" in " ".join(p.cmdline())]
-    actors = [p for p in tree(class_server.ray_head.service.proc.pid) if p.name().startswith("ray::JobActor")]
+    actors = [p for p in tree(class_server.pid("ray-head")) if p.name().startswith("ray::JobActor")]
     assert actors, "no Ray job actor was seen"
     replica_mb = [psutil.Process(pid).memory_info().rss / 2**20 for pid in replica_pids]
     actor_mb = [a.memory_info().rss / 2**20 for a in actors]
@@ -142,3 +108,37 @@ def test_a_class_trains_through_the_proxy_on_two_replicas_sharing_one_ray(class_
     record("cluster", "live-view answers median / 95th percentile (s)",
            [round(tally.median(("fragment",)), 2), round(tally.percentile(0.95, ("fragment",)), 2)])
     record("cluster", "slowest training, Play to finished (s)", round(max(s for _, _, s in tally.trainings), 1))
+
+
+def test_a_forged_identity_header_through_nginx_is_removed_and_gets_nobody_elses_runs(class_server):
+    from playground.runs.owners import identify
+    from playground.runs.store_postgres import PostgresRunStore
+    from tests.sample_runs import make_trained
+
+    if not class_server.postgres:
+        pytest.skip("PostgreSQL is not installed")
+    header = class_server.extra_env["PLAYGROUND_OWNER_HEADER"]
+    alice = identify("shared", headers={header: "alice"}, owner_header=header)
+    store = PostgresRunStore(class_server.store_url)
+    run_id = store.save(make_trained(seed=4242), owner=alice.owner)
+
+    async def runs_page(url: str) -> Visitor:
+        visitor = Visitor(url, Tally(), "runs", headers={header: "alice"})
+        await visitor.connect()
+        await visitor.rerun("")
+        await visitor.rerun("runs")
+        await visitor.close()
+        return visitor
+
+    try:
+        # Where an authenticating proxy sets the header (here: straight to a replica), it names the owner ...
+        trusted = asyncio.run(runs_page(class_server.replica_servers[0].url))
+        assert any("you are alice" in t for t in trusted.texts) and any("1 of 1 runs shown" in t for t in trusted.texts)
+        # ... and the same header sent by a client through the recipe's nginx is removed: an anonymous visitor
+        # with no runs, never Alice's.
+        forged = asyncio.run(runs_page(class_server.url))
+        assert not any("alice" in t for t in forged.texts), forged.texts
+        assert any("you are an anonymous visitor" in t for t in forged.texts)
+        assert any("No runs are kept yet" in s for s in forged.sentences), forged.sentences
+    finally:
+        store.delete(run_id, owner=alice.owner)

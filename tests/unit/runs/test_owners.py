@@ -79,3 +79,31 @@ def test_check_owner_accepts_only_ids_this_module_makes(bad):
     with pytest.raises(PlaygroundError, match="not an owner"):
         owners.check_owner(bad)
     assert owners.check_owner(owners.identify(owners.SHARED).owner)
+
+
+def test_cookie_less_visitors_past_the_per_address_bound_share_one_owner():
+    budget = owners.NewOwnerBudget(per_address=3, window_s=600.0)
+    made = [owners.identify("shared", address="203.0.113.7", budget=budget) for _ in range(3)]
+    assert all(i.new_token for i in made) and len({i.owner for i in made}) == 3  # three new owners, each with a cookie
+    past = [owners.identify("shared", address="203.0.113.7", budget=budget) for _ in range(5)]
+    assert len({i.owner for i in past}) == 1 and not any(i.token or i.new_token for i in past)  # one shared owner
+    assert past[0].label == owners.SHARED_BY_ADDRESS_LABEL and owners.check_owner(past[0].owner)
+    other = owners.identify("shared", address="198.51.100.1", budget=budget)  # another address is not held up
+    assert other.new_token and other.owner != past[0].owner
+    kept = owners.identify("shared", cookies={owners.COOKIE_NAME: made[0].token}, address="203.0.113.7", budget=budget)
+    assert kept.owner == made[0].owner  # a visitor with a cookie keeps their own owner
+
+
+def test_the_per_address_window_slides_and_forgets_the_oldest_addresses():
+    budget = owners.NewOwnerBudget(per_address=1, window_s=10.0, max_addresses=2)
+    assert budget.allow("a", now=0.0) and not budget.allow("a", now=5.0)
+    assert budget.allow("a", now=10.0)  # the window moved on
+    assert budget.allow("b", now=10.0) and budget.allow("c", now=10.0)
+    assert list(budget.made) == ["b", "c"]  # "a" forgotten: bounded memory
+
+
+def test_the_client_address_comes_from_the_named_proxy_header_only():
+    headers = {"X-Real-IP": "203.0.113.7", "X-Forwarded-For": "10.9.9.9"}
+    assert owners.client_address(headers, "127.0.0.1", {owners.ADDRESS_HEADER_ENV: "X-Real-IP"}) == "203.0.113.7"
+    assert owners.client_address(headers, "127.0.0.1", {}) == "127.0.0.1"  # no header named: the peer
+    assert owners.client_address({"X-Real-IP": "'; DROP"}, None, {owners.ADDRESS_HEADER_ENV: "X-Real-IP"}) is None

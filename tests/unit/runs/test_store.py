@@ -27,6 +27,7 @@ from tests.sample_runs import make_trained
 ROOT = Path(__file__).resolve().parents[3]
 ALICE = identify("shared", cookies={"playground_owner": "a" * 43}).owner
 BOB = identify("shared", cookies={"playground_owner": "b" * 43}).owner
+CAROL = identify("shared", cookies={"playground_owner": "c" * 43}).owner
 
 
 def size_of(trained) -> int:
@@ -285,16 +286,20 @@ def test_a_run_larger_than_a_bound_is_refused_with_a_sentence(new_store):
     assert store.usage(None) == run_store.Usage(0, 0)
 
 
-def test_the_store_bound_evicts_the_oldest_unpinned_run_of_any_owner(new_store):
+def test_a_full_store_evicts_only_the_savers_own_runs_and_never_another_owners(new_store):
     store = new_store(bounds=bounds(max_runs=3, owner_max_runs=2))
-    alices_first = store.save(make_trained(seed=1), owner=ALICE)
-    alices_second = store.save(make_trained(seed=2), owner=ALICE)
+    alices = [store.save(make_trained(seed=1), owner=ALICE), store.save(make_trained(seed=2), owner=ALICE)]
     bobs_first = store.save(make_trained(seed=3), owner=BOB)
-    bobs_second = store.save(make_trained(seed=4), owner=BOB)  # the store is full: Alice's oldest goes
+    bobs_second = store.save(make_trained(seed=4), owner=BOB)  # the store is full: Bob's own oldest goes
     assert store.usage(None).runs == 3
-    assert ids(store.list(ALICE)) == [alices_second] and set(ids(store.list(BOB))) == {bobs_first, bobs_second}
-    [note] = store.evictions(ALICE)
-    assert note.run_id == alices_first and "in all" in note.reason
+    assert ids(store.list(ALICE)) == alices[::-1] and ids(store.list(BOB)) == [bobs_second]
+    [note] = store.evictions(BOB)
+    assert note.run_id == bobs_first and "in all" in note.reason and "your oldest" in note.reason
+    # Carol has no run to give: her save is refused with a sentence, and nobody else's run goes.
+    with pytest.raises(PlaygroundError, match="store is full .* never removed for yours"):
+        store.save(make_trained(seed=5), owner=CAROL)
+    assert ids(store.list(ALICE)) == alices[::-1] and ids(store.list(BOB)) == [bobs_second]
+    assert store.evictions(ALICE) == [] and store.count(CAROL) == 0
 
 
 def test_saves_are_rate_limited_per_owner(new_store, monkeypatch):
