@@ -150,3 +150,9 @@ MAX_SWEEP_ACTIVATIONS = 32_000_000  # members x rows in flight x hidden neurons 
 MAX_SWEEP_VALUES_CHARS = 1_000  # the text box of an axis's listed values
 SWEEP_TILE_SIDE = 32  # points a side of each member's boundary in a view (64 members: 64 KB a view)
 MAX_SWEEP_TILE_POINTS = 120  # training points drawn on each small multiple (all of them on the chosen member)
+
+# Inside training (playground/builder/layer_stats.py; issue 23 item 1): what each layer records per epoch
+LAYER_STATS_BINS = 16  # histogram bins of a layer's weights (and biases) per recorded epoch
+LAYER_STATS_MAX_LAYERS = MAX_HIDDEN_LAYERS + 1  # Linear layers recorded (all of them: hidden plus output)
+LAYER_STATS_MAX_EPOCHS = 200  # epochs of a run that carry statistics (a longer run records every k-th epoch)
+LAYER_STATS_ROWS = 4_096  # training rows the dead-unit pass reads at an epoch's end

@@ -187,6 +187,7 @@ class _JobRunner:
     def run(self) -> None:
         import torch
 
+        from playground.builder.layer_stats import stride
         from playground.builder.training import Diverged, EarlyStopped, Stopped, Trainer
 
         p = self.payload
@@ -196,7 +197,8 @@ class _JobRunner:
                    if p.get("initial_state") else None)
         try:
             # device_override: where the executor placed the job (a Ray actor sees its GPU as cuda:0)
-            self.trainer = trainer = Trainer(config, tensors, initial_state=initial, device=p.get("device_override"))
+            self.trainer = trainer = Trainer(config, tensors, initial_state=initial, device=p.get("device_override"),
+                                             layer_stats_every=stride(config.train.epochs))
         except PlaygroundError as exc:
             self.send("error", exc.sentence, exc.detail)
             return
@@ -222,7 +224,8 @@ class _JobRunner:
                     status, message = "stopped", self.stop_sentence
                     break
                 trainer.run_epoch(self.control)
-                self.rows.append(trainer.history[-1])  # the epoch's row, as the trainer keeps it
+                row = trainer.history[-1]  # the epoch's row, as the trainer keeps it, with its layers' statistics
+                self.rows.append({**row, "layers": trainer.last_layers} if trainer.last_layers else row)
                 if self.mode == "step":
                     self.mode = "pause"
                 now = time.monotonic()
