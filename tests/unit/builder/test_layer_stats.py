@@ -115,3 +115,48 @@ def test_size_is_bounded_by_the_limits():
 def test_metric_rows_drop_the_layers_only():
     rows = [{"epoch": 1, "train_loss": 0.5, "layers": [{"name": "layers.0"}]}, {"epoch": 2, "train_loss": 0.4}]
     assert layer_stats.metric_rows(rows) == [{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.4}]
+
+
+def recorded_history(epochs: int = 2) -> list[dict]:
+    """Rows as the worker sends them: the trainer's row with its layers' statistics."""
+    config, tensors = small_run(epochs=epochs)
+    trainer = Trainer(config, tensors, device="cpu", layer_stats_every=1)
+    rows = []
+    for _ in range(epochs):
+        trainer.run_epoch()
+        rows.append({**trainer.history[-1], "layers": trainer.last_layers})
+    return rows
+
+
+def test_the_history_download_has_one_row_per_epoch_and_layer():
+    from playground.runs import comparison, export
+
+    history = recorded_history()
+    table = export.layer_stats_table(history)
+    assert len(table) == 2 * 3 and list(table["layer"][:3]) == ["layers.0", "layers.2", "layers.4"]
+    first = history[1]["layers"][0]
+    row = table[(table["epoch"] == 2) & (table["layer"] == "layers.0")].iloc[0]
+    assert row["grad_norm_mean"] == first["grad"]["mean"] and row["update_ratio"] == first["update_ratio"]
+    assert row["dead_share"] == first["dead"] and row["weight_p50"] == first["weight"]["q"][4]
+    assert [row[f"weight_bin_{k}"] for k in range(limits.LAYER_STATS_BINS)] == first["weight"]["counts"]
+    assert b"grad_norm_mean" in export.to_csv_bytes(table)
+    assert export.layer_stats_table([{"epoch": 1, "train_loss": 0.3}]).empty  # an old run: no statistics
+    assert "layers" not in comparison.history_table(history).columns  # the metrics table stays flat
+    assert '"update_ratio"' in comparison.history_json(history)  # the JSON download carries them
+
+
+def test_a_kept_run_keeps_its_statistics_and_old_runs_still_load(tmp_path):
+    import dataclasses
+
+    from playground.runs.store import SqliteRunStore
+    from tests.sample_runs import make_trained
+
+    store = SqliteRunStore(tmp_path)
+    old = make_trained()  # rows without statistics, as every run kept before them
+    history = recorded_history(len(old.history))
+    new = dataclasses.replace(old, history=tuple({**a, "layers": b["layers"]} for a, b in zip(old.history, history,
+                                                                                               strict=True)))
+    old_id, new_id = store.save(old), store.save(new)
+    assert store.get(old_id).history == old.history
+    assert [row["layers"] for row in store.get(new_id).history] == [row["layers"] for row in history]
+    assert store.history(new_id)[-1]["layers"][0]["name"] == "layers.0"
