@@ -160,3 +160,29 @@ def test_a_kept_run_keeps_its_statistics_and_old_runs_still_load(tmp_path):
     assert store.get(old_id).history == old.history
     assert [row["layers"] for row in store.get(new_id).history] == [row["layers"] for row in history]
     assert store.history(new_id)[-1]["layers"][0]["name"] == "layers.0"
+
+
+class _Conn:
+    """The worker's two connections, in process: no control messages; progress messages collected."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def poll(self, timeout: float | None = None) -> bool:
+        return False
+
+    def send(self, message: tuple) -> None:
+        self.sent.append(message)
+
+
+def test_the_worker_sends_every_epoch_row_with_its_layers_statistics():
+    from playground.execution.jobs import run_payload
+    from playground.execution.worker import run_job
+
+    config, tensors = small_run(epochs=3)
+    conn = _Conn()
+    run_job(7, run_payload(config, tensors), conn, conn)
+    rows = [row for message in conn.sent if message[0] == "epochs" for row in message[2]]
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert all(len(row["layers"]) == 3 and row["layers"][0]["grad"]["steps"] == 8 for row in rows)
+    assert conn.sent[-1][0] == "done" and conn.sent[-1][2] == "finished"
