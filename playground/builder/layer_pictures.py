@@ -99,6 +99,8 @@ def distributions_svg(history: Sequence[dict], until: int | None = None, width: 
     rows = recorded(history)
     layers = rows[-1]["layers"] if rows else []
     count = max(len(layers), 1)
+    if count > 4:  # a deep network: three panels a row, lower ones, so the view stays one screen high
+        columns, panel_height = 3, min(panel_height, 48)
     columns = min(columns, count)
     panels_down = -(-count // columns)
     gap, left, top = 10, 34, 14

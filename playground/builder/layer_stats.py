@@ -19,6 +19,7 @@ once an epoch. Nothing here changes the model, the gradients or the random draws
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import torch
@@ -78,9 +79,18 @@ class LayerStats:
         self.every = max(1, int(every))
         self._start = [w.detach().clone() for w in self.weights]
         self._norms: list[torch.Tensor] = []
+        # None: a summary every ``every``-th epoch; a share (the worker's): summaries take at most that share of the
+        # time (a full-batch epoch is one step, so a summary every epoch would cost more than the training)
+        self.share: float | None = None
+        self.final_epoch = 0
+        self._next_at = 0.0
 
     def due(self, epoch: int) -> bool:
-        return epoch % self.every == 0
+        """Every ``every``-th epoch; with a ``share``, only once the time since the last summary is ``1 / share``
+        times what it cost (``final_epoch`` always)."""
+        if epoch % self.every:
+            return False
+        return self.share is None or epoch == self.final_epoch or time.monotonic() >= self._next_at
 
     @torch.no_grad()
     def start_epoch(self) -> None:
@@ -113,6 +123,14 @@ class LayerStats:
 
     @torch.no_grad()
     def summary(self) -> list[dict[str, Any]]:
+        started = time.monotonic()
+        rows = self._summary()
+        if self.share:
+            now = time.monotonic()
+            self._next_at = now + (now - started) / self.share
+        return rows
+
+    def _summary(self) -> list[dict[str, Any]]:
         norms = torch.stack(self._norms).float().cpu() if self._norms else None  # [steps, layers]
         deltas = torch._foreach_sub([w.detach() for w in self.weights], self._start)
         moved = torch.stack(torch._foreach_norm(deltas)).cpu().tolist()

@@ -184,5 +184,28 @@ def test_the_worker_sends_every_epoch_row_with_its_layers_statistics():
     run_job(7, run_payload(config, tensors), conn, conn)
     rows = [row for message in conn.sent if message[0] == "epochs" for row in message[2]]
     assert [row["epoch"] for row in rows] == [1, 2, 3]
-    assert all(len(row["layers"]) == 3 and row["layers"][0]["grad"]["steps"] == 8 for row in rows)
+    assert "layers" in rows[0] and "layers" in rows[-1]  # the first and the last epoch at least (time share)
+    assert all(len(row["layers"]) == 3 and row["layers"][0]["grad"]["steps"] == 8 for row in rows if "layers" in row)
     assert conn.sent[-1][0] == "done" and conn.sent[-1][2] == "finished"
+
+
+def test_at_a_slow_speed_the_worker_sends_every_epochs_statistics():
+    from playground.execution.jobs import run_payload
+    from playground.execution.worker import run_job
+
+    config, tensors = small_run(epochs=3)
+    conn = _Conn()
+    run_job(8, run_payload(config, tensors, speed=20.0), conn, conn)
+    rows = [row for message in conn.sent if message[0] == "epochs" for row in message[2]]
+    assert [row["epoch"] for row in rows] == [1, 2, 3] and all("layers" in row for row in rows)
+
+
+def test_a_time_share_skips_summaries_but_never_the_last_epoch():
+    config, tensors = small_run(epochs=3)
+    trainer = Trainer(config, tensors, device="cpu", layer_stats_every=1)
+    trainer.layer_stats.share, trainer.layer_stats.final_epoch = 1e-9, 3  # a summary "costs" forever after
+    recorded = []
+    for _ in range(3):
+        trainer.run_epoch()
+        recorded.append(trainer.last_layers is not None)
+    assert recorded == [True, False, True]
