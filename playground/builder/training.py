@@ -314,9 +314,7 @@ class Trainer:
         if self.device.type != "cpu":
             perm = perm.to(self.device)
         penalty = self._penalty if self.regularization != "none" else None
-        stats = self.layer_stats
-        if stats is not None:
-            stats.start_epoch()
+        stats = self.layer_stats if self.layer_stats is not None and self.layer_stats.start_epoch(self.epoch + 1) else None
         self._set_training(True)  # model.train()
         total = 0.0
         next_check = time.monotonic() + CHECK_EVERY_S if control is not None else math.inf
@@ -382,7 +380,7 @@ class Trainer:
         result = EpochResult(self.epoch, train_loss, val_loss, train_acc, val_acc)
         self.history.append(result.as_row())
         if self.layer_stats is not None:
-            self.last_layers = self.layer_stats.summary() if self.layer_stats.due(self.epoch) else None
+            self.last_layers = self.layer_stats.summary() if self.layer_stats.armed else None
         if self.keep_best and val_loss is not None:
             self._keep_if_best(val_loss)
         return result
