@@ -16,6 +16,8 @@ all parameters at once); the seed-style loop uses ``Adam`` as the course writes 
    Both are timed in CPU seconds of their process (``time.process_time``), so the other work on this
    shared machine does not enter the ratio; wall-clock figures are reported beside. Target >= 0.95x.
    A bare hand loop (no loss read-back, no validation) is reported too.
+1b. The engine with its per-layer statistics on (``builder/layer_stats.py``, as every run records them) vs off,
+   the worker's job loop in this process, alternated, at batch 10 and full batch, in CPU seconds. Target >= 0.9x.
 2. Engine vs a seed-style loop (a ``Dataset`` whose ``__getitem__`` returns one sample, fed to a
    ``DataLoader``) at full batch, in CPU seconds. Target >= 10x.
 3. Two trainings at once vs one (aggregate optimizer steps per second, wall clock), alternated. Target >= 1.5x
