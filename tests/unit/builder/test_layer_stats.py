@@ -209,3 +209,26 @@ def test_a_time_share_skips_summaries_but_never_the_last_epoch():
         trainer.run_epoch()
         recorded.append(trainer.last_layers is not None)
     assert recorded == [True, False, True]
+
+
+def test_the_gradient_flow_draws_a_bar_per_layer_on_a_log_scale():
+    import xml.etree.ElementTree as ElementTree
+
+    from playground.builder import layer_pictures
+
+    def layer(name: str, mean: float) -> dict:
+        return {"name": name, "grad": {"mean": mean, "q": [mean / 2, mean, mean, mean, mean * 2]},
+                "update_ratio": 1e-3, "dead": 0.75 if name == "layers.0" else None}
+
+    row = {"epoch": 5, "layers": [layer("layers.0", 1e-1), layer("layers.2", 1e-2), layer("layers.4", 1e-3)]}
+    svg = ElementTree.fromstring(layer_pictures.gradient_flow_svg(row))
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = [g for g in svg.iter(f"{ns}g") if g.get("class") == "layer"]
+    assert [g.get("data-layer") for g in groups] == ["layers.0", "layers.2", "layers.4"]
+    heights = [float(g.find(f"{ns}rect").get("height")) for g in groups]
+    assert heights[0] > heights[1] > heights[2]
+    assert heights[0] - heights[1] == pytest.approx(heights[1] - heights[2], abs=0.2)  # a decade is one step
+    assert "dead 75%" in "".join(t.text or "" for t in svg.iter(f"{ns}text"))
+    spread = ElementTree.fromstring(layer_pictures.distributions_svg(recorded_history(3), until=2))
+    assert [g.get("data-layer") for g in spread.iter(f"{ns}g") if g.get("class") == "distribution"] == [
+        "layers.0", "layers.2", "layers.4"]
