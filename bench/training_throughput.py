@@ -16,6 +16,8 @@ all parameters at once); the seed-style loop uses ``Adam`` as the course writes 
    Both are timed in CPU seconds of their process (``time.process_time``), so the other work on this
    shared machine does not enter the ratio; wall-clock figures are reported beside. Target >= 0.95x.
    A bare hand loop (no loss read-back, no validation) is reported too.
+1b. The engine with its per-layer statistics on (``builder/layer_stats.py``, as every run records them) vs off,
+   the worker's job loop in this process, alternated, at batch 10 and full batch, in CPU seconds. Target >= 0.9x.
 2. Engine vs a seed-style loop (a ``Dataset`` whose ``__getitem__`` returns one sample, fed to a
    ``DataLoader``) at full batch, in CPU seconds. Target >= 10x.
 3. Two trainings at once vs one (aggregate optimizer steps per second, wall clock), alternated. Target >= 1.5x
@@ -42,6 +44,7 @@ from playground.execution.pool import WorkerPool
 TITLE = "Training throughput"
 N_TRAIN = 1000
 ROUNDS = 6  # rounds alternate which loop goes first; the ratio is the median of the per-round ratios
+STATS_ROUNDS = 4  # rounds of the statistics on/off comparison (which goes first alternates)
 ROUND_S = 0.5  # target seconds of training per measured round (short rounds, many: the machine is shared)
 
 
@@ -183,10 +186,11 @@ class InProcessRunner:
             if message[0] == "done":
                 self.done.append(message[5])
 
-    def run(self, tensors: dict, data, batch: int, epochs: int) -> tuple[int, float]:
+    def run(self, tensors: dict, data, batch: int, epochs: int, layer_stats: bool = True) -> tuple[int, float]:
         config = make_config(batch, epochs)
         payload = {"config": config.to_dict(), "tensors": {k: self._numpy(v) for k, v in tensors.items()},
-                   "plane_features": config.data.features, "standardization": data.standardization}
+                   "plane_features": config.data.features, "standardization": data.standardization,
+                   "layer_stats": layer_stats}
         count = len(self.done)
         self._runner_class(next(self.ids), payload, self.control_recv, self.progress_send).run()
         while len(self.done) == count:
@@ -322,6 +326,28 @@ def main() -> None:
               f"ratio {ratio:.3f} (rounds {[round(x, 3) for x in ratios]})", flush=True)
         if batch == N_TRAIN:
             full_engine = statistics.median(engine_rates)
+    # ---- 1b. the per-layer statistics on vs off (the worker's job loop, in this process), alternated
+    for batch in (10, N_TRAIN):
+        steps, seconds = in_process.run(tensors, data, batch, 2, layer_stats=False)
+        epochs = epochs_for(batch, steps / seconds)
+        on_rates, off_rates, stat_ratios = [], [], []
+        for r in range(STATS_ROUNDS):
+            order = (True, False) if r % 2 else (False, True)
+            rates = {}
+            for on in order:
+                s_steps, s_seconds = in_process.run(tensors, data, batch, epochs, layer_stats=on)
+                rates[on] = s_steps / s_seconds
+            on_rates.append(rates[True])
+            off_rates.append(rates[False])
+            stat_ratios.append(rates[True] / rates[False])
+        label = "full batch (1000)" if batch == N_TRAIN else f"batch {batch}"
+        stats_ratio = statistics.median(stat_ratios)
+        rows.append(Row(f"engine with the per-layer statistics on, {label}, steps per CPU-second ({epochs} epochs x "
+                        f"{STATS_ROUNDS} rounds; per-round ratios {', '.join(f'{x:.2f}' for x in stat_ratios)}; "
+                        "their median)", statistics.median(on_rates), "steps/s", "the same, statistics off",
+                        statistics.median(on_rates) / stats_ratio, ">= 0.9x", stats_ratio >= 0.9))
+        print(f"layer statistics, batch {batch}: on/off {stats_ratio:.3f} (rounds {[round(x, 3) for x in stat_ratios]})",
+              flush=True)
     # ---- 2. engine vs seed-style loop, full batch
     seed_rates, kind_rates = [], []
     for _ in range(3):
@@ -413,6 +439,10 @@ def explain(row: Row) -> str:
                 "last finite weights, the finiteness and stop checks, the training-accuracy pass (classification only) "
                 "and the progress messages and heatmaps a few times a second. At full batch an epoch is one step, so "
                 "these per-epoch costs weigh most there; on a loaded shared machine the rounds also vary.")
+    if "statistics on" in row.what:
+        return ("Per step the statistics add one fused gradient-norm call; per recorded epoch, the weights' "
+                "histograms and quantiles and a forward pass over up to limits.LAYER_STATS_ROWS training rows for "
+                "the dead-unit share. At full batch an epoch is one step, so the per-epoch part weighs most there.")
     if "two trainings" in row.what:
         return ("Each worker uses one torch thread, so two should use both cores. Compare the row 'the machine "
                 "itself': two plain processes running the same loop, with no app code, get no more than about that "

@@ -34,6 +34,7 @@ from playground.builder.datasets import PreparedData, csv_columns, generate, pre
 from playground.builder.evaluation import make_trained_model as make_record
 from playground.builder.evaluation import predict_test, predictions_table
 from playground.builder.figures import confusion_figure, predicted_vs_true_figure
+from playground.builder.layer_stats import metric_rows
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import choose_device, cuda_available, limit_server_threads
 from playground.errors import PlaygroundError, shown_name
@@ -41,7 +42,7 @@ from playground.execution.controller import PLAYING, DataCache, Ending, Outcome,
 from playground.execution.jobs import run_payload
 from playground.execution.server import get_executor
 from playground.runs import export
-from views import model_builder_io
+from views import model_builder_inside, model_builder_io
 from views import model_builder_live as live
 from views.settings_widgets import (
     FEATURE_KEY,
@@ -509,8 +510,12 @@ def pictures_fragment() -> None:
         return
     view = live.view_at(now, replay)
     with network_slot:
-        st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
-        st.caption(pictures.network_caption(parameter_count(now.config.model), now.config.data.dataset != CSV_DATASET))
+        if model_builder_inside.toggle():
+            model_builder_inside.render(now, replay)
+        else:
+            st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
+            st.caption(pictures.network_caption(parameter_count(now.config.model),
+                                                now.config.data.dataset != CSV_DATASET))
     with output_slot:
         toggles = st.columns(2)
         show_test = toggles[0].toggle("Show test points", key="mb_show_test")
@@ -645,13 +650,16 @@ with tabs[5]:
         if not history:
             st.caption("The per-epoch losses and accuracies appear here once a run has trained.")
         else:
-            frame = pandas().DataFrame(history)
+            frame = pandas().DataFrame(metric_rows(history))  # the per-layer statistics have their own CSV
             st.dataframe(frame, width="stretch", height=240, hide_index=True, key="mb_history_table")
-            c1, c2 = st.columns(2)
+            c1, c2, c3 = st.columns(3)
             c1.download_button("History (CSV)", export.to_csv_bytes(frame), file_name="history.csv", mime="text/csv",
                                icon=":material/download:", key="mb_download_history_csv")
             c2.download_button("History (JSON)", json.dumps(history, indent=1).encode(), file_name="history.json",
                                mime="application/json", icon=":material/download:", key="mb_download_history_json")
+            c3.download_button("Layer statistics (CSV)", export.to_csv_bytes(export.layer_stats_table(history)),
+                               file_name="layer-statistics.csv", mime="text/csv", icon=":material/download:",
+                               key="mb_download_layer_stats_csv")
 
 if config is not None:
     model_builder_io.sync_url(config)  # last, once a linked ?run=<id> has been opened: the URL is the setup shown

@@ -165,3 +165,9 @@ COURSE_RUNS_CHECKED = 10  # newest kept runs of the asked dataset whose validati
 MAX_NEW_OWNERS_PER_ADDRESS = 100  # new anonymous owners one client address may make per window, per app server
 NEW_OWNER_WINDOW_S = 600.0
 MAX_TRACKED_ADDRESSES = 10_000  # client addresses remembered for that count (the oldest forgotten first)
+
+# Inside training (playground/builder/layer_stats.py; issue 23 item 1): what each layer records per epoch
+LAYER_STATS_BINS = 16  # histogram bins of a layer's weights (and biases) per recorded epoch
+LAYER_STATS_MAX_LAYERS = MAX_HIDDEN_LAYERS + 1  # Linear layers recorded (all of them: hidden plus output)
+LAYER_STATS_MAX_EPOCHS = 200  # epochs of a run that carry statistics (a longer run records every k-th epoch)
+LAYER_STATS_ROWS = 4_096  # training rows the dead-unit pass reads at an epoch's end

@@ -43,6 +43,7 @@ from torch import nn
 
 from playground.builder import registry
 from playground.builder.config import RunConfig, TrainConfig
+from playground.builder.layer_stats import LayerStats
 from playground.builder.model import build_model
 from playground.errors import PlaygroundError
 
@@ -181,6 +182,7 @@ class Trainer:
         tensors: dict[str, torch.Tensor],
         initial_state: dict[str, torch.Tensor] | None = None,
         device: str | None = None,
+        layer_stats_every: int | None = None,
     ) -> None:
         train = config.train
         self.config = config
@@ -230,6 +232,9 @@ class Trainer:
         self._best: list[torch.Tensor] | None = None
         self.lr = float(train.lr)
         self.lr_changes: list[tuple[int, float]] = list(train.lr_changes)  # (epochs done when it applied, new rate)
+        # per-layer statistics every k-th epoch (layer_stats.py), or None: off; ``last_layers`` is the latest epoch's
+        self.layer_stats = None if not layer_stats_every else LayerStats(self.model, self.X_train, layer_stats_every)
+        self.last_layers: list[dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ pieces
     def _snapshot(self) -> None:
@@ -315,6 +320,7 @@ class Trainer:
         if self.device.type != "cpu":
             perm = perm.to(self.device)
         penalty = self._penalty if self.regularization != "none" else None
+        stats = self.layer_stats if self.layer_stats is not None and self.layer_stats.start_epoch(self.epoch + 1) else None
         self._set_training(True)  # model.train()
         total = 0.0
         next_check = time.monotonic() + CHECK_EVERY_S if control is not None else math.inf
@@ -328,6 +334,8 @@ class Trainer:
                 raise self._diverged(value, self.epoch + 1)
             objective = loss if penalty is None else loss + penalty()
             objective.backward()
+            if stats is not None:
+                stats.after_backward()
             optimizer.step()
             total += value * len(idx)
             self.steps += 1
@@ -377,6 +385,8 @@ class Trainer:
             self._next_snapshot = now + SNAPSHOT_EVERY_S
         result = EpochResult(self.epoch, train_loss, val_loss, train_acc, val_acc)
         self.history.append(result.as_row())
+        if self.layer_stats is not None:
+            self.last_layers = self.layer_stats.summary() if self.layer_stats.armed else None
         if self.keep_best and val_loss is not None:
             self._keep_if_best(val_loss)
         return result

@@ -32,6 +32,7 @@ FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and never more than ~5% of the time)
 PAUSED_CHECK_S = 1.0  # a paused job wakes this often to check its time budget
 SLOW_EPOCHS_PER_S = 20.0  # at this speed or slower every epoch's view is sent (the replay has every epoch)
+LAYER_STATS_SHARE = 0.05  # faster, the per-layer statistics' epoch summaries take at most this share of the time
 
 
 
@@ -187,6 +188,7 @@ class _JobRunner:
     def run(self) -> None:
         import torch
 
+        from playground.builder.layer_stats import stride
         from playground.builder.training import Diverged, EarlyStopped, Stopped, Trainer
 
         p = self.payload
@@ -196,7 +198,9 @@ class _JobRunner:
                    if p.get("initial_state") else None)
         try:
             # device_override: where the executor placed the job (a Ray actor sees its GPU as cuda:0)
-            self.trainer = trainer = Trainer(config, tensors, initial_state=initial, device=p.get("device_override"))
+            self.trainer = trainer = Trainer(config, tensors, initial_state=initial, device=p.get("device_override"),
+                                             layer_stats_every=stride(config.train.epochs) if p.get("layer_stats", True)
+                                             else None)
         except PlaygroundError as exc:
             self.send("error", exc.sentence, exc.detail)
             return
@@ -221,8 +225,13 @@ class _JobRunner:
                 if self.must_stop():
                     status, message = "stopped", self.stop_sentence
                     break
+                if trainer.layer_stats is not None:  # slow: every epoch's statistics; else at most a share of time
+                    slow = bool(self.speed and self.speed <= SLOW_EPOCHS_PER_S)
+                    trainer.layer_stats.share = None if slow else LAYER_STATS_SHARE
+                    trainer.layer_stats.final_epoch = target
                 trainer.run_epoch(self.control)
-                self.rows.append(trainer.history[-1])  # the epoch's row, as the trainer keeps it
+                row = trainer.history[-1]  # the epoch's row, as the trainer keeps it, with its layers' statistics
+                self.rows.append({**row, "layers": trainer.last_layers} if trainer.last_layers else row)
                 if self.mode == "step":
                     self.mode = "pause"
                 now = time.monotonic()

@@ -230,7 +230,7 @@ def history_table(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """A run's per-epoch metrics, one row an epoch: epoch, loss and metrics per split (then any others)."""
     keys: list[str] = [key for key in HISTORY_ORDER if any(key in epoch for epoch in history)]
     for epoch in history:
-        keys += [str(key) for key in epoch if key not in keys]
+        keys += [str(key) for key in epoch if key not in keys and key != "layers"]  # layers: export.layer_stats_table
     rows = [{key: epoch.get(key) for key in keys} for epoch in history]
     return pd.DataFrame(rows, columns=keys)
 

@@ -130,3 +130,38 @@ def to_csv_bytes(table: pd.DataFrame, index: bool = False) -> bytes:
         if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column)):
             safe.isetitem(position, column.map(neutralise_cell))
     return safe.to_csv(index=index, lineterminator="\r\n").encode("utf-8")  # RFC 4180: a CR in a cell is quoted
+
+
+# ---------------------------------------------------------------------------------------------- layer statistics
+
+
+def _percent(q: float) -> str:
+    return f"p{round(q * 100):02d}"
+
+
+def layer_stats_table(history: Any) -> pd.DataFrame:
+    """The per-layer statistics a run recorded (``builder/layer_stats.py``), one row per epoch and layer: the
+    gradient norm over the epoch's steps, the update-to-weight ratio, the dead-unit share, then the weights' and
+    biases' quantiles and histogram (``*_bin_k`` counts over ``*_min`` .. ``*_max``). Empty without statistics."""
+    import pandas as pd
+
+    from playground.builder.layer_stats import GRAD_QUANTILES, QUANTILES
+
+    rows = []
+    for epoch in history:
+        for layer in epoch.get("layers") or ():
+            row: dict[str, Any] = {"epoch": epoch.get("epoch"), "layer": layer.get("name")}
+            grad = layer.get("grad") or {}
+            row["grad_norm_mean"], row["grad_norm_last"] = grad.get("mean"), grad.get("last")
+            for q, value in zip(GRAD_QUANTILES, grad.get("q") or [None] * len(GRAD_QUANTILES), strict=False):
+                row[f"grad_norm_{_percent(q)}"] = value
+            row["update_ratio"], row["dead_share"] = layer.get("update_ratio"), layer.get("dead")
+            for part in ("weight", "bias"):
+                d = layer.get(part) or {}
+                row[f"{part}_min"], row[f"{part}_max"] = d.get("lo"), d.get("hi")
+                for q, value in zip(QUANTILES, d.get("q") or [None] * len(QUANTILES), strict=False):
+                    row[f"{part}_{_percent(q)}"] = value
+                for k, count in enumerate(d.get("counts") or ()):
+                    row[f"{part}_bin_{k}"] = count
+            rows.append(row)
+    return pd.DataFrame(rows)
