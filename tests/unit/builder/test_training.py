@@ -220,3 +220,76 @@ def test_the_optimizer_is_fused_where_torch_has_the_kernel_and_plain_elsewhere(o
     assert on_cpu.defaults["fused"] is True
     on_meta = make_optimizer(nn.Linear(2, 3, device="meta").parameters(), train)  # no fused kernel there
     assert not on_meta.defaults["fused"]
+
+
+# ---- early stopping: keep the best epoch, tested here directly (not only through train.py) ---------------------
+
+def scripted_trainer(losses, **train):
+    """A trainer whose validation loss after epoch k is ``losses[k - 1]``; the weights after each epoch are kept."""
+    config, tensors = circle_config(**{"keep_best": True, "epochs": len(losses), **train})
+    trainer = Trainer(config, tensors)
+    assert len(trainer.y_val) > 0
+    real, scripted = trainer.evaluate, iter(losses)
+
+    def evaluate(X, y):
+        loss, acc = real(X, y)
+        return (next(scripted), acc) if X is trainer.X_val else (loss, acc)
+
+    trainer.evaluate = evaluate
+    return trainer
+
+
+def run_recording(trainer, epochs):
+    from playground.builder.training import EarlyStopped
+
+    after = []
+    for _ in range(epochs):
+        try:
+            trainer.run_epoch()
+        except EarlyStopped as stop:
+            return after, stop.sentence
+        after.append([p.detach().clone() for p in trainer.model.parameters()])
+    return after, None
+
+
+def same_weights(model, weights):
+    return all(torch.equal(p, w) for p, w in zip(model.parameters(), weights, strict=True))
+
+
+def test_early_stopping_stops_at_patience_and_keeps_the_best_epochs_weights():
+    trainer = scripted_trainer([1.0, 0.5, 0.7, 0.6, 0.1], patience=2)
+    after, sentence = run_recording(trainer, 5)
+    assert len(after) == 3 and trainer.epoch == 4  # epoch 3 is one short of patience: it goes on
+    assert trainer.best_epoch == 2 and trainer.best_val == 0.5
+    assert same_weights(trainer.model, after[1]) and not same_weights(trainer.model, after[2])
+    assert sentence == ("Stopped early at epoch 4: the validation loss had not improved for 2 epochs. "
+                        "The model keeps the weights of its best epoch, 2 (validation loss 0.5).")
+
+
+def test_an_equal_validation_loss_is_not_an_improvement():
+    trainer = scripted_trainer([1.0, 0.5, 0.5, 0.5], patience=2)
+    after, sentence = run_recording(trainer, 4)
+    assert sentence is not None and trainer.best_epoch == 2 and same_weights(trainer.model, after[1])
+
+
+def test_fit_ending_before_patience_restores_the_best_epoch():
+    trainer = scripted_trainer([1.0, 0.4, 0.8], patience=5)
+    kept = []
+    real_keep = trainer._keep_if_best
+
+    def keep(val_loss):
+        real_keep(val_loss)
+        kept.append([p.detach().clone() for p in trainer.model.parameters()])
+
+    trainer._keep_if_best = keep
+    assert trainer.fit() == "finished"
+    assert trainer.epoch == 3 and trainer.best_epoch == 2
+    assert same_weights(trainer.model, kept[1]) and not same_weights(trainer.model, kept[2])
+    assert trainer.restore_best().startswith("The model keeps the weights of its best validation epoch, 2 of 3")
+
+
+def test_without_keep_best_the_last_epoch_stays():
+    trainer = scripted_trainer([1.0, 0.4, 0.8], patience=1, keep_best=False)
+    after, sentence = run_recording(trainer, 3)
+    assert sentence is None and len(after) == 3
+    assert same_weights(trainer.model, after[2]) and trainer.restore_best() is None

@@ -1,0 +1,49 @@
+"""tools/mutation.py: which files a run mutates and which unit tests judge them."""
+
+from __future__ import annotations
+
+import importlib.util
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "tools" / "mutation.py")
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+
+
+def test_a_package_is_judged_by_its_own_unit_tests():
+    targets = tool.normalise([str(ROOT / "playground/tensors")])
+    assert targets == ["playground/tensors"]
+    assert tool.only_mutate_patterns(targets) == ["playground/tensors/*"]
+    assert tool.unit_tests_for(targets) == ["tests/unit/tensors/"]
+
+
+def test_files_of_two_packages_and_a_top_level_module():
+    targets = ["playground/runs/export.py", "playground/autograd/gradcheck.py", "playground/runs/url_state.py"]
+    assert tool.only_mutate_patterns(targets) == targets
+    assert tool.unit_tests_for(targets) == ["tests/unit/runs/", "tests/unit/autograd/"]
+    top = tool.unit_tests_for(["playground/limits.py"])
+    assert "tests/unit/test_size_limits.py" in top and all(t.startswith("tests/unit/test_") for t in top)
+
+
+def test_the_whole_run_mutates_everything_with_all_unit_tests():
+    assert tool.only_mutate_patterns([]) == [] and tool.unit_tests_for([]) == ["tests/unit/"]
+    assert tool.unit_tests_for(["playground"]) == ["tests/unit/"]
+
+
+def test_paths_outside_playground_are_refused():
+    with pytest.raises(SystemExit, match="not under playground"):
+        tool.normalise([str(ROOT / "tools/mutation.py")])
+    with pytest.raises(SystemExit, match="does not exist"):
+        tool.normalise([str(ROOT / "playground/nothing_here.py")])
+
+
+def test_the_pinned_tool_and_its_config():
+    assert "mutmut==3.8.1" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    assert config["source_paths"] == ["playground/"]
+    assert config["pytest_add_cli_args_test_selection"] == ["tests/unit/"]
+    assert "not slow and not browser" in config["pytest_add_cli_args"]
