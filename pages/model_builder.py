@@ -210,7 +210,7 @@ def collect_finished(view, set_widgets: bool = True) -> bool:
                               device=ended.info.get("device", "cpu"),
                               duration_s=ended.stats.get("train_seconds", ended.elapsed_s))
         try:
-            model_builder_io.keep(trained)  # kept before anything is drawn: the epoch line names it at once
+            model_builder_io.keep(trained, fresh=True)  # a new run, a new id; kept before anything is drawn: the epoch line names it at once
         except PlaygroundError:
             pass  # the Save and load part says why, and tries again on every run of the page
         STATE["mb_trained"] = trained
