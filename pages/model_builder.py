@@ -34,6 +34,7 @@ from playground.builder.datasets import PreparedData, csv_columns, generate, pre
 from playground.builder.evaluation import make_trained_model as make_record
 from playground.builder.evaluation import predict_test, predictions_table
 from playground.builder.figures import confusion_figure, predicted_vs_true_figure
+from playground.builder.instability import unstable
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import choose_device, cuda_available, limit_server_threads
 from playground.errors import PlaygroundError, shown_name
@@ -517,6 +518,10 @@ def pictures_fragment() -> None:
         curves = live.curves_picture(now, replay)
         if curves is not None:
             st.container(key="mb_curves").image(curves, width="stretch")
+        if now.kind != "untrained" and not now.active:  # a finite loss that swings or climbs: said with the fix
+            found = unstable(now.history, now.config.train.optimizer, now.config.train.lr)
+            if found is not None:
+                st.warning(found.sentence, icon=":material/show_chart:")
 
 
 pictures_fragment()

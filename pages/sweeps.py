@@ -419,9 +419,15 @@ def pictures_fragment() -> None:
             grids[1].container(key="sw_heat_acc").image(cached("heat_acc", (now.id, len(now.history), best, chosen),
                 lambda: draw.metric_grid_svg(metrics[acc_key], shown_sweep.shape, names, points,
                                              f"final {which} accuracy", True, best, chosen)), width="stretch")
+        shaky = [None] * n if now.active else cached("unstable", (now.id, len(now.history)), lambda: (
+            progress.unstable_members(now.history, shown_sweep.members())))
+        if any(shaky):
+            st.warning(progress.unstable_sentence(shaky), icon=":material/show_chart:")
         table = pd.DataFrame({
             "member": [shown_sweep.label(i) for i in range(n)],
-            "status": statuses if now.active else [progress.member_run_status(now.status, s) for s in statuses],
+            "status": statuses if now.active else [progress.member_run_status(now.status, s)
+                                                   + (" (unstable)" if shaky[i] is not None else "")
+                                                   for i, s in enumerate(statuses)],
             "epochs": [int(e) if np.isfinite(e) else 0 for e in metrics["epoch"]],
             f"{which} loss": metrics[loss_key],
             **({f"{which} accuracy": metrics[acc_key]} if "val_acc" in now.history[-1] else {}),
@@ -442,14 +448,19 @@ if snap is not None and shown_sweep is not None and shown_data is not None:
         statuses = snap.stats.get("member_status") or ["training"] * n
         metrics = progress.final_metrics(snap.history, n, shown_sweep.base.train.keep_best)
         best = progress.best_member(metrics, statuses)
+        shaky = cached("unstable", (snap.id, len(snap.history)),
+                       lambda: progress.unstable_members(snap.history, shown_sweep.members()))
         if not isinstance(STATE.get("sw_member"), int) or not 0 <= STATE["sw_member"] < n:
             STATE["sw_member"] = best if best is not None else 0
         member = st.selectbox("Member", list(range(n)), key="sw_member",
                               format_func=lambda i: f"{shown_sweep.label(i)}" + (" ★ best" if i == best else "")
-                              + {"diverged": " (diverged)", "stopped early": " (stopped early)"}.get(statuses[i], ""))
+                              + {"diverged": " (diverged)", "stopped early": " (stopped early)"}.get(statuses[i], "")
+                              + (" (unstable)" if shaky[i] is not None else ""))
         reason = (snap.stats.get("member_reasons") or [""] * n)[member]
         if reason:
             st.caption(reason)
+        if shaky[member] is not None:  # its loss swings or climbs: what happened, and the fix
+            st.warning(shaky[member].sentence, icon=":material/show_chart:")
         kept_id = STATE.get("sw_kept", {}).get((snap.id, member))
         run_status = progress.member_run_status(snap.status, statuses[member])
         actions = st.columns([1.4, 1.8, 1, 1, 3])

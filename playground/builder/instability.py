@@ -15,7 +15,7 @@ RISE_FACTOR = 2.0  # the recent mean loss more than this times the best one (and
 RISE_MARGIN = 0.05
 SWING_FRACTION = 0.3  # the recent losses spread over more than this fraction of their mean ...
 SWING_MARGIN = 0.1  # ... and more than this in loss units (a converged loss of 1e-4 vs 3e-4 is not a swing) ...
-TURNS_FRACTION = 0.4  # ... and the loss turns (up, down, up) at this fraction of the recent epochs at least
+TURNS_FRACTION = 0.25  # ... and the loss turns (up, down, up) at this fraction of the recent epochs at least
 
 
 @dataclass(frozen=True)

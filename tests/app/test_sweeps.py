@@ -227,3 +227,25 @@ def test_play_and_stop_cut_short_by_the_next_interaction_still_act(at, monkeypat
     assert fired
     view = poll(at, lambda v: not v.active)
     assert view.status == "stopped" and view.epoch < 2000
+
+
+def test_a_member_whose_loss_swings_is_marked_unstable_with_the_fix():
+    """SGD at lr 10 and 0.1 on the circle: the lr 10 member's loss swings (finite, so it "finished"); the table and
+    the member's own part mark it, and the lr 0.1 member is not marked."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["mb_config"] = RunConfig(train=TrainConfig(optimizer="sgd", lr=0.1, epochs=30))
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    at.text_input(key="sw_values_0_lr").set_value("0.1, 10").run()
+    at.button(key="sw_play").click().run()
+    poll(at, lambda v: v is not None and not v.active)
+    assert any("1 of 2 models finished with a loss that swings or climbs" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["finished", "finished (unstable)"]
+    at.selectbox(key="sw_member").set_value(1).run()
+    assert any("swings between" in w.value and "or Adam" in w.value for w in at.warning)
