@@ -628,9 +628,8 @@ with tabs[3]:
                                    mime="text/csv", icon=":material/download:", key="mb_download_predictions")
             except Exception as exc:  # a model that does not fit its data (or a CSV not uploaded): a sentence
                 show_error(exc)
-            weights_file = f"model-{trained.config.key()}.pt"
-            show_code(codegen.load_code(trained.config, weights_file),
-                      title=f"Code: load {weights_file} (Save and load) and test it (runs as shown)", expanded=False)
+            st.caption("The plain-PyTorch code that loads this model's weights and tests it is in Save and load, "
+                       "beside the .pt download.")
 
 save_settings()
 with tabs[4]:

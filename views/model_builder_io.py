@@ -22,7 +22,7 @@ from playground.runs import export, url_state, weights_import
 from playground.runs.default_store import open_default_store
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id
 from views.identity import current_identity, current_owner
-from views.widgets import record_press, show_error, take_press
+from views.widgets import record_press, show_code, show_error, take_press
 
 APPLY_CONFIG = "mb_apply_config"
 LOADED_MODEL = "mb_loaded_model"
@@ -325,6 +325,11 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
     _train_script_button(columns[3], config)
     if not has_weights:
         st.caption("Train a model (or load weights) to download its weights.")
+        return
+    # Beside the download: the plain-torch lines that load the .pt just downloaded and test it.
+    weights_file = f"{stem}.pt"  # the name the .pt download above suggests
+    show_code(codegen.load_code(trained.config, weights_file),
+              title=f"Code: load {weights_file} in plain PyTorch and test it (runs as shown)", expanded=False)
 
 
 def _train_script_button(column, config: RunConfig) -> None:

@@ -175,6 +175,12 @@ def test_a_loaded_model_is_tested_and_can_be_resumed(at):
     open_tab(at, "Test")
     assert "Model loaded" in texts(at)
     assert [m.label for m in at.metric][0] == "Test accuracy"
+    assert not any(e.label.startswith("Code: load") for e in at.expander)  # not in the Test tab ...
+    open_tab(at, "Save and load")  # ... but beside the .pt download, naming the file it downloads
+    pt_name = f"model-{at.session_state['mb_config'].key()}.pt"
+    assert any(e.label.startswith(f"Code: load {pt_name} in plain PyTorch") for e in at.expander)
+    assert "load_state_dict(torch.load(" in texts(at)
+    open_tab(at, "Test")
     at.checkbox(key="mb_resume").check().run()
     at.button(key="mb_play").click().run()
     view = poll_until_done(at)
