@@ -202,7 +202,7 @@ def keep_member(snap, sweep: SweepConfig, data: PreparedData, member: int) -> st
     key = (snap.id, member)
     if key not in kept:
         trained = member_model(snap, sweep, data, member)
-        kept[key] = open_default_store().save(trained, owner=current_owner())
+        kept[key] = open_default_store().save(trained, owner=current_owner(), origin=naming.sweep_origin(sweep.label(member)))
         mark_kept(trained, kept[key])
     return kept[key]
 

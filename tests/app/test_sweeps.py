@@ -249,3 +249,8 @@ def test_a_member_whose_loss_swings_is_marked_unstable_with_the_fix():
     assert list(table["status"]) == ["finished", "finished (unstable)"]
     at.selectbox(key="sw_member").set_value(1).run()
     assert any("swings between" in w.value and "or Adam" in w.value for w in at.warning)
+    at.button(key="sw_keep").click().run()  # kept as a run: the Runs page says it came from this sweep's member
+    (kept,) = open_default_store().list()
+    assert kept.origin == "sweep: learning rate 10"
+    runs = open_page("pages/runs.py")
+    assert runs.dataframe[0].value.loc[kept.run_id, "from"] == "sweep: learning rate 10"
