@@ -254,3 +254,14 @@ def test_a_member_whose_loss_swings_is_marked_unstable_with_the_fix():
     assert kept.origin == "sweep: learning rate 10"
     runs = open_page("pages/runs.py")
     assert runs.dataframe[0].value.loc[kept.run_id, "from"] == "sweep: learning rate 10"
+
+
+def test_the_controls_and_the_results_share_the_first_screen(at):
+    """The controls in a left column, the members' grid, best member and curves in the one beside it (not below
+    the form, out of sight at 1440x900)."""
+    controls = [c for c in at.columns
+                if any(x.key == "sw_play" for x in c.button) and any(x.key == "sw_epochs" for x in c.number_input)]
+    results = [c for c in at.columns if any("each member's decision boundary appears here" in i.value for i in c.info)]
+    assert controls and results  # each in a column of its own (results below the form are in none)
+    assert not any(x.key == "sw_play" for x in results[0].button)
+    assert not any("decision boundary appears here" in i.value for i in controls[0].info)
