@@ -77,8 +77,8 @@ PAGES = {
         "rendered": " && ".join(image_drawn_js(f".st-key-mb_{name}") for name in ("boundary", "network", "curves")),
     }),
     # The Runs page (/runs) over KEPT_RUNS kept runs: its table, and the first two runs' loss curves overlaid.
-    "runs": ("runs", {"rendered": "!!document.querySelector('.st-key-runs_table_view canvas') && "
-                                  "!!document.querySelector('.st-key-runs_chart_loss .main-svg')"}),
+    "runs": ("runs", {"rendered": "!!document.querySelector('[data-testid=\"stDataFrame\"] canvas') && "
+                                  "!!document.querySelector('.js-plotly-plot .main-svg')"}),
 }
 KEPT_RUNS = 12
 
