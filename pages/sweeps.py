@@ -227,6 +227,7 @@ source = "the Model Builder's current setup" if isinstance(STATE.get("mb_config"
 # the first screen, as the Model Builder's controls and pictures do.
 controls_col, results_col = st.columns([1.0, 1.9], gap="medium")
 with controls_col:
+    bar_slot = st.container()  # Play, Step, Stop and the epoch line on top, filled once the settings are read
     st.markdown(f"**Base:** {as_markdown_text(naming.default_name(base))} · batch {base.train.batch_size} · "
                 f"{base.data.n_samples} samples · {parameter_count(base.model):,} parameters, from {source}.")
     st.page_link(BUILDER, label="Change the setup in the Model Builder", icon=":material/model_training:")
@@ -288,7 +289,7 @@ with controls_col:
     snap = control.view()
     active = snap is not None and snap.active
     ready = sweep is not None and data is not None
-    bar = [*st.columns([1.6, 1, 1], vertical_alignment="center"), st.container()]
+    bar = [*bar_slot.columns([1.6, 1, 1], vertical_alignment="center"), bar_slot.container()]
     if active and snap.status in ("running", "starting", "pausing", "queued"):
         bar[0].button("Pause", icon=":material/pause:", key="sw_pause", type="primary", width="stretch",
                       on_click=record_press, args=(PRESSED, Press.PAUSE))
