@@ -13,7 +13,9 @@ frame, the time taken two frames after it holds), so the figures do not include 
   (the course's reference table) and the sidebar;
 - the Model Builder opened by its URL (/model_builder): first paint, its title and the control bar's Play
   button; fully rendered, the decision boundary, the network and the loss curves drawn (each picture's
-  <img> loaded and decoded).
+  <img> loaded and decoded);
+- the Runs page opened by its URL (/runs), with ``KEPT_RUNS`` runs kept in the data folder: its table and the
+  overlaid loss curves of the two runs it compares first drawn.
 
 The apps take turns, in an order that rotates each repetition. A second visitor (a new tab on the now warm
 server, once it is idle: the training worker the Model Builder warms after its page has started) is timed as well:
@@ -74,7 +76,28 @@ PAGES = {
         "paint": "!!document.querySelector('.st-key-mb_heading h1') && !!document.querySelector('.st-key-mb_play button')",
         "rendered": " && ".join(image_drawn_js(f".st-key-mb_{name}") for name in ("boundary", "network", "curves")),
     }),
+    # The Runs page (/runs) over KEPT_RUNS kept runs: its table, and the first two runs' loss curves overlaid.
+    "runs": ("runs", {"rendered": "!!document.querySelector('[data-testid=\"stDataFrame\"] canvas') && "
+                                  "!!document.querySelector('.js-plotly-plot .main-svg')"}),
 }
+KEPT_RUNS = 12
+
+
+def keep_runs(data_dir, n: int) -> None:
+    """``n`` small finished runs in the run store of ``data_dir``, for the Runs page to list and compare."""
+    import torch
+
+    from playground.builder.config import RunConfig, TrainConfig
+    from playground.builder.model import TrainedModel, build_model
+    from playground.runs.store import SqliteRunStore
+
+    store = SqliteRunStore(data_dir)
+    for seed in range(n):
+        config = RunConfig(train=TrainConfig(seed=seed, epochs=50))
+        torch.manual_seed(seed)
+        history = tuple({"epoch": e + 1, "train_loss": 1 / (e + 1), "val_loss": 1.1 / (e + 1), "train_acc": 0.9,
+                         "val_acc": 0.88} for e in range(50))
+        store.save(TrainedModel(config=config, state_dict=build_model(config.model).state_dict(), history=history))
 
 
 def import_seconds(module: str, reps: int = 3) -> float:
@@ -161,6 +184,8 @@ def measure(reps: int = 3, log=print, kinds: tuple[str, ...] = tuple(PAGES)) -> 
     with scratch_dir("startup") as tmp, chromium() as browser:
         hello = write_app(tmp, HELLO_APP, "hello.py")
         data = tmp / "data"
+        if "runs" in kinds:
+            keep_runs(data, KEPT_RUNS)
         for rep in range(reps):
             if rep and budget.used(0.6):
                 log(f"  stopping after {rep} round(s): 60% of the {budget.total:.0f} s budget is spent (a loaded machine)")
@@ -210,6 +235,11 @@ def run(reps: int = 3, write: bool = True, log=print) -> Section:
             first, hello, f"<= {RENDERED_TARGET}x", ratios["rendered"] <= RENDERED_TARGET, sp("model_builder", "rendered")),
         Row("Tensor Lab (the root URL) fully rendered, first visitor", med("tensor_lab", "rendered"), "s", first, hello,
             f"<= {TENSOR_LAB_TARGET}x", ratios["tensor_lab"] <= TENSOR_LAB_TARGET, sp("tensor_lab", "rendered")),
+        Row(f"Runs page (/runs, {KEPT_RUNS} kept runs) fully rendered: its table and two runs' curves, first visitor",
+            med("runs", "rendered"), "s", first, hello, "reported (issue 27: the Model Builder's level)", None,
+            sp("runs", "rendered") + f"; the Model Builder fully rendered {med('model_builder', 'rendered'):.2f} s"),
+        Row("Runs page, a second visitor: fully rendered", med("runs", "second_rendered"), "s",
+            "hello-world app's second visitor", hello_second, "reported", None, sp("runs", "second_rendered")),
         Row("CPU used by a first visit, `Popen` to fully rendered: the server and Chromium together",
             r["cpu_model_builder"], "s", same, r["cpu_hello"], "reported", None,
             f"server {med('model_builder', 'cpu: server'):.2f} s, Chromium {med('model_builder', 'cpu: chromium'):.2f} s; "

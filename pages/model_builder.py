@@ -34,6 +34,7 @@ from playground.builder.datasets import PreparedData, csv_columns, generate, pre
 from playground.builder.evaluation import make_trained_model as make_record
 from playground.builder.evaluation import predict_test, predictions_table
 from playground.builder.figures import confusion_figure, predicted_vs_true_figure
+from playground.builder.instability import unstable
 from playground.builder.layer_stats import metric_rows
 from playground.builder.model import TrainedModel, build_model, layer_table, parameter_count
 from playground.device import choose_device, cuda_available, limit_server_threads
@@ -211,7 +212,7 @@ def collect_finished(view, set_widgets: bool = True) -> bool:
                               device=ended.info.get("device", "cpu"),
                               duration_s=ended.stats.get("train_seconds", ended.elapsed_s))
         try:
-            model_builder_io.keep(trained)  # kept before anything is drawn: the epoch line names it at once
+            model_builder_io.keep(trained, fresh=True)  # a new run, a new id; kept before anything is drawn: the epoch line names it at once
         except PlaygroundError:
             pass  # the Save and load part says why, and tries again on every run of the page
         STATE["mb_trained"] = trained
@@ -528,6 +529,10 @@ def pictures_fragment() -> None:
         curves = live.curves_picture(now, replay)
         if curves is not None:
             st.container(key="mb_curves").image(curves, width="stretch")
+        if now.kind != "untrained" and not now.active:  # a finite loss that swings or climbs: said with the fix
+            found = unstable(now.history, now.config.train.optimizer, now.config.train.lr)
+            if found is not None:
+                st.warning(found.sentence, icon=":material/show_chart:")
 
 
 pictures_fragment()
@@ -634,9 +639,8 @@ with tabs[3]:
                                    mime="text/csv", icon=":material/download:", key="mb_download_predictions")
             except Exception as exc:  # a model that does not fit its data (or a CSV not uploaded): a sentence
                 show_error(exc)
-            weights_file = f"model-{trained.config.key()}.pt"
-            show_code(codegen.load_code(trained.config, weights_file),
-                      title=f"Code: load {weights_file} (Save and load) and test it (runs as shown)", expanded=False)
+            st.caption("The plain-PyTorch code that loads this model's weights and tests it is in Save and load, "
+                       "beside the .pt download.")
 
 save_settings()
 with tabs[4]:

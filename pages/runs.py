@@ -159,6 +159,10 @@ if total:
             placeholder="—",
             column_config={
                 "name": st.column_config.TextColumn("name", width=widths["name"]),
+                "run id": st.column_config.TextColumn("run id", width=widths["run id"],
+                                                      help="Its share link is ?run=<run id>."),
+                "from": st.column_config.TextColumn("from", width=widths["from"],
+                                                    help="Where it was trained: the Model Builder, or a sweep's member."),
                 "date": st.column_config.DatetimeColumn("date", format="MM-DD HH:mm", width=widths["date"]),
                 "epochs": st.column_config.NumberColumn("epochs", width=widths["epochs"]),
                 "best val loss": st.column_config.NumberColumn("best val loss", format="%.4f",

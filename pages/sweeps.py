@@ -131,13 +131,14 @@ def axis_widgets(index: int, where, choices: list[str], taken: str | None) -> Sw
     # Assigned every run (as the Model Builder's settings are): the widget then shows this value even when a click
     # during the page's first run interrupted it.
     STATE[key] = STATE[key] if STATE.get(key) in options else usual if usual in options else options[0]
-    setting = where.selectbox("Vary" if index == 0 else "and vary", options, key=key,
+    row = where.columns([1.3, 1], vertical_alignment="bottom")  # the setting and its form on one line
+    setting = row[0].selectbox("Vary" if index == 0 else "and vary", options, key=key,
                               format_func=lambda name: SWEEPABLE[name].label.capitalize(),
                               help="A setting marked sweepable in the settings registry.")
     integer = SWEEPABLE[setting].integer
     form = "list"
     if not integer:
-        form = where.radio("Values", ["list", "log range"], key=f"sw_form_{index}_{setting}", horizontal=True,
+        form = row[1].radio("Values", ["list", "log range"], key=f"sw_form_{index}_{setting}", horizontal=True,
                            help="Listed values, or values spaced evenly on a log scale between two ends.")
     if form == "list":
         key = f"sw_values_{index}_{setting}"
@@ -200,7 +201,7 @@ def keep_member(snap, sweep: SweepConfig, data: PreparedData, member: int) -> st
     key = (snap.id, member)
     if key not in kept:
         trained = member_model(snap, sweep, data, member)
-        kept[key] = open_default_store().save(trained, owner=current_owner())
+        kept[key] = open_default_store().save(trained, owner=current_owner(), origin=naming.sweep_origin(sweep.label(member)))
         mark_kept(trained, kept[key])
     return kept[key]
 
@@ -220,27 +221,29 @@ control.touch()
 base = base_config()
 source = "the Model Builder's current setup" if isinstance(STATE.get("mb_config"), RunConfig) else \
     "the Model Builder's defaults (open it to change them)"
-st.markdown(f"**Base:** {as_markdown_text(naming.default_name(base))} · batch {base.train.batch_size} · "
-            f"{base.data.n_samples} samples · {parameter_count(base.model):,} parameters, from {source}.")
-st.page_link(BUILDER, label="Change the setup in the Model Builder", icon=":material/model_training:")
+# The controls on the left, the members' grid, the best member and the curves on the right: at 1440x900 they share
+# the first screen, as the Model Builder's controls and pictures do.
+controls_col, results_col = st.columns([1.0, 1.9], gap="medium")
+with controls_col:
+    bar_slot = st.container()  # Play, Step, Stop and the epoch line on top, filled once the settings are read
+    st.markdown(f"**Base:** {as_markdown_text(naming.default_name(base))} · batch {base.train.batch_size} · "
+                f"{base.data.n_samples} samples · {parameter_count(base.model):,} parameters, from {source}.")
+    st.page_link(BUILDER, label="Change the setup in the Model Builder", icon=":material/model_training:")
 
-data: PreparedData | None = None
-problem: PlaygroundError | None = None
-try:
-    data = load_data(base)
-except PlaygroundError as exc:
-    problem = exc
+    data: PreparedData | None = None
+    problem: PlaygroundError | None = None
+    try:
+        data = load_data(base)
+    except PlaygroundError as exc:
+        problem = exc
 
-choices = [name for name in SWEEPABLE if not SWEEPABLE[name].pointless(base)]
-left, right = st.columns(2, gap="large")
-axes: list[SweepAxis] = []
-with left:
+    choices = [name for name in SWEEPABLE if not SWEEPABLE[name].pointless(base)]
+    axes: list[SweepAxis] = []
     try:
         axes.append(axis_widgets(0, st, choices, None))
     except PlaygroundError as exc:
         problem = problem or exc
-with right:
-    STATE.setdefault("sw_two", False)
+    STATE.setdefault("sw_two", False)  # the second setting beneath the first: the column is narrow
     two = st.toggle("Vary a second setting", key="sw_two",
                     help=f"A grid of both settings' values: at most {limits.MAX_SWEEP_MEMBERS} models in all.")
     if two and len(choices) > 1:
@@ -248,101 +251,101 @@ with right:
             axes.append(axis_widgets(1, st, choices, STATE.get("sw_axis_0")))
         except PlaygroundError as exc:
             problem = problem or exc
-left_out = [SWEEPABLE[name].pointless(base) for name in SWEEPABLE if name not in choices]
-if left_out:
-    st.caption("Not offered for this setup: " + " ".join(left_out))
+    left_out = [SWEEPABLE[name].pointless(base) for name in SWEEPABLE if name not in choices]
+    if left_out:
+        st.caption("Not offered for this setup: " + " ".join(left_out))
 
-settings_row = st.columns([1, 2, 4], vertical_alignment="bottom")
-STATE.setdefault("sw_epochs", min(int(base.train.epochs), limits.MAX_EPOCHS))
-epochs = settings_row[0].number_input("Epochs", min_value=1, max_value=limits.MAX_EPOCHS, step=10, key="sw_epochs",
-                                      help="Passes over the training split, for every member.")
-devices = [AUTO_DEVICE] + [d.name for d in available_devices()]
-labels = {d.name: d.label for d in available_devices()}
-device_choice = settings_row[1].selectbox("Device", devices, key="sw_device",
-                                          format_func=lambda d: "chosen by measurement" if d == AUTO_DEVICE else labels[d])
+    settings_row = st.columns([1, 2], vertical_alignment="bottom")
+    STATE.setdefault("sw_epochs", min(int(base.train.epochs), limits.MAX_EPOCHS))
+    epochs = settings_row[0].number_input("Epochs", min_value=1, max_value=limits.MAX_EPOCHS, step=10, key="sw_epochs",
+                                          help="Passes over the training split, for every member.")
+    devices = [AUTO_DEVICE] + [d.name for d in available_devices()]
+    labels = {d.name: d.label for d in available_devices()}
+    device_choice = settings_row[1].selectbox("Device", devices, key="sw_device",
+                                              format_func=lambda d: "chosen by measurement" if d == AUTO_DEVICE else labels[d])
 
-sweep: SweepConfig | None = None
-members = int(np.prod([len(a.points) for a in axes])) if len(axes) == (2 if two else 1) else 0
-chosen_device, why = choose_device(parameter_count(base.model), max(members, 1), base.train.batch_size)
-device = chosen_device if device_choice == AUTO_DEVICE else device_choice
-if problem is None and axes:
+    sweep: SweepConfig | None = None
+    members = int(np.prod([len(a.points) for a in axes])) if len(axes) == (2 if two else 1) else 0
+    chosen_device, why = choose_device(parameter_count(base.model), max(members, 1), base.train.batch_size)
+    device = chosen_device if device_choice == AUTO_DEVICE else device_choice
+    if problem is None and axes:
+        try:
+            sweep = SweepConfig(base.with_train(epochs=int(epochs), device=device), tuple(axes))
+        except PlaygroundError as exc:
+            problem = exc
+    n_train = split_sizes(base.data.n_samples, base.data.train_fraction, base.data.val_fraction)[0]
+    if members:
+        work = members * parameter_count(base.model) * n_train
+        st.caption(
+            f"**{members}** models × {parameter_count(base.model):,} parameters × {n_train:,} training rows = {work:,} "
+            f"an epoch (at most {limits.MAX_SWEEP_WORK:,}); at most {limits.MAX_SWEEP_MEMBERS} models. "
+            + (f"Device: {device}. {why}" if device_choice == AUTO_DEVICE else f"Device: {device} (your choice). {why}"))
+    if problem is not None:
+        show_error(problem)
+
+    # ---- the control bar ------------------------------------------------------------------------------------
+    snap = control.view()
+    active = snap is not None and snap.active
+    ready = sweep is not None and data is not None
+    bar = [*bar_slot.columns([1.6, 1, 1], vertical_alignment="center"), bar_slot.container()]
+    if active and snap.status in ("running", "starting", "pausing", "queued"):
+        bar[0].button("Pause", icon=":material/pause:", key="sw_pause", type="primary", width="stretch",
+                      on_click=record_press, args=(PRESSED, Press.PAUSE))
+    else:
+        bar[0].button("Play", icon=":material/play_arrow:", key="sw_play", type="primary", disabled=not (ready or active),
+                      width="stretch", help="Train every member of the sweep (or go on, when paused).",
+                      on_click=record_press, args=(PRESSED, Press.PLAY))
+    bar[1].button(":material/skip_next:", key="sw_step", disabled=not (ready or active), width="stretch",
+                  help="Step: train one epoch of every member, then pause.", on_click=record_press, args=(PRESSED, Press.STEP))
+    bar[2].button(":material/stop:", key="sw_stop", disabled=not active, width="stretch",
+                  help="Stop now; every member keeps the weights it has.", on_click=record_press, args=(PRESSED, Press.STOP))
+    # The press is taken here, with nothing drawn before acting on it: a run cut short earlier left it for this one.
+    pressed = STATE.pop(PRESSED, None)
     try:
-        sweep = SweepConfig(base.with_train(epochs=int(epochs), device=device), tuple(axes))
+        outcome = control.act(pressed if isinstance(pressed, Press) else None, ready)
+        if outcome in (Outcome.START_RUN, Outcome.START_STEP):
+            start_sweep(sweep, data, paused=outcome is Outcome.START_STEP)
+        if outcome is not Outcome.NOTHING:
+            st.rerun()
     except PlaygroundError as exc:
-        problem = exc
-n_train = split_sizes(base.data.n_samples, base.data.train_fraction, base.data.val_fraction)[0]
-if members:
-    work = members * parameter_count(base.model) * n_train
-    settings_row[2].caption(
-        f"**{members}** models × {parameter_count(base.model):,} parameters × {n_train:,} training rows = {work:,} "
-        f"an epoch (at most {limits.MAX_SWEEP_WORK:,}); at most {limits.MAX_SWEEP_MEMBERS} models. "
-        + (f"Device: {device}. {why}" if device_choice == AUTO_DEVICE else f"Device: {device} (your choice). {why}"))
-if problem is not None:
-    show_error(problem)
+        show_error(exc)
 
-# ---- the control bar ------------------------------------------------------------------------------------
-snap = control.view()
-active = snap is not None and snap.active
-ready = sweep is not None and data is not None
-bar = st.columns([1.3, 0.7, 0.7, 6], vertical_alignment="center")
-if active and snap.status in ("running", "starting", "pausing", "queued"):
-    bar[0].button("Pause", icon=":material/pause:", key="sw_pause", type="primary", width="stretch",
-                  on_click=record_press, args=(PRESSED, Press.PAUSE))
-else:
-    bar[0].button("Play", icon=":material/play_arrow:", key="sw_play", type="primary", disabled=not (ready or active),
-                  width="stretch", help="Train every member of the sweep (or go on, when paused).",
-                  on_click=record_press, args=(PRESSED, Press.PLAY))
-bar[1].button(":material/skip_next:", key="sw_step", disabled=not (ready or active), width="stretch",
-              help="Step: train one epoch of every member, then pause.", on_click=record_press, args=(PRESSED, Press.STEP))
-bar[2].button(":material/stop:", key="sw_stop", disabled=not active, width="stretch",
-              help="Stop now; every member keeps the weights it has.", on_click=record_press, args=(PRESSED, Press.STOP))
-# The press is taken here, with nothing drawn before acting on it: a run cut short earlier left it for this one.
-pressed = STATE.pop(PRESSED, None)
-try:
-    outcome = control.act(pressed if isinstance(pressed, Press) else None, ready)
-    if outcome in (Outcome.START_RUN, Outcome.START_STEP):
-        start_sweep(sweep, data, paused=outcome is Outcome.START_STEP)
-    if outcome is not Outcome.NOTHING:
-        st.rerun()
-except PlaygroundError as exc:
-    show_error(exc)
-
-shown_sweep: SweepConfig | None = control.spec if snap is not None else None
-shown_data: PreparedData | None = control.data if snap is not None else None
+    shown_sweep: SweepConfig | None = control.spec if snap is not None else None
+    shown_data: PreparedData | None = control.data if snap is not None else None
 
 
-@st.fragment(run_every=refresh_interval(snap.status, live_jobs()) if snap is not None else None)
-def status_fragment() -> None:
-    """The epoch and what the sweep is doing, redrawn often while it trains."""
-    now = control.view()
-    if now is None or shown_sweep is None:
-        st.markdown("**Epoch 0** · press Play: every member trains at once")
-        return
-    where = f" on {now.info['device']}" if now.info.get("device") else ""
-    queue = f" · position {now.queue_position} in the queue" if now.queue_position else ""
-    target = shown_sweep.base.train.epochs
-    st.markdown(f"**Epoch {now.epoch} / {target}** · {control.status_label(now.status)}{where}{queue} · "
-                f"{shown_sweep.n_members} models")
-    st.progress(min(1.0, now.epoch / max(target, 1)))
-    if live_phase(now.status) != live_phase(snap.status):
-        st.rerun()  # the sweep started, paused or ended: redraw the whole page (buttons, results)
+    @st.fragment(run_every=refresh_interval(snap.status, live_jobs()) if snap is not None else None)
+    def status_fragment() -> None:
+        """The epoch and what the sweep is doing, redrawn often while it trains."""
+        now = control.view()
+        if now is None or shown_sweep is None:
+            st.markdown("**Epoch 0** · press Play: every member trains at once")
+            return
+        where = f" on {now.info['device']}" if now.info.get("device") else ""
+        queue = f" · position {now.queue_position} in the queue" if now.queue_position else ""
+        target = shown_sweep.base.train.epochs
+        st.markdown(f"**Epoch {now.epoch} / {target}** · {control.status_label(now.status)}{where}{queue} · "
+                    f"{shown_sweep.n_members} models")
+        st.progress(min(1.0, now.epoch / max(target, 1)))
+        if live_phase(now.status) != live_phase(snap.status):
+            st.rerun()  # the sweep started, paused or ended: redraw the whole page (buttons, results)
 
 
-with bar[3]:
-    status_fragment()
+    with bar[3]:
+        status_fragment()
 
-ended = ending(snap)
-if ended is Ending.FAILED:
-    st.error(snap.message, icon=":material/warning:")
-    if snap.detail:
-        st.caption(snap.detail)
-elif ended in (Ending.DIVERGED, Ending.LIMITED) and snap.message:  # every model diverged, or a budget stopped it
-    st.warning(snap.message, icon=":material/warning:")
-elif ended is not None and snap.message:
-    st.caption(snap.message)
-if snap is not None and sweep is not None and shown_sweep is not None and sweep != shown_sweep:
-    st.caption("The settings have changed since this sweep" + (": they apply to the next one (Play once it has ended)."
-                                                                  if active else ": press Play to sweep them."))
+    ended = ending(snap)
+    if ended is Ending.FAILED:
+        st.error(snap.message, icon=":material/warning:")
+        if snap.detail:
+            st.caption(snap.detail)
+    elif ended in (Ending.DIVERGED, Ending.LIMITED) and snap.message:  # every model diverged, or a budget stopped it
+        st.warning(snap.message, icon=":material/warning:")
+    elif ended is not None and snap.message:
+        st.caption(snap.message)
+    if snap is not None and sweep is not None and shown_sweep is not None and sweep != shown_sweep:
+        st.caption("The settings have changed since this sweep" + (": they apply to the next one (Play once it has ended)."
+                                                                      if active else ": press Play to sweep them."))
 
 
 def colour_axis(sweep_now: SweepConfig) -> int:
@@ -417,9 +420,15 @@ def pictures_fragment() -> None:
             grids[1].container(key="sw_heat_acc").image(cached("heat_acc", (now.id, len(now.history), best, chosen),
                 lambda: draw.metric_grid_svg(metrics[acc_key], shown_sweep.shape, names, points,
                                              f"final {which} accuracy", True, best, chosen)), width="stretch")
+        shaky = [None] * n if now.active else cached("unstable", (now.id, len(now.history)), lambda: (
+            progress.unstable_members(now.history, shown_sweep.members())))
+        if any(shaky):
+            st.warning(progress.unstable_sentence(shaky), icon=":material/show_chart:")
         table = pd.DataFrame({
             "member": [shown_sweep.label(i) for i in range(n)],
-            "status": statuses if now.active else [progress.member_run_status(now.status, s) for s in statuses],
+            "status": statuses if now.active else [progress.member_run_status(now.status, s)
+                                                   + (" (unstable)" if shaky[i] is not None else "")
+                                                   for i, s in enumerate(statuses)],
             "epochs": [int(e) if np.isfinite(e) else 0 for e in metrics["epoch"]],
             f"{which} loss": metrics[loss_key],
             **({f"{which} accuracy": metrics[acc_key]} if "val_acc" in now.history[-1] else {}),
@@ -427,7 +436,8 @@ def pictures_fragment() -> None:
         st.dataframe(table, hide_index=True, width="stretch", key="sw_members_table", height=min(36 * (n + 1) + 2, 320))
 
 
-pictures_fragment()
+with results_col:
+    pictures_fragment()
 
 # ---- open a member as a normal run ----------------------------------------------------------------------------
 if snap is not None and shown_sweep is not None and shown_data is not None:
@@ -440,14 +450,19 @@ if snap is not None and shown_sweep is not None and shown_data is not None:
         statuses = snap.stats.get("member_status") or ["training"] * n
         metrics = progress.final_metrics(snap.history, n, shown_sweep.base.train.keep_best)
         best = progress.best_member(metrics, statuses)
+        shaky = cached("unstable", (snap.id, len(snap.history)),
+                       lambda: progress.unstable_members(snap.history, shown_sweep.members()))
         if not isinstance(STATE.get("sw_member"), int) or not 0 <= STATE["sw_member"] < n:
             STATE["sw_member"] = best if best is not None else 0
         member = st.selectbox("Member", list(range(n)), key="sw_member",
                               format_func=lambda i: f"{shown_sweep.label(i)}" + (" ★ best" if i == best else "")
-                              + {"diverged": " (diverged)", "stopped early": " (stopped early)"}.get(statuses[i], ""))
+                              + {"diverged": " (diverged)", "stopped early": " (stopped early)"}.get(statuses[i], "")
+                              + (" (unstable)" if shaky[i] is not None else ""))
         reason = (snap.stats.get("member_reasons") or [""] * n)[member]
         if reason:
             st.caption(reason)
+        if shaky[member] is not None:  # its loss swings or climbs: what happened, and the fix
+            st.warning(shaky[member].sentence, icon=":material/show_chart:")
         kept_id = STATE.get("sw_kept", {}).get((snap.id, member))
         run_status = progress.member_run_status(snap.status, statuses[member])
         actions = st.columns([1.4, 1.8, 1, 1, 3])

@@ -9,6 +9,7 @@ TrainedModel to show, evaluate or resume from) and ``mb_trained`` (the model the
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -21,7 +22,7 @@ from playground.runs import export, url_state, weights_import
 from playground.runs.default_store import open_default_store
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id
 from views.identity import current_identity, current_owner
-from views.widgets import record_press, show_error, take_press
+from views.widgets import record_press, show_code, show_error, take_press
 
 APPLY_CONFIG = "mb_apply_config"
 LOADED_MODEL = "mb_loaded_model"
@@ -36,6 +37,7 @@ _NOTE = "mb_io_note"  # a sentence to show once, after a rerun
 _URL_SEEN = "mb_io_url_seen"  # the query string last read or written, to tell a new link from our own
 _PRESSED = "mb_io_pressed"  # this tab's button pressed, until render acts on it (a press outlives a run cut short)
 _CONTROLS = ("open_kept", "rebuild", "load_into_current")
+REOPENED = "mb_reopened_note"  # the status line's sentence for a kept run Play opened instead of training
 
 
 def fingerprint(trained: TrainedModel) -> str:
@@ -52,13 +54,14 @@ def mark_kept(trained: TrainedModel, run_id: str) -> None:
     st.session_state.setdefault(_KEPT, {})[fingerprint(trained)] = run_id
 
 
-def open_run(store: RunStore, run_id: str, note: str) -> None:
-    """Put a kept run into the builder (its setup, its weights, its curves) and rerun the page."""
+def open_run(store: RunStore, run_id: str, note: str, source: str = "opened") -> None:
+    """Put a kept run into the builder (its setup, its weights, its curves) and rerun the page. ``source``
+    "reopened": Play found it instead of training (the status line says so, and how to train anew)."""
     trained = store.get(run_id)
     mark_kept(trained, run_id)
     st.session_state[APPLY_CONFIG] = trained.config
     st.session_state[LOADED_MODEL] = trained
-    st.session_state["mb_loaded_source"] = "opened"  # a kept run: shown as finished, with its id
+    st.session_state["mb_loaded_source"] = source  # a kept run: shown as finished, with its id
     st.session_state[TRAINED] = trained
     st.session_state[_NOTE] = note
     st.rerun()
@@ -77,10 +80,19 @@ def open_kept_run_instead(config: RunConfig) -> bool:
     if run_id is None:
         return False
     try:
-        open_run(store, run_id, f"This setup and seed already ran: opened the kept run {run_id} instead of training again.")
+        st.session_state[REOPENED] = reopened_sentence(run_id, store.summary(run_id).created_at)
+        open_run(store, run_id, f"This setup and seed already ran: opened the kept run {run_id} instead of training "
+                                "again.", source="reopened")
     except PlaygroundError:
         return False
     return True
+
+
+def reopened_sentence(run_id: str, created_at: float) -> str:
+    """What the status line says of a kept run that Play opened instead of training: when it ran, and how to
+    train anew."""
+    when = datetime.fromtimestamp(created_at, tz=UTC).strftime("%H:%M UTC")
+    return f"kept run {run_id} from {when}, not trained again: press Train again for a new run"
 
 
 def render(trained: TrainedModel | None, config: RunConfig, full: bool = True) -> None:
@@ -168,7 +180,7 @@ def _open_linked_run(store: RunStore) -> None:
         show_error(exc)
 
 
-def keep(trained: TrainedModel, store: RunStore | None = None) -> str | None:
+def keep(trained: TrainedModel, store: RunStore | None = None, fresh: bool = False) -> str | None:
     """Keep a finished or stopped run in the run store, once: its run id (the one it already has when it was kept
     before, in this session or by this owner), or None when it is not kept (another status, or a store that cannot
     keep runs). Raises PlaygroundError when the store refuses it.
@@ -176,13 +188,15 @@ def keep(trained: TrainedModel, store: RunStore | None = None) -> str | None:
     It draws nothing (the owner is read, not written to the cookie), so the page run that collects a run that
     ended keeps it at once, the epoch line's fragment included: a run is never shown as ended but not yet kept,
     and no later run of the page (which a click may cut short) has to get as far as the Save and load part first.
+    ``fresh``: a run just trained here (Train again included) is a new run with its own id, even when a kept run
+    has the very same weights (the same setup and seed train the same model).
     """
     if trained.status not in KEPT_STATUSES:
         return None
     store = store or open_default_store()
     kept = st.session_state.setdefault(_KEPT, {})
     mark = fingerprint(trained)
-    run_id = kept.get(mark) or _already_kept(store, trained, mark)
+    run_id = None if fresh else kept.get(mark) or _already_kept(store, trained, mark)
     if run_id is None:
         if not store.writable:
             return None
@@ -330,6 +344,11 @@ def _downloads(trained: TrainedModel | None, config: RunConfig) -> None:
     _train_script_button(columns[3], config)
     if not has_weights:
         st.caption("Train a model (or load weights) to download its weights.")
+        return
+    # Beside the download: the plain-torch lines that load the .pt just downloaded and test it.
+    weights_file = f"{stem}.pt"  # the name the .pt download above suggests
+    show_code(codegen.load_code(trained.config, weights_file),
+              title=f"Code: load {weights_file} in plain PyTorch and test it (runs as shown)", expanded=False)
 
 
 def _train_script_button(column, config: RunConfig) -> None:

@@ -52,6 +52,7 @@ class Shown:
     run_id: str | None = None
     message: str = ""
     detail: str | None = None
+    note: str = ""  # said after the status: a kept run that Play opened instead of training
 
     @property
     def active(self) -> bool:
@@ -90,8 +91,10 @@ def shown(config: RunConfig | None, data: PreparedData | None) -> Shown:
         epoch = int(history[-1]["epoch"]) if history else 0
         source = STATE.get("mb_trained_source", "trained")
         status = {"loaded": "loaded"}.get(source, trained.status)
+        note = STATE.get("mb_reopened_note", "") if source == "reopened" else ""
         return Shown("run", trained.config, data if data is not None and config == trained.config else None, status,
-                     epoch, epoch, history, None, (), trained.config.train.lr_changes, run_id=kept_run_id(trained))
+                     epoch, epoch, history, None, (), trained.config.train.lr_changes, run_id=kept_run_id(trained),
+                     note=note)
     return Shown("untrained", config, data, "untrained", 0, config.train.epochs if config else 0)
 
 
@@ -172,6 +175,8 @@ def status_line(item: Shown, replay: int | None = None) -> str:
         counter = replay_line.epoch_counter(item.epoch, None, replay)
         if item.status == "loaded":
             return f"**{counter}** · loaded weights: they were not trained here"
+        if item.note:
+            return f"**{counter}** · {label} · {item.note}"
         named = f" · run {item.run_id}" if item.run_id else ""
         return f"**{counter}** · {label}{named}"
     where = f" on {item.snap.info['device']}" if item.snap is not None and item.snap.info.get("device") else ""

@@ -22,6 +22,7 @@ import torch
 from playground import limits
 from playground.builder.datasets import PLANE, expand_features, standardize
 from playground.builder.decision_boundary import Heatmap, grid_points, heatmap
+from playground.builder.instability import Instability, unstable
 from playground.builder.model import build_model
 
 if TYPE_CHECKING:
@@ -137,6 +138,23 @@ def outcome_sentence(statuses: Sequence[str]) -> str:
     if early:
         parts.append(f"{early} of {total} stopped early, each keeping the weights of its best validation epoch")
     return ("; ".join(parts) + ".") if parts else ""
+
+
+def unstable_members(rows: Sequence[dict[str, Any]], configs: Sequence[Any]) -> list[Instability | None]:
+    """Each member's loss that swings or climbs while staying finite (``instability.unstable`` over its own
+    history, with its optimizer and learning rate for the fix); None for a member whose loss settled. ``configs``:
+    the members' RunConfigs (``SweepConfig.members``)."""
+    return [unstable(member_history(rows, i), c.train.optimizer, c.train.lr) for i, c in enumerate(configs)]
+
+
+def unstable_sentence(found: Sequence[Instability | None]) -> str:
+    """The members whose loss swings or climbs, in a sentence ("" when none does)."""
+    flagged = sum(1 for f in found if f is not None)
+    if not flagged:
+        return ""
+    return (f"{flagged} of {len(found)} models finished with a loss that swings or climbs instead of settling "
+            "(marked \"unstable\" below): their learning rate is too large for their optimizer; try smaller rates, "
+            "or Adam.")
 
 
 ALL_DIVERGED_SENTENCE = ("Every model of the sweep diverged (its loss became NaN or infinite): lower the learning "

@@ -24,14 +24,17 @@ if TYPE_CHECKING:
 
 # The columns of the runs table, per task: what a classifier and a regression model are judged by.
 # (Duration and device are in the settings comparison: the table fits 1440 px without a hidden column.)
+# A run's id and where it came from (the Model Builder, or a sweep's member) are columns: a run is found by either.
 TASK_COLUMNS = {
-    "classification": ("name", "date", "epochs", "best val loss", "test accuracy", "status", "pinned"),
-    "regression": ("name", "date", "epochs", "best val loss", "test MSE", "test MAE", "status", "pinned"),
+    "classification": ("name", "run id", "from", "date", "epochs", "best val loss", "test accuracy", "status",
+                       "pinned"),
+    "regression": ("name", "run id", "from", "date", "epochs", "best val loss", "test MSE", "test MAE", "status",
+                   "pinned"),
 }
 # Column widths in pixels: every column of either task fits the 886 px a 1280 px window leaves beside the sidebar.
-COLUMN_WIDTHS = {"classification": {"name": 340}, "regression": {"name": 270}}
-COMMON_WIDTHS = {"date": 100, "epochs": 65, "best val loss": 105, "test accuracy": 110, "test MSE": 95,
-                 "test MAE": 95, "status": 85, "pinned": 65}
+COLUMN_WIDTHS = {"classification": {"name": 200}, "regression": {"name": 130}}
+COMMON_WIDTHS = {"run id": 100, "from": 95, "date": 95, "epochs": 60, "best val loss": 100, "test accuracy": 100,
+                 "test MSE": 85, "test MAE": 85, "status": 75, "pinned": 60}
 TASK_LABELS = {"classification": "Classifiers", "regression": "Regression"}
 # Sort choices offered per task (keys of store.SORT_COLUMNS).
 TASK_SORTS = {
@@ -54,11 +57,14 @@ def runs_table(summaries: Sequence[RunSummary], task: str = "classification") ->
     """One row a run (indexed by run id), the columns that fit ``task``; numbers stay numbers, and a
     missing one is None (the page shows a dash)."""
     columns = TASK_COLUMNS.get(task, TASK_COLUMNS["classification"])
+    names = legend_names(summaries)  # two runs of one setup (Train again) are told apart: "(2)"
     rows = []
     for s in summaries:
         metrics = s.test_metrics or {}
         row = {
-            "name": s.label,
+            "name": names[s.run_id],
+            "run id": s.run_id,
+            "from": origin_label(getattr(s, "origin", "")),
             "date": datetime.fromtimestamp(s.created_at, tz=UTC).replace(tzinfo=None),
             "epochs": s.epochs_run,
             "best val loss": _number(s.best_val_loss),
@@ -125,10 +131,17 @@ def legend_names(summaries: Sequence[RunSummary]) -> dict[str, str]:
             names[group[0].run_id] = label
             continue
         seeds = [s.config.train.seed for s in group]
-        for k, s in enumerate(group, start=1):
-            suffix = f"seed {s.config.train.seed}" if len(set(seeds)) == len(seeds) else f"#{k}"
+        order = sorted(group, key=lambda s: (s.created_at, s.run_id))  # (1) the first kept, (2) the next
+        for s in group:
+            suffix = f"seed {s.config.train.seed}" if len(set(seeds)) == len(seeds) else str(order.index(s) + 1)
             names[s.run_id] = f"{label} ({suffix})"
     return names
+
+
+def origin_label(origin: str | None) -> str:
+    """Where a kept run came from, in a few words: the Model Builder (also a run kept before origins were
+    recorded), or a sweep's member as the store records it (``naming.sweep_origin``)."""
+    return origin or "Model Builder"
 
 
 def colours(run_ids: Sequence[str]) -> dict[str, str]:

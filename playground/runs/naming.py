@@ -45,6 +45,12 @@ def default_name(config: RunConfig) -> str:
     return " · ".join((dataset_label(config), architecture(config), optimizer_label(config)))[: limits.MAX_RUN_NAME_CHARS]
 
 
+def sweep_origin(member_label: str) -> str:
+    """Where a sweep's member kept as a run came from: ``sweep: learning rate 10, seed 3`` (what the Runs page's
+    "from" column shows; a run from the Model Builder has none)."""
+    return f"sweep: {member_label}"[: limits.MAX_RUN_NAME_CHARS]
+
+
 def clean_name(text: object) -> str:
     """A name typed by the owner: one line of printable text, trimmed, at most ``MAX_RUN_NAME_CHARS``.
 

@@ -52,7 +52,7 @@ ORPHAN_AGE_S = 3600.0  # an unlisted weight file older than this is a crash's le
 # Columns a page of the Runs table needs (no history, no weights).
 SUMMARY_COLUMNS = (
     "run_id, owner, name, default_name, pinned, size_bytes, task, config_json, created_at, status, device, "
-    "duration_s, best_val_loss, epochs_run, test_metrics_json"
+    "duration_s, best_val_loss, epochs_run, test_metrics_json, origin"
 )
 # What the Runs page may sort by, and the column (never user text) each one is.
 SORT_COLUMNS = {
@@ -115,6 +115,7 @@ class RunSummary:
     pinned: bool = False
     size_bytes: int = 0
     task: str = "classification"
+    origin: str = ""  # where it was trained ("sweep: learning rate 10"); "": the Model Builder, or kept before origins
 
     @property
     def label(self) -> str:
@@ -160,9 +161,9 @@ class RunStore(ABC):
     bounds: StoreBounds = StoreBounds.personal()
 
     @abstractmethod
-    def save(self, trained: TrainedModel, owner: str = PERSONAL_OWNER) -> str:
+    def save(self, trained: TrainedModel, owner: str = PERSONAL_OWNER, origin: str = "") -> str:
         """Keep a finished or stopped run for ``owner``, evicting their oldest unpinned runs past a bound;
-        return its id."""
+        return its id. ``origin``: where it was trained (``naming.sweep_origin``), "" for the Model Builder."""
 
     @abstractmethod
     def get(self, run_id: str) -> TrainedModel:
@@ -279,7 +280,7 @@ class SqlRunStore(RunStore):
 
     # -- writing
 
-    def save(self, trained: TrainedModel, owner: str = PERSONAL_OWNER) -> str:
+    def save(self, trained: TrainedModel, owner: str = PERSONAL_OWNER, origin: str = "") -> str:
         owner = owners.check_owner(owner)
         if not self.writable:
             raise PlaygroundError(self.reason)
@@ -290,6 +291,7 @@ class SqlRunStore(RunStore):
         run_id = secrets.token_hex(6)
         weights_file = self._stage_weights(run_id, data)
         row = _row_of(run_id, owner, trained, weights_file, hashlib.sha256(data).hexdigest(), len(data))
+        row["origin"] = str(origin)[: limits.MAX_RUN_NAME_CHARS] or None
         try:
             with self._transaction() as db:
                 now = time.time()
@@ -596,6 +598,7 @@ class SqlRunStore(RunStore):
                     pinned=bool(row["pinned"]),
                     size_bytes=int(row["size_bytes"] or 0),
                     task=row["task"] or config.model.task,
+                    origin=row["origin"] or "",
                 )
             )
         return summaries
@@ -646,6 +649,7 @@ _SQLITE_ADDED_COLUMNS = {
     "test_accuracy": "REAL",
     "test_mse": "REAL",
     "test_mae": "REAL",
+    "origin": "TEXT",
 }
 _SQLITE_INDEXES = """
 CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at);

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS evictions (
     reason TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS origin TEXT;
 CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_owner_key ON runs (owner, config_key, status);
 CREATE INDEX IF NOT EXISTS runs_by_age ON runs (pinned, created_at);

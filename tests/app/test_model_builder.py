@@ -175,6 +175,12 @@ def test_a_loaded_model_is_tested_and_can_be_resumed(at):
     open_tab(at, "Test")
     assert "Model loaded" in texts(at)
     assert [m.label for m in at.metric][0] == "Test accuracy"
+    assert not any(e.label.startswith("Code: load") for e in at.expander)  # not in the Test tab ...
+    open_tab(at, "Save and load")  # ... but beside the .pt download, naming the file it downloads
+    pt_name = f"model-{at.session_state['mb_config'].key()}.pt"
+    assert any(e.label.startswith(f"Code: load {pt_name} in plain PyTorch") for e in at.expander)
+    assert "load_state_dict(torch.load(" in texts(at)
+    open_tab(at, "Test")
     at.checkbox(key="mb_resume").check().run()
     at.button(key="mb_play").click().run()
     view = poll_until_done(at)
@@ -281,3 +287,21 @@ def test_every_neuron_of_the_network_shows_a_picture_the_output_ones_too():
         share = (255 - pixels) / (255 - colour)  # how far from white towards the colour, each channel
         assert np.abs(share - share.mean(axis=2, keepdims=True)).max() < 0.05
         assert 0.05 < share.mean() < 0.95  # an untrained model: neither class sure anywhere
+
+
+def test_a_rate_too_large_is_said_beside_the_curves_with_the_fix(at):
+    """SGD at lr 10 on the circle: the loss swings (finite) and the run ends "finished"; the page says it swings
+    and what to try. A healthy run says nothing of the kind."""
+    at.select_slider(key="mb_speed").set_value("as fast as it goes").run()
+    at.number_input(key="mb_epochs").set_value(30).run()
+    at.selectbox(key="mb_optimizer").set_value("sgd").run()
+    at.select_slider(key="mb_lr").set_value(10.0).run()
+    at.button(key="mb_play").click().run()
+    assert poll_until_done(at).status == "finished"
+    said = [w.value for w in at.warning]
+    assert any("swings between" in w and "smaller learning rate (try 1)" in w and "Adam" in w for w in said), said
+    at.selectbox(key="mb_optimizer").set_value("adam").run()
+    at.select_slider(key="mb_lr").set_value(0.03).run()
+    at.button(key="mb_play").click().run()
+    poll_until_done(at)
+    assert not any("swings between" in w.value or "rose" in w.value for w in at.warning)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from playground.runs.default_store import open_default_store
+from playground.runs.owners import PERSONAL_OWNER
 from tests.app.conftest import open_page, open_tab, texts
 
 PAGE = "pages/model_builder.py"
@@ -42,12 +44,24 @@ def test_a_finished_setup_reopens_as_that_run_and_train_again_trains_it_anew():
     assert "Epoch 0" in texts(at)
     at.button(key="mb_play").click().run()  # the same setup again: the kept run opens, as itself
     shown = texts(at)
-    assert "already ran" in shown and f"Epoch 5** · finished · run {run_id}" in shown
+    # said in the status line, where the learner looks (not only in a toast that vanishes)
+    assert "already ran" in shown and f"Epoch 5** · finished · kept run {run_id} from " in shown
+    assert "not trained again: press Train again for a new run" in shown
     assert [m.label for m in open_tab(at, "Test").metric][:1] == ["Test accuracy"]  # its test results
     assert len(at.get("image")) >= 3  # its curves, boundary and network
     at.button(key="mb_train_again").click().run()
     again = run_until(at, lambda v: v is not None and not v.active)
     assert again.status == "finished" and again.id != first.id  # a new run of the very same setup
+    at.run()
+    new_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+    assert new_id != run_id and f"run {new_id}" in texts(at)  # kept as a new run, with its own id
+    assert "not trained again" not in texts(at)
+    kept = {s.run_id: s for s in open_default_store().list(PERSONAL_OWNER)}
+    assert {run_id, new_id} <= set(kept)  # both kept
+    runs = open_page("pages/runs.py")
+    table = runs.dataframe[0].value
+    assert {run_id, new_id} <= set(table["run id"])  # told apart on the Runs page: by id, and by name
+    assert table.set_index("run id").loc[new_id, "name"] != table.set_index("run id").loc[run_id, "name"]
 
 
 def test_a_learning_rate_changed_while_it_trains_is_applied_and_recorded():

@@ -229,3 +229,41 @@ def test_play_and_stop_cut_short_by_the_next_interaction_still_act(at, monkeypat
     assert fired
     view = poll(at, lambda v: not v.active)
     assert view.status == "stopped" and view.epoch < 2000
+
+
+def test_a_member_whose_loss_swings_is_marked_unstable_with_the_fix():
+    """SGD at lr 10 and 0.1 on the circle: the lr 10 member's loss swings (finite, so it "finished"); the table and
+    the member's own part mark it, and the lr 0.1 member is not marked."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["mb_config"] = RunConfig(train=TrainConfig(optimizer="sgd", lr=0.1, epochs=30))
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    at.text_input(key="sw_values_0_lr").set_value("0.1, 10").run()
+    at.button(key="sw_play").click().run()
+    poll(at, lambda v: v is not None and not v.active)
+    assert any("1 of 2 models finished with a loss that swings or climbs" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["finished", "finished (unstable)"]
+    at.selectbox(key="sw_member").set_value(1).run()
+    assert any("swings between" in w.value and "or Adam" in w.value for w in at.warning)
+    at.button(key="sw_keep").click().run()  # kept as a run: the Runs page says it came from this sweep's member
+    (kept,) = open_default_store().list()
+    assert kept.origin == "sweep: learning rate 10"
+    runs = open_page("pages/runs.py")
+    assert runs.dataframe[0].value.loc[kept.run_id, "from"] == "sweep: learning rate 10"
+
+
+def test_the_controls_and_the_results_share_the_first_screen(at):
+    """The controls in a left column, the members' grid, best member and curves in the one beside it (not below
+    the form, out of sight at 1440x900)."""
+    controls = [c for c in at.columns
+                if any(x.key == "sw_play" for x in c.button) and any(x.key == "sw_epochs" for x in c.number_input)]
+    results = [c for c in at.columns if any("each member's decision boundary appears here" in i.value for i in c.info)]
+    assert controls and results  # each in a column of its own (results below the form are in none)
+    assert not any(x.key == "sw_play" for x in results[0].button)
+    assert not any("decision boundary appears here" in i.value for i in controls[0].info)
