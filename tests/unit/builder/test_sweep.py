@@ -500,3 +500,28 @@ def test_outputs_are_each_members_own_model_in_eval_mode():
             expected = model.eval()(X)
         assert torch.allclose(out[member], expected, rtol=0, atol=1e-6)  # no dropout: what model.eval() computes
     assert torch.equal(trainer.outputs(X), out)  # and no random draws
+
+
+def test_sweep_limits_at_the_limit_and_one_past():
+    """Each bound of a sweep's grid accepted at its limit and refused one past it: members, axes, values an axis,
+    a log range's count and the characters of a typed list."""
+    full = limits.MAX_SWEEP_MEMBERS
+    assert SweepConfig(base(), (SweepAxis("seed", values=tuple(range(full))),)).n_members == full
+    assert SweepConfig(base(), (SweepAxis("lr", low=1e-3, high=0.1, count=8),
+                                SweepAxis("seed", values=tuple(range(full // 8))))).n_members == full
+    with pytest.raises(PlaygroundError, match=f"at most {full} values"):
+        SweepAxis("seed", values=tuple(range(full + 1)))
+    with pytest.raises(PlaygroundError, match=f"at most {full} models"):
+        SweepConfig(base(), (SweepAxis("lr", low=1e-3, high=0.1, count=5), SweepAxis("seed", values=tuple(range(13)))))
+    assert len(SweepAxis("lr", low=1e-3, high=0.1, count=full).points) == full
+    with pytest.raises(PlaygroundError, match=f"from 2 to {full}"):
+        SweepAxis("lr", low=1e-3, high=0.1, count=full + 1)
+    axes = (SweepAxis("lr", values=(0.01,)), SweepAxis("seed", values=(1,)))
+    assert len(SweepConfig(base(), axes[: limits.MAX_SWEEP_AXES]).axes) == limits.MAX_SWEEP_AXES
+    with pytest.raises(PlaygroundError, match="one or 2"):
+        SweepConfig(base(), (*axes, SweepAxis("dropout", values=(0.1,))))
+    chars = limits.MAX_SWEEP_VALUES_CHARS
+    text = "1" + " " * (chars - 3) + ",2"  # exactly at the limit
+    assert len(text) == chars and SweepAxis.from_text("seed", text).values == (1, 2)
+    with pytest.raises(PlaygroundError, match=f"at most {chars:,} characters"):
+        SweepAxis.from_text("seed", text + " ")
