@@ -186,7 +186,7 @@ async def _session(browser, url: str, index: int, result: dict, until: float | N
                 await tab.goto(f"{url}/{path}?epochs={EPOCHS}&seed={index + 1}")
                 await tab.wait_for_selector(".st-key-global_seed", timeout=150_000)
             else:
-                await tab.locator('[data-testid="stSidebarNavLink"]', has_text=NAV_TITLES[path]).first.click()
+                await tab.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]', has_text=NAV_TITLES[path]).first.click()
                 await tab.wait_for_url(re.compile(f"/{path}(\\?.*)?$"), timeout=60_000)
             await tab.locator("h1", has_text=NAV_TITLES[path]).first.wait_for(timeout=150_000)
             await _wait_idle(tab)

@@ -46,7 +46,12 @@ def test_results_on_ray_equal_the_local_pools_to_the_last_digit(both):
     local, ray = run_on(both["local"], config()), run_on(both["ray"], config())
     assert local.status == ray.status == "finished"
     assert local.info["pid"] != ray.info["pid"]  # two different processes trained
-    assert local.history == ray.history  # every loss and accuracy, bit for bit
+    # Every loss and accuracy, bit for bit. The per-layer statistics are left out: which epochs carry them depends
+    # on the worker's time budget for them (playground/builder/layer_stats.py), so two processes may record others.
+    def losses(history):
+        return [{k: v for k, v in row.items() if k != "layers"} for row in history]
+
+    assert losses(local.history) == losses(ray.history)
     assert local.final_state.keys() == ray.final_state.keys()
     for key in local.final_state:
         assert np.array_equal(local.final_state[key], ray.final_state[key]), key
