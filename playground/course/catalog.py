@@ -764,7 +764,7 @@ def _saved_bytes() -> tuple[bytes, dict[str, torch.Tensor]]:
 
 _LOAD_LINES = (
     ("model = Net()", lambda ns: ns.__setitem__("model", ns["Net"]())),
-    ("state = torch.load('model.pt')", lambda ns: ns.__setitem__("state", torch.load(io.BytesIO(ns["file"]), weights_only=True))),
+    ("state = torch.load('model.pt', weights_only=True)", lambda ns: ns.__setitem__("state", torch.load(io.BytesIO(ns["file"]), weights_only=True))),
     ("model.load_state_dict(state)", lambda ns: ns["model"].load_state_dict(ns["state"])),
     ("predictions = model(x)", lambda ns: ns.__setitem__("predictions", ns["model"](ns["x"]))),
 )
@@ -985,9 +985,9 @@ STEPS: tuple[Step, ...] = (
           _ex("test-accuracy", VALUES, "Test accuracy", "测试准确率", _test_accuracy)),
          query=tuple(builder_link("spiral3").items())),
     Step("save", Text("Save and load", "保存与加载"),
-         Text("torch.save(model.state_dict(), path) writes the weights; model.load_state_dict(torch.load(path)) puts "
+         Text("torch.save(model.state_dict(), path) writes the weights; model.load_state_dict(torch.load(path, weights_only=True)) puts "
               "them back into a model built the same way.",
-              "torch.save(model.state_dict(), path) 保存权重;model.load_state_dict(torch.load(path)) 把它们载入一个"
+              "torch.save(model.state_dict(), path) 保存权重;model.load_state_dict(torch.load(path, weights_only=True)) 把它们载入一个"
               "以同样方式构建的模型。"),
          RUNS, Text("Download a kept run's weights", "下载已保存运行的权重"),
          (_ex("state-keys", KEYS, "Name the keys", "写出键名", _state_keys),
