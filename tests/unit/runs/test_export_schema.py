@@ -102,6 +102,7 @@ STORE_COLUMNS = {
     "epochs_run": "INTEGER", "weights_file": "TEXT", "weights_sha256": "TEXT", "owner": "TEXT", "name": "TEXT",
     "default_name": "TEXT", "pinned": "INTEGER", "size_bytes": "INTEGER", "task": "TEXT", "dataset": "TEXT",
     "optimizer": "TEXT", "lr": "REAL", "test_accuracy": "REAL", "test_mse": "REAL", "test_mae": "REAL",
+    "origin": "TEXT",  # where the run came from (the Model Builder, or a sweep's member); added, nullable
 }
 
 
