@@ -361,7 +361,7 @@ config_hint = STATE.get("mb_config")  # the setup of the last run of this page, 
 
 # ---- hyperparameters ------------------------------------------------------------------------------------
 with hyper:
-    left, more_col = st.columns([10, 1.2], vertical_alignment="bottom")
+    left, more_col = st.columns([10, 1.6], vertical_alignment="bottom")
     draw_area("hyper", left, task, columns=6)
     with more_col.popover("More", icon=":material/tune:", width="stretch"):
         st.markdown("**More settings**")
@@ -377,7 +377,7 @@ with hyper:
 
 # ---- the network's shape ----------------------------------------------------------------------------------
 with col_network:
-    top = st.columns([1.0, 1.5, 2.3], vertical_alignment="bottom")
+    top = st.columns([1.25, 1.6, 1.95], vertical_alignment="bottom")
     top[0].markdown("**Network**")
     top[1].number_input("Hidden layers", min_value=0, max_value=limits.MAX_HIDDEN_LAYERS, step=1, key=LAYERS_KEY,
                         help="Layers between the inputs and the output; − and + remove and add one.")
