@@ -120,3 +120,32 @@ def test_no_statistics_yet_means_no_figure():
     for lesson in lessons.LESSONS.values():
         assert lessons.state(lesson, []) == (None, None)
         assert lessons.state(lesson, [{"epoch": 1, "train_loss": 0.7}]) == (None, None)
+
+
+# ---- the link: ?lesson=<name> (runs/url_state.py)
+
+
+def test_a_lesson_link_opens_its_setup_and_its_settings_travel_with_it():
+    for lesson in lessons.LESSONS.values():
+        state = url_state.decode({"lesson": lesson.name}, url_state.defaults())
+        assert state.lesson == lesson.name and state.notes == ()
+        assert state.config == lesson.setup(url_state.defaults())
+        # a copied link: the lesson and the settings on screen (the fix applied), opened afresh
+        fixed = lesson.fixed_setup(state.config)
+        copied = {"lesson": lesson.name, **url_state.encode(fixed)}
+        again = url_state.decode(copied, url_state.defaults())
+        assert again.lesson == lesson.name and again.config == fixed and again.notes == ()
+
+
+@pytest.mark.parametrize("value", ["nope", "<img src=x onerror=alert(1)>", "x" * 5_000, "", "vanishing,exploding",
+                                   "../../etc/passwd", "\u202evanishing"])
+def test_a_hostile_lesson_link_is_a_plain_sentence_and_the_default_page(value):
+    state = url_state.decode({"lesson": value}, url_state.defaults())
+    assert state.lesson is None and state.config == url_state.defaults()
+    assert len(state.notes) == 1 and (value == "" or value not in state.notes[0])
+    assert "lesson" in state.notes[0] or "longer than" in state.notes[0]
+
+
+def test_a_repeated_lesson_key_uses_the_last_one():
+    state = url_state.decode({"lesson": ["exploding", "dead_relu"]}, url_state.defaults())
+    assert state.lesson == "dead_relu" and state.config.model.activations == ("relu", "relu")
