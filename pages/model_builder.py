@@ -362,7 +362,7 @@ config_hint = STATE.get("mb_config")  # the setup of the last run of this page, 
 
 # ---- hyperparameters ------------------------------------------------------------------------------------
 with hyper:
-    left, lessons_col, more_col = st.columns([10, 1.3, 1.2], vertical_alignment="bottom")
+    left, lessons_col, more_col = st.columns([9.4, 1.5, 1.2], vertical_alignment="bottom")
     draw_area("hyper", left, task, columns=6)
     model_builder_lessons.menu(lessons_col, defaults())
     with more_col.popover("More", icon=":material/tune:", width="stretch"):
@@ -391,7 +391,7 @@ with col_network:
         for i in range(n_layers):
             STATE.setdefault(f"mb_width_{i}", NEW_LAYER[0])
             STATE.setdefault(f"mb_act_{i}", NEW_LAYER[1])
-            layer_cols[i].number_input(f"Layer {i + 1}", min_value=1, max_value=limits.MAX_LAYER_WIDTH, step=1,
+            layer_cols[i].number_input(f"Layer {i + 1}" if n_layers <= 5 else f"L{i + 1}", min_value=1, max_value=limits.MAX_LAYER_WIDTH, step=1,
                                        key=f"mb_width_{i}", help=f"Neurons in hidden layer {i + 1}.")
             layer_cols[i].selectbox(f"Activation {i + 1}", tuple(registry.ACTIVATIONS), key=f"mb_act_{i}",
                                     format_func=lambda a: registry.ACTIVATIONS[a].label, label_visibility="collapsed")

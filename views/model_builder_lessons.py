@@ -73,12 +73,12 @@ def panel(where, ready: bool):
     lesson = active()
     if lesson is None:
         return None
-    with where.container(key="mb_lesson", border=True):
-        text, fix, leave = st.columns([8.4, 2.2, 1.0], vertical_alignment="center", gap="small")
-        text.markdown(f":material/school: **Lesson: {lesson.title}.** {lesson.look_at}")
+    with where.container(key="mb_lesson"):
+        text, fix, leave = st.columns([8.6, 1.6, 0.9], vertical_alignment="center", gap="small")
+        text.caption(f":material/school: **Lesson: {lesson.title}.** {lesson.look_at}")
         slot = text.empty()
         fix.button(lesson.fix_label, key="mb_lesson_fix", on_click=_fix, args=(lesson.name,), type="primary",
-                   disabled=not ready, width="stretch")
+                   disabled=not ready, width="stretch", help="Apply the fix to the settings and train it.")
         leave.button("Leave", key="mb_lesson_leave", on_click=_leave, width="stretch",
                      help="Close the lesson; the settings stay.")
     return slot
@@ -93,5 +93,6 @@ def figure(slot, history: list[dict], replay: int | None) -> None:
     if value is None:
         slot.caption("Press Play: the figure appears after the first epoch.")
         return
-    now = f"Now: {lesson.symptom.label} = **{lesson.symptom.fmt(value)}**: " + (lesson.problem if problem else lesson.fixed)
-    (slot.warning if problem else slot.success)(now)
+    colour = "red" if problem else "green"
+    slot.caption(f":{colour}-background[Now: {lesson.symptom.label} = **{lesson.symptom.fmt(value)}**: "
+                  f"{lesson.problem if problem else lesson.fixed}]")

@@ -136,39 +136,37 @@ LESSONS: dict[str, Lesson] = {row.name: row for row in (
         (("layers", (8,) * 8), ("activations", "sigmoid"), ("optimizer", "sgd"), ("lr", 0.03), ("momentum", 0.0),
          ("epochs", 30), *_SEEDS),
         _QUIET,
-        "Eight Sigmoid layers trained with SGD. Press Play, then read the gradient bars: each layer back from the "
-        "output gets a smaller gradient (a Sigmoid's slope is at most 0.25), so the first layers hardly move "
-        "(their Δw/w) and the loss stays near 0.69, a coin toss.",
-        Symptom("the first layer's gradient norm ÷ the last layer's", gradient_ratio, 1e-4, above=False),
-        "vanishing: the first layer gets less than a ten-thousandth of the last layer's gradient",
-        (("activations", "tanh"),), "Fix it: Tanh in every layer, and train",
-        "the gradient reaches the first layer: Tanh's slope is up to 1, not 0.25. (Adam is the other fix: it scales "
-        "each step by the gradient's own size, so the first layers move although their gradients stay small.)",
+        "Eight Sigmoid layers, SGD. Press Play and read the gradient bars: each layer back from the output gets a "
+        "smaller gradient (a Sigmoid's slope is at most 0.25), so the first layers hardly move.",
+        Symptom("first layer's gradient ÷ last layer's", gradient_ratio, 1e-4, above=False),
+        "vanishing, under a ten-thousandth",
+        (("activations", "tanh"),), "Fix: Tanh",
+        "the gradient reaches the first layer (Tanh's slope is up to 1). Adam would also move the first layers, "
+        "scaling each step to its gradient.",
     ),
     Lesson(
         "exploding", "Exploding updates",
         (("layers", (8, 8)), ("activations", "tanh"), ("optimizer", "sgd"), ("lr", 3.0), ("momentum", 0.0),
          ("epochs", 30), *_SEEDS),
         _QUIET,
-        "SGD with a learning rate of 3. Press Play, then read Δw/w under the bars: one epoch moves a layer's weights "
-        "by more than their own size, so each step overshoots and the loss jumps above where it started.",
-        Symptom("the largest Δw/w of any layer and epoch", largest_update_ratio, 1.0, above=True),
-        "exploding: an epoch moved a layer's weights by more than their own size",
-        (("lr", 0.03),), "Fix it: learning rate 0.03, and train",
-        "every epoch moves the weights by a small share of their size, and the loss falls.",
+        "SGD with a learning rate of 3. Press Play and read Δw/w under the bars: how far an epoch moved a layer's "
+        "weights, relative to their size. Steps this large overshoot, and the loss jumps.",
+        Symptom("largest Δw/w of an epoch", largest_update_ratio, 1.0, above=True),
+        "exploding, the weights moved by more than their own size",
+        (("lr", 0.03),), "Fix: rate 0.03",
+        "each epoch moves the weights by a small share of their size, and the loss falls.",
     ),
     Lesson(
         "dead_relu", "Dead ReLUs",
         (("layers", (8, 8)), ("activations", "relu"), ("optimizer", "sgd"), ("lr", 3.0), ("momentum", 0.0),
          ("epochs", 30), *_SEEDS),
         _QUIET,
-        "ReLU layers trained with SGD at a learning rate of 3. Press Play, then read \"dead\" under the bars: a large "
-        "step pushes a unit's bias so far down that it is never above 0 on any row; its gradient is 0 from then on, "
-        "so it never comes back.",
-        Symptom("the largest share of dead units in a layer", largest_dead_share, 0.5, above=True,
+        "ReLU layers, SGD at a learning rate of 3. Press Play and read \"dead\" under the bars: a large step can push "
+        "a unit below 0 on every row; its gradient is 0 from then on, so it never comes back.",
+        Symptom("dead units of the worst layer", largest_dead_share, 0.5, above=True,
                 fmt=lambda v: f"{v:.0%}"),
-        "dead: most units of a layer never fire, and their gradient is 0",
-        (("lr", 0.1),), "Fix it: learning rate 0.1, and train",
+        "dead, most units of a layer never fire",
+        (("lr", 0.1),), "Fix: rate 0.1",
         "the units keep firing on some rows, so their gradients keep them learning.",
     ),
 )}
