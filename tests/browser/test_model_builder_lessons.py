@@ -40,7 +40,7 @@ def test_the_vanishing_lesson_shows_its_problem_then_its_fix_on_one_screen(scree
     screen.locator(".st-key-mb_play button").first.click()
     lesson_says(screen, lesson.problem)
     for selector in (".st-key-mb_lesson", ".st-key-mb_lesson_fix button", ".st-key-mb_gradient_flow img",
-                     ".st-key-mb_curves img", ".st-key-mb_play button"):
+                     ".st-key-mb_boundary img", ".st-key-mb_play button"):
         assert inside(screen, selector, SIZE), selector
     screen.screenshot(path=str(ARTIFACTS / "lesson-vanishing-problem.png"))
     screen.locator(".st-key-mb_lesson_fix button").first.click()
