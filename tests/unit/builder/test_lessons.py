@@ -54,9 +54,9 @@ def test_vanishing_the_first_layers_gradient_is_orders_of_magnitude_below_the_la
     problem, fixed = runs["vanishing"]
     grads = [layer["grad"]["mean"] for layer in layers_of(problem)]
     assert len(grads) == 9 and grads[0] / grads[-1] < 1e-5  # measured: 1.5e-7
-    assert all(a < b for a, b in zip(grads, grads[1:], strict=False))  # smaller at every layer back from the output
+    assert all(b / a > 3 for a, b in zip(grads, grads[1:], strict=False))  # about a decade a layer (measured 5-12x)
     healthy = [layer["grad"]["mean"] for layer in layers_of(fixed)]
-    assert healthy[0] / healthy[-1] > 1e-3  # measured: 7e-3
+    assert 1e-3 < healthy[0] / healthy[-1] < 1  # measured: 7e-3, about a hundredth
     assert lessons.state(lessons.LESSONS["vanishing"], problem) == (pytest.approx(grads[0] / grads[-1]), True)
     assert lessons.state(lessons.LESSONS["vanishing"], fixed)[1] is False
     assert fixed[-1]["train_loss"] < problem[-1]["train_loss"]
@@ -67,7 +67,7 @@ def test_exploding_an_epoch_moves_weights_by_more_than_their_size_until_a_smalle
     biggest = max(layer["update_ratio"] for row in problem for layer in row["layers"])
     assert biggest > 3  # measured: 11 in the first epoch
     assert max(layer["update_ratio"] for row in fixed for layer in row["layers"]) < 0.3  # measured: 0.13
-    assert problem[-1]["train_loss"] > problem[0]["train_loss"] or problem[-1]["train_loss"] > math.log(2)
+    assert all(row["train_loss"] > math.log(2) for row in problem)  # worse than a coin toss, every epoch
     assert fixed[-1]["train_loss"] < fixed[0]["train_loss"] < math.log(2) + 0.05
     assert lessons.state(lessons.LESSONS["exploding"], problem)[1] is True
     assert lessons.state(lessons.LESSONS["exploding"], fixed)[1] is False
@@ -79,6 +79,7 @@ def test_dead_relu_a_layer_dies_at_rate_3_and_its_gradient_is_zero_until_a_small
     assert max(d for d in dead if d is not None) == 1.0  # every unit of the second layer
     assert all(layer["grad"]["mean"] == 0 for layer in layers_of(problem)[:2])  # nothing reaches the layers before
     assert all(d == 0 for d in (layer["dead"] for layer in layers_of(fixed)) if d is not None)
+    assert fixed[-1]["train_loss"] < 0.35 and fixed[-1]["train_acc"] > 0.9  # the circle learnt
     assert lessons.state(lessons.LESSONS["dead_relu"], problem) == (1.0, True)
     assert lessons.state(lessons.LESSONS["dead_relu"], fixed) == (0.0, False)
 
