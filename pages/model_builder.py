@@ -362,7 +362,7 @@ config_hint = STATE.get("mb_config")  # the setup of the last run of this page, 
 
 # ---- hyperparameters ------------------------------------------------------------------------------------
 with hyper:
-    left, lessons_col, more_col = st.columns([9.4, 1.5, 1.2], vertical_alignment="bottom")
+    left, lessons_col, more_col = st.columns([9.1, 1.5, 1.25], vertical_alignment="bottom")
     draw_area("hyper", left, task, columns=6)
     model_builder_lessons.menu(lessons_col, defaults())
     with more_col.popover("More", icon=":material/tune:", width="stretch"):

@@ -59,7 +59,7 @@ def _leave() -> None:
 
 def menu(where, base: RunConfig) -> None:
     """The lessons, one button each (the link that opens one is shown in the address bar once it is open)."""
-    with where.popover("Lessons", icon=":material/school:", width="stretch"):
+    with where.popover("Lessons", width="stretch", help="Three lessons inside training, each with its fix."):
         st.markdown("**Lessons: inside training**")
         st.caption("Each sets the model up, says what to look at in Inside the layers, and has a one-click fix.")
         for lesson in lessons.LESSONS.values():
