@@ -41,7 +41,7 @@ def test_a_lesson_link_sets_up_shows_the_problem_and_its_fix_works(name):
     at.number_input(key="mb_epochs").set_value(EPOCHS).run()
     at.button(key="mb_play").click().run()
     poll_until_done(at)
-    assert any(lesson.problem in w.value for w in at.warning), texts(at)
+    assert any(c.value.startswith(":red-background[Now:") and lesson.problem in c.value for c in at.caption), texts(at)
     value, problem = lessons.state(lesson, at.session_state["mb_trained"].history)
     assert problem is True and lesson.symptom.fmt(value) in texts(at)
 
@@ -49,7 +49,7 @@ def test_a_lesson_link_sets_up_shows_the_problem_and_its_fix_works(name):
     poll_until_done(at)
     fixed = at.session_state["mb_config"]
     assert fixed == lesson.fixed_setup(config).with_train(epochs=EPOCHS)
-    assert any(lesson.fixed in s.value for s in at.success), texts(at)
+    assert any(c.value.startswith(":green-background[Now:") and lesson.fixed in c.value for c in at.caption), texts(at)
     assert lessons.state(lesson, at.session_state["mb_trained"].history)[1] is False
     assert query(at)["lesson"] == name and query(at)["lr"] == repr(fixed.train.lr)
 
