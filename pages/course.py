@@ -193,6 +193,8 @@ def draw_step(step: Step) -> None:
     st.markdown(as_text(step.text(lang), limit=3_000))
     st.page_link(step.page, label=as_text(step.link_label(lang)), icon=":material/open_in_new:",
                  query_params=step.query_params or None)
+    for name, label in step.lessons:  # a Model Builder lesson: the model set up, what to look at, and its fix
+        st.page_link(step.page, label=as_text(label(lang)), icon=":material/school:", query_params={"lesson": name})
     for i, exercise in enumerate(step.exercises, 1):
         draw_exercise(exercise, i)
 

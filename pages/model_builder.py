@@ -43,7 +43,7 @@ from playground.execution.controller import PLAYING, DataCache, Ending, Outcome,
 from playground.execution.jobs import run_payload
 from playground.execution.server import get_executor
 from playground.runs import export
-from views import model_builder_inside, model_builder_io
+from views import model_builder_inside, model_builder_io, model_builder_lessons
 from views import model_builder_live as live
 from views.settings_widgets import (
     FEATURE_KEY,
@@ -251,7 +251,8 @@ def place_of(name: str) -> str:
 def draw_area(area: str, where, task: str, columns: int = 1) -> None:
     """Every registry setting placed in ``area`` that applies now, in registry order."""
     values = values_now(task)
-    rows = [s for s in registry.SETTINGS if place_of(s.name) == area and s.shown(values)]
+    hides = model_builder_lessons.hidden()  # an open lesson's quiet settings (they keep their values)
+    rows = [s for s in registry.SETTINGS if place_of(s.name) == area and s.shown(values) and s.name not in hides]
     if columns > 1:  # switches take a whole row: their labels are read, not squeezed
         rows = [s for s in rows if s.kind != "bool"] + [s for s in rows if s.kind == "bool"]
     slots = where.columns(columns, gap="small") if columns > 1 else [where] * len(rows)
@@ -361,8 +362,9 @@ config_hint = STATE.get("mb_config")  # the setup of the last run of this page, 
 
 # ---- hyperparameters ------------------------------------------------------------------------------------
 with hyper:
-    left, more_col = st.columns([10, 1.6], vertical_alignment="bottom")
+    left, lessons_col, more_col = st.columns([8.6, 1.6, 1.6], vertical_alignment="bottom")
     draw_area("hyper", left, task, columns=6)
+    model_builder_lessons.menu(lessons_col, defaults())
     with more_col.popover("More", icon=":material/tune:", width="stretch"):
         st.markdown("**More settings**")
         draw_area("more", st, task)
@@ -389,7 +391,7 @@ with col_network:
         for i in range(n_layers):
             STATE.setdefault(f"mb_width_{i}", NEW_LAYER[0])
             STATE.setdefault(f"mb_act_{i}", NEW_LAYER[1])
-            layer_cols[i].number_input(f"Layer {i + 1}", min_value=1, max_value=limits.MAX_LAYER_WIDTH, step=1,
+            layer_cols[i].number_input(f"Layer {i + 1}" if n_layers <= 5 else f"L{i + 1}", min_value=1, max_value=limits.MAX_LAYER_WIDTH, step=1,
                                        key=f"mb_width_{i}", help=f"Neurons in hidden layer {i + 1}.")
             layer_cols[i].selectbox(f"Activation {i + 1}", tuple(registry.ACTIVATIONS), key=f"mb_act_{i}",
                                     format_func=lambda a: registry.ACTIVATIONS[a].label, label_visibility="collapsed")
@@ -458,6 +460,7 @@ with bar:
     with buttons[5]:
         status_fragment()
 
+lesson_slot = model_builder_lessons.panel(controls.notice, ready)
 ended = ending(item.snap) if item.kind == "job" else None
 if ended in (Ending.DIVERGED, Ending.FAILED):
     with bar:
@@ -510,6 +513,7 @@ def pictures_fragment() -> None:
     if now.config is None:
         return
     view = live.view_at(now, replay)
+    model_builder_lessons.figure(lesson_slot, now.history, replay)
     with network_slot:
         if model_builder_inside.toggle():
             model_builder_inside.render(now, replay)

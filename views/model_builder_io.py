@@ -21,6 +21,7 @@ from playground.errors import PlaygroundError, shown_name
 from playground.runs import export, url_state, weights_import
 from playground.runs.default_store import open_default_store
 from playground.runs.store import KEPT_STATUSES, RunStore, check_run_id
+from views import model_builder_lessons
 from views.identity import current_identity, current_owner
 from views.widgets import record_press, show_code, show_error, take_press
 
@@ -142,6 +143,7 @@ def read_url(base: RunConfig, choices: dict[str, list[float]] | None = None) -> 
         return None
     st.session_state[_URL_SEEN] = _flat(query)
     state = url_state.decode(settings, base, choices)
+    model_builder_lessons.opened(state.lesson)
     if state.notes:
         st.warning(
             "Some settings in the link could not be used as they were:\n\n"
@@ -155,6 +157,9 @@ def sync_url(config: RunConfig) -> None:
     """Call once the widgets have made ``config``: the query string becomes that setup, so a copied link
     opens it. ``?run=<id>`` stays while the shown model is that run's setup."""
     params = url_state.encode(config)
+    lesson = model_builder_lessons.active()
+    if lesson is not None:  # a copied link opens the lesson too, with the settings on screen
+        params = {url_state.LESSON_KEY: lesson.name, **params}
     run = st.query_params.get(url_state.RUN_KEY)
     trained = st.session_state.get(TRAINED)
     if run is not None and trained is not None and trained.config == config:

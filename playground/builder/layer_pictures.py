@@ -31,10 +31,11 @@ def _log_range(values: list[float]) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo - 1, hi + 1)
 
 
-def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int = 190) -> str:
+def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int = 190,
+                      selected: str | None = None) -> str:
     """One bar per layer: the mean gradient norm of the epoch's steps (log scale), a whisker from its smallest to
     its largest step; under each, the update-to-weight ratio and, before a ReLU-family activation, the share
-    of dead units."""
+    of dead units. The ``selected`` layer's bar is outlined (the one whose weights are shown alone)."""
     layers = (row or {}).get("layers") or []
     left, right, top, bottom = 44, 8, 18, 44
     inner_w, inner_h = width - left - right, height - top - bottom
@@ -60,6 +61,9 @@ def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int 
         parts.append(f"<line x1='{left}' y1='{y:.1f}' x2='{left + inner_w}' y2='{y:.1f}' stroke='#eee'/>")
         parts.append(f"<text x='{left - 3}' y='{y + 3:.1f}' font-size='9' text-anchor='end' {FONT}>1e{power}</text>")
     slot = inner_w / len(layers)
+    for label, y in (("Δw/w", top + inner_h + 22), ("dead", top + inner_h + 33)):  # the rows beneath, named once
+        if label == "Δw/w" or any(layer.get("dead") is not None for layer in layers):
+            parts.append(f"<text x='{left - 3}' y='{y}' font-size='8' text-anchor='end' {FONT} fill='#555'>{label}</text>")
     for i, layer in enumerate(layers):
         grad = layer.get("grad") or {}
         x = left + slot * i
@@ -68,8 +72,9 @@ def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int 
         mean = grad.get("mean")
         if mean is not None:
             y = sy(mean)
+            outline = " stroke='#d62728' stroke-width='2'" if layer.get("name") == selected else ""
             parts.append(f"<rect x='{x + slot * 0.2:.1f}' y='{y:.1f}' width='{slot * 0.6:.1f}' "
-                         f"height='{top + inner_h - y:.1f}' fill='{TRAIN_COLOUR}'><title>{name}: mean gradient norm "
+                         f"height='{top + inner_h - y:.1f}' fill='{TRAIN_COLOUR}'{outline}><title>{name}: mean gradient norm "
                          f"{mean:.3g}</title></rect>")
             q = grad.get("q") or []
             if len(q) >= 2 and q[0] is not None and q[-1] is not None:
@@ -81,24 +86,28 @@ def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int 
         ratio = layer.get("update_ratio")
         if ratio is not None:
             parts.append(f"<text x='{x + slot / 2:.1f}' y='{top + inner_h + 22}' font-size='8' text-anchor='middle' "
-                         f"{FONT} fill='#555'>Δw/w {ratio:.1e}</text>")
+                         f"{FONT} fill='#555'>{ratio:.0e}</text>")
         dead = layer.get("dead")
         if dead is not None:
             colour = DEAD_COLOUR if dead >= 0.5 else "#555"
             parts.append(f"<text x='{x + slot / 2:.1f}' y='{top + inner_h + 33}' font-size='8' text-anchor='middle' "
-                         f"{FONT} fill='{colour}'>dead {dead:.0%}</text>")
+                         f"{FONT} fill='{colour}'>{dead:.0%}</text>")
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
 
 def distributions_svg(history: Sequence[dict], until: int | None = None, width: int = 420,
-                      panel_height: int = 70, columns: int = 2) -> str:
+                      panel_height: int = 70, columns: int = 2, only: str | None = None) -> str:
     """Each layer's weights over the epochs: shaded bands between the quantiles (0-100, 7-93, 16-84 and 31-69 per
-    cent, darker inside) and the median, one small panel a layer; the replayed epoch marked."""
+    cent, darker inside) and the median, one small panel a layer; the replayed epoch marked. ``only``: that layer
+    alone (its name), in one wide panel."""
     rows = recorded(history)
     layers = rows[-1]["layers"] if rows else []
-    count = max(len(layers), 1)
+    chosen = [i for i, layer in enumerate(layers) if layer.get("name") == only]
+    if chosen:
+        columns, panel_height = 1, max(panel_height, 90)
+    count = max(len(chosen or layers), 1)
     if count > 4:  # a deep network: three panels a row, lower ones, so the view stays one screen high
         columns, panel_height = 3, min(panel_height, 48)
     columns = min(columns, count)
@@ -112,9 +121,10 @@ def distributions_svg(history: Sequence[dict], until: int | None = None, width: 
                      "fill='#777'>each layer's weights appear here as it trains</text></svg>")
         return "".join(parts)
     first, last = int(rows[0]["epoch"]), int(rows[-1]["epoch"])
-    for i, layer in enumerate(layers):
-        px = left + (i % columns) * (panel_w + gap)
-        py = top + (i // columns) * (panel_height + top)
+    for place, i in enumerate(chosen or range(len(layers))):
+        layer = layers[i]
+        px = left + (place % columns) * (panel_w + gap)
+        py = top + (place // columns) * (panel_height + top)
         series = [(int(r["epoch"]), r["layers"][i]["weight"]["q"]) for r in rows
                   if i < len(r["layers"]) and all(v is not None for v in r["layers"][i]["weight"]["q"])]
         name = escape(str(layer.get("name", i)))

@@ -51,6 +51,7 @@ class Step:
     link_label: Text
     exercises: tuple[Exercise, ...]
     query: tuple[tuple[str, str], ...] = ()  # the page's query parameters for this step
+    lessons: tuple[tuple[str, Text], ...] = ()  # Model Builder lessons (builder/lessons.py) for this step: name, label
 
     @property
     def query_params(self) -> dict[str, str]:
@@ -966,7 +967,10 @@ STEPS: tuple[Step, ...] = (
               "前向计算,求损失,调用 loss.backward() 和 optimizer.step()。"),
          BUILDER, Text("Train live in the Model Builder", "在 Model Builder 中实时训练"),
          (_ex("train-order", ORDER, "Order a training step", "排列训练步骤", _train_order),),
-         query=tuple(builder_link("xor").items())),
+         query=tuple(builder_link("xor").items()),
+         lessons=(("vanishing", Text("Lesson: vanishing gradients", "课程:梯度消失")),
+                  ("exploding", Text("Lesson: exploding updates", "课程:更新爆炸")),
+                  ("dead_relu", Text("Lesson: dead ReLUs", "课程:死亡的 ReLU")))),
     Step("validation", Text("Validation", "验证"),
          Text("Call model.eval(); under torch.no_grad() compute each batch's loss, add up loss.item() * x.size(0) and "
               "divide by the dataset's size.",

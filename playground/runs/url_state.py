@@ -4,7 +4,8 @@ One declarative table (``SETTINGS``) names every shareable setting: its query ke
 RunConfig, its kind and its range, as the TensorFlow playground's ``state.ts`` does. ``encode`` writes a
 RunConfig as query parameters; ``decode`` reads them back. Anything a link can hold is survivable: an
 unknown key, a repeated key, a value that is too long, of the wrong type or out of range is ignored or
-clamped, and each such change is reported as a note the page shows. A run is opened by ``?run=<id>``.
+clamped, and each such change is reported as a note the page shows. A run is opened by ``?run=<id>``, a lesson
+(builder/lessons.py) by ``?lesson=<name>``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from playground import limits
-from playground.builder import registry
+from playground.builder import lessons, registry
 from playground.builder.config import CSV_DATASET, DataConfig, ModelSpec, RunConfig, TrainConfig, task_of
 from playground.builder.registry import Setting
 from playground.errors import PlaygroundError
 
 RUN_KEY = "run"
+LESSON_KEY = "lesson"  # a lesson's name (builder/lessons.py): its settings first, then the link's own on top
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -29,7 +31,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 # Every setting that can travel in a link, by its query key: the registry's rows (a CSV and the device cannot).
 SETTINGS: tuple[Setting, ...] = tuple(registry.URL_SETTINGS.values())
 SETTINGS_BY_NAME = dict(registry.URL_SETTINGS)
-KNOWN_KEYS = frozenset(SETTINGS_BY_NAME) | {RUN_KEY}
+KNOWN_KEYS = frozenset(SETTINGS_BY_NAME) | {RUN_KEY, LESSON_KEY}
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class UrlState:
     run_id: str | None = None
     notes: tuple[str, ...] = ()
     given: frozenset[str] = field(default_factory=frozenset)  # the settings the link actually set
+    lesson: str | None = None  # the lesson the link opens (its name), if any
 
 
 def class_count(dataset: str) -> int:
@@ -94,6 +97,7 @@ def decode(
     notes: list[str] = []
     values: dict[str, Any] = {}
     run_id = None
+    lesson = None
     keys = list(params.keys())
     if len(keys) > limits.MAX_QUERY_KEYS:
         notes.append(
@@ -118,6 +122,12 @@ def decode(
             if run_id is None:
                 notes.append("The link's run is not a run id (12 letters and digits, 0-9 and a-f); it was ignored.")
             continue
+        if name == LESSON_KEY:
+            lesson = lessons.find(raw)
+            if lesson is None:
+                notes.append(f"The link's lesson is not one of the playground's ({', '.join(lessons.LESSONS)}); it "
+                             "was ignored.")
+            continue
         setting = SETTINGS_BY_NAME[name]
         if name == "dataset" and raw.strip().lower() == CSV_DATASET:
             notes.append("A CSV dataset cannot travel in a link; upload the CSV again. The dataset was left as it was.")
@@ -128,8 +138,15 @@ def decode(
             parsed = _nearest(parsed, steps, setting, notes)
         if parsed is not None:
             values[name] = parsed
+    if lesson is not None:
+        try:
+            base = lesson.setup(base)
+        except PlaygroundError as exc:  # a base the lesson's settings do not fit: the lesson is not opened
+            notes.append(f"The lesson could not be set up ({exc.sentence}); it was ignored.")
+            lesson = None
     config = _assemble(values, base, notes)
-    return UrlState(config=config, run_id=run_id, notes=tuple(notes), given=frozenset(values))
+    return UrlState(config=config, run_id=run_id, notes=tuple(notes), given=frozenset(values),
+                    lesson=lesson.name if lesson is not None else None)
 
 
 def _single(key: Any, value: Any, notes: list[str]) -> str | None:

@@ -141,3 +141,11 @@ def test_the_teachers_view_in_shared_mode(monkeypatch):
 def test_no_teachers_view_in_personal_mode():
     at = open_page("pages/course.py")
     assert not any("Teacher" in e.label for e in at.expander)
+
+
+def test_the_training_loop_step_links_the_model_builders_lessons():
+    at = to_step(open_page("pages/course.py"), "training")
+    links = {p.proto.label.replace("\\", ""): p.proto for p in at.get("page_link")}  # as_text escapes Markdown
+    for name, label in next(s for s in STEPS if s.key == "training").lessons:
+        link = links[label.en]
+        assert link.page.endswith("model_builder") and f"lesson={name}" in link.query_string, link

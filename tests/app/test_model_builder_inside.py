@@ -1,5 +1,6 @@
 """The Model Builder's "Inside the layers" toggle: after a small run, a gradient-flow bar and a weight distribution
-per layer, scrubbed with the replay; the history download has the per-layer statistics."""
+per layer, one layer chosen alone (its bar outlined), scrubbed with the replay; the history download has the per-layer
+statistics."""
 
 from __future__ import annotations
 
@@ -39,6 +40,15 @@ def test_inside_the_layers_shows_one_bar_and_one_distribution_per_layer_live_and
     names = [f"layers.{i}" for i, m in enumerate(trained.build().layers) if hasattr(m, "weight")]
     assert groups(at, "layer") == names and groups(at, "distribution") == names
     assert "gradient norm per layer · epoch 4" in titles(at) and "Δw/w" in titles(at)
+
+    at.selectbox(key="mb_inside_pick").set_value(names[1]).run()  # one layer chosen: its weights alone, its bar outlined
+    assert not at.exception, [e.value for e in at.exception]
+    assert groups(at, "distribution") == [names[1]] and groups(at, "layer") == names
+    outlined = [g.get("data-layer") for svg in svgs(at) for g in svg.iter(f"{SVG}g") if g.get("class") == "layer"
+                and any(r.get("stroke") for r in g.iter(f"{SVG}rect"))]
+    assert outlined == [names[1]]
+    at.selectbox(key="mb_inside_pick").set_value("every layer").run()
+    assert groups(at, "distribution") == names
 
     at.slider(key="mb_replay").set_value(2).run()  # the replay scrubs the gradient flow back to epoch 2
     assert not at.exception, [e.value for e in at.exception]

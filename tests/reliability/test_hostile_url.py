@@ -50,6 +50,9 @@ URL_CASES = [
     ("script-in-key", {"<script>alert(1)</script>": "1"}, "with an unreadable name", lambda c: c == RunConfig()),
     ("too-many-keys", {f"k{i}": "1" for i in range(limits.MAX_QUERY_KEYS + 10)}, f"only the first {limits.MAX_QUERY_KEYS}",
      lambda c: c == RunConfig()),
+    ("lesson-unknown", {"lesson": "<script>alert(1)</script>"}, "lesson is not one of the playground's",
+     lambda c: c == RunConfig()),
+    ("lesson-long", {"lesson": LONG}, "longer than 2,000 characters", lambda c: c == RunConfig()),
 ]
 
 

@@ -228,7 +228,10 @@ def test_the_gradient_flow_draws_a_bar_per_layer_on_a_log_scale():
     heights = [float(g.find(f"{ns}rect").get("height")) for g in groups]
     assert heights[0] > heights[1] > heights[2]
     assert heights[0] - heights[1] == pytest.approx(heights[1] - heights[2], abs=0.2)  # a decade is one step
-    assert "dead 75%" in "".join(t.text or "" for t in svg.iter(f"{ns}text"))
+    first = [t.text for t in groups[0].iter(f"{ns}text")]
+    assert first == ["layers.0", "1e-03", "75%"]  # its name, its Δw/w, its dead share; the rows named once at the left
+    assert [t.text for t in groups[1].iter(f"{ns}text")] == ["layers.2", "1e-03"]  # no ReLU after it: no dead share
+    assert {"Δw/w", "dead"} <= {t.text for t in svg.iter(f"{ns}text")}
     spread = ElementTree.fromstring(layer_pictures.distributions_svg(recorded_history(3), until=2))
     assert [g.get("data-layer") for g in spread.iter(f"{ns}g") if g.get("class") == "distribution"] == [
         "layers.0", "layers.2", "layers.4"]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from playground import limits
+from playground.builder import lessons
 from playground.course import exercises as ex
 from playground.course.catalog import EXERCISES, STEPS
 from playground.course.exercises import check, literal_text, right_answer
@@ -172,6 +173,8 @@ def test_every_step_and_exercise_has_both_languages():
     for step in STEPS:
         for name in ("title", "text", "link_label"):
             _bilingual(getattr(step, name), f"{step.key}.{name}")
+        for lesson, label in step.lessons:
+            _bilingual(label, f"{step.key}.lessons.{lesson}")
         for exercise in step.exercises:
             if exercise.title.en != exercise.title.zh:  # a PyTorch name (squeeze) stays as it is in both
                 _bilingual(exercise.title, f"{exercise.exercise_id}.title")
@@ -231,6 +234,10 @@ def test_each_step_links_a_page_that_exists_and_the_builder_opens_set_up():
             assert state.config.data.dataset == step.query_params["dataset"]
     run = EXERCISES["accuracy-run"].instance(0)
     assert url_state.decode(run.point).config.data.dataset == "xor"
+    linked = [name for step in STEPS for name, _ in step.lessons]
+    assert sorted(linked) == sorted(lessons.LESSONS)  # every lesson is reached from the course, once
+    for name in linked:  # each opens its lesson without a note
+        assert url_state.decode({"lesson": name}).lesson == name
 
 
 def test_an_unreadable_answer_is_said_in_both_languages():
