@@ -26,8 +26,8 @@ from playground.execution.jobs import (
     sweep_seconds_sentence,
     sweep_steps_sentence,
 )
+from playground.execution.worker_start import lower_priority
 
-WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and never more than ~5% of the time)
 PAUSED_CHECK_S = 1.0  # a paused job wakes this often to check its time budget
@@ -365,10 +365,7 @@ def prepare_process() -> None:
     """Settings of a process that trains: a lower priority than the web server, one torch thread, warm."""
     import torch
 
-    try:
-        os.nice(WORKER_NICENESS)  # the web server (every session's reruns) comes first; training takes the rest
-    except OSError:
-        pass
+    lower_priority()  # the web server (every session's reruns) comes first; training takes the rest
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
