@@ -26,7 +26,6 @@ from playground.execution.jobs import (
     sweep_seconds_sentence,
     sweep_steps_sentence,
 )
-from playground.execution.worker_start import lower_priority
 
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and never more than ~5% of the time)
@@ -362,10 +361,10 @@ RUNNERS: dict[str, type] = {"run": _JobRunner, "sweep": _SweepRunner}
 
 
 def prepare_process() -> None:
-    """Settings of a process that trains: a lower priority than the web server, one torch thread, warm."""
+    """Settings of a process that trains: one torch thread, warm. (Its lower priority than the web server's is
+    set before torch is imported: ``worker_start.lower_priority``, called by the process's or the actor's start.)"""
     import torch
 
-    lower_priority()  # the web server (every session's reruns) comes first; training takes the rest
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
