@@ -25,7 +25,7 @@ from bench.common import RESULTS, ROOT, Section, load_note, machine, now_utc, sp
 # name: (module, section title, time limit in seconds)
 BENCHMARKS: dict[str, tuple[str, str, int]] = {
     "startup": ("bench.startup", "Start-up", 120),
-    "first_visit": ("bench.first_visit", "First visit: the loading note, the page ready, Play's first epoch", 150),
+    "first_visit": ("bench.first_visit", "First visit: the loading note, the page ready, Play's first epoch", 240),
     "interaction": ("bench.interaction", "Interaction latency (server side, AppTest)", 120),
     "browser_roundtrip": ("bench.browser_roundtrip", "Browser round trip", 150),
     "training_live": ("bench.training_live", "Live training and concurrency", 200),
