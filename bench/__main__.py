@@ -2,7 +2,7 @@
 
     python -m bench                 # every benchmark (about 5 minutes on the 2-core machine)
     python -m bench startup         # one (or several): startup interaction browser_roundtrip
-                                    #   training_live memory scale training_throughput sweep gpu_check cluster
+                                    #   training_live memory scale training_throughput sweep gpu_check cluster first_visit
     python -m bench --list
 
 Each benchmark runs in its own Python process (a cold start for each, nothing shared between them), with
@@ -25,6 +25,7 @@ from bench.common import RESULTS, ROOT, Section, load_note, machine, now_utc, sp
 # name: (module, section title, time limit in seconds)
 BENCHMARKS: dict[str, tuple[str, str, int]] = {
     "startup": ("bench.startup", "Start-up", 120),
+    "first_visit": ("bench.first_visit", "First visit: the loading note, the page ready, Play's first epoch", 240),
     "interaction": ("bench.interaction", "Interaction latency (server side, AppTest)", 120),
     "browser_roundtrip": ("bench.browser_roundtrip", "Browser round trip", 150),
     "training_live": ("bench.training_live", "Live training and concurrency", 200),

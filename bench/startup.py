@@ -15,7 +15,7 @@ frame, the time taken two frames after it holds), so the figures do not include 
   button; fully rendered, the decision boundary, the network and the loss curves drawn (each picture's
   <img> loaded and decoded);
 - the Runs page opened by its URL (/runs), with ``KEPT_RUNS`` runs kept in the data folder: its table and the
-  overlaid loss curves of the two runs it compares first drawn.
+  overlaid loss curves of the two runs it compares first drawn (their picture loaded and decoded).
 
 The apps take turns, in an order that rotates each repetition. A second visitor (a new tab on the now warm
 server, once it is idle: the training worker the Model Builder warms after its page has started) is timed as well:
@@ -78,7 +78,7 @@ PAGES = {
     }),
     # The Runs page (/runs) over KEPT_RUNS kept runs: its table, and the first two runs' loss curves overlaid.
     "runs": ("runs", {"rendered": "!!document.querySelector('[data-testid=\"stDataFrame\"] canvas') && "
-                                  "!!document.querySelector('.js-plotly-plot .main-svg')"}),
+                                  + image_drawn_js(".st-key-runs_chart_loss")}),
 }
 KEPT_RUNS = 12
 

@@ -14,15 +14,14 @@ from views import page_frame
 page_frame.start()
 
 from playground import limits
-from playground.builder import codegen
+from playground.builder import layer_pictures
 from playground.errors import PlaygroundError
 from playground.runs import comparison as compare
-from playground.runs import export, owners
+from playground.runs import owners
 from playground.runs.default_store import open_default_store
 from playground.runs.naming import as_markdown_text
 from playground.runs.store import RunQuery, RunSummary, check_run_id
 from views.identity import current_identity, current_owner
-from views.model_builder_io import mark_kept
 from views.widgets import record_press, show_error
 
 BUILDER = page_frame.BUILDER
@@ -192,6 +191,51 @@ def _summary(run_id: str) -> RunSummary | None:
 
 # ------------------------------------------------------------------------------------ compare
 
+INSIDE_RUNS = "runs_inside_runs"  # the (at most two) runs whose layers are drawn side by side
+INSIDE_OPTIONS = "runs_inside_options"  # the overlaid runs with statistics they were chosen from
+
+
+def inside_the_layers(selected: list[str], histories: dict, names: dict[str, str]) -> None:
+    """Each chosen run's per-layer statistics, two runs side by side: the gradient flow of an epoch (a bar a layer,
+    log scale) and each layer's weight distribution over the epochs, the epoch shown marked."""
+    st.markdown("**Inside the layers**")
+    recorded = {r: layer_pictures.recorded(histories[r]) for r in selected if r in histories}
+    with_stats = [r for r in selected if recorded.get(r)]
+    without = [names[r] for r in selected if r in recorded and not recorded[r]]
+    if without:
+        st.caption("Kept before per-layer statistics were recorded, so not drawn here: "
+                   + ", ".join(as_markdown_text(name) for name in without) + ".")
+    if not with_stats:
+        return
+    if st.session_state.get(INSIDE_OPTIONS) != with_stats:  # other runs overlaid: the first two of them
+        st.session_state[INSIDE_OPTIONS] = with_stats
+        st.session_state[INSIDE_RUNS] = with_stats[:2]
+    controls = st.columns([3, 2])
+    side = controls[0].multiselect(
+        "Runs side by side", with_stats, max_selections=2, key=INSIDE_RUNS,
+        format_func=lambda run_id: names.get(run_id, run_id),
+        help="Two runs' gradient flow and weight distributions, side by side (from the runs overlaid above).")
+    if not side:
+        return
+    last = max(int(recorded[r][-1]["epoch"]) for r in side)
+    first = min(int(recorded[r][0]["epoch"]) for r in side)
+    epoch = last
+    if last > first:
+        epoch = controls[1].slider("Epoch shown", first, last, last, key=f"runs_inside_epoch_{first}_{last}",
+                                   help="The gradient flow of this epoch (the last one recorded at or before it), and "
+                                        "its place in the distributions.")
+    columns = st.columns(2)
+    for i, (column, run_id) in enumerate(zip(columns, side, strict=False)):
+        rows = layer_pictures.recorded(histories[run_id], epoch)
+        with column.container(key=f"runs_inside_{i}"):
+            st.markdown(f"**{as_markdown_text(names[run_id])}**")
+            st.image(layer_pictures.gradient_flow_svg(rows[-1] if rows else None), width="stretch")
+            st.image(layer_pictures.distributions_svg(histories[run_id], epoch), width="stretch")
+    st.caption("Bars: each layer's mean gradient norm over the epoch's steps (whisker: smallest to largest step), on a "
+               "log scale. Δw/w: how far the epoch moved the weights, relative to them. Bands: the weights' quantiles "
+               "per epoch (0-100, 7-93, 16-84, 31-69 %), the line their median.")
+
+
 st.subheader("Compare runs")
 previous = [r for r in st.session_state.get("runs_selected", []) if _summary(r) is not None]
 if "runs_selected" not in st.session_state:
@@ -231,7 +275,8 @@ if selected:
         frame = compare.curves(histories, metric, smoothing)
         if frame.empty:
             continue
-        column.plotly_chart(compare.overlay_figure(frame, chosen_names, colour_of, metric), key=f"runs_chart_{metric}")
+        column.container(key=f"runs_chart_{metric}").image(
+            compare.overlay_svg(frame, chosen_names, colour_of, metric), width="stretch")
 
     settings = compare.hyperparameters(
         {names[run_id]: by_id[run_id].config for run_id in selected},
@@ -260,6 +305,7 @@ if selected:
         return [colour] * len(row)
 
     st.dataframe(view.style.apply(highlight, axis=1), key="runs_settings_view")
+    inside_the_layers(selected, histories, names)
 
 # ------------------------------------------------------------------------------------ one run
 
@@ -328,6 +374,9 @@ if mine:
 
 def open_in_builder(chosen: str, said) -> None:
     """The kept run handed to the Model Builder, which is then opened; or a sentence where the run cannot be read."""
+    # The Model Builder's modules: imported on a press, not when the page opens.
+    from views.model_builder_io import mark_kept
+
     try:
         trained = store.get(chosen)
     except PlaygroundError as exc:
@@ -369,6 +418,9 @@ def _download(kind: str, chosen: str):
     """Bytes made on click, from the kept run (never on every rerun)."""
 
     def make() -> bytes:
+        from playground.builder import codegen  # imported on a click: the page opens without them
+        from playground.runs import export
+
         if kind == "history.csv":
             return export.to_csv_bytes(compare.history_table(store.history(chosen)))
         if kind == "history.json":

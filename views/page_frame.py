@@ -7,11 +7,16 @@ thread that holds no GIL (playground/preload.py). A page that draws something be
 Builder's title and control bar, views/model_builder_bar.py) asks for the page icon, the seed, torch's version and
 the devices to be drawn after that, by calling the returned ``Sidebar.finish`` once its heavy imports are done (the
 seed's widget scripts would be fetched before the bar's; the icon costs an import of NumPy). For the other pages
-the seed is drawn at once, its scripts fetched while torch loads. Once torch is loaded everything is drawn here."""
+the seed is drawn at once, its scripts fetched while torch loads. Once torch is loaded everything is drawn here.
+
+A server's first run also says, at the top of the page, what it is loading (``LOADING_NOTE``: without it the page
+showed grey skeletons for seconds), and starts the server's first trainer (``warm_trainer``), so that it is ready
+by the time the visitor can press Play."""
 
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +47,7 @@ PAGES = (
     PageLink("pages/course.py", "Course", ":material/school:"),
 )
 BUILDER = "pages/model_builder.py"  # the page other pages link to with a run or a setup
+LOADING_NOTE = "Loading PyTorch… (the server's first visit: a few seconds)"
 
 
 @dataclass
@@ -50,6 +56,7 @@ class Sidebar:
 
     versions: object  # st.container: torch's version and the devices
     seed: object  # st.container: the global seed
+    loading: object = None  # st.empty at the page's top: what the first run is loading, cleared once loaded
     pending: bool = field(default=False)
 
     def finish(self) -> None:
@@ -58,6 +65,32 @@ class Sidebar:
             self.pending = False
             draw_icon_and_global_seed(self)
             name_torch_and_devices(self)
+        if self.loading is not None:
+            self.loading.empty()
+            self.loading = None
+
+
+def torch_loaded() -> bool:
+    """Whether an earlier run of this server imported torch (else this is its first run)."""
+    return "torch" in sys.modules
+
+
+def warm_trainer() -> threading.Thread:
+    """Start the server's first trainer (a worker process that imports torch and warms up), on a thread: the
+    page's run does not wait for the executor's imports. Later pages find it started (``prewarm`` adds none)."""
+
+    def warm() -> None:
+        from playground.errors import PlaygroundError
+        from playground.execution.server import get_executor
+
+        try:
+            get_executor().prewarm(1)
+        except PlaygroundError:
+            pass  # a cluster that cannot be joined: the first Play says why
+
+    thread = threading.Thread(target=warm, name="playground-trainer-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def start(paints_first: bool = False) -> Sidebar:
@@ -69,17 +102,21 @@ def start(paints_first: bool = False) -> Sidebar:
             st.page_link(page.script, label=page.label, icon=page.icon)
         st.markdown("**PyTorch Playground**")
         sidebar = Sidebar(versions=st.container(), seed=st.container())
-    if "torch" in sys.modules:  # loaded by an earlier run: naming it costs nothing
+    if torch_loaded():  # loaded by an earlier run: naming it costs nothing
         draw_icon_and_global_seed(sidebar)
         name_torch_and_devices(sidebar)
         return sidebar
     preload.start()  # the server's first run: torch's C++ libraries, without holding the GIL
+    sidebar.loading = st.empty()
+    sidebar.loading.info(LOADING_NOTE, icon=":material/hourglass_top:")
+    warm_trainer()
     if paints_first:
         sidebar.pending = True
         return sidebar
     draw_icon_and_global_seed(sidebar)  # its scripts are fetched while torch loads
     preload.wait()  # the page imports torch first thing: the GIL stays free while the libraries load
     name_torch_and_devices(sidebar)
+    sidebar.finish()  # clears the note
     return sidebar
 
 

@@ -23,6 +23,7 @@ import sys
 import threading
 
 from playground import limits
+from playground.execution import worker_start
 from playground.execution.executor import Executor
 from playground.execution.jobs import (  # noqa: F401 - the names callers imported from here before the split
     ACTIVE,
@@ -42,7 +43,6 @@ from playground.execution.jobs import (  # noqa: F401 - the names callers import
     refresh_interval,
     view_bytes,
 )
-from playground.execution.worker import worker_main
 
 _MAIN_LOCK = threading.Lock()
 
@@ -78,7 +78,7 @@ class _Worker:
         self.pool = pool
         control_recv, self.control = context.Pipe(duplex=False)
         self.progress, progress_send = context.Pipe(duplex=False)
-        self.process = context.Process(target=worker_main, args=(control_recv, progress_send), daemon=True,
+        self.process = context.Process(target=worker_start.main, args=(control_recv, progress_send), daemon=True,
                                        name="playground-trainer")
         with _main_module_hidden():
             self.process.start()

@@ -101,6 +101,9 @@ class JobActorBody:
     with ``worker.run_job`` in a thread, fed by ``send`` and drained by ``take``."""
 
     def __init__(self) -> None:
+        from playground.execution.worker_start import lower_priority
+
+        lower_priority()  # the web server comes first; training takes the rest
         from playground.execution.worker import prepare_process
 
         prepare_process()

@@ -27,7 +27,6 @@ from playground.execution.jobs import (
     sweep_steps_sentence,
 )
 
-WORKER_NICENESS = 5  # workers yield the CPU to the server process, so pages stay responsive while they train
 FLUSH_EVERY_S = 0.1  # epoch rows are sent in batches at most this often
 VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and never more than ~5% of the time)
 PAUSED_CHECK_S = 1.0  # a paused job wakes this often to check its time budget
@@ -362,13 +361,10 @@ RUNNERS: dict[str, type] = {"run": _JobRunner, "sweep": _SweepRunner}
 
 
 def prepare_process() -> None:
-    """Settings of a process that trains: a lower priority than the web server, one torch thread, warm."""
+    """Settings of a process that trains: one torch thread, warm. (Its lower priority than the web server's is
+    set before torch is imported: ``worker_start.lower_priority``, called by the process's or the actor's start.)"""
     import torch
 
-    try:
-        os.nice(WORKER_NICENESS)  # the web server (every session's reruns) comes first; training takes the rest
-    except OSError:
-        pass
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from playground.builder import registry
 from playground.builder.config import RunConfig
@@ -43,7 +42,6 @@ TASK_SORTS = {
 }
 # A qualitative palette (d3's category10): neighbours differ in hue, never shades of one colour.
 PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#BCBD22", "#7F7F7F")
-SPLIT_DASH = {"train": "solid", "val": "dash"}
 METRIC_TITLES = {"loss": "Loss", "acc": "Accuracy"}
 
 
@@ -188,30 +186,99 @@ def _as_float(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
-def overlay_figure(frame: pd.DataFrame, names: dict[str, str], colour_of: dict[str, str], metric: str) -> go.Figure:
-    """Curves of several runs: a colour a run (named in the legend), solid for training, dashed for
-    validation. Names are escaped: Plotly reads some HTML in labels, and a name is the user's text."""
+OVERLAY_WIDTH, OVERLAY_HEIGHT = 620, 300
+SPLIT_STROKE = {"train": "", "val": " stroke-dasharray='6,4'"}
+_SVG_FONT = "font-family='sans-serif'"
+
+
+def _legend_text(name: str, limit: int = 46) -> str:
+    """A run's name as SVG text: escaped (it is the user's text) and cut to the legend's room."""
+    return html.escape(name if len(name) <= limit else name[: limit - 1] + "…", quote=True)
+
+
+def overlay_svg(frame: pd.DataFrame, names: dict[str, str], colour_of: dict[str, str], metric: str,
+                width: int = OVERLAY_WIDTH, height: int = OVERLAY_HEIGHT) -> str:
+    """Curves of several runs as an SVG picture: a colour a run (named in the legend), solid for training, dashed
+    for validation, the raw values faint behind a smoothed curve (TensorBoard's way); the loss on a log scale when
+    it spans more than a decade. A picture rather than a Plotly chart: the Runs page opens without Plotly's
+    script (bench/RESULTS.md, the Runs page's first open)."""
     title = METRIC_TITLES.get(metric, metric)
-    figure = go.Figure()
-    for run_id in names:
+    shown = [run_id for run_id in names if not frame[frame["run"] == run_id].empty]
+    rows_of_legend = -(-len(shown) // 2)
+    left, right, top, bottom = 52, 12, 26, 30 + 16 * rows_of_legend
+    inner_w, inner_h = width - left - right, height - top - bottom
+    finite = [v for column in ("value", "raw") for v in frame[column] if isinstance(v, float) and math.isfinite(v)]
+    positive = [v for v in finite if v > 0]
+    log = metric == "loss" and bool(positive) and max(positive) / min(positive) > 10
+    if metric == "acc":
+        lo, hi = 0.0, 1.0
+    elif log:
+        lo, hi = math.log10(min(positive)), math.log10(max(positive))
+    else:
+        lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    epochs = [int(e) for e in frame["epoch"]] or [1]
+    first, last = min(epochs), max(max(epochs), min(epochs) + 1)
+
+    def sx(epoch: float) -> float:
+        return left + (epoch - first) / (last - first) * inner_w
+
+    def sy(value: float) -> float:
+        v = math.log10(value) if log else value
+        return top + (hi - v) / (hi - lo) * inner_h
+
+    def drawable(value: float) -> bool:
+        return math.isfinite(value) and (value > 0 or not log)
+
+    scale = " (log scale)" if log else ""
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>",
+             f"<text x='{left}' y='16' font-size='13' font-weight='bold' {_SVG_FONT}>{title} per epoch{scale}</text>",
+             f"<text x='{width - right}' y='16' font-size='11' text-anchor='end' {_SVG_FONT} fill='#555'>"
+             "solid: training · dashed: validation</text>",
+             f"<rect x='{left}' y='{top}' width='{inner_w}' height='{inner_h}' fill='#fafafa' stroke='#ddd'/>"]
+    for k in range(5):  # four bands of the value axis, labelled at each line
+        v = lo + (hi - lo) * k / 4
+        y = top + inner_h - inner_h * k / 4
+        label = 10**v if log else v
+        parts.append(f"<line x1='{left}' y1='{y:.1f}' x2='{left + inner_w}' y2='{y:.1f}' stroke='#eee'/>")
+        parts.append(f"<text x='{left - 4}' y='{y + 3:.1f}' font-size='10' text-anchor='end' {_SVG_FONT}>{label:.3g}</text>")
+    for epoch in sorted({first, last, (first + last) // 2}):
+        parts.append(f"<text x='{sx(epoch):.1f}' y='{top + inner_h + 13}' font-size='10' text-anchor='middle' "
+                     f"{_SVG_FONT}>{epoch}</text>")
+    parts.append(f"<text x='{left + inner_w}' y='{top + inner_h + 25}' font-size='10' text-anchor='end' {_SVG_FONT} "
+                 "fill='#555'>epoch</text>")
+    for run_id in shown:
+        colour = colour_of.get(run_id, PALETTE[0])
+        run = frame[frame["run"] == run_id]
         for split in ("train", "val"):
-            part = frame[(frame["run"] == run_id) & (frame["split"] == split)]
+            part = run[run["split"] == split]
             if part.empty:
                 continue
-            name = html.escape(names[run_id])
-            figure.add_trace(go.Scatter(
-                x=part["epoch"], y=part["value"], mode="lines", name=name, legendgroup=run_id,
-                showlegend=split == "train" or "train" not in set(frame[frame["run"] == run_id]["split"]),
-                line={"color": colour_of.get(run_id, PALETTE[0]), "dash": SPLIT_DASH[split], "width": 2},
-                customdata=part["raw"],
-                hovertemplate=f"{name}<br>{split} {title.lower()} %{{customdata:.4f}} at epoch %{{x}}<extra></extra>",
-            ))
-    figure.update_layout(
-        title={"text": f"{title} per epoch (solid: training, dashed: validation)", "font": {"size": 14}},
-        xaxis_title="epoch", yaxis_title=title.lower(), height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
-    )
-    return figure
+            layers = [("value", "1", "2")]
+            if any(a != b for a, b in zip(part["value"], part["raw"], strict=True)
+                   if math.isfinite(a) and math.isfinite(b)):
+                layers.insert(0, ("raw", "0.25", "1.2"))  # smoothed: the raw curve faint behind it
+            for column, opacity, stroke in layers:
+                points = [(sx(e), sy(v)) for e, v in zip(part["epoch"], part[column], strict=True) if drawable(v)]
+                if len(points) == 1:
+                    parts.append(f"<circle class='curve' data-run='{run_id}' data-split='{split}' "
+                                 f"cx='{points[0][0]:.1f}' cy='{points[0][1]:.1f}' r='2.5' fill='{colour}' "
+                                 f"opacity='{opacity}'/>")
+                elif points:
+                    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+                    parts.append(f"<polyline class='{'curve' if column == 'value' else 'raw'}' data-run='{run_id}' "
+                                 f"data-split='{split}' points='{path}' fill='none' stroke='{colour}' "
+                                 f"stroke-width='{stroke}' opacity='{opacity}'{SPLIT_STROKE[split]}/>")
+    for i, run_id in enumerate(shown):  # the legend: two names a row under the chart
+        x = left + (i % 2) * (inner_w / 2)
+        y = top + inner_h + 42 + 16 * (i // 2)
+        colour = colour_of.get(run_id, PALETTE[0])
+        parts.append(f"<g class='legend' data-run='{run_id}'><line x1='{x:.1f}' y1='{y - 4}' x2='{x + 18:.1f}' "
+                     f"y2='{y - 4}' stroke='{colour}' stroke-width='3'/><text x='{x + 24:.1f}' y='{y}' font-size='11' "
+                     f"{_SVG_FONT}>{_legend_text(names[run_id])}</text></g>")
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def hyperparameters(configs: dict[str, RunConfig], extra: dict[str, dict[str, object]] | None = None) -> pd.DataFrame:

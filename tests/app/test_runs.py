@@ -32,6 +32,28 @@ def store(tmp_path, monkeypatch) -> SqliteRunStore:
     return SqliteRunStore(tmp_path / "data")
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def page_svgs(at) -> list:
+    """Every SVG picture on the page (st.image of an SVG), parsed, in page order."""
+    import base64
+    import xml.etree.ElementTree as ElementTree
+
+    return [ElementTree.fromstring(base64.b64decode(img.url.split(",", 1)[1]).decode()) for element in at.get("image")
+            for img in element.proto.imgs if img.url.startswith("data:image/svg+xml;base64,")]
+
+
+def chart_svgs(at) -> list:
+    """The overlaid curves (loss, then accuracy): the pictures with a curve a run."""
+    return [svg for svg in page_svgs(at) if any(p.get("class") == "curve" for p in svg.iter(f"{SVG}polyline"))]
+
+
+def chart_legends(at) -> list[dict[str, str]]:
+    return [{g.get("data-run"): "".join(g.itertext()) for g in svg.iter(f"{SVG}g") if g.get("class") == "legend"}
+            for svg in chart_svgs(at)]
+
+
 def runs_table(at):
     return at.dataframe[0].value  # the first table on the page: the kept runs (indexed by run id)
 
@@ -138,15 +160,12 @@ def test_selected_runs_are_overlaid_by_name_in_distinct_colours(store):
     at = open_page("pages/runs.py")
     at.multiselect(key="runs_selected").set_value([a, b]).run()
     assert not at.exception
-    charts = at.get("plotly_chart")
-    assert len(charts) == 2  # loss and accuracy
-    import json
-
-    figure = json.loads(charts[0].proto.spec)
-    legend = {trace["name"] for trace in figure["data"] if trace.get("showlegend", True)}
-    assert legend == {"spiral3 · 2-8 tanh-4 relu-3 · Adam 0.01", "spiral3 · 2-8 tanh-4 relu-3 · Adam 0.05"}
-    assert a not in str(legend) and b not in str(legend)  # named, not by hex id
-    colours = {trace["line"]["color"] for trace in figure["data"]}
+    legend = chart_legends(at)
+    assert len(legend) == 2  # loss and accuracy
+    assert set(legend[0].values()) == {"spiral3 · 2-8 tanh-4 relu-3 · Adam 0.01",
+                                       "spiral3 · 2-8 tanh-4 relu-3 · Adam 0.05"}  # named, not by hex id
+    assert set(legend[0]) == {a, b} and legend[0] == legend[1]
+    colours = {line.get("stroke") for svg in chart_svgs(at) for line in svg.iter(f"{SVG}polyline")}
     assert len(colours) == 2 and colours <= set(compare.PALETTE)
     assert "Highlighted rows differ: learning rate, seed" in texts(at)
     settings = settings_table(at)
@@ -384,3 +403,58 @@ def test_anonymous_visitors_are_separate_owners(store, monkeypatch):
     assert a.kind == b.kind == "anonymous" and a.owner != b.owner
     first.run()
     assert first.session_state["identity_of_session"].owner == a.owner  # a session keeps its owner
+
+
+def with_layer_statistics(trained, lr: float):
+    """``trained`` with the per-layer statistics of a real short training of its setup (as the worker records
+    them each epoch), its rate ``lr``."""
+    import dataclasses
+
+    from playground.builder.datasets import prepare_data
+    from playground.builder.training import Trainer
+
+    config = dataclasses.replace(trained.config, train=dataclasses.replace(trained.config.train, lr=lr))
+    trainer = Trainer(config, prepare_data(config.data).arrays(), device="cpu", layer_stats_every=1)
+    rows = []
+    for _ in trained.history:
+        trainer.run_epoch()
+        rows.append({**trainer.history[-1], "layers": trainer.last_layers})
+    return dataclasses.replace(trained, config=config, history=tuple(rows))
+
+
+def test_a_kept_runs_layers_are_drawn_and_two_runs_gradient_flow_side_by_side(store):
+    a = store.save(with_layer_statistics(make_trained(seed=1, epochs=3), lr=0.01))
+    b = store.save(with_layer_statistics(make_trained(seed=2, epochs=3), lr=0.5))
+    old = store.save(make_trained(seed=3, epochs=3))  # kept before the statistics were recorded
+    at = open_page("pages/runs.py")
+    at.multiselect(key="runs_selected").set_value([a, b, old]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    names = compare.legend_names([store.summary(r) for r in (a, b, old)])
+    assert f"Kept before per-layer statistics were recorded, so not drawn here: {as_markdown_text(names[old])}." in texts(at)
+    assert at.multiselect(key="runs_inside_runs").value == [a, b]
+
+    def drawn(kind: str) -> list[list[str]]:
+        return [[g.get("data-layer") for g in svg.iter(f"{SVG}g") if g.get("class") == kind] for svg in page_svgs(at)
+                if any(g.get("class") == kind for g in svg.iter(f"{SVG}g"))]
+
+    layers = ["layers.0", "layers.2", "layers.4"]  # 2-8 tanh-4 relu-3: three linear layers
+    assert drawn("layer") == [layers, layers]  # a gradient-flow chart a run, side by side
+    assert drawn("distribution") == [layers, layers]  # and each layer's weights over the epochs
+    titles = [" ".join(t.text or "" for t in svg.iter(f"{SVG}text")) for svg in page_svgs(at)]
+    assert sum("gradient norm per layer · epoch 3" in t for t in titles) == 2
+    import xml.etree.ElementTree as ElementTree
+
+    flows = [ElementTree.tostring(svg) for svg in page_svgs(at) if any(g.get("class") == "layer" for g in svg.iter())]
+    assert flows[0] != flows[1]  # each run's own figures (rates 0.01 and 0.5), not one drawn twice
+    markdown = [str(m.value) for m in at.markdown]
+    assert [m for m in markdown if m in {f"**{as_markdown_text(names[r])}**" for r in (a, b)}] == [
+        f"**{as_markdown_text(names[a])}**", f"**{as_markdown_text(names[b])}**"]
+
+    at.slider(key="runs_inside_epoch_1_3").set_value(1).run()  # an earlier epoch's gradient flow
+    titles = [" ".join(t.text or "" for t in svg.iter(f"{SVG}text")) for svg in page_svgs(at)]
+    assert sum("gradient norm per layer · epoch 1" in t for t in titles) == 2
+
+    at.multiselect(key="runs_inside_runs").set_value([b]).run()  # one run alone
+    assert drawn("layer") == [layers]
+    at.multiselect(key="runs_selected").set_value([old]).run()  # no run with statistics: said, nothing drawn
+    assert not at.exception and drawn("layer") == []

@@ -62,6 +62,7 @@ def test_a_pages_url_as_a_fresh_servers_first_request(browser, fresh_server, pat
         assert current == [HEADINGS[path]], links  # the current page, and only it, is marked
         assert not tab.locator('[data-testid="stSidebarNav"]').count()  # Streamlit's own navigation is hidden
         assert tab.locator('[data-testid="stException"]').count() == 0
+        assert tab.get_by_text("Loading PyTorch").count() == 0  # the first run's note is gone once torch is loaded
         # A link of the navigation opens another page, in the same frame.
         other = "Runs" if path == "" else "Tensor Lab"
         tab.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]', has_text=other).click()

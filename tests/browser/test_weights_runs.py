@@ -107,8 +107,9 @@ def test_the_spec_json_s_load_code_loads_the_files_as_the_page_names_them(tab, r
 
 def test_runs_page_overlays_curves(tab, runs_url):
     open_page(tab, runs_url, "runs")
-    tab.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
-    assert tab.locator(".js-plotly-plot").count() == 2  # loss and accuracy
+    for metric in ("loss", "acc"):  # the overlaid curves: a picture each, loaded and decoded
+        tab.wait_for_function(f"() => {{ const i = document.querySelector('.st-key-runs_chart_{metric} img'); "
+                              "return !!(i && i.complete && i.naturalWidth > 0); }")
     tab.get_by_text("Highlighted rows differ").wait_for()
 
 

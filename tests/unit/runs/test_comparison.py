@@ -85,15 +85,39 @@ def test_legend_names_are_unique_and_colours_distinct(summaries):
     assert len(set(colours.values())) == 8
 
 
-def test_overlay_figure_names_runs_escapes_them_and_dashes_validation():
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_overlay_svg_names_runs_escapes_them_and_dashes_validation():
+    import xml.etree.ElementTree as ElementTree
+
     histories = {"a": make_trained(seed=1, epochs=4).history, "b": make_trained(seed=2, epochs=4).history}
-    frame = compare.curves(histories, "loss", 0.0)
     names = {"a": "<a href='x'>click</a>", "b": "plain"}
-    figure = compare.overlay_figure(frame, names, compare.colours(["a", "b"]), "loss")
-    assert {t.name for t in figure.data} == {"&lt;a href=&#x27;x&#x27;&gt;click&lt;/a&gt;", "plain"}
-    assert {(t.legendgroup, t.line.dash) for t in figure.data} == {("a", "solid"), ("a", "dash"), ("b", "solid"),
-                                                                     ("b", "dash")}
-    assert [t.showlegend for t in figure.data] == [True, False, True, False]  # one legend entry a run
+    colours = compare.colours(["a", "b"])
+    svg = ElementTree.fromstring(compare.overlay_svg(compare.curves(histories, "loss", 0.0), names, colours, "loss"))
+    legend = {g.get("data-run"): "".join(g.itertext()) for g in svg.iter(f"{SVG}g") if g.get("class") == "legend"}
+    assert legend == names  # the user's text, escaped in the markup (it parsed), shown as typed; one entry a run
+    curves = [line for line in svg.iter(f"{SVG}polyline") if line.get("class") == "curve"]
+    assert {(c.get("data-run"), c.get("data-split"), c.get("stroke-dasharray")) for c in curves} == {
+        ("a", "train", None), ("a", "val", "6,4"), ("b", "train", None), ("b", "val", "6,4")}
+    assert {c.get("stroke") for c in curves if c.get("data-run") == "a"} == {colours["a"]}
+    assert len(curves[0].get("points").split()) == 4  # an epoch a point
+    assert not [line for line in svg.iter(f"{SVG}polyline") if line.get("class") == "raw"]  # unsmoothed: no raw
+
+    smoothed = ElementTree.fromstring(compare.overlay_svg(compare.curves(histories, "loss", 0.9), names, colours,
+                                                          "loss"))
+    raw = [line for line in smoothed.iter(f"{SVG}polyline") if line.get("class") == "raw"]
+    assert len(raw) == 4 and {line.get("opacity") for line in raw} == {"0.25"}  # the raw curves faint behind
+    texts = " ".join(t.text or "" for t in smoothed.iter(f"{SVG}text"))
+    assert "Loss per epoch" in texts and "dashed: validation" in texts
+
+
+def test_overlay_svg_puts_a_loss_that_spans_decades_on_a_log_scale():
+    history = tuple({"epoch": e, "train_loss": 10.0 ** -e} for e in range(1, 5))
+    svg = compare.overlay_svg(compare.curves({"a": history}, "loss", 0.0), {"a": "a"}, {"a": "#000"}, "loss")
+    assert "(log scale)" in svg and ">0.0001<" in svg and ">0.1<" in svg
+    flat = compare.overlay_svg(compare.curves({"a": history[:1]}, "loss", 0.0), {"a": "a"}, {"a": "#000"}, "loss")
+    assert "(log scale)" not in flat and "<circle" in flat  # one epoch: a dot
 
 
 def test_ema_matches_tensorboard():
