@@ -167,7 +167,9 @@ async def capacity(url: str, levels: tuple[int, ...], window_s: float, budget: B
                 break
             while len(trainers) < level:
                 i = len(trainers)
-                visitor = Visitor(url, setup, f"trainer-{i}")
+                # Each from an address of its own, as students at their machines (the runs one address may have
+                # waiting are bounded: limits.MAX_QUEUED_JOBS_PER_ADDRESS).
+                visitor = Visitor(url, setup, f"trainer-{i}", source=f"127.0.0.{10 + i}")
                 await visitor.connect()
                 await visitor.rerun("model_builder", query=f"epochs=2000&seed={100 + i}")
                 await visitor.rerun(trigger="mb_play", kind="click")

@@ -79,8 +79,11 @@ class Visitor:
     """One visitor: a cookie jar, a websocket, the page's elements as last drawn, the fragments' timers."""
 
     def __init__(self, base_url: str, tally: Tally, name: str = "visitor", route: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, source: str | None = None) -> None:
         check_loopback(base_url)
+        if source is not None:
+            check_loopback(f"http://{source}")
+        self.source = source  # the 127.x address its websocket comes from (a client address of its own), else any
         self.extra_headers = dict(headers or {})  # sent with the page and the websocket (e.g. a forged identity)
         self.owner_token: str | None = None  # the anonymous owner's cookie, once the page wrote it
         self.route = route  # a sticky-session key of our choosing (nginx's cookie), else the one nginx gives
@@ -141,8 +144,9 @@ class Visitor:
         headers = {"Origin": self.base_url, "User-Agent": "playground-loadgen", **self.extra_headers}
         if self.cookie:
             headers["Cookie"] = self.cookie
+        where = {"local_addr": (self.source, 0)} if self.source else {}
         self.ws = await connect(ws_url, subprotocols=["streamlit"], additional_headers=headers, max_size=None,
-                                open_timeout=60, ping_interval=None, compression=None)
+                                open_timeout=60, ping_interval=None, compression=None, **where)
         self.reader = asyncio.create_task(self._read(), name=f"{self.name}-reader")
 
     async def close(self) -> None:

@@ -128,6 +128,9 @@ MAX_DATALOADER_PREVIEW = 16  # rows of one batch shown in the DataLoader panel
 # Jobs, the queue and the executors (playground/execution; issue 12 item 3, issue 14)
 MAX_TRAININGS_PER_OWNER = MAX_TRAININGS_PER_SESSION  # active jobs of one owner, all their tabs together
 MAX_QUEUED_JOBS = 4 * MAX_CONCURRENT_TRAININGS  # jobs waiting behind the running ones, per app server
+# Jobs waiting from one client address (in shared mode, per app server, like the queue): half the queue, so one
+# address (a client that makes a new owner on every visit, or a classroom behind one NAT) never fills it alone.
+MAX_QUEUED_JOBS_PER_ADDRESS = MAX_QUEUED_JOBS // 2
 # A job's budget: ten epochs of the largest data set at batch size 1 (the default run takes ~3,000 steps),
 # and half an hour holding a worker, paused time included (the default run takes seconds). Past either the
 # job stops with a sentence and keeps its weights; the step budget ends it at an epoch boundary.

@@ -87,4 +87,8 @@ def training_owner() -> str:
     together); in personal mode each session, so one person may train in several tabs of their own machine."""
     if owners.mode_from_env() == owners.PERSONAL:
         return st.session_state.setdefault("mb_owner", uuid.uuid4().hex)
-    return "owner:" + current_owner()
+    owner = "owner:" + current_owner()
+    # Where this visitor is now: the executor bounds the runs waiting from one address (limits).
+    owners.TRAINING_ADDRESSES.note(owner, owners.client_address(dict(st.context.headers),
+                                                                getattr(st.context, "ip_address", None)))
+    return owner

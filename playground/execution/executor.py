@@ -8,7 +8,8 @@ bookkeeping here is shared: progress, play/pause/step/stop/cancel, a slot that d
 
 - one active job per owner (the caller's owner string: today a session, in shared mode a visitor, so
   all their tabs together);
-- at most ``max_queued`` jobs wait behind the running ones; one more is refused with a sentence;
+- at most ``max_queued`` jobs wait behind the running ones, and at most ``max_queued_per_address`` of them from one
+  client address (where the page noted the owner's address: a class server); one more is refused with a sentence;
 - each job has a budget (``JobBudget``: optimizer steps, seconds holding a slot) that the worker enforces,
   with a server-side backstop here; a job past it stops with a sentence and keeps its weights;
 - a job no page has looked at for ``limits.TRAINING_IDLE_TIMEOUT_S`` is stopped (its session is gone).
@@ -40,11 +41,18 @@ from playground.execution.jobs import (
     seconds_sentence,
     sweep_seconds_sentence,
 )
+from playground.runs.owners import TRAINING_ADDRESSES, OwnerAddresses
 
 BUDGET_GRACE_S = 10.0  # the server stops a job itself this long after its worker should have
 BUSY_OWNER_SENTENCE = ("You are already training a model (in this tab or another); stop that run before "
                        "starting another.")
 RAY_ADDRESS_ENV = "PLAYGROUND_RAY_ADDRESS"
+
+
+def address_queue_sentence(per_address: int) -> str:
+    """Said when the runs waiting from one client address are at their bound."""
+    return (f"{per_address} runs from your network address already wait for a free trainer, the most one address may "
+            "have waiting; try again when one of them has started.")
 
 
 def queue_full_sentence(max_queued: int) -> str:
@@ -67,9 +75,13 @@ class Executor:
         max_queued: int = limits.MAX_QUEUED_JOBS,
         budget: JobBudget | None = None,
         keep_idle: int | None = None,
+        max_queued_per_address: int = limits.MAX_QUEUED_JOBS_PER_ADDRESS,
+        addresses: OwnerAddresses = TRAINING_ADDRESSES,
     ) -> None:
         self.max_workers = max_workers
         self.max_queued = max_queued
+        self.max_queued_per_address = max_queued_per_address
+        self.addresses = addresses  # where each owner's page came from (noted by the page, read at submit)
         self.budget = budget or JobBudget()
         self.keep_idle = keep_idle
         self.lock = threading.RLock()
@@ -120,9 +132,12 @@ class Executor:
                               speed)
         return self.submit_job(payload, owner, history=history)
 
-    def submit_job(self, payload: dict[str, Any], owner: str, history: list[dict] | None = None) -> TrainingHandle:
+    def submit_job(self, payload: dict[str, Any], owner: str, history: list[dict] | None = None,
+                   address: str | None = None) -> TrainingHandle:
         """Queue any job (``payload["kind"]`` picks the worker's runner). One active job per owner; the queue
-        is bounded; the job carries its budget."""
+        is bounded, and so are the jobs waiting from one client ``address`` (by default the address the page
+        noted for ``owner``); the job carries its budget."""
+        address = address if address is not None else self.addresses.get(owner)
         payload = dict(payload)
         payload.setdefault("kind", "run")
         payload["budget"] = self.budget.to_dict()
@@ -136,7 +151,10 @@ class Executor:
             running = sum(1 for w in self.workers if w.job is not None)
             if running + len(self.queue) >= self.max_workers + self.max_queued:
                 raise PlaygroundError(queue_full_sentence(self.max_queued))
-            job = TrainingJob(id=next(self.ids), owner=owner, payload=payload, history=list(history or []))
+            if address is not None and sum(1 for j in self.queue if j.address == address) >= self.max_queued_per_address:
+                raise PlaygroundError(address_queue_sentence(self.max_queued_per_address))
+            job = TrainingJob(id=next(self.ids), owner=owner, payload=payload, history=list(history or []),
+                              address=address)
             self.jobs[job.id] = job
             self.queue.append(job)
             self.failed_starts = 0

@@ -164,6 +164,7 @@ class TrainingJob:
     owner: str
     payload: dict[str, Any]
     history: list[dict] = field(default_factory=list)
+    address: str | None = None  # the client address it came from, where known (the bound of waiting jobs per address)
     status: str = "queued"
     view: dict[str, Any] | None = None
     message: str = ""

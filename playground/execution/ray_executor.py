@@ -242,7 +242,8 @@ class RayExecutor(Executor):
         self.claims = owner_claims_from_env()
         super().__init__(max_workers, max_queued=max_queued, budget=budget, keep_idle=keep_idle)
 
-    def submit_job(self, payload: dict[str, Any], owner: str, history: list[dict] | None = None) -> TrainingHandle:
+    def submit_job(self, payload: dict[str, Any], owner: str, history: list[dict] | None = None,
+                   address: str | None = None) -> TrainingHandle:
         """As every executor, and where the replicas share PostgreSQL, one training per owner across all of them:
         the owner's claim is taken first and held until the job ends."""
         claim = None
@@ -251,7 +252,7 @@ class RayExecutor(Executor):
             if claim is False:
                 raise PlaygroundError(BUSY_OWNER_SENTENCE)
         try:
-            handle = super().submit_job(payload, owner, history)
+            handle = super().submit_job(payload, owner, history, address)
         except BaseException:
             if claim:
                 self.claims.release(claim)

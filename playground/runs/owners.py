@@ -179,6 +179,33 @@ class NewOwnerBudget:
 NEW_OWNERS = NewOwnerBudget()  # this server's count
 
 
+class OwnerAddresses:
+    """The client address each training owner last came from, in this server's memory (at most ``max_owners``, the
+    least recently noted forgotten first): the page notes it when it names the owner of a training
+    (views/identity.training_owner), the executor reads it to bound the jobs one address has waiting."""
+
+    def __init__(self, max_owners: int = limits.MAX_TRACKED_ADDRESSES) -> None:
+        self.max_owners = max_owners
+        self.seen: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def note(self, owner: str, address: str | None) -> None:
+        if address is None:
+            return
+        with self.lock:
+            self.seen.pop(owner, None)
+            self.seen[owner] = address
+            while len(self.seen) > self.max_owners:
+                self.seen.popitem(last=False)
+
+    def get(self, owner: str) -> str | None:
+        with self.lock:
+            return self.seen.get(owner)
+
+
+TRAINING_ADDRESSES = OwnerAddresses()  # this server's
+
+
 def client_address(headers: Mapping[str, str], peer: str | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The client's address: the header the proxy in front sets (``PLAYGROUND_CLIENT_ADDRESS_HEADER``; only a
     proxy that overwrites it may be named), else the connection's peer. None when it is not an IP address."""

@@ -142,3 +142,31 @@ def test_a_forged_identity_header_through_nginx_is_removed_and_gets_nobody_elses
         assert any("No runs are kept yet" in s for s in forged.sentences), forged.sentences
     finally:
         store.delete(run_id, owner=alice.owner)
+
+
+def test_the_state_persists_where_docs_deploy_says(class_server, monkeypatch):
+    """docs/DEPLOY.md "What persists where": PostgreSQL's data in the state folder's postgres/pgdata (private to its
+    user; the server really runs from it), the logs rotated at 20 MB, the default state folder per user."""
+    from deploy import stack
+
+    if not class_server.postgres:
+        pytest.skip("PostgreSQL is not installed")
+    import os
+    import pwd
+
+    import psycopg
+
+    pgdata = class_server.state_dir / "postgres" / "pgdata"
+    assert (pgdata / "PG_VERSION").exists() and pgdata.stat().st_mode & 0o077 == 0
+    if os.geteuid() == 0:  # PostgreSQL refuses root: its data belongs to the postgres user
+        assert pwd.getpwuid(pgdata.stat().st_uid).pw_name == "postgres"
+    with psycopg.connect(class_server.store_url, connect_timeout=10) as db:
+        assert db.execute("SHOW data_directory").fetchone()[0] == str(pgdata)
+        assert db.execute("SHOW fsync").fetchone()[0] == "on"  # durable
+    conf = class_server.conf_path.read_text()
+    assert conf.count("stdout_logfile_maxbytes=20MB") == len(class_server.status())
+    assert (class_server.state_dir / "data").is_dir() and "PLAYGROUND_DATA_DIR" in conf
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert stack.default_state_dir() == stack.Path("/var/lib/playground-class-server")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert stack.default_state_dir() == stack.Path("class-server-state")

@@ -57,6 +57,8 @@ def test_the_load_generator_refuses_anything_but_loopback(url):
         check_loopback(url)
     with pytest.raises(ValueError):
         Visitor(url, Tally())
+    with pytest.raises(ValueError, match="loopback"):  # nor from anywhere else
+        Visitor("http://127.0.0.1:8080", Tally(), source=url.removeprefix("http://").split(":")[0])
 
 
 def test_the_tally_reads_percentiles_of_page_answers_apart_from_live_views():

@@ -12,7 +12,9 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 from playground import limits
@@ -110,11 +112,112 @@ def model_builder_heavy(at) -> None:
     at.run()
 
 
+RUNS_KEPT = limits.RUNS_PAGE_SIZE + 5  # the table's first page full, and a second one
+SWEEP_EPOCHS = 40  # each member's curve (64 drawn, tabled and kept while the page shows the sweep); the views are the bulk
+
+
+def _largest_model_run(seed: int):
+    """A kept run of the largest model (8 x 256) and the longest history (MAX_EPOCHS epochs)."""
+    from playground.builder.config import ModelSpec
+    from tests.sample_runs import make_trained
+
+    spec = ModelSpec(in_features=2, hidden=(limits.MAX_LAYER_WIDTH,) * limits.MAX_HIDDEN_LAYERS,
+                     activations=("tanh",) * limits.MAX_HIDDEN_LAYERS, out_features=3)
+    return make_trained(spec, seed=seed, epochs=limits.MAX_EPOCHS, lr=0.001 * (seed + 1))
+
+
+def runs_setup() -> None:
+    """The store the page lists: MAX_RUNS_COMPARED runs of the largest model and longest history, and more small
+    ones (kept before the measurement: the page's cost is reading and drawing them)."""
+    from playground.runs.default_store import open_default_store
+    from tests.sample_runs import make_trained
+
+    store = open_default_store()
+    for seed in range(RUNS_KEPT - limits.MAX_RUNS_COMPARED):
+        store.save(make_trained(seed=100 + seed))
+    for seed in range(limits.MAX_RUNS_COMPARED):  # the newest: on the table's first page, where runs are chosen
+        store.save(_largest_model_run(seed))
+
+
+def _on_first_page(at, big: bool) -> list[str]:
+    """MAX_RUNS_COMPARED runs of the table's first page (where the page offers them): the large ones, or small ones."""
+    from playground.runs.default_store import open_default_store
+
+    store = open_default_store()
+    shown = [r for r in at.dataframe[0].value.index if (store.summary(r).epochs_run == limits.MAX_EPOCHS) == big]
+    assert len(shown) >= limits.MAX_RUNS_COMPARED, shown
+    return shown[: limits.MAX_RUNS_COMPARED]
+
+
+def _runs_requests(at, chosen: list[str]) -> None:
+    at.multiselect(key="runs_selected").set_value(chosen).run()
+    at.slider(key="runs_smoothing").set_value(0.99).run()
+    at.toggle(key="runs_only_differences").set_value(True).run()
+    at.selectbox(key="runs_action_run").set_value(chosen[0]).run()
+    at.pagination(key="runs_page").set_value(2).run()
+    at.pagination(key="runs_page").set_value(1).run()
+    at.toggle(key="runs_only_differences").set_value(False).run()
+    at.slider(key="runs_smoothing").set_value(0.0).run()
+    at.multiselect(key="runs_selected").set_value([]).run()
+
+
+def runs_light(at) -> None:
+    """The same requests on the small runs: every part of the page used once (its imports, first-use costs)."""
+    at.run()
+    _runs_requests(at, _on_first_page(at, big=False))
+
+
+def runs_heavy(at) -> None:
+    """The most runs overlaid (each of the longest history and the largest model), smoothed, their settings side by
+    side; a large run chosen for its actions (its downloads made); the table's second page."""
+    _runs_requests(at, _on_first_page(at, big=True))
+
+
+def sweeps_light(at) -> None:
+    """The page, and a small sweep trained and shown (the worker, the pictures and the table made once)."""
+    at.number_input(key="sw_epochs").set_value(2).run()
+    _sweep(at)
+
+
+def _sweep(at) -> None:
+    at.button(key="sw_play").click().run()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        at.run()
+        view = at.session_state["sw_control"].view()
+        if view is not None and not view.active:
+            at.run()
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the sweep did not end in 300 s")
+
+
+def sweeps_heavy(at) -> None:
+    """A sweep of the most members (8 learning rates x 8 seeds: 64), trained and shown: its 64 small multiples,
+    curves, heatmaps and table; a member chosen, kept as a run."""
+    s = at.session_state
+    at.toggle(key="sw_two").set_value(True).run()
+    at.text_input(key="sw_values_0_lr").set_value("0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3").run()
+    at.text_input(key="sw_values_1_seed").set_value(", ".join(str(i) for i in range(8))).run()
+    at.number_input(key="sw_epochs").set_value(SWEEP_EPOCHS).run()
+    from tests.app.conftest import texts
+
+    assert f"**{limits.MAX_SWEEP_MEMBERS}** models" in texts(at), "not a sweep of the most members"
+    _sweep(at)
+    view = s["sw_control"].view()
+    assert view.status == "finished" and view.info["members"] == limits.MAX_SWEEP_MEMBERS, (view.status, view.message)
+    at.selectbox(key="sw_member").set_value(limits.MAX_SWEEP_MEMBERS - 1).run()
+    at.button(key="sw_keep").click().run()
+
+
 PAGES = {
     "Tensor Lab": ("app.py", tensor_lab_light, tensor_lab_heavy),
     "Autograd": ("pages/autograd.py", autograd_light, autograd_heavy),
     "Model Builder": ("pages/model_builder.py", model_builder_light, model_builder_heavy),
+    "Runs": ("pages/runs.py", runs_light, runs_heavy),
+    "Sweeps": ("pages/sweeps.py", sweeps_light, sweeps_heavy),
 }
+SETUP = {"Runs": runs_setup}
 
 
 def main() -> None:
@@ -125,8 +228,13 @@ def main() -> None:
         from playground.builder import datasets
 
         datasets.give_back = lambda: False
+    # The runs the pages keep go to a folder of this probe's own (the Runs page lists what its setup kept there).
+    os.environ["PLAYGROUND_DATA_DIR"] = tempfile.mkdtemp(prefix="playground-memory-probe-")
+    os.environ.pop("PLAYGROUND_STORE_URL", None)
     for name in os.environ.get("PAGES", ",".join(PAGES)).split(","):
         path, light, heavy = PAGES[name]
+        if name in SETUP:
+            SETUP[name]()
         at = open_page(path, timeout=180)
         light(at)
         before = settled_rss()
@@ -140,6 +248,11 @@ def main() -> None:
         del at
         print(json.dumps({"page": name, "before_mb": round(before, 1), "peak_mb": round(peak, 1), "after_mb": after}),
               flush=True)
+    from playground.execution import server
+
+    if server._EXECUTOR is not None:  # the Sweeps page's trainers: worker processes of their own
+        server._EXECUTOR.shutdown()
+    shutil.rmtree(os.environ["PLAYGROUND_DATA_DIR"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ CLOSE = "\n<!-- /figures -->"
 SOURCES = {"csv": "test_hostile_csv.py", "extremes": "test_faults.py", "faults": "test_faults.py",
            "session gone": "test_session_gone.py", "load": "test_isolation_load.py",
            "weights": "test_hostile_weights.py", "autograd": "test_hostile_autograd.py",
-           "autograd (browser)": "tests/browser/test_autograd.py"}
+           "autograd (browser)": "tests/browser/test_autograd.py", "memory": "test_memory_returns.py"}
 
 
 def table(figures: dict) -> str:

@@ -13,11 +13,12 @@ import pytest
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.datasets import prepare_data
 from playground.errors import PlaygroundError
-from playground.execution.executor import BUSY_OWNER_SENTENCE, queue_full_sentence
+from playground.execution.executor import BUSY_OWNER_SENTENCE, address_queue_sentence, queue_full_sentence
 from playground.execution.jobs import (
     CANCELLED_SENTENCE,
     DIED_SENTENCE,
     JobBudget,
+    run_payload,
     seconds_sentence,
     steps_sentence,
 )
@@ -39,8 +40,10 @@ def pool(shared_pool):
     mid-run would otherwise keep a worker busy and the next tests would wait in the queue behind it. Bounds a
     test changed are put back."""
     max_queued, budget = shared_pool.max_queued, shared_pool.budget
+    per_address, addresses = shared_pool.max_queued_per_address, shared_pool.addresses
     yield shared_pool
     shared_pool.max_queued, shared_pool.budget = max_queued, budget
+    shared_pool.max_queued_per_address, shared_pool.addresses = per_address, addresses
     with shared_pool.lock:
         jobs = list(shared_pool.jobs.values())
     for job in jobs:
@@ -261,6 +264,58 @@ def test_the_queue_is_bounded_with_a_sentence(pool):
     assert waiting.wait(DEADLINE_S) and waiting.snapshot().status == "finished"
     again = submit(pool, "refused", epochs=2)  # room again
     assert again.wait(DEADLINE_S) and again.snapshot().status == "finished"
+
+
+def test_the_jobs_waiting_from_one_client_address_are_bounded_with_a_sentence(pool):
+    """A client that makes a new owner on every visit (no cookie) still waits with at most the bound of jobs: the
+    page notes each owner's address (views/identity.training_owner), the executor counts the queue by it."""
+    from playground.runs.owners import OwnerAddresses
+
+    pool.max_queued_per_address, pool.addresses = 2, OwnerAddresses()
+    running = [submit(pool, f"busy-{i}", epochs=2000, batch=1) for i in range(2)]  # both workers busy
+    for handle in running:
+        wait_for(handle, lambda v: v.status == "running")
+    for i in range(3):
+        pool.addresses.note(f"cookieless-{i}", "203.0.113.7")  # three owners, one address
+    waiting = [submit(pool, f"cookieless-{i}", epochs=2) for i in range(2)]  # exactly the bound: accepted
+    assert [h.snapshot().queue_position for h in waiting] == [1, 2]
+    with pytest.raises(PlaygroundError) as caught:  # one more from that address: refused, with a sentence
+        submit(pool, "cookieless-2", epochs=2)
+    assert caught.value.sentence == address_queue_sentence(2)
+    config, data = setup(2)
+    payload = run_payload(config, data.arrays(), None, None, config.data.features, None, False, None)
+    with pytest.raises(PlaygroundError) as caught:  # an address the caller gives counts the same
+        pool.submit_job(payload, "someone", address="203.0.113.7")
+    assert caught.value.sentence == address_queue_sentence(2)
+    other = submit(pool, "elsewhere", epochs=2)  # another owner, its address unknown: the queue's own bound only
+    pool.addresses.note("next-door", "203.0.113.8")
+    neighbour = submit(pool, "next-door", epochs=2)
+    assert other.snapshot().queue_position == 3 and neighbour.snapshot().queue_position == 4
+    running[0].stop()  # one from the address starts: room for one more from it
+    wait_for(waiting[0], lambda v: v.status not in ("queued",))
+    again = submit(pool, "cookieless-2", epochs=2)
+    assert again.wait(DEADLINE_S) and again.snapshot().status == "finished"
+
+
+def test_a_queued_job_whose_visitor_is_gone_is_dropped(pool, monkeypatch):
+    """No page looked at it for limits.TRAINING_IDLE_TIMEOUT_S: it leaves the queue, as a running job is stopped;
+    jobs whose pages still look go on."""
+    from playground import limits
+
+    monkeypatch.setattr(limits, "TRAINING_IDLE_TIMEOUT_S", 3.0)
+    running = [submit(pool, f"watched-{i}", epochs=2000, batch=1) for i in range(2)]  # both workers busy
+    for handle in running:
+        wait_for(handle, lambda v: v.status == "running")
+    gone = submit(pool, "gone-while-waiting", epochs=2)
+    job = gone.job
+    assert pool.queue_position(job) == 1
+    deadline = time.monotonic() + 60
+    while not job.done_event.is_set() and time.monotonic() < deadline:
+        for handle in running:  # their pages still look (the gone visitor's does not)
+            handle.touch()
+        time.sleep(0.2)
+    assert job.status == "stopped" and job not in pool.queue and job.id not in pool.jobs
+    assert [h.snapshot().status for h in running] == ["running", "running"]
 
 
 @pytest.mark.parametrize(("budget", "epochs_done", "status"), [(60, 5, "finished"), (59, 4, "stopped"), (11, 0, "stopped")],
