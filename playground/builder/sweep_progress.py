@@ -128,6 +128,31 @@ def best_member(metrics: dict[str, np.ndarray], statuses: Sequence[str]) -> int 
     return min(candidates, key=lambda i: (values[i], i))
 
 
+def worst_member(metrics: dict[str, np.ndarray], statuses: Sequence[str]) -> int | None:
+    """The member that did worst: the first that diverged, else the highest final loss (the ranking's); None
+    when fewer than two members have anything to compare."""
+    values = metrics[ranking_metric(metrics)]
+    diverged = [i for i, status in enumerate(statuses) if status == DIVERGED]
+    finite = [i for i in range(len(values)) if np.isfinite(values[i]) and i not in diverged]
+    if len(diverged) + len(finite) < 2:
+        return None
+    return diverged[0] if diverged else max(finite, key=lambda i: (values[i], -i))
+
+
+def last_layers(rows: Sequence[dict[str, Any]], member: int, spec: ModelSpec) -> dict[str, Any] | None:
+    """Member ``member``'s last epoch that recorded its layers' statistics, as a run's row (``epoch``,
+    ``layers``: what ``layer_pictures.gradient_flow_svg`` draws); None before one did."""
+    names = None
+    for row in reversed(rows):
+        if row.get("layers") is None:
+            continue
+        names = names or layer_names(spec)
+        layers = member_layers(row["layers"], member, names)
+        if layers:
+            return {"epoch": int(row["epoch"]), "layers": layers}
+    return None
+
+
 def member_run_status(job_status: str, member_status: str) -> str:
     """A member's status as a run of its own: diverged, finished (also when it stopped early, as a run keeping its
     best epoch does), or stopped when the sweep was stopped before its end."""
