@@ -91,9 +91,10 @@ def gradient_summary(norms: torch.Tensor) -> torch.Tensor:
 
 def layer_numbers(weight: torch.Tensor, bias: torch.Tensor | None, norms: torch.Tensor | None, start: torch.Tensor,
                   fired: torch.Tensor | None) -> torch.Tensor:
-    """One Linear layer's figures for an epoch, members on the rows: ``weight`` [m, out, in] and ``bias`` [m, out]
-    at the epoch's end, the weight-gradient ``norms`` of its steps [steps, m], the weights at its ``start`` and, for
-    a layer before a ReLU-family activation, whether each unit ever ``fired`` [m, out]. float64 [m, FIELDS]."""
+    """One Linear layer's figures for an epoch, one row per model (m models, 1 for a run): ``weight`` [m, out, in]
+    and ``bias`` [m, out] at the epoch's end, the weight-gradient ``norms`` of its steps [steps, m], the weights at
+    its ``start`` and, for a layer before a ReLU-family activation, whether each unit ever ``fired`` [m, out].
+    float64 [m, 2 * DIST + GRAD + 2]: weight, bias, gradient, update ratio, dead share."""
     m = len(weight)
     nothing = torch.full((m, 1), math.nan, dtype=torch.float64)
     moved = torch.linalg.vector_norm((weight.detach() - start).reshape(m, -1).double(), dim=1)
@@ -108,7 +109,8 @@ def layer_numbers(weight: torch.Tensor, bias: torch.Tensor | None, norms: torch.
 
 
 def figures(numbers, name: str, shape: list[int]) -> dict[str, Any]:
-    """One layer's row of ``layer_numbers`` as the JSON-ready dict a run keeps (the module's docstring)."""
+    """One layer's row of ``layer_numbers`` as the JSON-ready dict a run keeps: ``weight`` and ``bias`` (``counts``,
+    ``lo``, ``hi``, ``q``), ``grad`` (``mean``, ``last``, ``q``, ``steps``), ``update_ratio`` and ``dead``."""
     values = [float(v) for v in numbers]
 
     def dist(at: int) -> dict[str, Any]:
@@ -159,6 +161,24 @@ def fired_units(layers: nn.Module, x: torch.Tensor, relu: list[bool]) -> dict[in
                 fired[index] = (x > 0).any(0)
             index += 1
     return fired
+
+
+def model_figures(layers: list[nn.Linear], names: list[str], start: list[torch.Tensor], norms: torch.Tensor | None,
+                  fired: dict[int, torch.Tensor]) -> list[dict[str, Any]]:
+    """One model's figures for an epoch, a dict per Linear layer: ``start``, each layer's weights before the epoch;
+    ``norms``, the weight gradients' norms at each step [steps, layers]; ``fired``, ``fired_units`` after it."""
+    rows = []
+    for i, layer in enumerate(layers):
+        numbers = layer_numbers(
+            layer.weight.detach().cpu().unsqueeze(0),
+            layer.bias.detach().cpu().unsqueeze(0) if layer.bias is not None else None,
+            norms[:, i : i + 1] if norms is not None else None, start[i].cpu().unsqueeze(0),
+            fired[i].cpu().unsqueeze(0) if i in fired else None)
+        row = figures(numbers[0].tolist(), names[i], list(layer.weight.shape))
+        if layer.bias is None:
+            row["bias"] = None
+        rows.append(row)
+    return rows
 
 
 class Cadence:
@@ -229,18 +249,7 @@ class LayerStats(Cadence):
     def _summary(self) -> list[dict[str, Any]]:
         norms = torch.stack(self._norms).float().cpu() if self._norms else None  # [steps, layers]
         fired = fired_units(getattr(self.model, "layers", ()), self.X, self.relu) if len(self.X) else {}
-        rows = []
-        for i, layer in enumerate(self.layers):
-            numbers = layer_numbers(
-                layer.weight.detach().cpu().unsqueeze(0),
-                layer.bias.detach().cpu().unsqueeze(0) if layer.bias is not None else None,
-                norms[:, i : i + 1] if norms is not None else None, self._start[i].cpu().unsqueeze(0),
-                fired[i].cpu().unsqueeze(0) if i in fired else None)
-            row = figures(numbers[0].tolist(), self.names[i], list(layer.weight.shape))
-            if layer.bias is None:
-                row["bias"] = None
-            rows.append(row)
-        return rows
+        return model_figures(self.layers, self.names, self._start, norms, fired)
 
 
 def stride(epochs: int) -> int:
