@@ -385,7 +385,7 @@ class SweepTrainer:
             losses = losses.detach()
             grads = torch.cat([g.reshape(len(g), -1) for g in torch.autograd.grad(objective, self._params)], 1)
         if self._recording:
-            self.layer_stats.after_step(self._views(grads))  # type: ignore[union-attr]
+            self.layer_stats.after_step(grads)  # type: ignore[union-attr]
         bad: list[int] = []
         if not math.isfinite(float(losses.sum())):  # as the run checks loss.item() before its backward
             bad = [row for row, value in enumerate(losses.tolist()) if not math.isfinite(value)]

@@ -52,7 +52,7 @@ class _Fired(nn.Module):
 
 class SweepLayerStats(Cadence):
     """A sweep's recorder. ``start_epoch(epoch, values)`` before the steps (``values``: every parameter as a
-    [rows, *shape] view of the stacked weights), ``after_step(grads)`` with the step's gradients as such views,
+    [rows, *shape] view of the stacked weights), ``after_step(grads)`` with the step's [rows, parameters] gradients,
     ``keep_rows(index)`` when members stop, and ``summary(values, active, members)`` after the epoch."""
 
     def __init__(self, model: nn.Module, X_train: torch.Tensor, every: int = 1) -> None:
@@ -64,6 +64,13 @@ class SweepLayerStats(Cadence):
         self.bias_at = [index[id(m.bias)] if m.bias is not None else None for m in layers]
         self.relu = followed_by_relu(model)[: len(layers)]
         self.names = [name for name, _ in model.named_parameters()]
+        # which column of the stacked [rows, parameters] gradients is which layer's weight: the squared norms of
+        # every row and layer are then one product, (grads ** 2) @ pick
+        sizes = [p.numel() for p in model.parameters()]
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        self.pick = torch.zeros(sum(sizes), len(layers), device=X_train.device)
+        for layer, at in enumerate(self.weight_at):
+            self.pick[starts[at] : starts[at] + sizes[at], layer] = 1.0
         self.probe = _Fired(model, self.relu)
         self.X = X_train[:ROWS]
         self._start: list[torch.Tensor] = []
@@ -78,10 +85,9 @@ class SweepLayerStats(Cadence):
         return self.armed
 
     @torch.no_grad()
-    def after_step(self, grads: list[torch.Tensor]) -> None:
-        """Each row's weight-gradient norm of each layer: [rows, layers]."""
-        self._norms.append(torch.stack([torch.linalg.vector_norm(grads[i].reshape(len(grads[i]), -1), dim=1)
-                                        for i in self.weight_at], 1))
+    def after_step(self, grads: torch.Tensor) -> None:
+        """Each row's squared weight-gradient norm of each layer, [rows, layers] (the root taken at the summary)."""
+        self._norms.append(torch.mm(grads.square(), self.pick))
 
     def keep_rows(self, index: torch.Tensor) -> None:
         """Members stopped: keep the rows of the others (the stacked weights' rows move up alike)."""
@@ -107,7 +113,7 @@ class SweepLayerStats(Cadence):
         started = time.monotonic()
         out = np.full((members, len(self.weight_at), FIELDS), np.nan, dtype=np.float32)
         if active:
-            norms = torch.stack(self._norms).cpu() if self._norms else None  # [steps, rows, layers]
+            norms = torch.stack(self._norms).sqrt().cpu() if self._norms else None  # [steps, rows, layers]
             fired = self._fired(values)
             for i, (w, b) in enumerate(zip(self.weight_at, self.bias_at, strict=True)):
                 numbers = layer_numbers(values[w].detach().cpu(), values[b].detach().cpu() if b is not None else None,

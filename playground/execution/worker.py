@@ -33,6 +33,7 @@ VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and ne
 PAUSED_CHECK_S = 1.0  # a paused job wakes this often to check its time budget
 SLOW_EPOCHS_PER_S = 20.0  # at this speed or slower every epoch's view is sent (the replay has every epoch)
 LAYER_STATS_SHARE = 0.05  # faster, the per-layer statistics' epoch summaries take at most this share of the time
+SWEEP_LAYER_STATS_SHARE = 0.025  # a sweep's (every member's figures, and its steps' gradient norms in those epochs)
 
 
 
@@ -328,7 +329,8 @@ class _SweepRunner(_JobRunner):
                     status, message = "stopped", self.stop_sentence
                     break
                 if trainer.layer_stats is not None:  # as a run's: at most a share of the time, and the last epoch
-                    trainer.layer_stats.share = None if self.speed and self.speed <= SLOW_EPOCHS_PER_S else LAYER_STATS_SHARE
+                    trainer.layer_stats.share = (None if self.speed and self.speed <= SLOW_EPOCHS_PER_S
+                                                  else SWEEP_LAYER_STATS_SHARE)
                     trainer.layer_stats.final_epoch = target
                 results = trainer.run_epoch(self.control)
                 self.rows.append(sweep_progress.epoch_row(trainer.epoch, members, results, classification,
