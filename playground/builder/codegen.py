@@ -27,7 +27,7 @@ from playground.builder.training import EVAL_BATCH, optimizer_arguments
 # The playground functions whose source the code carries.
 SPLIT_FUNCTIONS = (datasets.split_sizes, datasets.split_indices, datasets.fit_standardization, datasets.standardize,
                    datasets.fit_target_standardization)
-LAYER_STATS_FUNCTIONS = (layer_stats.rounded, layer_stats.quantiles, layer_stats.distributions,
+LAYER_STATS_FUNCTIONS = (layer_stats.rounded, layer_stats.quantiles, layer_stats.rows_of, layer_stats.distributions,
                          layer_stats.gradient_summary, layer_stats.layer_numbers, layer_stats.figures,
                          layer_stats.model_figures, layer_stats.followed_by_relu, layer_stats.fired_units)
 

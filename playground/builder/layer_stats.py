@@ -28,6 +28,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,58 +55,65 @@ def rounded(value: float) -> float | None:
     return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else None
 
 
-def quantiles(ordered: torch.Tensor, qs: tuple[float, ...]) -> torch.Tensor:
+def quantiles(ordered: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     """Quantiles of each row of sorted values [m, n] with linear interpolation (what ``np.quantile`` gives), in
     float64: [m, len(qs)], from one sort instead of one per quantile."""
-    n = ordered.shape[-1]
-    position = torch.tensor(qs, dtype=torch.float64) * (n - 1)
-    below = position.floor().long()
-    above = (below + 1).clamp(max=n - 1)
-    values = ordered.double()
+    position = np.asarray(qs) * (ordered.shape[1] - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, ordered.shape[1] - 1)
+    values = ordered.astype(np.float64)
     return values[:, below] + (values[:, above] - values[:, below]) * (position - below)
 
 
-def distributions(values: torch.Tensor, bins: int = BINS) -> torch.Tensor:
+def rows_of(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor [m, ...] as a float32 NumPy array [m, n] on the CPU: one row per model."""
+    return tensor.detach().reshape(len(tensor), -1).float().cpu().numpy()
+
+
+def distributions(values: torch.Tensor, bins: int = BINS) -> np.ndarray:
     """Each row of ``values`` [m, n]: a histogram of ``bins`` equal bins from its min to its max (one value: one
     bin), the min, the max and the quantiles ``QUANTILES``: float64 [m, bins + 2 + len(QUANTILES)], all NaN for a
     row holding a value that is not finite."""
-    ordered = values.detach().reshape(len(values), -1).float().sort(dim=1).values.double()
+    ordered = np.sort(rows_of(values), axis=1).astype(np.float64)
+    m = len(ordered)
     lo, hi = ordered[:, :1], ordered[:, -1:]
-    finite = torch.isfinite(lo) & torch.isfinite(hi)
-    span = torch.where(finite & (hi > lo), hi - lo, torch.ones_like(lo))
-    place = torch.where(finite, (ordered - lo) / span * bins, torch.zeros_like(ordered))
-    index = place.floor().long().clamp(0, bins - 1)
-    counts = torch.zeros(len(ordered), bins, dtype=torch.float64).scatter_add_(1, index, torch.ones_like(place))
-    out = torch.cat([counts, lo, hi, quantiles(ordered, QUANTILES)], dim=1)
-    return torch.where(finite, out, torch.full_like(out, math.nan))
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    span = np.where(finite & (hi > lo), hi - lo, 1.0)
+    with np.errstate(invalid="ignore"):
+        place = np.where(finite, (ordered - np.where(finite, lo, 0.0)) / span * bins, 0.0)
+    index = np.clip(np.floor(place), 0, bins - 1).astype(np.int64) + bins * np.arange(m)[:, None]
+    counts = np.bincount(index.ravel(), minlength=m * bins).reshape(m, bins).astype(np.float64)
+    out = np.concatenate([counts, lo, hi, quantiles(ordered, QUANTILES)], axis=1)
+    return np.where(finite, out, np.nan)
 
 
-def gradient_summary(norms: torch.Tensor) -> torch.Tensor:
+def gradient_summary(norms: torch.Tensor) -> np.ndarray:
     """A layer's weight-gradient norms at each step of an epoch, [steps, m]: per column their mean, the last, the
     quantiles ``GRAD_QUANTILES`` and the number of steps, float64 [m, 2 + len(GRAD_QUANTILES) + 1]."""
-    steps = norms.double().t()  # [m, steps]
-    count = torch.full((len(steps), 1), float(steps.shape[1]), dtype=torch.float64)
-    ordered = steps.sort(dim=1).values
-    return torch.cat([steps.mean(1, keepdim=True), steps[:, -1:], quantiles(ordered, GRAD_QUANTILES), count], dim=1)
+    steps = norms.detach().double().cpu().numpy().T  # [m, steps]
+    count = np.full((len(steps), 1), float(steps.shape[1]))
+    ordered = np.sort(steps, axis=1)
+    return np.concatenate([steps.mean(1, keepdims=True), steps[:, -1:], quantiles(ordered, GRAD_QUANTILES), count],
+                          axis=1)
 
 
 def layer_numbers(weight: torch.Tensor, bias: torch.Tensor | None, norms: torch.Tensor | None, start: torch.Tensor,
-                  fired: torch.Tensor | None) -> torch.Tensor:
+                  fired: torch.Tensor | None) -> np.ndarray:
     """One Linear layer's figures for an epoch, one row per model (m models, 1 for a run): ``weight`` [m, out, in]
     and ``bias`` [m, out] at the epoch's end, the weight-gradient ``norms`` of its steps [steps, m], the weights at
     its ``start`` and, for a layer before a ReLU-family activation, whether each unit ever ``fired`` [m, out].
     float64 [m, 2 * DIST + GRAD + 2]: weight, bias, gradient, update ratio, dead share."""
     m = len(weight)
-    nothing = torch.full((m, 1), math.nan, dtype=torch.float64)
-    moved = torch.linalg.vector_norm((weight.detach() - start).reshape(m, -1).double(), dim=1)
-    size = torch.linalg.vector_norm(start.reshape(m, -1).double(), dim=1)
-    ratio = torch.where(size > 0, moved / torch.where(size > 0, size, 1.0), math.nan).unsqueeze(1)
-    dead = nothing if fired is None else 1.0 - fired.reshape(m, -1).double().mean(1, keepdim=True)
-    return torch.cat([
+    now, before = rows_of(weight).astype(np.float64), rows_of(start).astype(np.float64)
+    moved = np.sqrt(((now - before) ** 2).sum(1))
+    size = np.sqrt((before**2).sum(1))
+    ratio = np.where(size > 0, moved / np.where(size > 0, size, 1.0), np.nan)[:, None]
+    dead = np.full((m, 1), np.nan) if fired is None else 1.0 - rows_of(fired).astype(np.float64).mean(1, keepdims=True)
+    return np.concatenate([
         distributions(weight),
-        distributions(bias) if bias is not None else nothing.expand(m, DIST),
-        gradient_summary(norms) if norms is not None and len(norms) else nothing.expand(m, GRAD),
-        ratio, dead], dim=1)
+        distributions(bias) if bias is not None else np.full((m, DIST), np.nan),
+        gradient_summary(norms) if norms is not None and len(norms) else np.full((m, GRAD), np.nan),
+        ratio, dead], axis=1)
 
 
 def figures(numbers, name: str, shape: list[int]) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class SweepLayerStats(Cadence):
                 numbers = layer_numbers(values[w].detach().cpu(), values[b].detach().cpu() if b is not None else None,
                                         norms[:, :, i] if norms is not None else None, self._start[i].cpu(),
                                         fired[i].cpu() if i in fired else None)
-                out[active, i] = numbers.numpy()
+                out[active, i] = numbers
         self.timed(started)
         return out
 
