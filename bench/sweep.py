@@ -11,10 +11,6 @@ machine is shared), whole epochs with their validation; the two take turns in ro
 alternates. Aggregate steps per second counts member-steps; the ratio is the median of the rounds' ratios.
 Targets (issue 13): >= 10x at 16 members, >= 25x at 64.
 
-Each member's per-layer statistics (``builder/sweep_layer_stats.py``, as every sweep job records them) on vs
-off: the worker's sweep job loop in this process, 16 members, at batch 10 and full batch, alternated, in CPU
-seconds of the job. Target >= 0.9x (issue 23).
-
 Memory per member: the bytes of the tensors an engine keeps for one member (weights, gradients, optimizer
 state, the last finite weights; the data is shared and counted apart), and the process's resident memory
 growth while the engine is built and trains its first epoch, per member.
@@ -157,68 +153,6 @@ def measure(members_list=MEMBERS, rounds: int = ROUNDS, epochs: int = EPOCHS, n_
     return out
 
 
-class _Conn:
-    """The job's two connections, in process: no control messages; the end's statistics kept."""
-
-    def __init__(self) -> None:
-        self.done: dict | None = None
-
-    def poll(self, timeout: float | None = None) -> bool:
-        return False
-
-    def send(self, message: tuple) -> None:
-        if message[0] == "done":
-            self.done = message[5]
-
-
-def job_rate(sweep, tensors, layer_stats: bool) -> float:
-    """Member-steps per CPU-second of the worker's sweep job (``run_job``) with the statistics on or off."""
-    from playground.execution.jobs import sweep_payload
-    from playground.execution.worker import run_job
-
-    payload = sweep_payload(sweep, tensors, plane_features=sweep.base.data.features)
-    payload["layer_stats"] = layer_stats
-    conn = _Conn()
-    run_job(0, payload, conn, conn)
-    return conn.done["steps"] * sweep.n_members / conn.done["train_cpu_seconds"]
-
-
-def statistics_cost(members: int = 16, rounds: int = 4, log=print) -> list[dict]:
-    """The sweep job with its members' statistics on vs off, at batch 10 and full batch, alternated."""
-    from dataclasses import replace
-
-    import torch
-
-    from playground.builder.datasets import prepare_data
-    from playground.builder.sweep import SweepConfig
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    out = []
-    try:
-        for batch, epochs in ((10, 20), (1000, 500)):
-            base = sweep_config(members)
-            config = replace(base.base, train=replace(base.base.train, batch_size=batch, epochs=epochs))
-            sweep = SweepConfig(config, base.axes)
-            tensors = prepare_data(config.data).arrays()
-            job_rate(sweep, tensors, True)  # warm-up: traced passes
-            on, off, ratios = [], [], []
-            for r in range(rounds):
-                rates = {}
-                for stats in ((True, False) if r % 2 else (False, True)):
-                    rates[stats] = job_rate(sweep, tensors, stats)
-                on.append(rates[True])
-                off.append(rates[False])
-                ratios.append(rates[True] / rates[False])
-                log(f"  statistics, batch {batch}, round {r + 1}: on {rates[True]:.0f}, off {rates[False]:.0f} "
-                    f"member-steps/s = {ratios[-1]:.2f}x")
-            out.append({"batch": batch, "epochs": epochs, "on": on, "off": off, "ratios": ratios,
-                        "n_train": len(tensors["y_train"])})
-    finally:
-        torch.set_num_threads(threads)
-    return out
-
-
 def run(write: bool = True, log=print, **kwargs) -> Section:
     stamp = section_stamp()
     budget = Budget(100)
@@ -234,14 +168,6 @@ def run(write: bool = True, log=print, **kwargs) -> Section:
                         (ratio >= target) if target else None,
                         f"median of {len(m['ratios'])} rounds' ratios {ratio:.1f}x, "
                         f"range {min(m['ratios']):.1f}..{max(m['ratios']):.1f}"))
-    cost = statistics_cost(log=log) if not budget.used(0.8) else []
-    for c in cost:
-        ratio = median(c["ratios"])
-        label = "full batch" if c["batch"] >= c["n_train"] else f"batch {c['batch']}"
-        rows.append(Row(f"sweep job with each member's per-layer statistics on, 16 members, {label}, member-steps per "
-                        f"CPU-second ({c['epochs']} epochs x {len(c['ratios'])} rounds)", median(c["on"]),
-                        "member-steps/s", "the same job, statistics off", median(c["off"]), ">= 0.9x", ratio >= 0.9,
-                        f"median of the rounds' ratios {ratio:.2f}x, range {min(c['ratios']):.2f}..{max(c['ratios']):.2f}"))
     for members, m in r.items():
         rows.append(Row(f"tensor bytes a member keeps, {members} members", m["sweep_bytes"], "bytes",
                         "one run's Trainer", m["single_bytes"], "", None,
