@@ -31,8 +31,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def sweep_of(optimizer="adam", axis=SweepAxis("lr", values=(0.02, 0.3)), task="classification"
-             ) -> tuple[SweepConfig, dict]:
+RATES = SweepAxis("lr", values=(0.02, 0.3))
+
+
+def sweep_of(optimizer="adam", axis=RATES, task="classification") -> tuple[SweepConfig, dict]:
     regression = task == "regression"
     base = RunConfig(data=DataConfig(dataset="plane" if regression else "circle", n_samples=120, seed=2),
                      model=ModelSpec(in_features=2, hidden=(6, 5), activations=("relu", "tanh"),
