@@ -44,7 +44,8 @@ def job_rate(sweep, tensors, layer_stats: bool) -> float:
     return conn.done["steps"] * sweep.n_members / conn.done["train_cpu_seconds"]
 
 
-def statistics_cost(members: int = 16, rounds: int = 3, log=print) -> list[dict]:
+def statistics_cost(members: int = 16, rounds: int = 3, log=print,
+                    plans: tuple = ((10, 20), (1000, 300))) -> list[dict]:
     """The sweep job with its members' statistics on vs off, at batch 10 and full batch, alternated."""
     from dataclasses import replace
 
@@ -57,7 +58,7 @@ def statistics_cost(members: int = 16, rounds: int = 3, log=print) -> list[dict]
     torch.set_num_threads(1)
     out = []
     try:
-        for batch, epochs in ((10, 20), (1000, 300)):
+        for batch, epochs in plans:  # (batch size, epochs)
             base = sweep_config(members)
             config = replace(base.base, train=replace(base.base.train, batch_size=batch, epochs=epochs))
             sweep = SweepConfig(config, base.axes)
