@@ -2,7 +2,8 @@
 
     python -m bench                 # every benchmark (about 5 minutes on the 2-core machine)
     python -m bench startup         # one (or several): startup interaction browser_roundtrip
-                                    #   training_live memory scale training_throughput sweep gpu_check cluster first_visit
+                                    #   training_live memory scale training_throughput sweep sweep_statistics gpu_check
+                                    #   cluster first_visit
     python -m bench --list
 
 Each benchmark runs in its own Python process (a cold start for each, nothing shared between them), with
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, str, int]] = {
     "scale": ("bench.scale", "Scale of the work", 60),
     "training_throughput": ("bench.training_throughput", "Training throughput", 90),
     "sweep": ("bench.sweep", "Sweeps", 120),
+    "sweep_statistics": ("bench.sweep_statistics", "Sweeps: each member's per-layer statistics", 300),
     "gpu_check": ("bench.gpu_check", "GPU check", 240),
     "cluster": ("bench.cluster", "Cluster: Ray, replicas and capacity", 420),
 }

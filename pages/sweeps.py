@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from playground import limits
-from playground.builder import codegen, registry
+from playground.builder import codegen, layer_pictures, registry
 from playground.builder import sweep_pictures as draw
 from playground.builder import sweep_progress as progress
 from playground.builder.config import CSV_DATASET, DataConfig, RunConfig, TrainConfig
@@ -186,7 +186,8 @@ def member_model(snap, sweep: SweepConfig, data: PreparedData, member: int) -> T
         status = progress.member_run_status(snap.status, statuses[member])
         state = {k: np.array(v) for k, v in snap.final_state[member].items()}  # writable copies (Ray's are not)
         made[key] = make_trained_model(sweep.member(member), state,
-                                       progress.member_history(snap.history, member), status, data,
+                                       progress.member_history(snap.history, member, sweep.member(member).model),
+                                       status, data,
                                        device=snap.info.get("device", "cpu"),
                                        duration_s=snap.stats.get("train_seconds", snap.elapsed_s))
     return made[key]
@@ -434,6 +435,27 @@ def pictures_fragment() -> None:
             **({f"{which} accuracy": metrics[acc_key]} if "val_acc" in now.history[-1] else {}),
         })
         st.dataframe(table, hide_index=True, width="stretch", key="sw_members_table", height=min(36 * (n + 1) + 2, 320))
+        inside_layers(now, metrics, statuses, best)
+
+
+def inside_layers(now, metrics: dict, statuses: list[str], best: int | None) -> None:
+    """The best and the worst member's gradient flow side by side (their last recorded epoch)."""
+    worst = progress.worst_member(metrics, statuses)
+    if best is None or worst is None or worst == best:
+        return
+    st.markdown("**Inside the layers: the best and the worst member's gradients**")
+    sides = st.columns(2)
+    for side, member, word in ((sides[0], best, "★ best"), (sides[1], worst, "worst")):
+        row = cached(f"flow_{word}", (now.id, len(now.history), member),
+                     lambda m=member: progress.last_layers(now.history, m, shown_sweep.member(m).model))
+        side.caption(f"{word}: {shown_sweep.label(member)}"
+                     + (" (diverged)" if statuses[member] == progress.DIVERGED else ""))
+        side.container(key=f"sw_flow_{'best' if member == best else 'worst'}").image(
+            layer_pictures.gradient_flow_svg(row), width="stretch")
+    st.caption("Each bar: a layer's mean gradient norm over its last recorded epoch's steps (log scale; the whisker "
+               "spans the smallest to the largest step), with how far the epoch moved its weights (Δw/w) and, before "
+               "a ReLU, its share of units that never fired. Bars shrinking towards the input mean vanishing "
+               "gradients; bars far above the best member's mean updates too large for the weights.")
 
 
 with results_col:

@@ -174,3 +174,6 @@ LAYER_STATS_BINS = 16  # histogram bins of a layer's weights (and biases) per re
 LAYER_STATS_MAX_LAYERS = MAX_HIDDEN_LAYERS + 1  # Linear layers recorded (all of them: hidden plus output)
 LAYER_STATS_MAX_EPOCHS = 200  # epochs of a run that carry statistics (a longer run records every k-th epoch)
 LAYER_STATS_ROWS = 4_096  # training rows the dead-unit pass reads at an epoch's end
+# a sweep's figures in all (float32; 64 members x 9 layers x 64 figures an epoch keep ~100 epochs, 16 MB): a long
+# sweep of many members records every k-th epoch (sweep_layer_stats.sweep_stride)
+LAYER_STATS_SWEEP_NUMBERS = 4_000_000

@@ -19,7 +19,7 @@ import inspect
 import textwrap
 
 from playground import limits
-from playground.builder import datasets, registry
+from playground.builder import datasets, layer_stats, registry
 from playground.builder.config import CSV_DATASET, ModelSpec, RunConfig, TrainConfig
 from playground.builder.registry import BY_NAME, code_literal
 from playground.builder.training import EVAL_BATCH, optimizer_arguments
@@ -27,6 +27,9 @@ from playground.builder.training import EVAL_BATCH, optimizer_arguments
 # The playground functions whose source the code carries.
 SPLIT_FUNCTIONS = (datasets.split_sizes, datasets.split_indices, datasets.fit_standardization, datasets.standardize,
                    datasets.fit_target_standardization)
+LAYER_STATS_FUNCTIONS = (layer_stats.rounded, layer_stats.quantiles, layer_stats.rows_of, layer_stats.distributions,
+                         layer_stats.gradient_summary, layer_stats.layer_numbers, layer_stats.figures,
+                         layer_stats.model_figures, layer_stats.followed_by_relu, layer_stats.fired_units)
 
 
 def csv_functions() -> tuple:
@@ -64,6 +67,7 @@ def imports(config: RunConfig, script: bool = False, loaders: bool = True, model
     lines += ["import math"]
     if script:
         lines += ["import random"]
+        lines += ["from typing import Any"]
     if csv:
         lines += ["import warnings", "from pathlib import Path"]
     lines += ["", "import numpy as np"]
@@ -232,7 +236,7 @@ def loops_block(config: RunConfig) -> str:
     else:
         backward = "        loss.backward()\n"
     return (
-        "def train_one_epoch(model, loader, criterion, optimizer, device):\n"
+        "def train_one_epoch(model, loader, criterion, optimizer, device, recorder=None):\n"
         "    model.train()\n"
         "    weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]  # regularised (not biases)\n"
         "    total = 0.0\n"
@@ -243,6 +247,8 @@ def loops_block(config: RunConfig) -> str:
         "        if not math.isfinite(loss.item()):\n"
         '            raise FloatingPointError("the loss is not finite: lower the learning rate")\n'
         + backward +
+        "        if recorder is not None:  # --layer-stats: each layer's gradient norm, before the step uses it\n"
+        "            recorder.after_backward()\n"
         "        optimizer.step()\n"
         "        total += loss.item() * len(x)\n"
         "    return total / len(loader.dataset)\n\n\n"
@@ -389,7 +395,50 @@ def script(config: RunConfig) -> str:
         "# Training, validation, testing\n"
         "# ---------------------------------------------------------------------------------------------------\n"
         + loops_block(config) + "\n\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        "# Inside the layers (only with --layer-stats)\n"
+        "# ---------------------------------------------------------------------------------------------------\n"
+        + layer_stats_block() + "\n\n"
         + _main(config)
+    )
+
+
+def layer_stats_block() -> str:
+    """What ``--layer-stats`` prints: each Linear layer's figures every epoch, from the playground's own functions
+    (``layer_stats.py``), so they are the page's "Inside the layers" numbers for the same run."""
+    relu = ", ".join(f"nn.{kind.__name__}" for kind in layer_stats.RELU_FAMILY)
+    return (
+        "# The playground's per-layer figures, copied from playground/builder/layer_stats.py: a histogram and\n"
+        "# quantiles of the weights and biases, the weight gradient's norm over the epoch's steps, how far the\n"
+        "# epoch moved the weights (update ratio) and, before a ReLU, the share of units that never fired.\n"
+        f"DIGITS = {layer_stats.DIGITS}  # significant digits kept\n"
+        f"BINS = {layer_stats.BINS}  # histogram bins\n"
+        f"QUANTILES = {layer_stats.QUANTILES!r}  # TensorBoard's distribution bands\n"
+        f"GRAD_QUANTILES = {layer_stats.GRAD_QUANTILES!r}\n"
+        f"ROWS = {layer_stats.ROWS}  # training rows the dead-unit pass reads\n"
+        "DIST = BINS + 2 + len(QUANTILES)  # counts, lo, hi, quantiles\n"
+        "GRAD = 2 + len(GRAD_QUANTILES) + 1  # mean, last, quantiles, steps\n"
+        f"RELU_FAMILY = ({relu})\n\n\n"
+        + "\n\n".join(_source(f) for f in LAYER_STATS_FUNCTIONS) + "\n\n"
+        "class LayerStats:\n"
+        '    """Records an epoch\'s gradient norms step by step and summarises each Linear layer after it."""\n\n'
+        "    def __init__(self, model, X):\n"
+        "        named = {id(m): name for name, m in model.named_modules()}\n"
+        "        self.model = model\n"
+        "        self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]\n"
+        "        self.names = [named[id(m)] for m in self.layers]\n"
+        "        self.relu = followed_by_relu(model)\n"
+        "        self.X = X[:ROWS]\n\n"
+        "    def start_epoch(self):\n"
+        "        self.start = [m.weight.detach().clone() for m in self.layers]\n"
+        "        self.norms = []\n\n"
+        "    def after_backward(self):\n"
+        "        self.norms.append(torch.stack([torch.linalg.vector_norm(m.weight.grad) for m in self.layers]))\n\n"
+        "    @torch.no_grad()\n"
+        "    def summary(self):\n"
+        "        norms = torch.stack(self.norms).float().cpu() if self.norms else None  # [steps, layers]\n"
+        "        fired = fired_units(self.model.layers, self.X, self.relu)\n"
+        "        return model_figures(self.layers, self.names, self.start, norms, fired)\n"
     )
 
 
@@ -414,6 +463,8 @@ def _main(config: RunConfig) -> str:
         'else "cpu")\n'
         '    parser.add_argument("--out", default="model.pt", help="where to save the state_dict")\n'
         '    parser.add_argument("--history", default=None, help="also write the per-epoch metrics to this JSON file")\n'
+        '    parser.add_argument("--layer-stats", action="store_true",\n'
+        '                        help="print each layer\'s figures every epoch, one JSON line a layer (and keep them in --history)")\n'
         + ('    parser.add_argument("--csv", default=CSV_NAME, help="the CSV file the run was trained on")\n' if csv else "")
         + "    args = parser.parse_args()\n"
         "    device = torch.device(args.device)\n\n"
@@ -424,13 +475,16 @@ def _main(config: RunConfig) -> str:
         + loaders_block(config.train, indent="    ") + "\n"
         "    torch.manual_seed(SEED)  # the initial weights come from this seed\n"
         "    model = Net().to(device)\n"
-        + loss_optimizer_block(config) + "\n"
+        + loss_optimizer_block(config)
+        + "    recorder = LayerStats(model, train_set.X.to(device)) if args.layer_stats else None\n\n"
         "    history, best = [], {\"loss\": math.inf, \"epoch\": 0, \"state\": None}\n"
         "    for epoch in range(1, args.epochs + 1):\n"
         "        if epoch - 1 in LR_CHANGES:  # the learning rate was changed here while the run trained\n"
         "            for group in optimizer.param_groups:\n"
         '                group["lr"] = LR_CHANGES[epoch - 1]\n'
-        "        train_loss = train_one_epoch(model, train_loader, criterion, optimizer, device)\n"
+        "        if recorder is not None:\n"
+        "            recorder.start_epoch()\n"
+        "        train_loss = train_one_epoch(model, train_loader, criterion, optimizer, device, recorder)\n"
         "        val_loss, val_acc = evaluate(model, val_loader, criterion, device)\n"
         '        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}\n'
         '        if TASK == "classification":\n'
@@ -438,6 +492,10 @@ def _main(config: RunConfig) -> str:
         '            row["val_acc"] = val_acc\n'
         "        history.append(row)\n"
         '        print(f"epoch {epoch:4d}  train loss {train_loss:.6f}  validation loss {val_loss:.6f}")\n'
+        "        if recorder is not None:\n"
+        '            row["layers"] = recorder.summary()\n'
+        '            for layer in row["layers"]:\n'
+        '                print("layer", json.dumps({"epoch": epoch, **layer}))\n'
         "        if KEEP_BEST and len(val_set):\n"
         '            if val_loss < best["loss"]:\n'
         '                best = {"loss": val_loss, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}\n'

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
@@ -53,6 +54,7 @@ from playground.builder.sweep_exactness import (  # noqa: F401  (exactness_sente
     exactness_sentence,
     relative_difference,
 )
+from playground.builder.sweep_layer_stats import SweepLayerStats
 from playground.builder.sweep_trace import traced
 from playground.builder.training import (
     CHECK_EVERY_S,
@@ -107,7 +109,7 @@ class SweepTrainer:
     """
 
     def __init__(self, sweep: SweepConfig, tensors: dict[str, torch.Tensor], device: str | None = None,
-                 check: bool = True) -> None:
+                 check: bool = True, layer_stats_every: int | None = None) -> None:
         base = sweep.base
         self.sweep, self.configs = sweep, sweep.members()
         self.task = base.model.task
@@ -179,6 +181,11 @@ class SweepTrainer:
         self._perm_scratch = torch.empty(self.n_train, dtype=torch.int64)
         self._check = check
         self._exactness: dict[str, Any] = {"checked": False}
+        # each member's per-layer statistics every k-th epoch (sweep_layer_stats.py), or None: off; ``last_layers``
+        # is the latest epoch's [members, layers, figures] array (None when that epoch recorded none)
+        self.layer_stats = SweepLayerStats(self._model, self.X_train, layer_stats_every) if layer_stats_every else None
+        self.last_layers: np.ndarray | None = None
+        self._recording = False
         self._rebind()
 
     # ------------------------------------------------------------------ set-up
@@ -252,6 +259,8 @@ class SweepTrainer:
         self._shuffle_gens = [self._shuffle_gens[i] for i in keep]
         self._opt_state = {k: v.index_select(0, index) for k, v in self._opt_state.items()}
         self._own_optimizers = [self._own_optimizers[i] for i in keep] if self._own_optimizers else []
+        if self.layer_stats is not None:
+            self.layer_stats.keep_rows(index)
         self._rebind()
 
     # ------------------------------------------------------------------ the traced passes
@@ -375,6 +384,8 @@ class SweepTrainer:
             losses, objective = self._train_pass(x, y)
             losses = losses.detach()
             grads = torch.cat([g.reshape(len(g), -1) for g in torch.autograd.grad(objective, self._params)], 1)
+        if self._recording:
+            self.layer_stats.after_step(grads)  # type: ignore[union-attr]
         bad: list[int] = []
         if not math.isfinite(float(losses.sum())):  # as the run checks loss.item() before its backward
             bad = [row for row, value in enumerate(losses.tolist()) if not math.isfinite(value)]
@@ -411,6 +422,7 @@ class SweepTrainer:
         starts = range(0, n, batch)
         step_losses: list[torch.Tensor] = []
         next_check = time.monotonic() + CHECK_EVERY_S if control is not None else math.inf
+        self._recording = self.layer_stats is not None and self.layer_stats.start_epoch(self.epoch + 1, self._values)
         for i in starts:
             losses, bad = self._step(perms[:, i : i + batch])
             if bad:  # those members stop here; the others' rows move up
@@ -497,6 +509,11 @@ class SweepTrainer:
                 results[member] = MemberEpoch(member, result, "stopped early", self.reason[member])
                 continue
             keep.append(row)
+        if self.layer_stats is not None:
+            self.last_layers = None
+            if self.layer_stats.armed:
+                self.last_layers = self.layer_stats.summary(self._values, self._active, len(self.configs))
+                self.last_layers[[m for m, r in results.items() if r.result is None]] = np.nan  # diverged here
         if self.epoch == 1 and self._check:
             self._check_one_member()
         self._last_finite.copy_(self._flat.detach())

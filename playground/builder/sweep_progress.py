@@ -20,10 +20,12 @@ import numpy as np
 import torch
 
 from playground import limits
+from playground.builder.config import ModelSpec
 from playground.builder.datasets import PLANE, expand_features, standardize
 from playground.builder.decision_boundary import Heatmap, grid_points, heatmap
 from playground.builder.instability import Instability, unstable
 from playground.builder.model import build_model
+from playground.builder.sweep_layer_stats import layer_names, member_layers
 
 if TYPE_CHECKING:
     from playground.builder.sweep import MemberEpoch, SweepTrainer
@@ -35,8 +37,10 @@ TRAINING, DIVERGED, STOPPED_EARLY = "training", "diverged", "stopped early"  # S
 # ------------------------------------------------------------------------------------------------ rows
 
 
-def epoch_row(epoch: int, members: int, results: Sequence[MemberEpoch], classification: bool) -> dict[str, Any]:
-    """One epoch of every member as one row (see the module's docstring) from ``SweepTrainer.run_epoch``'s results."""
+def epoch_row(epoch: int, members: int, results: Sequence[MemberEpoch], classification: bool,
+              layers: np.ndarray | None = None) -> dict[str, Any]:
+    """One epoch of every member as one row (see the module's docstring) from ``SweepTrainer.run_epoch``'s results;
+    ``layers``: the epoch's per-layer statistics of every member (``SweepTrainer.last_layers``), when recorded."""
     keys = METRICS if classification else METRICS[:2]
     row: dict[str, Any] = {"epoch": int(epoch)}
     for key in keys:
@@ -47,6 +51,8 @@ def epoch_row(epoch: int, members: int, results: Sequence[MemberEpoch], classifi
         kept = item.result.as_row()
         for key in keys:
             row[key][item.member] = kept.get(key, math.nan)
+    if layers is not None:
+        row["layers"] = layers
     return row
 
 
@@ -55,9 +61,11 @@ def trained_in(row: dict[str, Any], member: int) -> bool:
     return bool(np.isfinite(row["train_loss"][member]))
 
 
-def member_history(rows: Sequence[dict[str, Any]], member: int) -> list[dict[str, float]]:
+def member_history(rows: Sequence[dict[str, Any]], member: int, spec: ModelSpec | None = None) -> list[dict[str, Any]]:
     """Member ``member``'s history in the rows its single run keeps: epoch, train_loss, val_loss (NaN without a
-    validation split) and, for a classifier, train_acc and val_acc."""
+    validation split) and, for a classifier, train_acc and val_acc; given the member's model ``spec``, its layers'
+    statistics too (``layers``) in the epochs that recorded them, as its run keeps them."""
+    names = layer_names(spec) if spec is not None else None
     history = []
     for row in rows:
         if not trained_in(row, member):
@@ -67,6 +75,10 @@ def member_history(rows: Sequence[dict[str, Any]], member: int) -> list[dict[str
         if "train_acc" in row:
             out["train_acc"] = float(row["train_acc"][member])
             out["val_acc"] = float(row["val_acc"][member])
+        if names is not None and row.get("layers") is not None:
+            layers = member_layers(row["layers"], member, names)
+            if layers:
+                out["layers"] = layers
         history.append(out)
     return history
 
@@ -114,6 +126,31 @@ def best_member(metrics: dict[str, np.ndarray], statuses: Sequence[str]) -> int 
     if not candidates:
         return None
     return min(candidates, key=lambda i: (values[i], i))
+
+
+def worst_member(metrics: dict[str, np.ndarray], statuses: Sequence[str]) -> int | None:
+    """The member that did worst: the first that diverged, else the highest final loss (the ranking's); None
+    when fewer than two members have anything to compare."""
+    values = metrics[ranking_metric(metrics)]
+    diverged = [i for i, status in enumerate(statuses) if status == DIVERGED]
+    finite = [i for i in range(len(values)) if np.isfinite(values[i]) and i not in diverged]
+    if len(diverged) + len(finite) < 2:
+        return None
+    return diverged[0] if diverged else max(finite, key=lambda i: (values[i], -i))
+
+
+def last_layers(rows: Sequence[dict[str, Any]], member: int, spec: ModelSpec) -> dict[str, Any] | None:
+    """Member ``member``'s last epoch that recorded its layers' statistics, as a run's row (``epoch``,
+    ``layers``: what ``layer_pictures.gradient_flow_svg`` draws); None before one did."""
+    names = None
+    for row in reversed(rows):
+        if row.get("layers") is None:
+            continue
+        names = names or layer_names(spec)
+        layers = member_layers(row["layers"], member, names)
+        if layers:
+            return {"epoch": int(row["epoch"]), "layers": layers}
+    return None
 
 
 def member_run_status(job_status: str, member_status: str) -> str:

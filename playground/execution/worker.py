@@ -32,6 +32,7 @@ VIEW_EVERY_S = 0.5  # heatmap, thumbnails and weights at most this often (and ne
 PAUSED_CHECK_S = 1.0  # a paused job wakes this often to check its time budget
 SLOW_EPOCHS_PER_S = 20.0  # at this speed or slower every epoch's view is sent (the replay has every epoch)
 LAYER_STATS_SHARE = 0.05  # faster, the per-layer statistics' epoch summaries take at most this share of the time
+SWEEP_LAYER_STATS_SHARE = 0.025  # a sweep's (every member's figures, and its steps' gradient norms in those epochs)
 
 
 
@@ -291,13 +292,17 @@ class _SweepRunner(_JobRunner):
 
         from playground.builder import sweep_progress
         from playground.builder.sweep import SweepConfig, SweepTrainer
+        from playground.builder.sweep_layer_stats import sweep_stride
         from playground.builder.training import Stopped
 
         p = self.payload
         try:
             sweep = SweepConfig.from_dict(p["sweep"])
             tensors = {k: torch.from_numpy(_writable(v)) for k, v in p["tensors"].items()}
-            self.trainer = trainer = SweepTrainer(sweep, tensors, device=p.get("device_override"))
+            every = (sweep_stride(sweep.base.train.epochs, sweep.n_members, len(sweep.base.model.hidden) + 1)
+                     if p.get("layer_stats", True) else None)
+            self.trainer = trainer = SweepTrainer(sweep, tensors, device=p.get("device_override"),
+                                                  layer_stats_every=every)
         except PlaygroundError as exc:
             self.send("error", exc.sentence, exc.detail)
             return
@@ -322,8 +327,13 @@ class _SweepRunner(_JobRunner):
                 if self.must_stop():
                     status, message = "stopped", self.stop_sentence
                     break
+                if trainer.layer_stats is not None:  # as a run's: at most a share of the time, and the last epoch
+                    trainer.layer_stats.share = (None if self.speed and self.speed <= SLOW_EPOCHS_PER_S
+                                                  else SWEEP_LAYER_STATS_SHARE)
+                    trainer.layer_stats.final_epoch = target
                 results = trainer.run_epoch(self.control)
-                self.rows.append(sweep_progress.epoch_row(trainer.epoch, members, results, classification))
+                self.rows.append(sweep_progress.epoch_row(trainer.epoch, members, results, classification,
+                                                          trainer.last_layers))
                 if self.mode == "step":
                     self.mode = "pause"
                 now = time.monotonic()

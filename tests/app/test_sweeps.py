@@ -132,7 +132,9 @@ def test_a_sweep_trains_shows_its_members_and_one_opens_as_a_run(at):
     assert f"Kept as run {run_id}" in texts(at)
     stored = open_default_store().get(run_id)
     assert stored.config == RunConfig(train=TrainConfig(epochs=4, lr=0.03, seed=1))
-    assert stored.history == tuple(sweep_progress.member_history(view.history, 3)) and stored.status == "finished"
+    member = at.session_state["sw_control"].spec.member(3)  # its history with its layers' statistics, as a run's
+    assert stored.history == tuple(sweep_progress.member_history(view.history, 3, member.model))
+    assert stored.status == "finished" and stored.history[-1]["layers"][0]["name"] == "layers.0"
     assert at.button(key="sw_keep").disabled  # kept once
 
     at.button(key="sw_open").click().run()

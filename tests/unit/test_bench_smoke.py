@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 MODULES = ["bench", "bench.common", "bench.__main__", "bench.startup", "bench.interaction", "bench.browser_roundtrip",
-           "bench.training_live", "bench.memory", "bench.scale", "bench.gpu_check", "bench.sweep"]
+           "bench.training_live", "bench.memory", "bench.scale", "bench.gpu_check", "bench.sweep",
+           "bench.sweep_statistics"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -79,6 +80,13 @@ def test_sweep_bench_tiny():
 
     r = measure(members_list=(2,), rounds=1, epochs=1, n_samples=100, log=lambda *_: None)
     assert r[2]["ratios"] and r[2]["sweep_bytes"] > 0 and r[2]["exactness"]["checked"]
+
+
+def test_sweep_statistics_bench_tiny():
+    from bench.sweep_statistics import statistics_cost
+
+    (r,) = statistics_cost(members=2, rounds=1, log=lambda *_: None, plans=((50, 2),))
+    assert r["on"][0] > 0 and r["off"][0] > 0 and r["ratios"][0] == r["on"][0] / r["off"][0]
 
 
 def test_gpu_check_sweeps_run_on_the_cpu_too():
