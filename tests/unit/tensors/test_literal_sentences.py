@@ -113,3 +113,19 @@ def test_the_sentence_check_sees_a_garbled_sentence():
     for bad in ("XXThe literal is empty.XX", "the literal is empty.", "THE LITERAL IS EMPTY.",
                 "The literal is empty. type a number.", "The literal is empty", "XX", None):
         assert problems(bad), bad
+
+
+def test_user_text_in_a_sentence_is_cut_at_40_characters_with_an_ellipsis():
+    from playground.tensors.literal import quoted
+
+    assert quoted("a" * 40) == "`" + "a" * 40 + "`"
+    assert quoted("a" * 41) == "`" + "a" * 40 + "…`"
+    sentence = refusal(parse_literal, "[" + "z" * 60 + "]").sentence
+    assert "`" + "z" * 40 + "…`" in sentence and "z" * 41 not in sentence
+
+
+def test_a_shape_wrapped_in_letters_is_refused():
+    """Only brackets and parentheses around a shape are taken away; letters are not sizes."""
+    assert parse_shape("(2, 3)") == (2, 3) and parse_shape("[[2, 3]]") == (2, 3)
+    for text in ("X2, 3X", "x(2, 3)", "2, 3X"):
+        refusal(parse_shape, text)
