@@ -155,3 +155,49 @@ def test_sharing_demo_refusals(values, index, new, words):
 def test_sharing_demo_at_its_bounds():
     assert len(sharing_demo([1] * 100, index=99).array_after) == 100
     assert sharing_demo([1, 2], index=0).array_after[0] == 100
+
+
+def test_a_recipe_keeps_every_field_through_its_dict():
+    spec = TensorSpec(source="literal", literal="[5, 6]", shape=(4,), dtype="int64", seed=3)
+    assert TensorSpec.from_dict(spec.to_dict()) == spec
+    assert TensorSpec.from_dict({"source": "ones", "shape": [3], "dtype": "bool"}) == TensorSpec("ones", shape=(3,), dtype="bool")
+
+
+def test_a_literal_recipe_ignores_the_shape_box():
+    """The shape box belongs to the constructors: a literal's tensor has the literal's shape, whatever the box holds."""
+    spec = TensorSpec(source="literal", literal="[1, 2]", shape=(10 * limits.MAX_TENSOR_ELEMENTS,))
+    assert tuple(build(spec).tensor.shape) == (2,)
+
+
+def test_names_default_to_x_and_the_panels_run_with_them():
+    built = build(TensorSpec(literal="[1, 2]"))
+    assert built.torch_code.startswith("x = ") and built.numpy_code.startswith("x_np = ")
+    for library in ("torch", "numpy"):
+        run(built.panel_code(library))
+
+
+def test_the_numpy_panel_imports_torch_only_when_its_numbers_come_from_torch():
+    assert "import torch" not in build(TensorSpec(literal="[1, 2]")).panel_code("numpy")
+    assert "import torch" not in build(TensorSpec(source="arange", shape=(3,))).panel_code("numpy")
+    assert "import torch" in build(TensorSpec(source="rand", shape=(3,))).panel_code("numpy")
+
+
+@pytest.mark.parametrize(("dtype", "expected"), [("inferred", torch.float32), ("float32", torch.float32),
+                                                 ("float64", torch.float64), ("int64", torch.int64), ("bool", torch.bool)])
+def test_random_tensors_have_the_dtype_asked_for_and_cast_only_when_needed(dtype, expected):
+    built = build(TensorSpec(source="randn", shape=(2, 2), dtype=dtype, seed=5))
+    assert built.tensor.dtype == expected
+    g = torch.Generator().manual_seed(5)
+    assert torch.equal(built.tensor, torch.randn((2, 2), generator=g).to(expected))
+    assert (".to(" in built.torch_code) == (expected != torch.float32)  # a float32 draw needs no cast
+
+
+def test_a_pytorch_refusal_keeps_pytorchs_reason():
+    with pytest.raises(PlaygroundError) as info:
+        build(TensorSpec(literal="[1e300]", dtype="int64"))
+    assert info.value.detail.startswith("RuntimeError") and "overflow" in info.value.detail
+
+
+def test_sharing_demo_defaults_change_the_first_element_to_100():
+    demo = sharing_demo([1, 2, 3])
+    assert demo.array_after == [100, 2, 3] and demo.from_numpy_after == [100, 2, 3]
