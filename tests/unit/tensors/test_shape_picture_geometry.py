@@ -162,9 +162,9 @@ def test_blocks_sit_in_dim_order_without_overlap_and_rows_one_under_another(name
         assert label[0] + 7 * len(row.label) <= drawn[0]["x"]  # the label ends before the first block
         assert drawn[0]["y"] <= label[1] <= drawn[0]["y"] + drawn[0]["height"]  # and sits on the row
         assert label[3].get("fill") == (row.colour or "#333")
-        for block, r in zip(row.blocks, drawn, strict=False):
+        for k, (block, r) in enumerate(zip(row.blocks, drawn, strict=False)):
             inside = [t for t in texts if r["x"] < t[0] < r["x"] + r["width"] and r["y"] < t[1] <= r["y"] + r["height"]]
-            assert sorted(t[2] for t in inside) == sorted([f"dim {block.dim}", str(block.size)])
+            assert sorted(t[2] for t in inside) == sorted([f"dim {k}", str(block.size)])  # each block names its dim
     tops = [row[0]["y"] for row in rows]
     for upper, lower in zip(tops, tops[1:], strict=False):
         assert upper + 34 + 10 <= lower  # rows never touch
@@ -250,3 +250,21 @@ def test_the_legend_lies_beneath_without_overlap_and_the_caption_is_the_label():
         assert r["x"] < name[0] and r["y"] <= name[1] <= r["y"] + r["height"] + 2  # the name beside its swatch
     for name, nxt in zip(names, legend[1:], strict=False):
         assert name[0] + 6 * len(name[2]) <= nxt["x"]  # a name ends before the next swatch
+
+
+def test_the_svg_is_only_drawing_styled_and_labelled_for_a_screen_reader():
+    """No stray text between the elements, the font set on the root, a label even without a caption."""
+    from playground.tensors.shape_picture import render_svg
+
+    for svg in (shape_picture(PICTURES["cat"]), shape_picture(PICTURES["sum all"])):
+        root = ET.fromstring(svg)
+        assert root.get("font-family") == "sans-serif" and root.get("font-size") == "12"
+        for element in root.iter():
+            assert not (element.tail or "").strip(), element.tail
+            if element.tag != NS + "text":
+                assert not (element.text or "").strip(), (element.tag, element.text)
+    inputs, outputs = PICTURES["squeeze"]
+    for svg in (render_svg(inputs, outputs), shape_picture(PICTURES["squeeze"], caption="")):
+        assert ET.fromstring(svg).get("aria-label") == "shape picture"
+    pill = [r for r in parse(shape_picture(PICTURES["sum all"]))[3] if r.get("data-role") == "scalar"][0]
+    assert pill["fill"] == "#ffe082" and pill["fill"] not in ROLE_COLOURS.values()
