@@ -284,3 +284,10 @@ def test_the_code_panel_moves_inputs_to_the_chosen_device():
     code = ops.op_code(x, OpSpec("cat", dim=0), (y,), "cuda:0", True, True)
     assert "x = x.to('cuda:0')\ny = y.to('cuda:0')\n" in code and "z = z.to" not in code
     assert "x.to(" not in ops.op_code(x, OpSpec("pow"), (), "cpu", True, True)
+
+
+def test_a_reductions_picture_marks_only_the_dim_it_adds_up_and_keeps_it_with_keepdim():
+    kept = run_twin(arange((2, 3)), OpSpec("sum", dim=1, keepdim=True)).picture()
+    assert kept.count('data-role="reduced"') == 2 and kept.count('data-role="kept"') == 2  # dim 1 of x and of out
+    dropped = run_twin(arange((2, 3)), OpSpec("mean", dim=-1)).picture()
+    assert dropped.count('data-role="reduced"') == 1 and dropped.count('data-role="kept"') == 2
