@@ -4,6 +4,8 @@
     python tools/mutation.py playground/tensors  # one package, judged by tests/unit/tensors only
     python tools/mutation.py playground/runs/export.py playground/runs/url_state.py
     python tools/mutation.py --changed           # the .py files under playground/ that `git diff --name-only main` lists
+    python tools/mutation.py playground/tensors/literal.py --tests tests/unit/tensors/test_literal*.py
+                                                 # one file judged by its own mirror tests only (faster)
 
 Each mutant is judged by the fast unit tests that mirror its package (tests/unit/<package>), plus the
 top-level tests/unit/test_*.py for the top-level modules (limits.py, errors.py ...). The results stay in
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="*", help="playground/ files or packages (default: all of playground/)")
     parser.add_argument("--changed", action="store_true", help="only the playground/ files changed since --base")
     parser.add_argument("--base", default="main", help="git revision --changed compares with (default: main)")
+    parser.add_argument("--tests", nargs="+", default=None,
+                        help="judge by these test files only (default: the targets' package's unit tests)")
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutants (default: CPU count)")
     parser.add_argument("--keep", action="store_true", help="reuse mutants/ from an earlier run of the same targets")
     parser.add_argument("--dry-run", action="store_true", help="print what would be mutated and tested, run nothing")
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"No playground/ file changed since {args.base}: nothing to mutate.")
             return 0
     patterns = only_mutate_patterns(targets)
-    tests = unit_tests_for(targets)
+    tests = [Path(t).resolve().relative_to(ROOT).as_posix() for t in args.tests] if args.tests else unit_tests_for(targets)
     print(f"mutating: {patterns or [SOURCE + '/*']}\ntests: {tests}")
     if args.dry_run:
         return 0

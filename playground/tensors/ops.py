@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -194,11 +195,13 @@ def reduced_size(shapes: Shapes, a: Args) -> int:
 DIM_HELP = "Negative counts from the end: -1 is the last dim."
 
 
-def _dim(all_label: str = "", default: int = 0) -> Argument:
-    return Argument("dim", "dim", "dim (negative counts from the end)", default, DIM_HELP, all_label=all_label,
-                    parse=lambda value: None if value is None else parse_dim(value))
+def _dim_or_all(value: Any) -> int | None:
+    """A dim widget's value: None (the "all dims" box) or a whole number."""
+    return None if value is None else parse_dim(value)
 
 
+# The rows' dim argument; a row with an "all dims" box sets its all_label (replace(DIM, all_label=...)).
+DIM = Argument("dim", "dim", "dim (negative counts from the end)", 0, DIM_HELP, parse=_dim_or_all)
 KEEPDIM = Argument("keepdim", "checkbox", "keepdim", False, "Keep the reduced dim as size 1 (NumPy calls it keepdims).",
                    parse=bool)
 TRANSPOSE = Argument("transpose", "checkbox", "transpose(0, 1) first", False,
@@ -207,31 +210,34 @@ NEW_SHAPE = Argument("new_shape", "text", "new shape (-1 = work it out)", "2, 2"
                      max_chars=limits.MAX_SHAPE_CHARS, parse=parse_new_shape)
 
 
-def _reduction(name: str) -> dict[str, Any]:
-    """sum and mean: over one dim, or over every dim (``keepdim`` keeps each as size 1)."""
-    t_fn, n_fn = getattr(torch.Tensor, name), getattr(np, name)
+# sum and mean: over one dim, or over every dim (``keepdim`` keeps each as size 1). Module-level functions of the
+# reduction's name (bound with partial in the rows), so that they run, and can be judged, when called.
+def _reduce_torch(name: str, x: torch.Tensor, others: list, a: Args) -> torch.Tensor:
+    t_fn = getattr(torch.Tensor, name)
+    if a.dim is None:
+        return t_fn(x, dim=tuple(range(x.dim())), keepdim=True) if a.keepdim else t_fn(x)
+    return t_fn(x, a.dim, keepdim=a.keepdim)
 
-    def torch_call(x: torch.Tensor, others: list, a: Args) -> torch.Tensor:
-        if a.dim is None:
-            return t_fn(x, dim=tuple(range(x.dim())), keepdim=True) if a.keepdim else t_fn(x)
-        return t_fn(x, a.dim, keepdim=a.keepdim)
 
-    def numpy_call(x: np.ndarray, others: list, a: Args) -> np.ndarray:
-        return n_fn(x, keepdims=True) if a.dim is None and a.keepdim else n_fn(x, axis=a.dim, keepdims=a.keepdim)
+def _reduce_numpy(name: str, x: np.ndarray, others: list, a: Args) -> np.ndarray:
+    n_fn = getattr(np, name)
+    return n_fn(x, keepdims=True) if a.dim is None and a.keepdim else n_fn(x, axis=a.dim, keepdims=a.keepdim)
 
-    def torch_code(a: Args) -> str:
-        if a.dim is None:
-            return f"x.{name}(dim=tuple(range(x.dim())), keepdim=True)" if a.keepdim else f"x.{name}()"
-        return f"x.{name}({a.dim}, keepdim=True)" if a.keepdim else f"x.{name}({a.dim})"
 
-    def numpy_code(a: Args) -> str:
-        if a.dim is None:
-            return f"np.{name}(x_np, keepdims=True)" if a.keepdim else f"np.{name}(x_np)"
-        return f"np.{name}(x_np, axis={a.dim}, keepdims=True)" if a.keepdim else f"np.{name}(x_np, axis={a.dim})"
+def _reduce_torch_code(name: str, a: Args) -> str:
+    if a.dim is None:
+        return f"x.{name}(dim=tuple(range(x.dim())), keepdim=True)" if a.keepdim else f"x.{name}()"
+    return f"x.{name}({a.dim}, keepdim=True)" if a.keepdim else f"x.{name}({a.dim})"
 
-    return {"arguments": (_dim(f"{name} over all dims"), KEEPDIM), "torch_call": torch_call, "numpy_call": numpy_call,
-            "torch_code": torch_code, "numpy_code": numpy_code, "result_size": reduced_size,
-            "picture": lambda shapes, out, a: reduced_rows(shapes, out, a.dim, a.keepdim)}
+
+def _reduce_numpy_code(name: str, a: Args) -> str:
+    if a.dim is None:
+        return f"np.{name}(x_np, keepdims=True)" if a.keepdim else f"np.{name}(x_np)"
+    return f"np.{name}(x_np, axis={a.dim}, keepdims=True)" if a.keepdim else f"np.{name}(x_np, axis={a.dim})"
+
+
+def _reduce_picture(shapes: Shapes, out: tuple[int, ...] | None, a: Args) -> Rows:
+    return reduced_rows(shapes, out, a.dim, a.keepdim)
 
 
 def _names(a: Args, suffix: str = "") -> str:
@@ -279,7 +285,7 @@ def _pow_dtype(a: Args, x: BuiltTensor) -> str:
 
 
 OP_TABLE: dict[str, Op] = {op.name: op for op in (
-    Op("squeeze", (_dim("squeeze every size-1 dim"),),
+    Op("squeeze", (replace(DIM, all_label="squeeze every size-1 dim"),),
        lambda x, o, a: x.squeeze() if a.dim is None else x.squeeze(a.dim),
        lambda x, o, a: np.squeeze(x) if a.dim is None else np.squeeze(x, axis=a.dim),
        lambda a: "x.squeeze()" if a.dim is None else f"x.squeeze({a.dim})",
@@ -287,14 +293,14 @@ OP_TABLE: dict[str, Op] = {op.name: op for op in (
        "torch: x.squeeze(dim) · NumPy: np.squeeze(a, axis=dim). PyTorch's dim is NumPy's axis.",
        same_size, lambda shapes, out, a: squeeze_rows(shapes, out, a.dim),
        explain_numpy_error=_squeeze_numpy_error),
-    Op("unsqueeze", (_dim(),),
+    Op("unsqueeze", (DIM,),
        lambda x, o, a: x.unsqueeze(a.dim),
        lambda x, o, a: np.expand_dims(x, a.dim),
        lambda a: f"x.unsqueeze({a.dim})",
        lambda a: f"np.expand_dims(x_np, {a.dim})",
        "torch: x.unsqueeze(dim) · NumPy: np.expand_dims(a, axis=dim).",
        same_size, lambda shapes, out, a: unsqueeze_rows(shapes, out, a.dim)),
-    Op("cat", (_dim(), Argument("cat_count", "tensors", "tensors to join", 2, choices=tuple(range(2, limits.MAX_CAT_INPUTS + 1)),
+    Op("cat", (DIM, Argument("cat_count", "tensors", "tensors to join", 2, choices=tuple(range(2, limits.MAX_CAT_INPUTS + 1)),
                                 parse=parse_tensor_count)),
        lambda x, o, a: torch.cat([x, *o], dim=a.dim),
        lambda x, o, a: np.concatenate([x, *o], axis=a.dim),
@@ -312,9 +318,13 @@ OP_TABLE: dict[str, Op] = {op.name: op for op in (
        "torch: x.pow(e) or x ** e · NumPy: np.power(a, e) or a ** e.",
        same_size, lambda shapes, out, a: kept_rows(shapes, out),
        explain_dtype=_pow_dtype),
-    Op("sum", **_reduction("sum"),
+    Op("sum", (replace(DIM, all_label="sum over all dims"), KEEPDIM), partial(_reduce_torch, "sum"),
+       partial(_reduce_numpy, "sum"), partial(_reduce_torch_code, "sum"), partial(_reduce_numpy_code, "sum"),
+       result_size=reduced_size, picture=_reduce_picture,
        note="torch: x.sum(dim, keepdim=...) · NumPy: np.sum(a, axis=..., keepdims=...) (note the s)."),
-    Op("mean", **_reduction("mean"),
+    Op("mean", (replace(DIM, all_label="mean over all dims"), KEEPDIM), partial(_reduce_torch, "mean"),
+       partial(_reduce_numpy, "mean"), partial(_reduce_torch_code, "mean"), partial(_reduce_numpy_code, "mean"),
+       result_size=reduced_size, picture=_reduce_picture,
        note="torch: x.mean(dim, keepdim=...) · NumPy: np.mean(a, axis=..., keepdims=...).",
        explain_torch_error=_mean_torch_error),
     Op("reshape", (NEW_SHAPE, TRANSPOSE),
