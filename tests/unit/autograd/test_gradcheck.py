@@ -99,3 +99,76 @@ def test_the_element_budget_is_shared_across_leaves():
         VariableSpec("b", "random", shape=(200,)),
     ))
     assert [(leaf.checked, leaf.total) for leaf in report.leaves] == [(200, 200), (MAX_GRADCHECK_ELEMENTS - 200, 200)]
+
+
+# --- from the mutation run of 2026-12-07 (docs/MUTATION.md): each test below kills survivors of that run ---
+
+
+def test_a_result_that_is_not_a_scalar_is_refused_with_a_sentence():
+    from tests.unit.tensors.sentences import assert_plain_sentence
+
+    with pytest.raises(PlaygroundError) as refused:
+        finite_difference_check(spec("x * 2", VariableSpec("x", literal="[1., 2.]")))
+    assert "scalar" in str(refused.value)
+    assert_plain_sentence(str(refused.value))
+    with pytest.raises(PlaygroundError) as nothing:
+        finite_difference_check(spec("x.sum()", VariableSpec("x", literal="[1.]", requires_grad=False)))
+    assert_plain_sentence(str(nothing.value))
+
+
+def test_numbers_in_the_expression_are_computed_in_float64_too():
+    # sin(0.1) in float32 is off by 5e-9: autograd's slope and both shifted evaluations must use float64
+    report = finite_difference_check(spec("(x * sin(0.1)).sum()", VariableSpec("x", literal="[1., 2.]")))
+    assert report.leaves[0].autograd == pytest.approx((math.sin(0.1),) * 2, abs=1e-15)
+    assert report.leaves[0].numeric == pytest.approx((math.sin(0.1),) * 2, abs=1e-9)
+
+
+def test_the_budget_is_the_most_elements_whose_two_evaluations_fit_the_work_limit():
+    # every node's result counts: a, b, a + b (1000 x 998), its sum, a, c, a + c (1000 x 997), its sum, +, d,
+    # its sum, +: exactly 2,000,000 numbers per evaluation, so 5 elements (2 evaluations each) make 20,000,000
+    work = sum([1000, 998, 998_000, 1, 1000, 997, 997_000, 1, 1, 1000, 1, 1])
+    assert work == 2_000_000
+    report = finite_difference_check(spec(
+        "(a + b).sum() + (a + c).sum() + d.sum()",
+        VariableSpec("a", "random", shape=(1000, 1)),
+        VariableSpec("b", "random", shape=(1, 998), requires_grad=False),
+        VariableSpec("c", "random", shape=(1, 997), requires_grad=False),
+        VariableSpec("d", "random", shape=(1000,), requires_grad=False),
+    ))
+    (checked,) = report.leaves
+    assert (checked.checked, checked.total) == (5, 1000)
+    assert 2 * checked.checked * work <= MAX_GRADCHECK_WORK < 2 * (checked.checked + 1) * work
+    assert checked.autograd == (1995.0,) * 5 and report.passed
+
+
+def test_at_least_one_element_is_checked_however_large_the_evaluation():
+    # a + b broadcasts to 1000 x 1000, and six of those make over 6,000,000 numbers per evaluation: 2 evaluations
+    # of even one element pass the work limit, but one element is always checked
+    report = finite_difference_check(spec(
+        " + ".join(["(a + b).sum()"] * 6),
+        VariableSpec("a", "random", shape=(1000, 1)),
+        VariableSpec("b", "random", shape=(1, 1000), requires_grad=False),
+    ))
+    (checked,) = report.leaves
+    assert (checked.checked, checked.total) == (1, 1000)
+    assert checked.autograd == (6000.0,) and checked.numeric == pytest.approx((6000.0,), rel=1e-6)
+
+
+def test_a_leaf_left_without_budget_checks_nothing_and_does_not_fail_the_verdict():
+    report = finite_difference_check(spec(
+        "a.sum() + b.sum() + c.sum()",
+        VariableSpec("a", "random", shape=(200,)),
+        VariableSpec("b", "random", shape=(200,)),
+        VariableSpec("c", "random", shape=(3,)),
+    ))
+    assert [(leaf.checked, leaf.max_error) for leaf in report.leaves][2] == (0, 0.0)
+    assert report.leaves[2].autograd == () and report.passed
+
+
+def test_the_error_divides_by_autograds_size_when_it_is_the_larger():
+    # 10000 * relu just right of its kink: autograd 10000, numeric (x + h) / 2h * 10000 = 5500:
+    # error 4500 / max(10000, 5500, 1) = 0.45, not 4500 / 5500
+    report = finite_difference_check(spec("(10000 * relu(x)).sum()", VariableSpec("x", literal="[1e-7]")))
+    assert report.leaves[0].autograd == (10000.0,)
+    assert report.leaves[0].numeric[0] == pytest.approx(5500.0, rel=1e-6)
+    assert report.max_error == pytest.approx(0.45, rel=1e-6)
