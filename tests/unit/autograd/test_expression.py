@@ -302,3 +302,26 @@ def test_any_text_either_parses_and_evaluates_or_is_refused_with_a_sentence(text
         assert error.sentence
         return
     assert isinstance(result, torch.Tensor)
+
+
+# --- from the mutation run of 2026-12-07 (docs/MUTATION.md): each test below kills survivors of that run ---
+
+
+def test_names_are_the_variables_the_expression_reads_and_nothing_else():
+    assert parse_expression("(x * w).sum() + sin(2) - x", {"x", "w", "b"}).names() == {"x", "w"}
+    assert parse_expression("2 * 3", {"x"}).names() == set()
+
+
+def test_each_shape_refusal_is_a_plain_sentence_naming_the_shapes():
+    from tests.unit.tensors.sentences import assert_plain_sentence
+
+    cases = [
+        ("matmul(a, b)", {"a": torch.ones(2, 3), "b": torch.ones(2)}, "The shapes 2×3 and 2 cannot be matrix-multiplied"),
+        ("a + b", {"a": torch.ones(2), "b": torch.ones(3)}, "The shapes 2 and 3 do not broadcast"),
+        ("t(a)", {"a": torch.ones(2, 2, 2)}, "`t()` needs a matrix (2-D tensor) in `torch.t(a)`, but got shape 2×2×2."),
+    ]
+    for text, values, start in cases:
+        with pytest.raises(PlaygroundError) as refused:
+            evaluate(parse_expression(text, set(values)), values)
+        assert refused.value.sentence.startswith(start)
+        assert_plain_sentence(refused.value.sentence)
