@@ -15,6 +15,8 @@ by the time the visitor can press Play."""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -87,9 +89,12 @@ def warm_trainer() -> threading.Thread:
             get_executor().prewarm(1)
         except PlaygroundError:
             pass  # a cluster that cannot be joined: the first Play says why
+        except Exception as error:  # noqa: BLE001 - a head start only: the first Play starts its trainer itself
+            logging.getLogger(__name__).warning("The first trainer was not started ahead: %s", error)
 
     thread = threading.Thread(target=warm, name="playground-trainer-warm", daemon=True)
-    thread.start()
+    if multiprocessing.parent_process() is None:  # a server's process; never a child re-running a page script
+        thread.start()
     return thread
 
 

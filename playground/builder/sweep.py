@@ -181,8 +181,7 @@ class SweepTrainer:
         self._perm_scratch = torch.empty(self.n_train, dtype=torch.int64)
         self._check = check
         self._exactness: dict[str, Any] = {"checked": False}
-        # each member's per-layer statistics every k-th epoch (sweep_layer_stats.py), or None: off; ``last_layers``
-        # is the latest epoch's [members, layers, figures] array (None when that epoch recorded none)
+        # per-layer statistics every k-th epoch (sweep_layer_stats.py); last_layers: [members, layers, figures] or None
         self.layer_stats = SweepLayerStats(self._model, self.X_train, layer_stats_every) if layer_stats_every else None
         self.last_layers: np.ndarray | None = None
         self._recording = False

