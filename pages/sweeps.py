@@ -315,7 +315,7 @@ with controls_col:
     shown_data: PreparedData | None = control.data if snap is not None else None
 
 
-    @st.fragment(run_every=refresh_interval(snap.status, live_jobs()) if snap is not None else None)
+    @st.fragment(run_every=refresh_interval(snap.status, live_jobs(), snap.queue_position) if snap is not None else None)
     def status_fragment() -> None:
         """The epoch and what the sweep is doing, redrawn often while it trains."""
         now = control.view()

@@ -209,7 +209,9 @@ def phase(item: Shown) -> str | None:
 def page_refresh(item: Shown) -> float | None:
     """How often the epoch line is redrawn: every ``REFRESH_TRAINING_S`` while a run trains, seldom while it waits,
     and less often for everyone on a server with many live runs (``jobs.refresh_interval``)."""
-    return refresh_interval(item.status, live_jobs()) if item.kind == "job" else None
+    if item.kind != "job":
+        return None
+    return refresh_interval(item.status, live_jobs(), item.snap.queue_position if item.snap is not None else None)
 
 
 def pictures_refresh(item: Shown) -> float | None:

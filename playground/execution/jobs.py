@@ -53,9 +53,14 @@ def _slowdown(live_jobs: int) -> float:
     return max(1.0, live_jobs / limits.LIVE_RUNS_AT_FULL_RATE)
 
 
-def refresh_interval(status: str | None, live_jobs: int = 1) -> float | None:
+def refresh_interval(status: str | None, live_jobs: int = 1, queue_position: int | None = None) -> float | None:
     """How often a page should redraw a run in ``status``, with ``live_jobs`` runs live on this server (training or
     waiting, every owner's); None once it has ended (or there is none).
+
+    A queued run first in line (``queue_position`` 0: being handed to a worker, or 1: the next one) is redrawn at
+    the training rate: on a server with a free trainer it starts within moments of Play, and redrawn only every
+    ``REFRESH_WAITING_S`` its first epoch came up to 2 s late (bench/first_visit.py, "Play pressed on the ready
+    page of an idle server"). Only one run a server is first in line, so the redraws stay bounded.
 
     Waiting runs are redrawn seldom: with many sessions queued behind the cap, their redraws would otherwise take
     the server's time from the sessions that are training and from new visitors. A paused run is still redrawn
@@ -64,7 +69,8 @@ def refresh_interval(status: str | None, live_jobs: int = 1) -> float | None:
     phase = live_phase(status)
     if phase is None:
         return None
-    return (REFRESH_TRAINING_S if phase == "training" else REFRESH_WAITING_S) * _slowdown(live_jobs)
+    next_up = status == "queued" and queue_position is not None and queue_position <= 1
+    return (REFRESH_TRAINING_S if phase == "training" or next_up else REFRESH_WAITING_S) * _slowdown(live_jobs)
 
 
 def pictures_interval(status: str | None, live_jobs: int = 1) -> float | None:

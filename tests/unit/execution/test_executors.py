@@ -229,10 +229,24 @@ def test_a_crowded_server_redraws_every_page_less_often_and_its_redraws_stay_bou
         assert pictures_interval("running", live) == pytest.approx(REFRESH_PICTURES_S * live / full)
     assert refresh_interval("finished", live) is None and pictures_interval("queued", live) is None
     training = min(live, limits.MAX_CONCURRENT_TRAININGS)
+    waiting = live - training  # the first of them is next in line and redrawn at the training rate
     per_second = (training / refresh_interval("running", live) + training / pictures_interval("running", live)
-                  + (live - training) / refresh_interval("queued", live))
+                  + min(waiting, 1) / refresh_interval("queued", live, queue_position=1)
+                  + max(waiting - 1, 0) / refresh_interval("queued", live, queue_position=2))
     bound = full / REFRESH_TRAINING_S + full / REFRESH_PICTURES_S
     assert per_second <= bound + 1e-9
+
+
+@pytest.mark.parametrize(("position", "interval"), [(None, 2.0), (0, 0.2), (1, 0.2), (2, 2.0), (7, 2.0)])
+def test_a_queued_run_first_in_line_is_redrawn_at_the_training_rate(position, interval):
+    """Play on a server with a free trainer: the run is queued for moments, then trains. Redrawn only every
+    REFRESH_WAITING_S, its first epoch came up to 2 s after the press (bench/first_visit.py); first in line it is
+    redrawn as a training run is, the others behind it as waiting runs are."""
+    from playground.execution.jobs import refresh_interval
+
+    assert refresh_interval("queued", 1, queue_position=position) == interval
+    assert refresh_interval("paused", 1, queue_position=position) == 2.0  # a paused run changes nothing
+    assert refresh_interval("running", 1, queue_position=position) == 0.2
 
 
 def test_the_server_counts_its_live_jobs_for_the_pages(pool):
