@@ -328,7 +328,7 @@ with controls_col:
         st.markdown(f"**Epoch {now.epoch} / {target}** · {control.status_label(now.status)}{where}{queue} · "
                     f"{shown_sweep.n_members} models")
         st.progress(min(1.0, now.epoch / max(target, 1)))
-        if live_phase(now.status) != live_phase(snap.status):
+        if live_phase(now.status, now.queue_position) != live_phase(snap.status, snap.queue_position):
             st.rerun()  # the sweep started, paused or ended: redraw the whole page (buttons, results)
 
 
@@ -359,7 +359,7 @@ def colour_axis(sweep_now: SweepConfig) -> int:
 
 
 # ---- seen live: small multiples, curves, heatmaps ----------------------------------------------------------
-@st.fragment(run_every=pictures_interval(snap.status, live_jobs()) if snap is not None else None)
+@st.fragment(run_every=pictures_interval(snap.status, live_jobs(), snap.queue_position) if snap is not None else None)
 def pictures_fragment() -> None:
     now = control.view()
     if now is None or shown_sweep is None or shown_data is None:

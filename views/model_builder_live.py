@@ -201,17 +201,19 @@ def metrics_line(history: list[dict], replay: int | None = None) -> str:
     return " · ".join(parts)
 
 
+def _position(item: Shown) -> int | None:
+    return item.snap.queue_position if item.snap is not None else None
+
+
 def phase(item: Shown) -> str | None:
     """"training", "waiting" or None: a change of phase redraws the whole page (buttons, results)."""
-    return live_phase(item.status) if item.kind == "job" else None
+    return live_phase(item.status, _position(item)) if item.kind == "job" else None
 
 
 def page_refresh(item: Shown) -> float | None:
     """How often the epoch line is redrawn: every ``REFRESH_TRAINING_S`` while a run trains, seldom while it waits,
     and less often for everyone on a server with many live runs (``jobs.refresh_interval``)."""
-    if item.kind != "job":
-        return None
-    return refresh_interval(item.status, live_jobs(), item.snap.queue_position if item.snap is not None else None)
+    return refresh_interval(item.status, live_jobs(), _position(item)) if item.kind == "job" else None
 
 
 def pictures_refresh(item: Shown) -> float | None:
@@ -220,7 +222,7 @@ def pictures_refresh(item: Shown) -> float | None:
     carries the pictures costs it about 1.7 times an epoch line's (measured by bench/training_live.py), so they
     are not redrawn with every epoch line. A run that waits or is paused does not change its pictures: the epoch
     line's fragment reruns the page when it starts, pauses or ends, and that full run draws them."""
-    return pictures_interval(item.status, live_jobs()) if item.kind == "job" else None
+    return pictures_interval(item.status, live_jobs(), _position(item)) if item.kind == "job" else None
 
 
 def network_picture(item: Shown, view: dict | None) -> str:

@@ -36,9 +36,17 @@ REFRESH_WAITING_S = 2.0  # a run waiting in the queue or paused: only its place 
 REFRESH_PICTURES_S = 1.0  # the boundary, network and neurons of a run that is training (see pictures_interval)
 
 
-def live_phase(status: str | None) -> str | None:
-    """"training" (the epoch line moves), "waiting" (queued or paused: only its place changes) or None (ended)."""
+def live_phase(status: str | None, queue_position: int | None = None) -> str | None:
+    """"training" (the epoch line moves), "waiting" (queued or paused: only its place changes) or None (ended).
+
+    A queued run first in line (``queue_position`` 0: being handed to a worker, or 1: the next one) is drawn as
+    training: on a server with a free trainer it starts within moments of Play. Drawn as waiting, its page was
+    redrawn only every ``REFRESH_WAITING_S`` and then once more whole when it started, and its first epoch came
+    2.15-2.46 s after the press on an idle server (bench/first_visit.py). Only one run a server is next in line,
+    so the redraws stay bounded."""
     if status in ("starting", "running", "pausing"):
+        return "training"
+    if status == "queued" and queue_position is not None and queue_position <= 1:
         return "training"
     if status in ("queued", "paused"):
         return "waiting"
@@ -57,29 +65,25 @@ def refresh_interval(status: str | None, live_jobs: int = 1, queue_position: int
     """How often a page should redraw a run in ``status``, with ``live_jobs`` runs live on this server (training or
     waiting, every owner's); None once it has ended (or there is none).
 
-    A queued run first in line (``queue_position`` 0: being handed to a worker, or 1: the next one) is redrawn at
-    the training rate: on a server with a free trainer it starts within moments of Play, and redrawn only every
-    ``REFRESH_WAITING_S`` its first epoch came up to 2 s late (bench/first_visit.py, "Play pressed on the ready
-    page of an idle server"). Only one run a server is first in line, so the redraws stay bounded.
+    A queued run first in line is redrawn as a training run is (``live_phase``).
 
     Waiting runs are redrawn seldom: with many sessions queued behind the cap, their redraws would otherwise take
     the server's time from the sessions that are training and from new visitors. A paused run is still redrawn
     now and then, which also tells the executor that its page is open (see ``limits.TRAINING_IDLE_TIMEOUT_S``).
     """
-    phase = live_phase(status)
+    phase = live_phase(status, queue_position)
     if phase is None:
         return None
-    next_up = status == "queued" and queue_position is not None and queue_position <= 1
-    return (REFRESH_TRAINING_S if phase == "training" or next_up else REFRESH_WAITING_S) * _slowdown(live_jobs)
+    return (REFRESH_TRAINING_S if phase == "training" else REFRESH_WAITING_S) * _slowdown(live_jobs)
 
 
-def pictures_interval(status: str | None, live_jobs: int = 1) -> float | None:
+def pictures_interval(status: str | None, live_jobs: int = 1, queue_position: int | None = None) -> float | None:
     """How often a page should redraw the pictures of a run (decision boundary, network, neurons): about once a
     second while it trains (slower on a crowded server, as the epoch line), never otherwise (they change only
     while it trains). Each redraw of the pictures costs the browser far more than the epoch line; on a machine
     where the browser and the training share the cores, redrawing them with the epoch line took the training's
     time."""
-    return REFRESH_PICTURES_S * _slowdown(live_jobs) if live_phase(status) == "training" else None
+    return REFRESH_PICTURES_S * _slowdown(live_jobs) if live_phase(status, queue_position) == "training" else None
 
 
 @dataclass(frozen=True)
