@@ -27,12 +27,15 @@ NAVIGATION = """() => [...document.querySelectorAll('[data-testid="stSidebar"] [
 
 
 @pytest.fixture(scope="module")
-def fresh_servers(tmp_path_factory, chromium_path):
-    """One server a page, all six launched at once (their start-ups overlap each other and the tests) and not
-    asked for anything here: each test's first request is its server's first. They stop together at the end."""
+def fresh_servers(request, tmp_path_factory, chromium_path):
+    """One server a page whose test was selected, all launched at once (their start-ups overlap each other and the
+    tests) and not asked for anything here: each test's first request is its server's first. They stop together
+    at the end."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    selected = {item.callspec.params["path"] for item in request.session.items
+                if item.module is request.module and "path" in getattr(getattr(item, "callspec", None), "params", {})}
     launches = {}
-    for path in HEADINGS:
+    for path in [p for p in HEADINGS if p in selected]:
         port = free_port()
         data_dir = tmp_path_factory.mktemp("playground-data-fresh")
         launches[path] = (port, launch_app(port, data_dir, ARTIFACTS / f"server-fresh-{port}.log"))
