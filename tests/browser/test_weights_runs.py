@@ -82,11 +82,10 @@ def download(page, key: str) -> bytes:
 
 def test_runs_page_lists_kept_runs_and_downloads_loadable_weights(tab, runs_url, kept):
     _, runs = kept
-    open_page(tab, runs_url, "runs")
+    run_id = next(iter(runs))
+    open_page(tab, runs_url, f"runs?run={run_id}")  # the plain /runs lists them too: the restart test below
     tab.get_by_text("Kept runs").wait_for()
     tab.get_by_text("2 of 2 runs shown").wait_for()
-    run_id = next(iter(runs))
-    open_page(tab, runs_url, f"runs?run={run_id}")
     tab.get_by_text(f"Run {run_id} was opened from the link").wait_for()
 
     data = download(tab, "runs_download_pt")
