@@ -36,8 +36,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(port: int, data_dir: Path, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
-    """Start `streamlit run app.py` on ``port`` and wait for /_stcore/health."""
+def launch_app(port: int, data_dir: Path, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+    """Start `streamlit run app.py` on ``port``; returns at once (``wait_healthy`` waits for it)."""
     env = dict(os.environ, PLAYGROUND_DATA_DIR=str(data_dir), **(extra_env or {}))
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
@@ -45,6 +45,13 @@ def start_app(port: int, data_dir: Path, log_path: Path, extra_env: dict | None 
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
     )
+    proc.log_path = log_path
+    return proc
+
+
+def wait_healthy(proc: subprocess.Popen, port: int) -> None:
+    """Wait until the server launched by ``launch_app`` answers /_stcore/health (90 s at most)."""
+    log_path = proc.log_path
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -52,20 +59,34 @@ def start_app(port: int, data_dir: Path, log_path: Path, extra_env: dict | None 
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as resp:
                 if resp.status == 200:
-                    return proc
+                    return
         except OSError:
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError(f"streamlit did not answer /_stcore/health in 90 s; see {log_path}")
 
 
+def start_app(port: int, data_dir: Path, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+    """Start `streamlit run app.py` on ``port`` and wait for /_stcore/health."""
+    proc = launch_app(port, data_dir, log_path, extra_env)
+    wait_healthy(proc, port)
+    return proc
+
+
+def stop_apps(procs: list[subprocess.Popen]) -> None:
+    """Stop servers together: each is asked to stop before any is waited for."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
 def stop_app(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
+    stop_apps([proc])
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, free_port, start_app, stop_app, wait_idle
+from tests.browser.conftest import ARTIFACTS, free_port, launch_app, stop_apps, wait_healthy, wait_idle
 from views.page_frame import PAGES
 
 LABELS = ["Tensor Lab", "Autograd", "Model Builder", "Sweeps", "Runs", "Course"]
@@ -26,14 +26,30 @@ NAVIGATION = """() => [...document.querySelectorAll('[data-testid="stSidebar"] [
     })"""
 
 
-@pytest.fixture
-def fresh_server(tmp_path, chromium_path):
-    """A server started for this test alone; the test's first request is its first."""
+@pytest.fixture(scope="module")
+def fresh_servers(request, tmp_path_factory, chromium_path):
+    """One server a page whose test was selected, all launched at once (their start-ups overlap each other and the
+    tests) and not asked for anything here: each test's first request is its server's first. They stop together
+    at the end."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = start_app(port, tmp_path, ARTIFACTS / f"server-fresh-{port}.log")
+    selected = {item.callspec.params["path"] for item in request.session.items
+                if item.module is request.module and "path" in getattr(getattr(item, "callspec", None), "params", {})}
+    launches = {}
+    for path in [p for p in HEADINGS if p in selected]:
+        port = free_port()
+        data_dir = tmp_path_factory.mktemp("playground-data-fresh")
+        launches[path] = (port, launch_app(port, data_dir, ARTIFACTS / f"server-fresh-{port}.log"))
+    yield launches
+    stop_apps([proc for _, proc in launches.values()])
+
+
+@pytest.fixture
+def fresh_server(fresh_servers, request):
+    """The server started for this test's page alone, once it answers /_stcore/health; asked to stop after."""
+    port, proc = fresh_servers[request.node.callspec.params["path"]]
+    wait_healthy(proc, port)
     yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    proc.terminate()  # its memory goes back while the next tests run; the module's end waits for it
 
 
 def test_the_navigation_names_every_page():

@@ -11,7 +11,15 @@ import pytest
 from playground.builder.config import ModelSpec
 from playground.runs import owners
 from playground.runs.store import SqliteRunStore
-from tests.browser.conftest import ARTIFACTS, free_port, open_page, start_app, stop_app, wait_idle
+from tests.browser.conftest import (
+    ARTIFACTS,
+    free_port,
+    launch_app,
+    open_page,
+    stop_apps,
+    wait_healthy,
+    wait_idle,
+)
 from tests.sample_runs import make_trained
 
 pytestmark = pytest.mark.browser
@@ -26,25 +34,38 @@ def fill(store: SqliteRunStore, owner: str = owners.PERSONAL_OWNER) -> None:
 
 
 @pytest.fixture(scope="module")
-def personal_url(tmp_path_factory, chromium_path):
-    data_dir = tmp_path_factory.mktemp("runs-personal")
-    fill(SqliteRunStore(data_dir))
+def servers(tmp_path_factory, chromium_path):
+    """This module's two servers, launched at once (their start-ups overlap): a personal one with 31 kept runs and a
+    shared one with one run of the visitor whose token is TOKEN. Each fixture below waits for its own."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = start_app(port, data_dir, ARTIFACTS / "server-runs-page.log", {"PLAYGROUND_MODE": "personal"})
-    yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    shared_dir = tmp_path_factory.mktemp("runs-shared")
+    shared_store = SqliteRunStore(shared_dir)
+    shared_store.save(make_trained(seed=1),
+                      owner=owners.identify(owners.SHARED, cookies={owners.COOKIE_NAME: TOKEN}).owner)
+    shared_port = free_port()
+    shared_proc = launch_app(shared_port, shared_dir, ARTIFACTS / "server-runs-shared.log",
+                             {"PLAYGROUND_MODE": "shared"})
+    personal_dir = tmp_path_factory.mktemp("runs-personal")
+    fill(SqliteRunStore(personal_dir))  # while the shared server starts
+    personal_port = free_port()
+    personal_proc = launch_app(personal_port, personal_dir, ARTIFACTS / "server-runs-page.log",
+                               {"PLAYGROUND_MODE": "personal"})
+    yield {"personal": (personal_proc, personal_port, None), "shared": (shared_proc, shared_port, shared_store)}
+    stop_apps([personal_proc, shared_proc])
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory, chromium_path):
-    data_dir = tmp_path_factory.mktemp("runs-shared")
-    store = SqliteRunStore(data_dir)
-    store.save(make_trained(seed=1), owner=owners.identify(owners.SHARED, cookies={owners.COOKIE_NAME: TOKEN}).owner)
-    port = free_port()
-    proc = start_app(port, data_dir, ARTIFACTS / "server-runs-shared.log", {"PLAYGROUND_MODE": "shared"})
-    yield f"http://127.0.0.1:{port}", store
-    stop_app(proc)
+def personal_url(servers):
+    proc, port, _ = servers["personal"]
+    wait_healthy(proc, port)
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def shared(servers):
+    proc, port, store = servers["shared"]
+    wait_healthy(proc, port)
+    return f"http://127.0.0.1:{port}", store
 
 
 def new_tab(browser, width: int = 1440, height: int = 900):

@@ -29,14 +29,39 @@ def kept(tmp_path_factory):
     return data_dir, {store.save(first): first, store.save(second): second}
 
 
+class RunsServer:
+    """This module's own server, on the data folder of ``kept``; ``restart`` stops it and starts a new one there."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.starts = 0
+        self.proc = None
+        self.url = ""
+
+    def start(self) -> None:
+        port = free_port()
+        self.proc = start_app(port, self.data_dir, ARTIFACTS / f"server-runs-{self.starts}.log")
+        self.starts += 1
+        self.url = f"http://127.0.0.1:{port}"
+
+    def restart(self) -> None:
+        stop_app(self.proc)
+        self.start()
+
+
 @pytest.fixture(scope="module")
-def runs_url(kept, chromium_path):
+def runs_server(kept, chromium_path):
     data_dir, _ = kept
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = start_app(port, data_dir, ARTIFACTS / "server-runs.log")
-    yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    server = RunsServer(data_dir)
+    server.start()
+    yield server
+    stop_app(server.proc)
+
+
+@pytest.fixture
+def runs_url(runs_server):
+    return runs_server.url
 
 
 @pytest.fixture
@@ -57,11 +82,10 @@ def download(page, key: str) -> bytes:
 
 def test_runs_page_lists_kept_runs_and_downloads_loadable_weights(tab, runs_url, kept):
     _, runs = kept
-    open_page(tab, runs_url, "runs")
+    run_id = next(iter(runs))
+    open_page(tab, runs_url, f"runs?run={run_id}")  # the plain /runs lists them too: the restart test below
     tab.get_by_text("Kept runs").wait_for()
     tab.get_by_text("2 of 2 runs shown").wait_for()
-    run_id = next(iter(runs))
-    open_page(tab, runs_url, f"runs?run={run_id}")
     tab.get_by_text(f"Run {run_id} was opened from the link").wait_for()
 
     data = download(tab, "runs_download_pt")
@@ -120,20 +144,14 @@ def test_a_bad_run_link_is_a_sentence(tab, runs_url):
     wait_idle(tab)
 
 
-def test_kept_runs_survive_a_server_restart(browser, kept, chromium_path):
-    data_dir, runs = kept
-    for attempt in range(2):  # start, stop, start again on the same data folder
-        port = free_port()
-        proc = start_app(port, data_dir, ARTIFACTS / f"server-restart-{attempt}.log")
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 1100})
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            open_page(page, f"http://127.0.0.1:{port}", "runs")
-            page.get_by_text(f"{len(runs)} of {len(runs)} runs shown").wait_for()
-            context.close()
-        finally:
-            stop_app(proc)
+def test_kept_runs_survive_a_server_restart(tab, runs_server, kept):
+    """The module's server lists the kept runs, is stopped, and a new server on the same data folder lists them."""
+    _, runs = kept
+    for restarted in (False, True):
+        if restarted:
+            runs_server.restart()
+        open_page(tab, runs_server.url, "runs")
+        tab.get_by_text(f"{len(runs)} of {len(runs)} runs shown").wait_for()
 
 
 # ------------------------------------------------------------------------------ the Model Builder
