@@ -84,10 +84,9 @@ def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int 
         x = left + slot * i
         name = escape(str(layer.get("name", i)))
         mean = grad.get("mean")
-        # The group is what a pointer hovers and clicks (its whole slot); its <title> names the layer and its bar.
+        # The group is what a pointer hovers and clicks (its whole slot, the clear rect last); its <title> names it.
         parts.append(f"<g class='layer' data-layer='{name}'><title>{name}"
-                     + (f": mean gradient norm {mean:.3g}" if mean is not None else "") + "</title>"
-                     f"<rect x='{x:.1f}' y='{top}' width='{slot:.1f}' height='{height - top}' fill='transparent'/>")
+                     + (f": mean gradient norm {mean:.3g}" if mean is not None else "") + "</title>")
         if mean is not None:
             y = sy(mean)
             outline = " stroke='#d62728' stroke-width='2'" if layer.get("name") == selected else ""
@@ -109,7 +108,7 @@ def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int 
             colour = DEAD_COLOUR if dead >= 0.5 else "#555"
             parts.append(f"<text x='{x + slot / 2:.1f}' y='{top + inner_h + 33}' font-size='8' text-anchor='middle' "
                          f"{FONT} fill='{colour}'>{dead:.0%}</text>")
-        parts.append("</g>")
+        parts.append(f"<rect x='{x:.1f}' y='{top}' width='{slot:.1f}' height='{height - top}' fill='transparent'/></g>")
     parts.append("</svg>")
     return "".join(parts)
 
