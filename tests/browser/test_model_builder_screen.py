@@ -190,7 +190,10 @@ def test_a_layer_hovered_in_the_network_picture_is_named_and_clicked_is_shown_al
     wait_idle(screen)
     assert screen.locator(".st-key-mb_network").count() == 0  # the inside view in its place
     assert weights_shown(screen) == ["layers.2"]
-    screen.locator(".st-key-mb_gradient_flow g[data-layer='layers.0']").first.click()
+    bar = screen.locator(".st-key-mb_gradient_flow g[data-layer='layers.0']").first
+    bar.hover()
+    screen.locator(".st-key-mb_gradient_flow .tip").get_by_text("layers.0: mean gradient norm").wait_for()
+    bar.click()
     screen.locator(outlined.format("layers.0")).first.wait_for()
     wait_idle(screen)
     assert screen.locator(outlined.format("layers.2")).count() == 0 and weights_shown(screen) == ["layers.0"]
