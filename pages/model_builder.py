@@ -518,7 +518,8 @@ def pictures_fragment() -> None:
         if model_builder_inside.toggle():
             model_builder_inside.render(now, replay)
         else:
-            st.container(key="mb_network").image(live.network_picture(now, view), width="stretch")
+            with st.container(key="mb_network"):  # a layer clicked opens the inside view with it alone
+                model_builder_inside.network(now.config.model, live.network_picture(now, view))
             st.caption(pictures.network_caption(parameter_count(now.config.model),
                                                 now.config.data.dataset != CSV_DATASET))
     with output_slot:

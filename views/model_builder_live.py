@@ -26,6 +26,7 @@ from playground.builder.decision_boundary import (
 )
 from playground.builder.memo import IdentityMemo
 from playground.builder.model import TrainedModel, build_model
+from playground.builder.registry import ACTIVATIONS
 from playground.execution.jobs import live_phase, pictures_interval, refresh_interval
 from playground.execution.server import live_jobs
 from views.model_builder_bar import DEFAULT_SPEED, SPEEDS, controller  # noqa: F401 - the speeds, as the page names them
@@ -237,7 +238,7 @@ def network_picture(item: Shown, view: dict | None) -> str:
     return cached("network", (view, cfg, item.data), lambda: pictures.network_svg(
         spec.widths, view.get("weights") if view else None, view.get("thumbnails") if view else None, labels=names,
         activations=spec.activations, input_pictures=input_pictures(cfg), output_picture=output,
-        output_pictures=outputs))
+        output_pictures=outputs, activation_labels=[ACTIVATIONS[a].label for a in spec.activations]))
 
 
 def output_picture(item: Shown, view: dict | None, show_test: bool, discretize: bool) -> str | None:

@@ -9,7 +9,12 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+import torch
+
+from playground import limits
+from playground.builder.config import ModelSpec
 from playground.builder.layer_stats import QUANTILES
+from playground.builder.model import build_model, linear_layers
 from playground.builder.pictures import FONT, TRAIN_COLOUR, _svg_open
 
 BAND_PAIRS = ((0, 8), (1, 7), (2, 6), (3, 5))  # quantile indexes: 0-100, 7-93, 16-84, 31-69
@@ -21,6 +26,16 @@ DEAD_COLOUR = "#d62728"
 def recorded(history: Sequence[dict], until: int | None = None) -> list[dict]:
     """The rows that carry layer statistics, up to epoch ``until`` (all of them with None)."""
     return [row for row in history if row.get("layers") and (until is None or int(row["epoch"]) <= until)]
+
+
+def layer_names(spec: ModelSpec) -> list[str]:
+    """The names the per-layer statistics give a spec's Linear layers ("layers.0", "layers.2", ...), input to output:
+    the network picture's layer k (``data-layer="k"``) is the k-th. Built on the meta device: no memory, no draw from
+    the random generator."""
+    with torch.device("meta"):
+        model = build_model(spec)
+    names = {id(m): name for name, m in model.named_modules()}
+    return [names[id(m)] for m in linear_layers(model)][: limits.LAYER_STATS_MAX_LAYERS]
 
 
 def _log_range(values: list[float]) -> tuple[float, float]:
@@ -68,14 +83,15 @@ def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int 
         grad = layer.get("grad") or {}
         x = left + slot * i
         name = escape(str(layer.get("name", i)))
-        parts.append(f"<g class='layer' data-layer='{name}'>")
         mean = grad.get("mean")
+        # The group is what a pointer hovers and clicks (its whole slot, the clear rect last); its <title> names it.
+        parts.append(f"<g class='layer' data-layer='{name}'><title>{name}"
+                     + (f": mean gradient norm {mean:.3g}" if mean is not None else "") + "</title>")
         if mean is not None:
             y = sy(mean)
             outline = " stroke='#d62728' stroke-width='2'" if layer.get("name") == selected else ""
             parts.append(f"<rect x='{x + slot * 0.2:.1f}' y='{y:.1f}' width='{slot * 0.6:.1f}' "
-                         f"height='{top + inner_h - y:.1f}' fill='{TRAIN_COLOUR}'{outline}><title>{name}: mean gradient norm "
-                         f"{mean:.3g}</title></rect>")
+                         f"height='{top + inner_h - y:.1f}' fill='{TRAIN_COLOUR}'{outline}/>")
             q = grad.get("q") or []
             if len(q) >= 2 and q[0] is not None and q[-1] is not None:
                 cx = x + slot / 2
@@ -92,7 +108,7 @@ def gradient_flow_svg(row: dict[str, Any] | None, width: int = 420, height: int 
             colour = DEAD_COLOUR if dead >= 0.5 else "#555"
             parts.append(f"<text x='{x + slot / 2:.1f}' y='{top + inner_h + 33}' font-size='8' text-anchor='middle' "
                          f"{FONT} fill='{colour}'>{dead:.0%}</text>")
-        parts.append("</g>")
+        parts.append(f"<rect x='{x:.1f}' y='{top}' width='{slot:.1f}' height='{height - top}' fill='transparent'/></g>")
     parts.append("</svg>")
     return "".join(parts)
 

@@ -265,11 +265,16 @@ def network_svg(
     input_pictures: Sequence[np.ndarray] | None = None,
     output_picture: np.ndarray | None = None,
     output_pictures: Sequence[np.ndarray] | None = None,
+    activation_labels: Sequence[str] = (),
 ) -> str:
     """The network: a column of nodes a layer (at most ``max_neurons`` drawn, the rest counted), each hidden
     node showing what that neuron computes over the plane (``thumbnails[layer][neuron]``, uint8), links blue for
     positive and orange for negative weights, thicker for larger |weight| (``weights[k]`` is [out, in]). The output
-    nodes show ``output_pictures[neuron]`` (RGB), or a single output node ``output_picture``."""
+    nodes show ``output_pictures[neuron]`` (RGB), or a single output node ``output_picture``.
+
+    Each Linear layer (its links in and the column of nodes it computes) is one ``<g data-layer="k">`` (k from 1)
+    whose ``<title>`` names it, "Linear 1: 2 → 8, Tanh" (``activation_labels``, else ``activations``), so the page
+    can highlight and choose a layer where the picture is hovered or clicked."""
     shown = [min(w, max_neurons) for w in widths]
     columns = len(widths)
     label_room = _label_room(labels, width)
@@ -285,8 +290,9 @@ def network_svg(
     if weights:
         magnitudes = [float(np.abs(w).max()) for w in weights if w.size]
         scale = max(magnitudes) if magnitudes and max(magnitudes) > 0 else 1.0
-    parts = [_svg_open(width, height)]
+    links: dict[int, list[str]] = {}  # layer k's links in, drawn in its group
     for k in range(columns - 1):
+        drawn = links.setdefault(k + 1, [])
         for j in range(shown[k + 1]):
             xb, yb = xy(k + 1, j)
             for i in range(shown[k]):
@@ -298,11 +304,20 @@ def network_svg(
                     opacity = 0.35 + 0.6 * min(abs(w) / scale, 1.0)
                 else:
                     colour, stroke, opacity = "#bbbbbb", 0.6, 0.6
-                parts.append(f"<line x1='{xa + node / 2:.1f}' y1='{ya:.1f}' x2='{xb - node / 2:.1f}' y2='{yb:.1f}' "
+                drawn.append(f"<line x1='{xa + node / 2:.1f}' y1='{ya:.1f}' x2='{xb - node / 2:.1f}' y2='{yb:.1f}' "
                              f"stroke='{colour}' stroke-width='{stroke:.2f}' stroke-opacity='{opacity:.2f}'/>")
     names = ["input"] + [f"{w}" + (f" {activations[i]}" if i < len(activations) else "") for i, w in enumerate(widths[1:-1])]
     names.append("output")
+    words = list(activation_labels) or list(activations)
+    parts = [_svg_open(width, height)]
     for k in range(columns):
+        if k:  # a Linear layer: its links in, its column of nodes
+            what = words[k - 1] if k < columns - 1 and k - 1 < len(words) else "output" if k == columns - 1 else ""
+            parts.append(f"<g data-layer='{k}'><title>"
+                         f"{escape(f'Linear {k}: {widths[k - 1]} → {widths[k]}' + (f', {what}' if what else ''))}</title>")
+            left = label_room + (k - 1) * step_x + node / 2  # where a pointer picks it: from the last column to its own
+            parts.append(f"<rect x='{left:.1f}' y='0' width='{step_x:.1f}' height='{height}' fill='transparent'/>")
+            parts.extend(links.get(k, ()))
         cx = label_room + k * step_x
         title = names[k] if k in (0, columns - 1) else f"layer {k}"
         sub = f"{widths[k]}" if k in (0, columns - 1) else names[k]
@@ -340,6 +355,8 @@ def network_svg(
                 if drawn != label:  # cut: the whole name in the <title> of a group around it
                     text = f"<g><title>{escape(_short(label, LABEL_TITLE_CHARS))}</title>{text}</g>"
                 parts.append(text)
+        if k:
+            parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 

@@ -20,6 +20,22 @@ def open_page(page_path: str, timeout: float = 60) -> AppTest:
     return at
 
 
+def picture_svgs(at: AppTest) -> list[str]:
+    """Every SVG picture on the page, in page order: those shown with st.image (a data URI) and those drawn by the
+    clickable picture component (views/svg_picker.py: its data's ``svg``)."""
+    import base64
+    import json
+
+    found: list[str] = []
+    for element in at.get("image") + at.get("bidi_component"):
+        if element.type == "bidi_component":
+            found.append(json.loads(element.proto.json or "{}").get("svg", ""))
+        else:
+            found += [base64.b64decode(img.url.split(",", 1)[1]).decode() for img in element.proto.imgs
+                      if img.url.startswith("data:image/svg+xml;base64,")]
+    return found
+
+
 def texts(at: AppTest) -> str:
     """Everything a user reads on the page, as one string, for simple 'is it shown' checks."""
     parts: list[str] = []

@@ -8,7 +8,7 @@ import pytest
 
 from playground.builder.config import DataConfig, ModelSpec, RunConfig, TrainConfig
 from playground.builder.model import TrainedModel
-from tests.app.conftest import MB_TABS, open_page, open_tab, texts
+from tests.app.conftest import MB_TABS, open_page, open_tab, picture_svgs, texts
 
 PAGE = "pages/model_builder.py"
 DEADLINE_S = 120
@@ -33,8 +33,8 @@ def charts(at) -> list:
 
 
 def pictures(at) -> list:
-    """The live pictures (network, boundary, curves): SVG images."""
-    return at.get("image")
+    """The live pictures (network, boundary, curves): SVG images and the clickable network picture."""
+    return picture_svgs(at)
 
 
 def pick_dataset(at, name: str) -> None:
@@ -272,8 +272,7 @@ def test_every_neuron_of_the_network_shows_a_picture_the_output_ones_too():
     from playground.builder.pictures import CLASS_COLOURS
 
     at = open_page(PAGE)
-    svgs = [base64.b64decode(img.url.split(",", 1)[1]).decode() for element in at.get("image")
-            for img in element.proto.imgs if img.url.startswith("data:image/svg+xml;base64,")]
+    svgs = picture_svgs(at)
     network = [s for s in svgs if ">output<" in s and ">layer 1<" in s]
     assert len(network) == 1
     spec = at.session_state["mb_config"].model

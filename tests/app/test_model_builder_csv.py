@@ -4,13 +4,12 @@ plane it does not have."""
 
 from __future__ import annotations
 
-import base64
 import xml.etree.ElementTree as ElementTree
 
 from playground.builder import pictures
 from playground.builder.datasets import csv_invitation
 from playground.builder.model import parameter_count
-from tests.app.conftest import open_page, texts
+from tests.app.conftest import open_page, picture_svgs, texts
 
 PAGE = "pages/model_builder.py"
 IRIS = b"sepal_length,sepal_width,petal_length,species\n" + b"".join(
@@ -29,8 +28,7 @@ def test_before_any_file_the_csv_dataset_invites_an_upload_and_says_what_it_shou
 
 
 def svgs(at) -> list[str]:
-    return [base64.b64decode(img.url.split(",", 1)[1]).decode() for element in at.get("image")
-            for img in element.proto.imgs if img.url.startswith("data:image/svg+xml;base64,")]
+    return picture_svgs(at)
 
 
 def test_a_csvs_names_are_drawn_whole_and_no_caption_speaks_of_a_plane():

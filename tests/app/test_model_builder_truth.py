@@ -9,7 +9,7 @@ import time
 
 from playground.runs.default_store import open_default_store
 from playground.runs.owners import PERSONAL_OWNER
-from tests.app.conftest import open_page, open_tab, texts
+from tests.app.conftest import open_page, open_tab, picture_svgs, texts
 
 PAGE = "pages/model_builder.py"
 
@@ -48,7 +48,7 @@ def test_a_finished_setup_reopens_as_that_run_and_train_again_trains_it_anew():
     assert "already ran" in shown and f"Epoch 5** · finished · kept run {run_id} from " in shown
     assert "not trained again: press Train again for a new run" in shown
     assert [m.label for m in open_tab(at, "Test").metric][:1] == ["Test accuracy"]  # its test results
-    assert len(at.get("image")) >= 3  # its curves, boundary and network
+    assert len(picture_svgs(at)) >= 3  # its curves, boundary and network
     at.button(key="mb_train_again").click().run()
     again = run_until(at, lambda v: v is not None and not v.active)
     assert again.status == "finished" and again.id != first.id  # a new run of the very same setup

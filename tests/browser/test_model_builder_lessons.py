@@ -39,12 +39,12 @@ def test_the_vanishing_lesson_shows_its_problem_then_its_fix_on_one_screen(scree
     assert "lesson=vanishing" in screen.url and "epochs=4" in screen.url  # the copied URL keeps both
     screen.locator(".st-key-mb_play button").first.click()
     lesson_says(screen, lesson.problem)
-    for selector in (".st-key-mb_lesson", ".st-key-mb_lesson_fix button", ".st-key-mb_gradient_flow img",
+    for selector in (".st-key-mb_lesson", ".st-key-mb_lesson_fix button", ".st-key-mb_gradient_flow .frame svg",
                      ".st-key-mb_boundary img", ".st-key-mb_play button"):
         assert inside(screen, selector, SIZE), selector
     screen.screenshot(path=str(ARTIFACTS / "lesson-vanishing-problem.png"))
     screen.locator(".st-key-mb_lesson_fix button").first.click()
     lesson_says(screen, lesson.fixed[:60])
     assert "activations=tanh" in screen.url.replace("%2C", ",") and "lesson=vanishing" in screen.url
-    assert inside(screen, ".st-key-mb_gradient_flow img", SIZE)
+    assert inside(screen, ".st-key-mb_gradient_flow .frame svg", SIZE)
     screen.screenshot(path=str(ARTIFACTS / "lesson-vanishing-fix.png"))

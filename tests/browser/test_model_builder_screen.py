@@ -77,7 +77,7 @@ def test_play_boundary_and_curve_are_on_the_first_screen_before_and_while_traini
     size = (1440, 900)
     open_page(screen, app_url, "model_builder?epochs=2000&seed=11")
     for selector in (".st-key-mb_play button", ".st-key-mb_boundary img", ".st-key-mb_curves img",
-                     ".st-key-mb_network img", ".st-key-mb_ds_spiral button"):
+                     ".st-key-mb_network .frame svg", ".st-key-mb_ds_spiral button"):
         assert inside(screen, selector, size), selector
     # The title and its one-line caption are read whole: nothing of them under Streamlit's header.
     header = screen.locator('[data-testid="stHeader"]').first.bounding_box()
@@ -156,3 +156,48 @@ def test_no_label_is_cut_or_broken_before_and_after_a_run(browser, app_url, size
         assert tab.evaluate(CUT_TEXT_JS) == {"clipped": [], "broken": []}
     finally:
         context.close()
+
+
+
+def weights_shown(tab) -> list[str]:
+    """The layers whose weight distributions the inside view draws (its SVG image's panels)."""
+    import base64
+    import re
+
+    src = tab.locator(".st-key-mb_weight_distributions img").first.get_attribute("src")
+    svg = base64.b64decode(src.split(",", 1)[1]).decode() if src.startswith("data:") else tab.request.get(
+        src if src.startswith("http") else tab.url.split("/model_builder")[0] + src).text()
+    return re.findall(r"data-layer='([^']*)'", svg)
+
+
+def test_a_layer_hovered_in_the_network_picture_is_named_and_clicked_is_shown_alone_inside(screen, app_url):
+    """The network picture is drawn inline (views/svg_picker.py): hovering a layer names it beside the pointer;
+    clicking it opens "Inside the layers" with that layer's weights alone and its gradient bar outlined; a bar clicked
+    shows its layer alone, clicked again every layer."""
+    open_page(screen, app_url, "model_builder?epochs=3&seed=13")
+    screen.locator(".st-key-mb_play button").first.click()
+    screen.locator(".st-key-mb_epoch_line").get_by_text("finished").first.wait_for()
+    wait_idle(screen)
+    layer = screen.locator(".st-key-mb_network g[data-layer='2']").first
+    layer.hover()
+    tip = screen.locator(".st-key-mb_network .tip").first
+    tip.wait_for(state="visible")
+    assert tip.inner_text() == "Linear 2: 8 → 8, Tanh"
+    assert inside(screen, ".st-key-mb_network .tip", (1440, 900))
+    outlined = ".st-key-mb_gradient_flow g[data-layer='{}'] rect[stroke='#d62728']"
+    layer.click()
+    screen.locator(outlined.format("layers.2")).first.wait_for()
+    wait_idle(screen)
+    assert screen.locator(".st-key-mb_network").count() == 0  # the inside view in its place
+    assert weights_shown(screen) == ["layers.2"]
+    bar = screen.locator(".st-key-mb_gradient_flow g[data-layer='layers.0']").first
+    bar.hover()
+    screen.locator(".st-key-mb_gradient_flow .tip").get_by_text("layers.0: mean gradient norm").wait_for()
+    bar.click()
+    screen.locator(outlined.format("layers.0")).first.wait_for()
+    wait_idle(screen)
+    assert screen.locator(outlined.format("layers.2")).count() == 0 and weights_shown(screen) == ["layers.0"]
+    screen.locator(".st-key-mb_gradient_flow g[data-layer='layers.0']").first.click()
+    screen.locator(outlined.format("layers.0")).first.wait_for(state="detached")
+    wait_idle(screen)
+    assert weights_shown(screen) == ["layers.0", "layers.2", "layers.4"]

@@ -235,3 +235,18 @@ def test_the_gradient_flow_draws_a_bar_per_layer_on_a_log_scale():
     spread = ElementTree.fromstring(layer_pictures.distributions_svg(recorded_history(3), until=2))
     assert [g.get("data-layer") for g in spread.iter(f"{ns}g") if g.get("class") == "distribution"] == [
         "layers.0", "layers.2", "layers.4"]
+
+
+def test_layer_names_are_the_names_the_statistics_give_the_linear_layers():
+    """The network picture's layer k is the statistics' k-th layer (its click chooses that layer's weights): the names
+    come from the spec alone, dropout and a linear activation shifting the indexes, without drawing random numbers."""
+    from playground.builder import layer_pictures
+    from playground.builder.layer_stats import LayerStats
+    from playground.builder.model import build_model
+
+    for spec in (ModelSpec(), ModelSpec(hidden=(5, 4, 3), activations=("relu", "linear", "sigmoid"), dropout=0.2)):
+        state = torch.random.get_rng_state()
+        names = layer_pictures.layer_names(spec)
+        assert torch.equal(state, torch.random.get_rng_state())
+        assert names == LayerStats(build_model(spec), torch.zeros(4, spec.in_features)).names
+        assert len(names) == len(spec.widths) - 1

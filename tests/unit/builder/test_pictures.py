@@ -23,6 +23,11 @@ def parse(svg: str) -> ElementTree.Element:
     return ElementTree.fromstring(svg)  # well-formed XML, or this raises
 
 
+def label_titles(root: ElementTree.Element) -> list[str]:
+    """The <title>s of the input names (a layer's group has its own, naming the layer)."""
+    return [t.text for g in root.iter(f"{SVG}g") if not g.get("data-layer") for t in g.findall(f"{SVG}title")]
+
+
 def test_png_bytes_decode_to_the_same_pixels():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)
@@ -161,13 +166,35 @@ def test_input_names_are_drawn_whole_inside_the_picture_and_a_long_one_is_named_
         assert name in texts
         left = float(texts[name].get("x")) - pictures.text_px(name)
         assert left >= 0, (name, left)
-    assert not root.findall(f".//{SVG}title")
+    assert not label_titles(root)
 
     long_name = "<b>&" + "very_long_column_name_" * 4
     svg = pictures.network_svg((2, 4, 2), labels=("short", long_name))
     root = parse(svg)
-    titles = [t.text for t in root.iter(f"{SVG}title")]
+    titles = label_titles(root)
     assert titles == [long_name] and "<b>" not in svg  # escaped in the markup, whole once parsed
     cut = [e.text for e in root.iter(f"{SVG}text") if e.text and e.text.endswith("…")]
     assert len(cut) == 1 and long_name.startswith(cut[0][:-1]) and len(cut[0]) < len(long_name)
     assert float(next(e for e in root.iter(f"{SVG}text") if e.text == cut[0]).get("x")) - pictures.text_px(cut[0]) >= 0
+
+
+def test_each_layer_of_the_network_is_a_group_named_in_its_title_and_user_text_stays_text():
+    """The page highlights and chooses a layer by these groups (views/svg_picker.py): one a Linear layer, holding its
+    links in and its column of nodes, its <title> "Linear k: in → out, activation". A hostile CSV column name is
+    escaped: once parsed it is the text of a <text>, no element of its own."""
+    hostile = "<img src=x onerror=alert(1)>"
+    svg = pictures.network_svg((2, 3, 4, 1), labels=(hostile, "b"), activations=("relu", "tanh"),
+                               activation_labels=("ReLU", "Tanh"))
+    root = parse(svg)
+    layers = [g for g in root.iter(f"{SVG}g") if g.get("data-layer")]
+    assert [(g.get("data-layer"), g.find(f"{SVG}title").text) for g in layers] == [
+        ("1", "Linear 1: 2 → 3, ReLU"), ("2", "Linear 2: 3 → 4, Tanh"), ("3", "Linear 3: 4 → 1, output")]
+    assert [len(g.findall(f"{SVG}line")) for g in layers] == [2 * 3, 3 * 4, 4 * 1]  # every link, once, in its layer
+    assert sum(len(g.findall(f"{SVG}line")) for g in layers) == len(list(root.iter(f"{SVG}line")))
+    nodes = [len([r for r in g.findall(f"{SVG}rect") if r.get("fill") != "transparent"]) for g in layers]
+    assert nodes == [3, 4, 1]  # its column of nodes (the inputs belong to no layer)
+    assert "<img" not in svg and not [e for e in root.iter() if e.tag.endswith("img")]
+    drawn = [e.text for e in root.iter(f"{SVG}text") if e.get("text-anchor") == "end" and e.text]
+    assert any(hostile.startswith(text.rstrip("…")) for text in drawn)  # the name, drawn as text
+    labels = pictures.network_svg((2, 3, 1), activations=("relu",))  # without labels, the row names are used
+    assert parse(labels).find(f".//{SVG}g[@data-layer='1']/{SVG}title").text == "Linear 1: 2 → 3, relu"
