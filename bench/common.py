@@ -451,8 +451,14 @@ MARKS_JS = """(() => {
 
 
 def image_drawn_js(selector: str) -> str:
-    """A mark check: the first <img> under ``selector`` has loaded and decoded (it has a natural width)."""
-    return f"(() => {{ const i = document.querySelector('{selector} img'); return !!(i && i.complete && i.naturalWidth > 0); }})()"
+    """A mark check: the picture under ``selector`` is drawn. An <img> (st.image) has loaded and decoded (it has a
+    natural width); a picture drawn inline by a component (views/svg_picker.py: the network, the gradient bars) has
+    its shown SVG laid out, in the element or in a shadow root beneath it."""
+    return ("(() => { const host = document.querySelector('" + selector + "'); if (!host) return false; "
+            "const i = host.querySelector('img'); if (i) return i.complete && i.naturalWidth > 0; "
+            "const roots = [host, ...Array.from(host.querySelectorAll('*')).filter(e => e.shadowRoot).map(e => e.shadowRoot)]; "
+            "return roots.some(r => { const s = r.querySelector('.frame:not(.incoming) svg'); "
+            "return !!s && s.getBoundingClientRect().width > 0; }); })()")
 
 
 WIRE_EVENTS = {"new_session": "run started", "page_config_changed": "page config", "delta": "first element",

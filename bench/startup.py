@@ -13,7 +13,7 @@ frame, the time taken two frames after it holds), so the figures do not include 
   (the course's reference table) and the sidebar;
 - the Model Builder opened by its URL (/model_builder): first paint, its title and the control bar's Play
   button; fully rendered, the decision boundary, the network and the loss curves drawn (each picture's
-  <img> loaded and decoded);
+  <img> loaded and decoded, or its inline SVG laid out);
 - the Runs page opened by its URL (/runs), with ``KEPT_RUNS`` runs kept in the data folder: its table and the
   overlaid loss curves of the two runs it compares first drawn (their picture loaded and decoded).
 
