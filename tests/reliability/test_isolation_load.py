@@ -363,8 +363,10 @@ def test_concurrent_sessions_open_every_page_and_train(chromium_path, tmp_path):
     record(SECTION, "server process CPU over the load (cores, of 2)", round(server_cpu / elapsed, 2))
     assert after_server <= baseline_server + max(150.0, 0.5 * (peak_server - baseline_server)), (
         baseline_server, peak_server, after_server)
-    assert max(sampler.workers) <= limits.MAX_CONCURRENT_TRAININGS, max(sampler.workers)  # the rest were queued
-    assert any(r["queued"] for r in results), "no page said its run waited: the load never passed the worker cap"
+    # The runs overlapped: the pool grew to its cap and no further, and pages said their runs waited. (Without the
+    # gate, 8 sessions used 2 workers; a page may say "in the queue" below the cap too, while a worker starts.)
+    assert max(sampler.workers) == limits.MAX_CONCURRENT_TRAININGS, max(sampler.workers)
+    assert any(r["queued"] for r in results), "no page said its run waited in the queue"
 
 
 async def _warm(chromium: str, url: str) -> None:
