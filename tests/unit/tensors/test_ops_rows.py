@@ -170,6 +170,34 @@ def test_each_known_difference_is_explained_by_its_own_reason(x, spec, others, s
     assert "They started different" not in text  # both started with the same dtype: the reason is the op's
 
 
+def library_error(call) -> str:
+    """The error torch or NumPy raises for ``call``, as the page quotes it (type and message)."""
+    with pytest.raises((RuntimeError, ValueError)) as info:
+        call()
+    return f"{type(info.value).__name__}: {info.value}"
+
+
+def test_each_explanation_reads_as_written_then_quotes_the_library_called_by_hand():
+    x, xi = torch.arange(6.0).reshape(2, 3), torch.arange(6).reshape(2, 3)
+    view = run_twin(arange((2, 3)), OpSpec("view", new_shape="6", transpose=True)).verdict.reasons
+    assert view == (
+        "view never copies: it reuses the same memory with new strides, which is impossible when the tensor is not "
+        "contiguous (as after transpose). Call .contiguous() first (a copy), or use .reshape(), which copies only when "
+        f"it must. np.reshape copies silently. torch says: {library_error(lambda: x.t().view(6))}",)
+    squeeze = run_twin(arange((2, 3)), OpSpec("squeeze", dim=1)).verdict.reasons
+    assert squeeze == (
+        "dim 1 has size 3, not 1. torch's squeeze(dim) leaves such a dim alone (a no-op, shape unchanged); np.squeeze "
+        f"refuses it. NumPy says: {library_error(lambda: np.squeeze(x.numpy(), axis=1))}",)
+    mean = run_twin(arange((2, 3), dtype="int64"), OpSpec("mean")).verdict.reasons
+    assert mean == (
+        "torch.mean needs a floating-point tensor and this one is int64: convert it first with x.float(). NumPy "
+        f"quietly computes the mean in float64. torch says: {library_error(lambda: xi.mean())}",)
+    power = run_twin(arange((2, 3), dtype="int64"), OpSpec("pow", exponent="0.5")).verdict.reasons
+    torch_dtype, numpy_dtype = str(xi.pow(0.5).dtype).removeprefix("torch."), np.power(xi.numpy(), 0.5).dtype
+    assert power == (f"Dtypes differ: torch {torch_dtype} vs NumPy {numpy_dtype}. An integer tensor raised to a float "
+                     "exponent becomes torch's default float32; NumPy promotes to float64.",)
+
+
 def test_a_difference_from_the_start_is_named_before_the_ops_reason():
     x = build(TensorSpec(literal="[1.5, 2.5]", dtype="inferred"))  # torch float32, NumPy float64
     text = " ".join(run_twin(x, OpSpec("pow", exponent="2")).verdict.reasons)
@@ -255,7 +283,7 @@ def test_a_spec_is_a_frozen_value_that_changes_by_copy():
     assert spec == OpSpec("sum", dim=1) and spec != OpSpec("mean", dim=1) and spec != spec.to_dict()
     with pytest.raises(AttributeError):
         spec.dim = 2  # type: ignore[misc]
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="^exponent$"):  # names the missing attribute, as Python's own do
         _ = spec.exponent
     assert getattr(spec, "exponent", "none") == "none"
     assert repr(spec) == "OpSpec('sum', dim=1, keepdim=False)" and eval(repr(spec), {"OpSpec": OpSpec}) == spec  # noqa: S307
@@ -266,7 +294,7 @@ def test_arguments_are_read_by_name_or_attribute_and_a_widget_must_be_known():
     args = ops.resolve(OpSpec("sum", dim=-1, keepdim=1))
     assert args.dim == -1 and args["keepdim"] is True and dict(args) == {"dim": -1, "keepdim": True} and len(args) == 2
     assert repr(args) == "Args({'dim': -1, 'keepdim': True})"
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="^exponent$"):
         _ = args.exponent
     with pytest.raises(KeyError):
         _ = args["exponent"]
