@@ -319,3 +319,11 @@ def test_a_reductions_picture_marks_only_the_dim_it_adds_up_and_keeps_it_with_ke
     assert kept.count('data-role="reduced"') == 2 and kept.count('data-role="kept"') == 2  # dim 1 of x and of out
     dropped = run_twin(arange((2, 3)), OpSpec("mean", dim=-1)).picture()
     assert dropped.count('data-role="reduced"') == 1 and dropped.count('data-role="kept"') == 2
+
+
+def test_what_each_library_prints_is_cut_at_4000_characters():
+    result = run_twin(arange((1000,)), OpSpec("pow", exponent="1"))
+    by_torch, by_numpy = str(torch.arange(1000.0).pow(1)), str(np.power(np.arange(1000, dtype=np.float32), 1))
+    assert len(by_torch) > 4000 and result.torch_out.printed == by_torch[:4000] + "\n..."
+    assert len(by_numpy) > 4000 and result.numpy_out.printed == by_numpy[:4000] + "\n..."
+    assert ops._short("a" * 4000) == "a" * 4000 and ops._short("a" * 4001) == "a" * 4000 + "\n..."  # at and one past
