@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -327,3 +328,22 @@ def test_what_each_library_prints_is_cut_at_4000_characters():
     assert len(by_torch) > 4000 and result.torch_out.printed == by_torch[:4000] + "\n..."
     assert len(by_numpy) > 4000 and result.numpy_out.printed == by_numpy[:4000] + "\n..."
     assert ops._short("a" * 4000) == "a" * 4000 and ops._short("a" * 4001) == "a" * 4000 + "\n..."  # at and one past
+
+
+def test_cat_takes_from_2_to_its_limit_of_tensors_and_no_other_count():
+    assert [ops.parse_tensor_count(n) for n in range(2, limits.MAX_CAT_INPUTS + 1)] == [2, 3]  # the limit, 3, pinned
+    assert ops.parse_tensor_count(2.0) == 2 and type(ops.parse_tensor_count(2.0)) is int
+    for bad in (0, 1, limits.MAX_CAT_INPUTS + 1, True, False, "2", None):
+        with pytest.raises(PlaygroundError, match="cat joins 2 or 3 tensors"):
+            ops.parse_tensor_count(bad)
+
+
+def test_numpys_warnings_on_nan_and_inf_stay_inside_the_comparison():
+    x = build(TensorSpec(literal="[-1.0, 4.0, 0.0]"))  # sqrt(-1) is NaN, 0 ** -1 is inf: NumPy warns on both
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping to the server's log fails the test
+        root, inverse = run_twin(x, OpSpec("pow", exponent="0.5")), run_twin(x, OpSpec("pow", exponent="-1"))
+    by_hand = torch.tensor([-1.0, 4.0, 0.0])
+    np.testing.assert_array_equal(root.numpy_out.value, by_hand.pow(0.5).numpy())
+    np.testing.assert_array_equal(inverse.numpy_out.value, by_hand.pow(-1).numpy())
+    assert root.verdict.same and inverse.verdict.same  # NaN equals NaN, inf equals inf
