@@ -4,6 +4,7 @@ view, the explanation of each known difference, and the spec a page keeps."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import warnings
@@ -347,3 +348,27 @@ def test_numpys_warnings_on_nan_and_inf_stay_inside_the_comparison():
     np.testing.assert_array_equal(root.numpy_out.value, by_hand.pow(0.5).numpy())
     np.testing.assert_array_equal(inverse.numpy_out.value, by_hand.pow(-1).numpy())
     assert root.verdict.same and inverse.verdict.same  # NaN equals NaN, inf equals inf
+
+
+def test_a_one_sided_refusal_with_no_known_reason_quotes_the_library_called_by_hand():
+    empty_ints = build(TensorSpec(source="zeros", shape=(0,), dtype="int64"))  # NumPy returns [], torch refuses
+    verdict = run_twin(empty_ints, OpSpec("pow", exponent="-1")).verdict
+    assert verdict.headline == "NumPy gives a result; torch raises an error."
+    assert verdict.reasons == (f"torch says: {library_error(lambda: torch.zeros(0, dtype=torch.int64).pow(-1))}",)
+    scalar = build(TensorSpec(source="zeros", shape=()))  # torch's dim 0 of a 0-d tensor is itself; NumPy refuses
+    verdict = run_twin(scalar, OpSpec("mean", dim=0)).verdict
+    assert verdict.headline == "torch gives a result; NumPy raises an error."
+    numpy_error = library_error(lambda: np.mean(np.zeros((), np.float32), axis=0))
+    assert verdict.reasons == (f"NumPy says: {numpy_error}",)
+
+
+def test_an_exponent_in_scientific_notation_reads_with_either_e():
+    assert parse_exponent("1E1") == 10.0 == parse_exponent("1e1") and parse_exponent("2.5e-1") == 0.25
+    assert parse_exponent("-5E+1") == -50.0
+
+
+def test_the_numpy_code_gives_reshape_a_tuple_even_for_one_size():
+    for text, shape in (("6", (6,)), ("3, 2", (3, 2)), ("", ())):
+        code = OP_TABLE["reshape"].numpy_code(ops.resolve(OpSpec("reshape", new_shape=text)))
+        call = ast.parse(code).body[0].value
+        assert isinstance(call.args[1], ast.Tuple) and ast.literal_eval(call.args[1]) == shape, code
