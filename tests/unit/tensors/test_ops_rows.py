@@ -313,6 +313,8 @@ def test_the_code_panel_moves_inputs_to_the_chosen_device():
     x, y = arange((2, 3)), arange((2, 3), "y")
     code = ops.op_code(x, OpSpec("cat", dim=0), (y,), "cuda:0", True, True)
     assert "x = x.to('cuda:0')\ny = y.to('cuda:0')\n" in code and "z = z.to" not in code
+    three = ops.op_code(x, OpSpec("cat", dim=0, cat_count=3), (y, arange((2, 3), "z")), "cuda:0", True, True)
+    assert "x = x.to('cuda:0')\ny = y.to('cuda:0')\nz = z.to('cuda:0')\n" in three
     assert "x.to(" not in ops.op_code(x, OpSpec("pow"), (), "cpu", True, True)
 
 
@@ -372,3 +374,11 @@ def test_the_numpy_code_gives_reshape_a_tuple_even_for_one_size():
         code = OP_TABLE["reshape"].numpy_code(ops.resolve(OpSpec("reshape", new_shape=text)))
         call = ast.parse(code).body[0].value
         assert isinstance(call.args[1], ast.Tuple) and ast.literal_eval(call.args[1]) == shape, code
+
+
+def test_a_cat_past_the_limit_names_each_inputs_shape():
+    n = limits.MAX_TENSOR_ELEMENTS
+    with pytest.raises(PlaygroundError) as info:
+        run_twin(arange((n,)), OpSpec("cat", dim=0), (arange((n,), "y"),))
+    assert f"`torch.cat([x, y], dim=0)` on shape [{n}] and [{n}] would make a result of {2 * n:,} numbers" in (
+        info.value.sentence)
