@@ -21,7 +21,7 @@ SUM = OpSpec("sum", dim=None)
 
 def test_equal_shape_and_dtype_but_different_values_is_not_same():
     verdict = compare(SUM, X, outcome([6.0]), outcome([7.0]))
-    assert not verdict.same
+    assert verdict.same is False
     assert verdict.headline == "The results differ."
     assert verdict.reasons == ("Values differ first at index (0,): torch 6.0 vs NumPy 7.0.",)
 
@@ -61,10 +61,10 @@ def test_shape_and_dtype_differences_are_each_a_reason():
 def test_one_side_or_both_refusing_is_not_same():
     error = Outcome(error="boom")
     assert compare(SUM, X, error, error).headline == "Both libraries refuse this operation."
-    assert not compare(SUM, X, error, error).same
-    assert not compare(SUM, X, outcome([1.0]), error).same
+    assert compare(SUM, X, error, error).same is False  # a bool, not merely falsy
+    assert compare(SUM, X, outcome([1.0]), error).same is False  # a bool, not merely falsy
     assert compare(SUM, X, outcome([1.0]), error).headline == "torch gives a result; NumPy raises an error."
-    assert not compare(SUM, X, error, outcome([1.0])).same
+    assert compare(SUM, X, error, outcome([1.0])).same is False  # a bool, not merely falsy
     assert compare(SUM, X, error, outcome([1.0])).headline == "NumPy gives a result; torch raises an error."
 
 
