@@ -6,6 +6,8 @@
     python tools/mutation.py --changed           # the .py files under playground/ that `git diff --name-only main` lists
     python tools/mutation.py playground/tensors/literal.py --tests tests/unit/tensors/test_literal*.py
                                                  # one file judged by its own mirror tests only (faster)
+    python tools/mutation.py playground/tensors --keep --mutants 'playground.tensors.ops.x__pow_dtype__mutmut_*'
+                                                 # rerun only these mutants (names or globs) of an earlier run
 
 Each mutant is judged by the fast unit tests that mirror its package (tests/unit/<package>), plus the
 top-level tests/unit/test_*.py for the top-level modules (limits.py, errors.py ...). The results stay in
@@ -69,6 +71,11 @@ def unit_tests_for(targets: list[str]) -> list[str]:
     return selected or ["tests/unit/"]
 
 
+def run_arguments(max_children: int | None, mutants: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """mutmut's command line: `run`, its parallelism, and the mutants to run (none named: all of them)."""
+    return ["run"] + ([f"--max-children={max_children}"] if max_children else []) + list(mutants)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("targets", nargs="*", help="playground/ files or packages (default: all of playground/)")
@@ -78,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="judge by these test files only (default: the targets' package's unit tests)")
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutants (default: CPU count)")
     parser.add_argument("--keep", action="store_true", help="reuse mutants/ from an earlier run of the same targets")
+    parser.add_argument("--mutants", nargs="+", default=(),
+                        help="run only these mutants (names or globs, as `mutmut results` lists them); with --keep, "
+                             "an earlier run's other results stay")
     parser.add_argument("--dry-run", action="store_true", help="print what would be mutated and tested, run nothing")
     args = parser.parse_args(argv)
 
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mutmut.__main__ import cli
 
-    cli_args = ["run"] + ([f"--max-children={args.max_children}"] if args.max_children else [])
+    cli_args = run_arguments(args.max_children, args.mutants)
     try:
         cli.main(cli_args, prog_name="mutmut", standalone_mode=False)
     except SystemExit as exit_:

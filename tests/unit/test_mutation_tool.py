@@ -34,6 +34,12 @@ def test_the_whole_run_mutates_everything_with_all_unit_tests():
     assert tool.unit_tests_for(["playground"]) == ["tests/unit/"]
 
 
+def test_a_rerun_names_only_the_mutants_it_asks_for():
+    assert tool.run_arguments(None) == ["run"] and tool.run_arguments(1) == ["run", "--max-children=1"]
+    names = ["playground.tensors.ops.x__short__mutmut_1", "playground.tensors.ops.x__pow_dtype__mutmut_*"]
+    assert tool.run_arguments(1, names) == ["run", "--max-children=1", *names]
+
+
 def test_paths_outside_playground_are_refused():
     with pytest.raises(SystemExit, match="not under playground"):
         tool.normalise([str(ROOT / "tools/mutation.py")])

@@ -4,8 +4,10 @@ view, the explanation of each known difference, and the spec a page keeps."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -170,6 +172,34 @@ def test_each_known_difference_is_explained_by_its_own_reason(x, spec, others, s
     assert "They started different" not in text  # both started with the same dtype: the reason is the op's
 
 
+def library_error(call) -> str:
+    """The error torch or NumPy raises for ``call``, as the page quotes it (type and message)."""
+    with pytest.raises((RuntimeError, ValueError)) as info:
+        call()
+    return f"{type(info.value).__name__}: {info.value}"
+
+
+def test_each_explanation_reads_as_written_then_quotes_the_library_called_by_hand():
+    x, xi = torch.arange(6.0).reshape(2, 3), torch.arange(6).reshape(2, 3)
+    view = run_twin(arange((2, 3)), OpSpec("view", new_shape="6", transpose=True)).verdict.reasons
+    assert view == (
+        "view never copies: it reuses the same memory with new strides, which is impossible when the tensor is not "
+        "contiguous (as after transpose). Call .contiguous() first (a copy), or use .reshape(), which copies only when "
+        f"it must. np.reshape copies silently. torch says: {library_error(lambda: x.t().view(6))}",)
+    squeeze = run_twin(arange((2, 3)), OpSpec("squeeze", dim=1)).verdict.reasons
+    assert squeeze == (
+        "dim 1 has size 3, not 1. torch's squeeze(dim) leaves such a dim alone (a no-op, shape unchanged); np.squeeze "
+        f"refuses it. NumPy says: {library_error(lambda: np.squeeze(x.numpy(), axis=1))}",)
+    mean = run_twin(arange((2, 3), dtype="int64"), OpSpec("mean")).verdict.reasons
+    assert mean == (
+        "torch.mean needs a floating-point tensor and this one is int64: convert it first with x.float(). NumPy "
+        f"quietly computes the mean in float64. torch says: {library_error(lambda: xi.mean())}",)
+    power = run_twin(arange((2, 3), dtype="int64"), OpSpec("pow", exponent="0.5")).verdict.reasons
+    torch_dtype, numpy_dtype = str(xi.pow(0.5).dtype).removeprefix("torch."), np.power(xi.numpy(), 0.5).dtype
+    assert power == (f"Dtypes differ: torch {torch_dtype} vs NumPy {numpy_dtype}. An integer tensor raised to a float "
+                     "exponent becomes torch's default float32; NumPy promotes to float64.",)
+
+
 def test_a_difference_from_the_start_is_named_before_the_ops_reason():
     x = build(TensorSpec(literal="[1.5, 2.5]", dtype="inferred"))  # torch float32, NumPy float64
     text = " ".join(run_twin(x, OpSpec("pow", exponent="2")).verdict.reasons)
@@ -255,7 +285,7 @@ def test_a_spec_is_a_frozen_value_that_changes_by_copy():
     assert spec == OpSpec("sum", dim=1) and spec != OpSpec("mean", dim=1) and spec != spec.to_dict()
     with pytest.raises(AttributeError):
         spec.dim = 2  # type: ignore[misc]
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="^exponent$"):  # names the missing attribute, as Python's own do
         _ = spec.exponent
     assert getattr(spec, "exponent", "none") == "none"
     assert repr(spec) == "OpSpec('sum', dim=1, keepdim=False)" and eval(repr(spec), {"OpSpec": OpSpec}) == spec  # noqa: S307
@@ -266,7 +296,7 @@ def test_arguments_are_read_by_name_or_attribute_and_a_widget_must_be_known():
     args = ops.resolve(OpSpec("sum", dim=-1, keepdim=1))
     assert args.dim == -1 and args["keepdim"] is True and dict(args) == {"dim": -1, "keepdim": True} and len(args) == 2
     assert repr(args) == "Args({'dim': -1, 'keepdim': True})"
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="^exponent$"):
         _ = args.exponent
     with pytest.raises(KeyError):
         _ = args["exponent"]
@@ -283,6 +313,8 @@ def test_the_code_panel_moves_inputs_to_the_chosen_device():
     x, y = arange((2, 3)), arange((2, 3), "y")
     code = ops.op_code(x, OpSpec("cat", dim=0), (y,), "cuda:0", True, True)
     assert "x = x.to('cuda:0')\ny = y.to('cuda:0')\n" in code and "z = z.to" not in code
+    three = ops.op_code(x, OpSpec("cat", dim=0, cat_count=3), (y, arange((2, 3), "z")), "cuda:0", True, True)
+    assert "x = x.to('cuda:0')\ny = y.to('cuda:0')\nz = z.to('cuda:0')\n" in three
     assert "x.to(" not in ops.op_code(x, OpSpec("pow"), (), "cpu", True, True)
 
 
@@ -291,3 +323,62 @@ def test_a_reductions_picture_marks_only_the_dim_it_adds_up_and_keeps_it_with_ke
     assert kept.count('data-role="reduced"') == 2 and kept.count('data-role="kept"') == 2  # dim 1 of x and of out
     dropped = run_twin(arange((2, 3)), OpSpec("mean", dim=-1)).picture()
     assert dropped.count('data-role="reduced"') == 1 and dropped.count('data-role="kept"') == 2
+
+
+def test_what_each_library_prints_is_cut_at_4000_characters():
+    result = run_twin(arange((1000,)), OpSpec("pow", exponent="1"))
+    by_torch, by_numpy = str(torch.arange(1000.0).pow(1)), str(np.power(np.arange(1000, dtype=np.float32), 1))
+    assert len(by_torch) > 4000 and result.torch_out.printed == by_torch[:4000] + "\n..."
+    assert len(by_numpy) > 4000 and result.numpy_out.printed == by_numpy[:4000] + "\n..."
+    assert ops._short("a" * 4000) == "a" * 4000 and ops._short("a" * 4001) == "a" * 4000 + "\n..."  # at and one past
+
+
+def test_cat_takes_from_2_to_its_limit_of_tensors_and_no_other_count():
+    assert [ops.parse_tensor_count(n) for n in range(2, limits.MAX_CAT_INPUTS + 1)] == [2, 3]  # the limit, 3, pinned
+    assert ops.parse_tensor_count(2.0) == 2 and type(ops.parse_tensor_count(2.0)) is int
+    for bad in (0, 1, limits.MAX_CAT_INPUTS + 1, True, False, "2", None):
+        with pytest.raises(PlaygroundError, match="cat joins 2 or 3 tensors"):
+            ops.parse_tensor_count(bad)
+
+
+def test_numpys_warnings_on_nan_and_inf_stay_inside_the_comparison():
+    x = build(TensorSpec(literal="[-1.0, 4.0, 0.0]"))  # sqrt(-1) is NaN, 0 ** -1 is inf: NumPy warns on both
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping to the server's log fails the test
+        root, inverse = run_twin(x, OpSpec("pow", exponent="0.5")), run_twin(x, OpSpec("pow", exponent="-1"))
+    by_hand = torch.tensor([-1.0, 4.0, 0.0])
+    np.testing.assert_array_equal(root.numpy_out.value, by_hand.pow(0.5).numpy())
+    np.testing.assert_array_equal(inverse.numpy_out.value, by_hand.pow(-1).numpy())
+    assert root.verdict.same and inverse.verdict.same  # NaN equals NaN, inf equals inf
+
+
+def test_a_one_sided_refusal_with_no_known_reason_quotes_the_library_called_by_hand():
+    empty_ints = build(TensorSpec(source="zeros", shape=(0,), dtype="int64"))  # NumPy returns [], torch refuses
+    verdict = run_twin(empty_ints, OpSpec("pow", exponent="-1")).verdict
+    assert verdict.headline == "NumPy gives a result; torch raises an error."
+    assert verdict.reasons == (f"torch says: {library_error(lambda: torch.zeros(0, dtype=torch.int64).pow(-1))}",)
+    scalar = build(TensorSpec(source="zeros", shape=()))  # torch's dim 0 of a 0-d tensor is itself; NumPy refuses
+    verdict = run_twin(scalar, OpSpec("mean", dim=0)).verdict
+    assert verdict.headline == "torch gives a result; NumPy raises an error."
+    numpy_error = library_error(lambda: np.mean(np.zeros((), np.float32), axis=0))
+    assert verdict.reasons == (f"NumPy says: {numpy_error}",)
+
+
+def test_an_exponent_in_scientific_notation_reads_with_either_e():
+    assert parse_exponent("1E1") == 10.0 == parse_exponent("1e1") and parse_exponent("2.5e-1") == 0.25
+    assert parse_exponent("-5E+1") == -50.0
+
+
+def test_the_numpy_code_gives_reshape_a_tuple_even_for_one_size():
+    for text, shape in (("6", (6,)), ("3, 2", (3, 2)), ("", ())):
+        code = OP_TABLE["reshape"].numpy_code(ops.resolve(OpSpec("reshape", new_shape=text)))
+        call = ast.parse(code).body[0].value
+        assert isinstance(call.args[1], ast.Tuple) and ast.literal_eval(call.args[1]) == shape, code
+
+
+def test_a_cat_past_the_limit_names_each_inputs_shape():
+    n = limits.MAX_TENSOR_ELEMENTS
+    with pytest.raises(PlaygroundError) as info:
+        run_twin(arange((n,)), OpSpec("cat", dim=0), (arange((n,), "y"),))
+    assert f"`torch.cat([x, y], dim=0)` on shape [{n}] and [{n}] would make a result of {2 * n:,} numbers" in (
+        info.value.sentence)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from playground.tensors.build import TensorSpec, build
-from playground.tensors.ops import OpSpec, Outcome, _tolerance, compare, first_difference
+from playground.tensors.ops import OpSpec, Outcome, _tolerance, compare, first_difference, run_twin
 
 
 def outcome(values, dtype="float32") -> Outcome:
@@ -21,7 +21,7 @@ SUM = OpSpec("sum", dim=None)
 
 def test_equal_shape_and_dtype_but_different_values_is_not_same():
     verdict = compare(SUM, X, outcome([6.0]), outcome([7.0]))
-    assert not verdict.same
+    assert verdict.same is False
     assert verdict.headline == "The results differ."
     assert verdict.reasons == ("Values differ first at index (0,): torch 6.0 vs NumPy 7.0.",)
 
@@ -61,10 +61,10 @@ def test_shape_and_dtype_differences_are_each_a_reason():
 def test_one_side_or_both_refusing_is_not_same():
     error = Outcome(error="boom")
     assert compare(SUM, X, error, error).headline == "Both libraries refuse this operation."
-    assert not compare(SUM, X, error, error).same
-    assert not compare(SUM, X, outcome([1.0]), error).same
+    assert compare(SUM, X, error, error).same is False  # a bool, not merely falsy
+    assert compare(SUM, X, outcome([1.0]), error).same is False  # a bool, not merely falsy
     assert compare(SUM, X, outcome([1.0]), error).headline == "torch gives a result; NumPy raises an error."
-    assert not compare(SUM, X, error, outcome([1.0])).same
+    assert compare(SUM, X, error, outcome([1.0])).same is False  # a bool, not merely falsy
     assert compare(SUM, X, error, outcome([1.0])).headline == "NumPy gives a result; torch raises an error."
 
 
@@ -102,3 +102,12 @@ def test_run_twin_sees_a_planted_value_difference(monkeypatch, planted):
     result = ops.run_twin(build(TensorSpec(literal="[[1.0, 2.0], [3.0, 4.0]]")), OpSpec("sum", dim=0))
     assert result.torch_out.shape == result.numpy_out.shape and not result.verdict.same
     assert result.verdict.reasons[0].startswith("Values differ first at index (0,)")
+
+
+def test_tolerance_of_a_single_number_and_of_numbers_none_of_them_finite():
+    eps32 = float(np.finfo("float32").eps)
+    one = build(TensorSpec(literal="[5.0]"))
+    assert _tolerance(one, outcome([1.0]), outcome([1.0])) == (8 * eps32, 4 * eps32 * 1 * 5.0)
+    no_finite = build(TensorSpec(literal="[inf, nan]"))  # no finite number to scale by: the scale is 1
+    assert _tolerance(no_finite, outcome([1.0]), outcome([1.0])) == (8 * eps32, 4 * eps32 * 2 * 1.0)
+    assert run_twin(no_finite, OpSpec("pow", exponent="2")).verdict.same  # inf and NaN squared, the same in both

@@ -114,22 +114,24 @@ def parse(svg: str):
     return root, width, height, rects, texts
 
 
+# Each picture is built when a test asks for it, not at import: mutation testing switches a planted bug on
+# only for calls made while a test runs.
 PICTURES = {
-    "squeeze": squeeze_rows(((2, 1, 3, 1),), (2, 3), None),
-    "unsqueeze": unsqueeze_rows(((4, 3),), (4, 1, 3), 1),
-    "sum keepdim": reduced_rows(((2, 300, 4),), (2, 1, 4), 1, True),
-    "sum all": reduced_rows(((2, 3),), (), None, False),
-    "reshape": reshaped_rows(((1, 1, 1, 1, 1, 1),), (1,)),
-    "cat": joined_rows(((2, 1, 3), (2, 30, 3), (2, 2, 3)), (2, 33, 3), 1),
-    "cat pair": joined_rows(((5,), (9000,)), (9005,), 0),
-    "no output": kept_rows(((7, 2),), None),
-    "scalar in": kept_rows(((),), ()),
+    "squeeze": lambda: squeeze_rows(((2, 1, 3, 1),), (2, 3), None),
+    "unsqueeze": lambda: unsqueeze_rows(((4, 3),), (4, 1, 3), 1),
+    "sum keepdim": lambda: reduced_rows(((2, 300, 4),), (2, 1, 4), 1, True),
+    "sum all": lambda: reduced_rows(((2, 3),), (), None, False),
+    "reshape": lambda: reshaped_rows(((1, 1, 1, 1, 1, 1),), (1,)),
+    "cat": lambda: joined_rows(((2, 1, 3), (2, 30, 3), (2, 2, 3)), (2, 33, 3), 1),
+    "cat pair": lambda: joined_rows(((5,), (9000,)), (9005,), 0),
+    "no output": lambda: kept_rows(((7, 2),), None),
+    "scalar in": lambda: kept_rows(((),), ()),
 }
 
 
 @pytest.mark.parametrize("name", PICTURES)
 def test_everything_is_drawn_inside_the_frame(name):
-    _, width, height, rects, texts = parse(shape_picture(PICTURES[name]))
+    _, width, height, rects, texts = parse(shape_picture(PICTURES[name]()))
     for r in rects:
         assert 0 <= r["x"] and r["x"] + r["width"] <= width + 0.05, r
         assert 0 <= r["y"] and r["y"] + r["height"] <= height, r
@@ -149,8 +151,8 @@ def blocks_by_row(rects):
 
 @pytest.mark.parametrize("name", PICTURES)
 def test_blocks_sit_in_dim_order_without_overlap_and_rows_one_under_another(name):
-    inputs, outputs = PICTURES[name]
-    root, width, height, rects, texts = parse(shape_picture(PICTURES[name]))
+    inputs, outputs = PICTURES[name]()
+    root, width, height, rects, texts = parse(shape_picture(PICTURES[name]()))
     rows = blocks_by_row(rects)
     assert len(rows) == len(inputs) + len(outputs)
     for drawn, row in zip(rows, inputs + outputs, strict=True):
@@ -201,8 +203,8 @@ def test_block_width_is_logarithmic_in_size():
 
 @pytest.mark.parametrize("name", ["cat", "cat pair"])
 def test_cat_parts_fill_the_joined_block_in_proportion(name):
-    inputs, outputs = PICTURES[name]
-    _, _, _, rects, _ = parse(shape_picture(PICTURES[name]))
+    inputs, outputs = PICTURES[name]()
+    _, _, _, rects, _ = parse(shape_picture(PICTURES[name]()))
     outlines = [r for r in rects if r.get("stroke-width") == "2"]
     for outline in outlines:
         parts = [r for r in rects if r.get("data-role") == "part" and r["y"] == outline["y"]
@@ -220,7 +222,7 @@ def test_cat_parts_fill_the_joined_block_in_proportion(name):
 
 
 def test_each_role_has_its_colour_and_a_removed_dim_is_dashed():
-    _, _, _, rects, _ = parse(shape_picture(PICTURES["squeeze"]))
+    _, _, _, rects, _ = parse(shape_picture(PICTURES["squeeze"]()))
     blocks = [r for r in rects if r.get("data-role")]
     for r in blocks:
         assert r["fill"] == ROLE_COLOURS[r["data-role"]]
@@ -229,7 +231,7 @@ def test_each_role_has_its_colour_and_a_removed_dim_is_dashed():
 
 
 def test_a_scalar_is_drawn_as_one_marked_pill():
-    _, _, _, rects, texts = parse(shape_picture(PICTURES["sum all"]))
+    _, _, _, rects, texts = parse(shape_picture(PICTURES["sum all"]()))
     scalars = [r for r in rects if r.get("data-role") == "scalar"]
     assert len(scalars) == 1 and scalars[0]["data-size"] == "1"
     assert [t[2] for t in texts].count("scalar") == 1
@@ -237,10 +239,10 @@ def test_a_scalar_is_drawn_as_one_marked_pill():
 
 
 def test_the_legend_lies_beneath_without_overlap_and_the_caption_is_the_label():
-    svg = shape_picture(PICTURES["cat"], caption="cat: <shapes>")
+    svg = shape_picture(PICTURES["cat"](), caption="cat: <shapes>")
     root, width, height, rects, texts = parse(svg)
     assert root.get("aria-label") == "cat: <shapes>" and root.get("role") == "img"
-    assert parse(shape_picture(PICTURES["reshape"]))[0].get("aria-label") == "shape picture"
+    assert parse(shape_picture(PICTURES["reshape"]()))[0].get("aria-label") == "shape picture"
     legend = [r for r in rects if r.get("data-legend")]
     assert [r["data-legend"] for r in legend] == ["kept", "x", "y", "z"]
     assert [r["fill"] for r in legend] == [ROLE_COLOURS["kept"], *PART_COLOURS]
@@ -256,15 +258,15 @@ def test_the_svg_is_only_drawing_styled_and_labelled_for_a_screen_reader():
     """No stray text between the elements, the font set on the root, a label even without a caption."""
     from playground.tensors.shape_picture import render_svg
 
-    for svg in (shape_picture(PICTURES["cat"]), shape_picture(PICTURES["sum all"])):
+    for svg in (shape_picture(PICTURES["cat"]()), shape_picture(PICTURES["sum all"]())):
         root = ET.fromstring(svg)
         assert root.get("font-family") == "sans-serif" and root.get("font-size") == "12"
         for element in root.iter():
             assert not (element.tail or "").strip(), element.tail
             if element.tag != NS + "text":
                 assert not (element.text or "").strip(), (element.tag, element.text)
-    inputs, outputs = PICTURES["squeeze"]
-    for svg in (render_svg(inputs, outputs), shape_picture(PICTURES["squeeze"], caption="")):
+    inputs, outputs = PICTURES["squeeze"]()
+    for svg in (render_svg(inputs, outputs), shape_picture(PICTURES["squeeze"](), caption="")):
         assert ET.fromstring(svg).get("aria-label") == "shape picture"
-    pill = [r for r in parse(shape_picture(PICTURES["sum all"]))[3] if r.get("data-role") == "scalar"][0]
+    pill = [r for r in parse(shape_picture(PICTURES["sum all"]()))[3] if r.get("data-role") == "scalar"][0]
     assert pill["fill"] == "#ffe082" and pill["fill"] not in ROLE_COLOURS.values()
