@@ -45,6 +45,9 @@ def test_the_vanishing_lesson_shows_its_problem_then_its_fix_on_one_screen(scree
     screen.screenshot(path=str(ARTIFACTS / "lesson-vanishing-problem.png"))
     screen.locator(".st-key-mb_lesson_fix button").first.click()
     lesson_says(screen, lesson.fixed[:60])
+    # The URL is written at the end of the page's run (views/model_builder_io.sync_url), after the lesson's text:
+    # under load the text is painted first, so the URL is awaited, not read at once.
+    screen.wait_for_function("() => decodeURIComponent(location.search).includes('activations=tanh')", timeout=60_000)
     assert "activations=tanh" in screen.url.replace("%2C", ",") and "lesson=vanishing" in screen.url
     assert inside(screen, ".st-key-mb_gradient_flow .frame svg", SIZE)
     screen.screenshot(path=str(ARTIFACTS / "lesson-vanishing-fix.png"))
