@@ -5,7 +5,7 @@
 - Load: concurrent Playwright contexts (loopback only, bounded in count and time) open every page
   and train the default model for 2 epochs, each with its own seed; all finish without errors, every
   page answers, and the server's memory returns near its baseline after they close. The suite runs 8 (twice the
-  worker cap: the queue and the crowded server's slower redraws are exercised); RELIABILITY_LOAD_SESSIONS=20 runs
+  worker cap; Play waits until every session has opened its pages, so the runs can overlap); RELIABILITY_LOAD_SESSIONS=20 runs
   the full measurement, whose throughput, slowest page response and peak memory go to artifacts/figures.json
   ("load"; a run of another size records under its own section, kept out of docs/RELIABILITY.md's table).
 - Limits hold server-side: a second training from one session is refused with a sentence, trainings
@@ -363,10 +363,10 @@ def test_concurrent_sessions_open_every_page_and_train(chromium_path, tmp_path):
     record(SECTION, "server process CPU over the load (cores, of 2)", round(server_cpu / elapsed, 2))
     assert after_server <= baseline_server + max(150.0, 0.5 * (peak_server - baseline_server)), (
         baseline_server, peak_server, after_server)
-    # The runs overlapped: the pool grew to its cap and no further, and pages said their runs waited. (Without the
-    # gate, 8 sessions used 2 workers; a page may say "in the queue" below the cap too, while a worker starts.)
-    assert max(sampler.workers) == limits.MAX_CONCURRENT_TRAININGS, max(sampler.workers)
-    assert any(r["queued"] for r in results), "no page said its run waited in the queue"
+    # The pool never grows past its cap. How far it grows is recorded, not asserted: it depends on how the runs
+    # overlap (under load 8 sessions reached the cap of 4; on a quiet machine one warm worker ran all 8 two-epoch
+    # runs one after another). Queueing beyond the cap is asserted by test_limits_hold_server_side below.
+    assert 1 <= max(sampler.workers) <= limits.MAX_CONCURRENT_TRAININGS, max(sampler.workers)
 
 
 async def _warm(chromium: str, url: str) -> None:
