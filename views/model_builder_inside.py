@@ -45,7 +45,7 @@ def pick_bar(names: list[str], name: str) -> None:
 
 def network(spec: ModelSpec, svg: str) -> None:
     """The network picture (pictures.network_svg), its layers hovered and clicked; the chosen layer outlined."""
-    names = layer_pictures.layer_names(spec)
+    names = cached("layer_names", (spec,), lambda: layer_pictures.layer_names(spec))  # not rebuilt each redraw
     chosen = STATE.get(LAYER_KEY)
     svg_picker.picture(svg, NETWORK_PICKER, lambda index: pick_in_network(spec, index),
                        chosen=str(names.index(chosen) + 1) if chosen in names else None)
