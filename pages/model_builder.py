@@ -61,6 +61,7 @@ sidebar.finish()  # torch is loaded: the page icon, the global seed, torch's ver
 
 STATE = st.session_state
 SETTING = registry.BY_NAME
+PRESS_ERROR_KEY = "mb_press_error"  # a press's error, said again when the page reruns to redraw the buttons
 # Where each setting is drawn; a registry row not named here appears under "More settings".
 PLACES = {
     "data": ("samples", "noise", "train", "val", "data_seed", "standardize", "standardize_target"),
@@ -412,24 +413,33 @@ with bar:
     # The press is taken here (model_builder_bar.press): from here to each st.rerun() below nothing is drawn, so no
     # other click can cut the run short between taking the press and acting on it.
     pressed = model_builder_bar.take_press()
+    said = STATE.pop(PRESS_ERROR_KEY, None)  # the error of the run before's press, which reran to redraw the buttons
     try:
         if pressed is Press.PLAY and ready and not item.active and not STATE.get("mb_resume") \
                 and model_builder_io.open_kept_run_instead(config):
             st.rerun()  # a setup and seed that already finished: the kept run is opened, not trained again
         outcome = model_builder_bar.controller().act(pressed, ready)
-        if outcome is not Outcome.NOTHING:
-            if outcome in (Outcome.START_RUN, Outcome.START_STEP):
-                start_job(config, data, step=outcome is Outcome.START_STEP)
+        if outcome is Outcome.START_RUN:
+            start_job(config, data)
+            model_builder_bar.controller().wait_first_epoch()  # this run draws epoch 1: the browser redraws the
+            item = live.shown(config, data)  # epoch line only after the whole page (bench/RESULTS.md, first visit)
+            active = item.active  # the bar was drawn for the run it starts (model_builder_bar.drawn_state)
+        elif outcome is not Outcome.NOTHING:
+            if outcome is Outcome.START_STEP:
+                start_job(config, data, step=True)
             if pressed is Press.RESET:
                 for key in ("mb_trained", "mb_trained_source", "mb_replay"):
                     STATE.pop(key, None)
                 STATE["mb_lr_changes"] = ()
             st.rerun()
     except PlaygroundError as exc:
-        show_error(exc)
+        said = STATE[PRESS_ERROR_KEY] = exc  # said again after the rerun below, if the buttons must be drawn again
+    if isinstance(said, PlaygroundError):
+        show_error(said)
     STATE[model_builder_bar.READY_KEY] = ready
     if controls.stale(ready, active, active and item.status in PLAYING):
-        st.rerun()  # the buttons were drawn (first, before torch) for the state before this run: draw them again
+        st.rerun()  # the buttons were drawn (first, before torch) for another state than this run's: draw them again
+    STATE.pop(PRESS_ERROR_KEY, None)
 
     last_epoch = item.epoch
     replay = None

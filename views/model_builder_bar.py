@@ -29,6 +29,7 @@ CONTROL_KEY = "mb_control"  # this session's JobController of the Model Builder'
 PRESSED_KEY = "mb_pressed"  # the control pressed, until the page acts on it
 READY_KEY = "mb_ready"  # whether the last run of the page found the settings ready to train
 OPENING_KEY = "mb_opening"  # the run id the Runs page is opening here, said until the page has drawn it
+STARTS = (Press.PLAY, Press.AGAIN)  # presses that start a run when none is active
 SPEED_KEPT = "mb_speed_kept"  # the speed, kept outside its widget: Streamlit drops a widget's state on other pages
 # Layout only: tighter margins so the playground fits one screen, the control bar stays in view, and the
 # dataset and feature buttons show their pictures at a useful size (a file: nothing dynamic in it).
@@ -84,6 +85,16 @@ def job_state() -> tuple[bool, bool]:
     return active, active and view.status in PLAYING
 
 
+def drawn_state(ready: bool) -> tuple[bool, bool]:
+    """(active, playing) to draw the buttons for: the job's, or, for a press of Play or Train again waiting to start
+    a run (none active, the setup ready), the run's it starts. The page starts that run and draws it in this very
+    run, with no second run to redraw the buttons (``Controls.stale`` still catches a press that started nothing)."""
+    active, playing = job_state()
+    if not active and ready and STATE.get(PRESSED_KEY) in STARTS:
+        return True, True
+    return active, playing
+
+
 def draw() -> Controls:
     """The stylesheet, the title, a place for a notice, the control bar's buttons and speed, and the (empty)
     containers of the hyperparameters and the playground beneath, in that order on screen."""
@@ -102,8 +113,8 @@ def draw() -> Controls:
     bar = st.container(key="mb_bar")
     hyper = st.container(key="mb_hyper")
     main = st.container(key="mb_main")
-    active, playing = job_state()
     ready = bool(STATE.get(READY_KEY, True))
+    active, playing = drawn_state(ready)
     with bar:
         cols = st.columns([1.4, 0.75, 0.75, 0.75, 1.45, 4.5, 1.6, 1.9], gap="small", vertical_alignment="bottom")
         if playing:

@@ -10,6 +10,7 @@ ended job an ``Ending``."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -55,6 +56,9 @@ class Ending(Enum):
 
 
 PLAYING = ("queued", "starting", "running", "pausing")  # statuses in which the bar offers Pause
+# How long the page run that started a job waits for its first epoch, so that run draws it: the epoch line's next
+# redraw comes only after the browser has drawn the whole page (about a second here, bench/first_visit.py).
+FIRST_EPOCH_WAIT_S = 0.5
 STATUS_LABELS = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
                  "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped",
                  "diverged": "diverged", "failed": "failed"}
@@ -164,6 +168,18 @@ class JobController:
             self.reset()
             return Outcome.SENT
         return Outcome.NOTHING
+
+    def wait_first_epoch(self, timeout: float = FIRST_EPOCH_WAIT_S, poll_s: float = 0.02) -> JobView | None:
+        """The job once it has trained its first epoch (after those it resumed from) or ended, or as it is after
+        ``timeout`` seconds (None before a job). A job waiting in the queue behind another is not waited for (its
+        page says where it stands), nor a paused one."""
+        deadline = time.monotonic() + timeout
+        view = self.view()
+        while view is not None and view.active and view.epoch <= self.offset and time.monotonic() < deadline \
+                and view.status in ("queued", "starting", "running") and view.queue_position <= 1:
+            time.sleep(poll_s)
+            view = self.view()
+        return view
 
     def reset(self) -> None:
         """Stop the job and forget it and its result."""

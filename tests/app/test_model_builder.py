@@ -304,3 +304,61 @@ def test_a_rate_too_large_is_said_beside_the_curves_with_the_fix(at):
     at.button(key="mb_play").click().run()
     poll_until_done(at)
     assert not any("swings between" in w.value or "rose" in w.value for w in at.warning)
+
+
+def count_bar_draws(monkeypatch) -> list:
+    """Each run of the page draws the control bar once, first: the list grows by one a run (reruns included)."""
+    from views import model_builder_bar
+
+    runs: list = []
+    real = model_builder_bar.draw
+
+    def draw():
+        runs.append(model_builder_bar.STATE.get(model_builder_bar.PRESSED_KEY))
+        return real()
+
+    monkeypatch.setattr(model_builder_bar, "draw", draw)
+    return runs
+
+
+def test_play_starts_the_run_and_draws_it_in_the_press_run_itself(at, monkeypatch):
+    """Play's first epoch comes sooner when the run that takes the press also draws the started run (Pause, the
+    epoch line polling at the training rate) instead of a second run of the whole page to redraw the buttons."""
+    runs = count_bar_draws(monkeypatch)
+    at.number_input(key="mb_epochs").set_value(3).run()
+    runs.clear()
+    at.button(key="mb_play").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(runs) == 1, runs  # one run of the page, no rerun
+    assert at.button(key="mb_pause").label == "Pause"  # drawn for the run it started
+    view = at.session_state["mb_control"].view()
+    assert view is not None and view.active or view.status == "finished"
+    assert poll_until_done(at).status == "finished"
+    assert "Epoch 3 / 3" in texts(at)
+
+
+def test_a_press_that_cannot_start_a_run_says_why_and_the_buttons_show_play_again(at, monkeypatch):
+    """The buttons are drawn for the run a Play press will start; when it cannot start (the server refuses it), the
+    page draws them again for no run, and the refusal is still said after that rerun."""
+    import playground.execution.server as server
+    from playground.errors import PlaygroundError
+
+    class Refusing:
+        def submit_job(self, payload, owner, history=None):
+            raise PlaygroundError("The server is busy: try again in a minute.", "queue full (test)")
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    real = server.get_executor()
+    monkeypatch.setattr(server, "get_executor", Refusing)
+    runs = count_bar_draws(monkeypatch)
+    at.button(key="mb_play").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(runs) == 2, runs  # drawn for the run Play would start, then again for none
+    assert [e.value for e in at.error if "busy" in e.value] == ["The server is busy: try again in a minute."]
+    assert r"queue full \(test\)" in [c.value for c in at.caption]  # the library's words, escaped as text
+    assert at.button(key="mb_play").label == "Play" and not at.button(key="mb_play").disabled
+    assert at.session_state["mb_control"].view() is None
+    at.run()  # the next run of the page no longer says it
+    assert not [e for e in at.error if "busy" in e.value]

@@ -257,3 +257,62 @@ def test_prepared_data_is_kept_bounded():
     assert list(cache.kept) == ["d"]  # past the bytes, only the newest stays
     assert data_key({"dataset": "csv"}, b"1,2") != data_key({"dataset": "csv"}, b"1,3") != data_key({"dataset": "csv"})
     assert data_key({"dataset": "xor"}) == data_key({"dataset": "xor"})
+
+
+class EpochHandle:
+    """A handle whose job trains its first epoch after ``epoch_after`` polls (never, when None)."""
+
+    def __init__(self, status="starting", epoch_after=None, queue_position=0, offset_history=()):
+        self.polls, self.status, self.epoch_after = 0, status, epoch_after
+        self.queue_position, self.before = queue_position, list(offset_history)
+
+    id = 1
+
+    def snapshot(self):
+        from playground.execution.jobs import JobView
+
+        self.polls += 1
+        trained = self.epoch_after is not None and self.polls > self.epoch_after
+        history = self.before + ([{"epoch": len(self.before) + 1}] if trained else [])
+        return JobView(1, "running" if trained else self.status, history, None, "", None, {}, None, {},
+                       self.queue_position, 0.0)
+
+
+def test_wait_first_epoch_returns_once_the_first_epoch_is_trained():
+    from playground.execution.controller import JobController, JobKind
+
+    control = JobController(JobKind.RUN, handle=EpochHandle(epoch_after=3))
+    view = control.wait_first_epoch(timeout=5, poll_s=0)
+    assert view.epoch == 1 and control.handle.polls == 4
+
+
+def test_wait_first_epoch_counts_the_epochs_a_resumed_run_starts_from():
+    from playground.execution.controller import JobController, JobKind
+
+    control = JobController(JobKind.RUN, handle=EpochHandle(epoch_after=2, offset_history=[{"epoch": 1}, {"epoch": 2}]),
+                            offset=2)
+    assert control.wait_first_epoch(timeout=5, poll_s=0).epoch == 3
+
+
+def test_wait_first_epoch_is_bounded_and_skips_jobs_that_will_not_train_soon(monkeypatch):
+    from playground.execution import controller
+    from playground.execution.controller import JobController, JobKind
+
+    class Clock:  # each sleep moves the clock on by what it was asked
+        now = 0.0
+
+        def monotonic(self):
+            return self.now
+
+        def sleep(self, seconds):
+            self.now += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(controller, "time", clock)
+    control = JobController(JobKind.RUN, handle=EpochHandle())  # never trains
+    assert control.wait_first_epoch(timeout=0.5, poll_s=0.1).epoch == 0
+    assert clock.now == pytest.approx(0.5) and control.handle.polls == 6  # gave up at the timeout, not before
+    for handle in (EpochHandle(status="queued", queue_position=2), EpochHandle(status="paused")):
+        control = JobController(JobKind.RUN, handle=handle)  # behind another job, or paused: not waited for
+        assert control.wait_first_epoch(timeout=30, poll_s=0.01).epoch == 0 and handle.polls == 1
+    assert JobController(JobKind.RUN).wait_first_epoch(timeout=30) is None
