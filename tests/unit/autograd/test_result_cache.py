@@ -82,3 +82,54 @@ def test_a_trace_entry_stays_small_even_for_the_largest_tensors():
     record("autograd", "trace cache entry, 12 products of 100x100 matrices (MB; 8.07 with every node's arrays)",
            round(size / 1e6, 2))
     assert size < limits.AUTOGRAD_CACHE_BYTES // 4
+
+
+# ---- pinned by the mutation run of 2026-12-08 (docs/MUTATION.md) --------------------------------------------------
+
+
+def test_a_spec_is_the_same_key_whatever_the_order_of_its_fields_or_the_type_of_its_values():
+    from pathlib import Path
+
+    cache = ResultCache(1024 * 1024, 600)
+    first = cache.get("r", {"a": 1, "b": [2, 3]}, lambda: [1])
+    assert cache.get("r", {"b": [2, 3], "a": 1}, lambda: pytest.fail("the same spec, its keys in another order")) is first
+    kept = cache.get("r", {"path": Path("x.csv")}, lambda: [2])  # a value JSON cannot write is read as its text
+    assert cache.get("r", {"path": Path("x.csv")}, lambda: pytest.fail("the same spec")) is kept
+    assert len(cache.entries) == 2
+
+
+def test_each_entry_counts_its_value_and_its_key_and_the_total_is_the_sum():
+    cache = ResultCache(1024 * 1024, 600)
+    value = array_mb(0.01)
+    cache.get("trace", {"a": 1}, lambda: value)
+    key_length = len("trace:") + 64  # the kind, a colon and a sha256 in hex
+    assert cache.bytes == size_of(value) + key_length
+    cache.get("check", {"a": 1}, lambda: [1.0])
+    assert cache.bytes == size_of(value) + size_of([1.0]) + 2 * key_length
+    assert cache.bytes == sum(size for _, size, _ in cache.entries.values())
+
+
+def test_a_result_of_exactly_a_quarter_of_the_bound_is_kept_and_a_full_cache_keeps_everything():
+    value = array_mb(0.25)
+    size = size_of(value) + len("r:") + 64
+    cache = ResultCache(4 * size, 600)
+    for i in range(4):  # four entries of exactly a quarter: the cache is full, not over
+        cache.get("r", {"i": i}, lambda: array_mb(0.25))
+    assert len(cache.entries) == 4 and cache.bytes == cache.max_bytes
+    cache.get("r", {"i": 4}, lambda: array_mb(0.25))  # over: the least recently used goes, and its bytes with it
+    assert len(cache.entries) == 4 and cache.bytes == 4 * size == sum(s for _, s, _ in cache.entries.values())
+    recomputed = []
+    cache.get("r", {"i": 0}, lambda: recomputed.append(0) or [0])  # 0 was dropped: computed again
+    assert recomputed == [0]
+    smaller = ResultCache(4 * size - 1, 600)
+    smaller.get("r", {}, lambda: array_mb(0.25))  # one byte past a quarter
+    assert not smaller.entries
+
+
+def test_clear_empties_the_cache_and_counts_from_zero_again():
+    cache = ResultCache(1024 * 1024, 600)
+    cache.get("r", {"a": 1}, lambda: [1])
+    cache.clear()
+    assert not cache.entries and cache.bytes == 0
+    cache.get("r", {"a": 2}, lambda: [2])
+    assert cache.bytes == size_of([2]) + len("r:") + 64
