@@ -196,3 +196,27 @@ def test_arrows_where_the_gradient_is_zero_or_not_finite_have_no_length():
         xs, ys = arrow_segments(_field(*grads), 1.0)
         points = np.stack([xs, ys], axis=1).reshape(2, 6, 2)
         assert np.array_equal(points[:, 1], points[:, 0]) and np.isfinite(points[:, :5]).all()
+
+
+@pytest.mark.parametrize(("x_range", "y_range", "sentence"), [
+    ((-np.inf, 1.0), (0.0, 1.0), "The x range must go from a smaller to a larger number."),
+    ((np.nan, 1.0), (0.0, 1.0), "The x range must go from a smaller to a larger number."),
+    ((0.0, 1.0), (1.0, np.nan), "The y range must go from a smaller to a larger number."),
+    ((0.0, 1.0), (2.0, 2.0), "The y range must go from a smaller to a larger number."),
+    ((-1000.0, 1000.5), (0.0, 1.0), "The x range must stay within ±1000."),
+])
+def test_a_plot_range_is_refused_naming_its_axis(x_range, y_range, sentence):
+    with pytest.raises(PlaygroundError) as refused:
+        Field2DSpec("x + y", x_range, y_range, 10, 3).validate()
+    assert refused.value.sentence == sentence
+
+
+def test_field_limits_hold_at_the_limit_and_one_past():
+    assert MAX_GRID_SIDE**2 == MAX_GRID_POINTS  # so the side's limit is the points' limit too
+    Field2DSpec("x + y", (-1000.0, 1000.0), (-1000.0, 1000.0), MAX_GRID_SIDE, MAX_ARROW_SIDE).validate()
+    Field2DSpec("x + y", (-1.0, 1.0), (-1.0, 1.0), 2, 2).validate()
+    for side, arrows, says in ((1, 3, "grid points per side"), (MAX_GRID_SIDE + 1, 3, "grid points per side"),
+                               (10, 1, "arrows per side"), (10, MAX_ARROW_SIDE + 1, "arrows per side")):
+        with pytest.raises(PlaygroundError, match=says):
+            Field2DSpec("x + y", (-1.0, 1.0), (-1.0, 1.0), side, arrows).validate()
+    Curve1DSpec("x", -1000.0, 1000.0, 10, 1000.0).validate()

@@ -42,6 +42,8 @@ def test_the_non_scalar_lesson_uses_the_expression_when_it_can():
     lesson = run_lesson("non_scalar", spec("x * 3"))  # a tensor of 2 numbers: the expression itself
     assert lesson.steps[0].code.splitlines()[0] == "y = x * 3"
     assert lesson.steps[1].code.splitlines()[0] == "# y has many numbers: which one should backward() differentiate?"
+    assert lesson.steps[2].code.splitlines()[0] == ("# the fix: give one weight per element of y "
+                                                    "(ones: the same as y.sum().backward())")
     assert lesson.steps[2].output == "x.grad = " + repr(torch.tensor([3.0, 3.0]))
     assert first_line("non_scalar", "(x * 3).sum()") == "y = x * 3"  # a whole sum or mean: what it adds up
     assert first_line("non_scalar", "x.mean()") == "y = x"
