@@ -83,3 +83,20 @@ def test_a_lesson_without_a_variable_to_differentiate_says_so(key, sentence):
     with pytest.raises(PlaygroundError) as refused:
         run_lesson(key, nothing)
     assert refused.value.sentence == sentence
+
+
+def test_the_accumulate_lesson_refuses_a_tensor_result_with_a_sentence():
+    with pytest.raises(PlaygroundError) as refused:
+        run_lesson("accumulate", spec("x * 2"))
+    assert refused.value.sentence == ("This lesson calls z.backward(), which needs a scalar z; reduce the expression "
+                                      "with .sum() or .mean() first.")
+
+
+def test_the_accumulate_lessons_steps_say_what_each_does():
+    lesson = run_lesson("accumulate", PRESETS[COURSE_PRESET])
+    assert [step.code.splitlines()[0] for step in lesson.steps] == [
+        "# first backward()",
+        "# second backward() on a fresh z: the new gradient is ADDED to .grad",
+        "# clear the gradients before the next backward()",
+        "# backward() again: one gradient, no longer doubled",
+    ]
