@@ -24,6 +24,45 @@ def array_mb(mb: float) -> np.ndarray:
     return np.zeros(int(mb * 1024 * 1024 / 8))
 
 
+def test_size_of_counts_arrays_and_text_exactly_and_walks_containers_and_dataclasses():
+    """Each case against sys.getsizeof, which counts a 1-D array's numbers and header (8,112 bytes for 1,000)."""
+    import sys
+    from dataclasses import dataclass
+
+    array, text = np.zeros(1000), "x" * 300
+    assert size_of(array) == sys.getsizeof(array) == 8112 and size_of(text) == sys.getsizeof(text)
+    assert size_of(b"ab") == sys.getsizeof(b"ab") and size_of(3.5) == sys.getsizeof(3.5)
+    items = [array, text]
+    assert size_of(items) == sys.getsizeof(items) + 8112 + sys.getsizeof(text)
+    assert size_of(tuple(items)) == sys.getsizeof(tuple(items)) + 8112 + sys.getsizeof(text)
+    table = {"a": array}
+    assert size_of(table) == sys.getsizeof(table) + sys.getsizeof("a") + 8112
+
+    @dataclass(frozen=True)
+    class Pair:
+        values: np.ndarray
+        name: str
+
+    assert size_of(Pair(array, text)) == 56 + 8112 + sys.getsizeof(text)
+    assert size_of(Pair) == sys.getsizeof(Pair)  # the class itself is not walked
+
+
+def test_size_of_walks_8_levels_deep_and_no_further():
+    import sys
+
+    array = np.zeros(1000)
+
+    def nested(levels):
+        value = array
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    lists = sum(sys.getsizeof([0]) for _ in range(8))
+    assert size_of(nested(8)) == lists + 8112  # the array sits at depth 8: counted
+    assert size_of(nested(9)) == lists + sys.getsizeof([0])  # the list at depth 8 is not walked
+
+
 def test_a_hit_is_not_recomputed_and_specs_are_keys():
     cache = ResultCache(10 * 1024 * 1024, 60)
     calls = []
