@@ -220,3 +220,11 @@ def test_field_limits_hold_at_the_limit_and_one_past():
         with pytest.raises(PlaygroundError, match=says):
             Field2DSpec("x + y", (-1.0, 1.0), (-1.0, 1.0), side, arrows).validate()
     Curve1DSpec("x", -1000.0, 1000.0, 10, 1000.0).validate()
+
+
+def test_the_field_is_computed_in_float64_including_its_numbers():
+    import math
+
+    field = gradient_field(Field2DSpec("x * y + sin(0.1)", (-1.0, 1.0), (0.0, 2.0), 5, 2))
+    assert field.z.dtype == np.float64
+    assert np.allclose(field.z, field.xs[None, :] * field.ys[:, None] + math.sin(0.1), rtol=0, atol=1e-15)

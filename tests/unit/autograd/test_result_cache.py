@@ -49,6 +49,7 @@ def test_size_of_counts_arrays_and_text_exactly_and_walks_containers_and_datacla
 
 def test_size_of_walks_8_levels_deep_and_no_further():
     import sys
+    from dataclasses import dataclass
 
     array = np.zeros(1000)
 
@@ -61,6 +62,15 @@ def test_size_of_walks_8_levels_deep_and_no_further():
     lists = sum(sys.getsizeof([0]) for _ in range(8))
     assert size_of(nested(8)) == lists + 8112  # the array sits at depth 8: counted
     assert size_of(nested(9)) == lists + sys.getsizeof([0])  # the list at depth 8 is not walked
+
+
+    @dataclass(frozen=True)
+    class Box:
+        content: object
+
+    # a dataclass's fields are one level down: 7 lists in one reach the array, 8 do not
+    assert size_of(Box(nested(7))) == 56 + lists - sys.getsizeof([0]) + 8112
+    assert size_of(Box(nested(8))) == 56 + lists
 
 
 def test_a_hit_is_not_recomputed_and_specs_are_keys():
