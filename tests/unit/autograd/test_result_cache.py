@@ -71,6 +71,9 @@ def test_size_of_walks_8_levels_deep_and_no_further():
     # a dataclass's fields are one level down: 7 lists in one reach the array, 8 do not
     assert size_of(Box(nested(7))) == 56 + lists - sys.getsizeof([0]) + 8112
     assert size_of(Box(nested(8))) == 56 + lists
+    # so are a dict's keys and values
+    assert size_of({"k": nested(7)}) == sys.getsizeof({"k": 0}) + sys.getsizeof("k") + lists - sys.getsizeof([0]) + 8112
+    assert size_of({"k": nested(8)}) == sys.getsizeof({"k": 0}) + sys.getsizeof("k") + lists
 
 
 def test_a_hit_is_not_recomputed_and_specs_are_keys():
