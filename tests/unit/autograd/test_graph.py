@@ -249,3 +249,31 @@ def test_large_intermediates_keep_only_a_summary():
     assert product.value is None and product.grad is None and product.shape == (200, 200)
     assert product.value_summary.startswith("mean ") and product.grad_summary == "mean 1., min 1., max 1."
     assert result.leaf_grads["a"].shape == (200, 1)
+
+
+def _walk(output: torch.Tensor) -> set[str]:
+    """Every class name in the backward graph, found by a recursive walk written here."""
+    found: set[str] = set()
+
+    def visit(function) -> None:
+        found.add(type(function).__name__)
+        for child, _ in function.next_functions:
+            if child is not None:
+                visit(child)
+
+    visit(output.grad_fn)
+    return found
+
+
+def test_grad_fn_names_lists_each_function_once_even_when_reached_twice():
+    x = torch.tensor([0.5, 1.0], requires_grad=True)
+    shared = x.exp()
+    z = (x.cos() + shared * shared).sum()  # ExpBackward0 is reached twice, before CosBackward0 is
+    names = grad_fn_names(z)
+    assert len(names) == len(set(names)) and set(names) == _walk(z)
+    assert {"CosBackward0", "ExpBackward0", "MulBackward0", "AddBackward0", "SumBackward0", "AccumulateGrad"} == set(names)
+
+
+def test_a_tensor_without_history_has_no_grad_fn_names():
+    assert grad_fn_names(torch.tensor([1.0, 2.0], requires_grad=True)) == []
+    assert grad_fn_names(torch.tensor([1.0, 2.0]) * 2) == []

@@ -281,3 +281,63 @@ def test_momentum_goes_to_the_rows_that_have_it():
     assert OptimizerSpec("RMSprop", 0.01, 0.5).keywords() == {"lr": 0.01, "momentum": 0.5}
     assert OptimizerSpec("Adam", 0.01, 0.5).keywords() == {"lr": 0.01}
     assert OptimizerSpec("SGD Nesterov", 0.01, 0.9).code() == "torch.optim.SGD([p], lr=0.01, momentum=0.9, nesterov=True)"
+
+
+# ---- pinned by the mutation run of 2026-12-08 (docs/MUTATION.md) --------------------------------------------------
+
+
+def test_an_optimizer_keeps_its_momentum_through_its_dict_and_reads_none_as_zero():
+    spec = OptimizerSpec("SGD Nesterov", 0.02, 0.7)
+    assert spec.to_dict() == {"kind": "SGD Nesterov", "lr": 0.02, "momentum": 0.7}
+    assert OptimizerSpec.from_dict(spec.to_dict()) == spec
+    assert OptimizerSpec.from_dict({"kind": "SGD", "lr": 0.1}) == OptimizerSpec("SGD", 0.1, 0.0)
+
+
+def test_learning_rates_at_their_limits_and_one_past():
+    from playground.autograd.optimizer_paths import MAX_LR_TEXT_CHARS, parse_learning_rates
+
+    assert MAX_LR_TEXT_CHARS == 200
+    text = "0.1" + " " * (MAX_LR_TEXT_CHARS - 3)  # exactly 200 characters
+    assert parse_learning_rates(text) == (0.1,)
+    with pytest.raises(PlaygroundError, match="^Type at most 200 characters"):
+        parse_learning_rates(text + " ")
+    most = [0.1, 0.2, 0.3, 0.4, 0.5][: MAX_OPTIMIZERS_COMPARED - 1]  # with the optimizer's own rate: 6 paths
+    assert parse_learning_rates(", ".join(map(str, most))) == tuple(most)
+    with pytest.raises(PlaygroundError, match=f"^At most {MAX_OPTIMIZERS_COMPARED} paths"):
+        parse_learning_rates(", ".join(map(str, most + [0.6])))
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("0.1, 1e-2x", "`1e-2x` is not a learning rate: type numbers such as 0.01, 0.3."),
+    ("0.1 20", "Each learning rate must be between 1e-05 and 10; `20` is not."),
+])
+def test_a_refused_learning_rate_is_quoted_as_typed(text, sentence):
+    from playground.autograd.optimizer_paths import parse_learning_rates
+
+    with pytest.raises(PlaygroundError) as refused:
+        parse_learning_rates(text)
+    assert refused.value.sentence == sentence
+
+
+def test_the_warm_up_takes_one_step_with_each_optimizer_on_a_daemon_thread(monkeypatch):
+    import threading
+
+    from playground.autograd import optimizer_paths
+
+    steps = []
+    real = optimizer_paths.run_path
+
+    def recording(expression, start, count, spec):
+        path = real(expression, start, count, spec)
+        steps.append((spec.kind, len(path.losses), path.stopped))
+        return path
+
+    monkeypatch.setattr(optimizer_paths, "_WARMED", threading.Lock())  # a process that has not warmed up yet
+    monkeypatch.setattr(optimizer_paths, "run_path", recording)
+    before = set(threading.enumerate())  # a warm-up another test (or page) started may still be running
+    optimizer_paths.warm_up_in_background()
+    optimizer_paths.warm_up_in_background()  # once per process
+    warmers = [t for t in threading.enumerate() if t.name == "playground-optimizer-warm-up" and t not in before]
+    assert len(warmers) == 1 and warmers[0].daemon
+    warmers[0].join(timeout=60)
+    assert steps == [(kind, 2, None) for kind in optimizer_paths.optimizer_kinds()]  # one step: two losses
