@@ -204,7 +204,7 @@ def arrow_segments(field: Field2D, length: float, downhill: bool = False) -> tup
     finite = np.isfinite(norm)
     largest = norm[finite].max() if finite.any() else 0.0
     scale = length / largest if largest > 0 else 0.0
-    dx, dy = np.where(finite, gx * scale, 0.0), np.where(finite, gy * scale, 0.0)
+    dx, dy = np.where(finite, gx, 0.0) * scale, np.where(finite, gy, 0.0) * scale  # no inf * 0 where none is finite
     x0, y0 = field.arrow_x, field.arrow_y
     x1, y1 = x0 + dx, y0 + dy
     # Heads: two short strokes back from the tip, 25 degrees either side.
