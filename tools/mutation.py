@@ -71,6 +71,16 @@ def unit_tests_for(targets: list[str]) -> list[str]:
     return selected or ["tests/unit/"]
 
 
+# torch's OpenMP thread team does not survive a fork: mutmut forks each mutant's test run from a process whose
+# tests already ran a matmul, and the child's first parallel matmul then waits forever (counted as a timeout).
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def single_threaded(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` with torch's CPU thread pools set to one thread, whatever it asked for."""
+    return {**environ, **SINGLE_THREADED}
+
+
 def run_arguments(max_children: int | None, mutants: list[str] | tuple[str, ...] = ()) -> list[str]:
     """mutmut's command line: `run`, its parallelism, and the mutants to run (none named: all of them)."""
     return ["run"] + ([f"--max-children={max_children}"] if max_children else []) + list(mutants)
@@ -106,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.chdir(ROOT)
+    os.environ.update(single_threaded(dict(os.environ)))  # before torch is imported by the first test run
     if not args.keep and (ROOT / "mutants").exists():
         shutil.rmtree(ROOT / "mutants")  # stale stats from another selection would judge with the wrong tests
 

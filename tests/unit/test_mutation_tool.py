@@ -53,3 +53,28 @@ def test_the_pinned_tool_and_its_config():
     assert config["source_paths"] == ["playground/"]
     assert config["pytest_add_cli_args_test_selection"] == ["tests/unit/"]
     assert "not slow and not browser" in config["pytest_add_cli_args"]
+
+
+FORKED_MATMUL = """
+import os, torch
+a = torch.randn(512, 512)
+(a @ a).sum()  # the tests that collected mutmut's stats ran matmuls in this process
+pid = os.fork()
+if pid == 0:  # mutmut's worker: one mutant's tests
+    (a @ a).sum()
+    os._exit(0)
+print(os.waitpid(pid, 0)[1])
+"""
+
+
+def test_a_forked_test_run_can_use_torch_after_its_parent_did():
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k not in tool.SINGLE_THREADED}
+    environ = tool.single_threaded({**environ, "OMP_NUM_THREADS": "4"})
+    assert environ["OMP_NUM_THREADS"] == environ["MKL_NUM_THREADS"] == "1" and environ["PATH"] == os.environ["PATH"]
+    done = subprocess.run([sys.executable, "-c", FORKED_MATMUL], env=environ, capture_output=True, text=True,
+                          timeout=60)  # without one thread the child waits forever on OpenMP's dead team
+    assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
