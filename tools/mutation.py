@@ -74,6 +74,9 @@ def unit_tests_for(targets: list[str]) -> list[str]:
 # torch's OpenMP thread team does not survive a fork: mutmut forks each mutant's test run from a process whose
 # tests already ran a matmul, and the child's first parallel matmul then waits forever (counted as a timeout).
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# mutmut's wall-clock limit per mutant is (its tests' time + this) x 15 s: at mutmut's 1 s, a surviving mutant whose
+# tests take 0.1 s was cut at 17 s on a loaded machine and counted as a timeout (killed); 6 s gives it 105 s.
+TIMEOUT_CONSTANT_S = 6.0
 
 
 def single_threaded(environ: dict[str, str]) -> dict[str, str]:
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     config = configuration.config()  # reads [tool.mutmut] in pyproject.toml
     config.only_mutate = patterns
     config.pytest_add_cli_args_test_selection = tests
+    config.timeout_constant = max(config.timeout_constant, TIMEOUT_CONSTANT_S)
 
     from mutmut.__main__ import cli
 

@@ -53,6 +53,8 @@ def test_the_pinned_tool_and_its_config():
     assert config["source_paths"] == ["playground/"]
     assert config["pytest_add_cli_args_test_selection"] == ["tests/unit/"]
     assert "not slow and not browser" in config["pytest_add_cli_args"]
+    # mutmut's wall limit, (the tests' time + the constant) x 15: a survivor of 0.1 s tests gets at least 90 s
+    assert (0.1 + tool.TIMEOUT_CONSTANT_S) * 15 >= 90
 
 
 FORKED_MATMUL = """
