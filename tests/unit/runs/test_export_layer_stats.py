@@ -78,6 +78,15 @@ def test_the_columns_are_pinned_and_each_cell_is_the_number_it_names():
     assert table.loc[3, "weight_bin_15"] == 70 + 15
 
 
+def test_a_record_with_fewer_quantiles_fills_the_first_columns_and_leaves_the_rest_blank():
+    older = layer("layers.0", 1.0, grad={"mean": 0.5, "last": 0.25, "q": [0.1, 0.2]},
+                  weight={"lo": 0.0, "hi": 1.0, "q": [0.3], "counts": [4, 5]})
+    row = export.layer_stats_table([{"epoch": 1, "layers": [older]}]).iloc[0]
+    assert (row["grad_norm_p00"], row["grad_norm_p25"], row["weight_p00"]) == (0.1, 0.2, 0.3)
+    assert all(pd.isna(row.get(column)) for column in ("grad_norm_p50", "grad_norm_p100", "weight_p07"))
+    assert (row["weight_bin_0"], row["weight_bin_1"]) == (4, 5) and row["grad_norm_last"] == 0.25
+
+
 def test_a_layer_without_gradient_quantiles_or_histogram_gets_blanks_not_an_error():
     bare = {"name": "layers.0", "grad": {"mean": 0.5, "last": 0.25}, "update_ratio": 0.01, "dead": None,
             "weight": {"lo": -1.0, "hi": 1.0}}

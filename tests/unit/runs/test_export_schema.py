@@ -123,3 +123,16 @@ def test_a_kept_runs_record_in_the_store(tmp_path):
     assert row["epochs_run"] == 3 and row["best_val_loss"] == min(e["val_loss"] for e in trained.history)
     assert row["status"] == "finished" and row["optimizer"] == "adam" and row["dataset"] == "spiral3"
     assert len(row["weights_sha256"]) == 64
+
+
+def test_the_spec_file_is_indented_with_sorted_keys_and_names_model_pt_by_default():
+    trained = sample_runs.make_trained()
+    text = export.spec_json(trained)  # the page's default stem
+    spec = json.loads(text)
+    assert "model.pt" in spec["how_to_load"] and "model.safetensors" in spec["how_to_load"]
+    lines = text.splitlines()
+    top = [line for line in lines if line.startswith('  "')]  # a key a line, two spaces in: readable and diffable
+    assert [line.split('"')[1] for line in top] == sorted(spec) and len(top) == len(spec)
+    config = [line.strip().split('"')[1] for line in lines if line.startswith('    "') and line.endswith("{")]
+    assert config == sorted(spec["config"])  # nested keys sorted too: two downloads of one setup are the same text
+    assert text == export.spec_json(sample_runs.make_trained())
