@@ -84,6 +84,15 @@ def single_threaded(environ: dict[str, str]) -> dict[str, str]:
     return {**environ, **SINGLE_THREADED}
 
 
+def stop_test_children() -> None:
+    """Stop the processes the tests run in mutmut's own process left behind (the .pt loader, which stops by itself
+    when idle): mutmut waits for any child to learn that a mutant's run ended, and one it did not start ends it
+    with a KeyError."""
+    loader = sys.modules.get("playground.runs.pt_loader")
+    if loader is not None:
+        loader.stop_loader()
+
+
 def run_arguments(max_children: int | None, mutants: list[str] | tuple[str, ...] = ()) -> list[str]:
     """mutmut's command line: `run`, its parallelism, and the mutants to run (none named: all of them)."""
     return ["run"] + ([f"--max-children={max_children}"] if max_children else []) + list(mutants)
@@ -130,7 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     config.pytest_add_cli_args_test_selection = tests
     config.timeout_constant = max(config.timeout_constant, TIMEOUT_CONSTANT_S)
 
+    import mutmut.__main__ as mutmut_main
     from mutmut.__main__ import cli
+
+    forced_fail = mutmut_main.run_forced_fail_test  # the last test run in this process before the mutants'
+
+    def forced_fail_then_stop_children(runner):  # noqa: ANN001, ANN202 - mutmut's runner
+        forced_fail(runner)
+        stop_test_children()
+
+    mutmut_main.run_forced_fail_test = forced_fail_then_stop_children
 
     cli_args = run_arguments(args.max_children, args.mutants)
     try:

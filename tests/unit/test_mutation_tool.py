@@ -80,3 +80,13 @@ def test_a_forked_test_run_can_use_torch_after_its_parent_did():
     done = subprocess.run([sys.executable, "-c", FORKED_MATMUL], env=environ, capture_output=True, text=True,
                           timeout=60)  # without one thread the child waits forever on OpenMP's dead team
     assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
+
+
+def test_the_loader_a_test_started_in_mutmuts_process_is_stopped_and_reaped():
+    from playground.runs import pt_loader
+
+    pt_loader._LOADER._ensure_started()
+    process = pt_loader._LOADER.process
+    assert process is not None and process.poll() is None
+    tool.stop_test_children()
+    assert pt_loader._LOADER.process is None and process.returncode is not None  # reaped: os.wait cannot see it
