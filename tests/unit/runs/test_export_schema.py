@@ -136,3 +136,11 @@ def test_the_spec_file_is_indented_with_sorted_keys_and_names_model_pt_by_defaul
     config = [line.strip().split('"')[1] for line in lines if line.startswith('    "') and line.endswith("{")]
     assert config == sorted(spec["config"])  # nested keys sorted too: two downloads of one setup are the same text
     assert text == export.spec_json(sample_runs.make_trained())
+
+
+def test_the_safetensors_config_is_written_with_its_keys_sorted():
+    data = export.to_safetensors_bytes(sample_runs.make_trained())
+    header_length = int.from_bytes(data[:8], "little")
+    text = json.loads(data[8:8 + header_length])["__metadata__"]["playground_config"]
+    assert text == json.dumps(json.loads(text), sort_keys=True)  # one text per setup, whatever order it was built in
+    assert list(json.loads(text)) == ["data", "model", "train"] and text.index('"activations"') < text.index('"dropout"')
