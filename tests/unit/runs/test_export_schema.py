@@ -144,3 +144,21 @@ def test_the_safetensors_config_is_written_with_its_keys_sorted():
     text = json.loads(data[8:8 + header_length])["__metadata__"]["playground_config"]
     assert text == json.dumps(json.loads(text), sort_keys=True)  # one text per setup, whatever order it was built in
     assert list(json.loads(text)) == ["data", "model", "train"] and text.index('"activations"') < text.index('"dropout"')
+
+
+def test_test_metrics_of_any_kind_are_written_as_plain_json_in_both_files():
+    import dataclasses
+
+    import numpy as np
+
+    trained = dataclasses.replace(sample_runs.make_trained(), test_metrics={
+        "accuracy": np.float32(0.75), "n": np.int64(8), "confusion": torch.tensor([[3, 1], [1, 3]]),
+        "per_class": {0: (np.float64(0.5), None), "b": [True, "x"]}, "device": torch.device("cpu")})
+    plain = {"accuracy": 0.75, "n": 8, "confusion": [[3, 1], [1, 3]], "per_class": {"0": [0.5, None], "b": [True, "x"]},
+             "device": "cpu"}
+    assert json.loads(export.spec_json(trained))["test_metrics"] == plain
+    data = export.to_safetensors_bytes(trained)
+    metadata = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+    assert json.loads(metadata["playground_test_metrics"]) == plain
+    assert json.loads(metadata["playground_standardization"]) == json.loads(json.dumps(trained.standardization))
+    assert json.loads(metadata["playground_feature_names"]) == list(trained.feature_names)
