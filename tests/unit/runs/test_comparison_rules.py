@@ -185,3 +185,25 @@ def test_the_settings_table_shows_the_task_each_run_trained_for():
     table = compare.hyperparameters(configs)
     assert table.loc["task"].tolist() == ["classification", "regression", True]  # not the CSV's "(inferred)"
     assert "task" in compare.differing(table)
+
+
+def test_the_scale_ignores_a_diverged_loss_and_a_loss_of_zero_and_turns_log_past_ten_times():
+    diverged = parse(overlay({"a": ({"epoch": 1, "train_loss": 2.0}, {"epoch": 2, "train_loss": math.inf},
+                                    {"epoch": 3, "train_loss": 6.0})}, "loss"))
+    assert axis_labels(diverged) == ["2", "3", "4", "5", "6"]  # inf is left out of the range
+    zero = overlay({"a": ({"epoch": 1, "train_loss": 0.0}, {"epoch": 2, "train_loss": 1.0})}, "loss")
+    assert "(log scale)" not in zero and axis_labels(parse(zero)) == ["0", "0.25", "0.5", "0.75", "1"]
+    past_ten = overlay({"a": ({"epoch": 1, "train_loss": 10.5}, {"epoch": 2, "train_loss": 1.0})}, "loss")
+    assert "(log scale)" in past_ten
+    other = parse(overlay({"a": ({"epoch": 1, "train_lr": 0.1}, {"epoch": 2, "train_lr": 0.05})}, "lr"))
+    assert "lr per epoch" in "".join(other.itertext())  # a metric without a title is named as given
+
+
+def test_the_settings_table_has_one_row_a_setting_and_marks_a_value_only_one_run_has():
+    from playground.builder import registry
+
+    base = RunConfig()
+    table = compare.hyperparameters({"one": base, "two": base}, extra={"two": {"duration": 2.0}})
+    labels = list(dict.fromkeys(s.label for s in registry.SETTINGS if s.label != "task"))
+    assert list(table.index) == ["architecture", "task", *labels, "duration"]
+    assert table.loc["duration", "differs"] and compare.differing(table) == ["duration"]  # one run has none
