@@ -207,3 +207,67 @@ def test_the_settings_table_has_one_row_a_setting_and_marks_a_value_only_one_run
     labels = list(dict.fromkeys(s.label for s in registry.SETTINGS if s.label != "task"))
     assert list(table.index) == ["architecture", "task", *labels, "duration"]
     assert table.loc["duration", "differs"] and compare.differing(table) == ["duration"]  # one run has none
+
+
+def frame_box(svg: ElementTree.Element) -> tuple[float, float, float, float]:
+    rect = next(svg.iter(f"{SVG}rect"))
+    return float(rect.get("x")), float(rect.get("y")), float(rect.get("width")), float(rect.get("height"))
+
+
+def test_the_overlays_axes_sit_around_the_chart_and_every_text_is_an_element():
+    history = ({"epoch": 1, "train_loss": 2.0}, {"epoch": 2, "train_loss": 4.0}, {"epoch": 3, "train_loss": 6.0})
+    svg = parse(overlay({"a": history}, "loss"))
+    x0, y0, w, h = frame_box(svg)
+    width, height = float(svg.get("width")), float(svg.get("height"))
+    grid = [line for line in svg.iter(f"{SVG}line") if line.get("stroke") == "#eee"]
+    assert [(float(g.get("x1")), float(g.get("x2"))) for g in grid] == [(x0, x0 + w)] * 5  # across the chart
+    assert [float(g.get("y1")) for g in grid] == pytest.approx([y0 + h, y0 + 3 * h / 4, y0 + h / 2, y0 + h / 4, y0],
+                                                               abs=0.06)  # from the bottom up, four bands
+    values = [t for t in svg.iter(f"{SVG}text") if t.get("text-anchor") == "end" and t.get("font-size") == "10"
+              and t.text != "epoch"]
+    assert all(float(t.get("x")) < x0 for t in values)  # left of the chart, each beside its line
+    assert [abs(float(t.get("y")) - float(g.get("y1"))) < 6 for t, g in zip(values, grid, strict=True)] == [True] * 5
+    ticks = [t for t in svg.iter(f"{SVG}text") if t.get("text-anchor") == "middle"]
+    assert all(y0 + h < float(t.get("y")) < height for t in ticks)  # epochs under the chart
+    [name] = [t for t in svg.iter(f"{SVG}text") if t.text == "epoch"]
+    assert float(name.get("x")) == x0 + w and y0 + h < float(name.get("y")) < height
+    assert max(float(t.get("y")) for t in ticks) < float(name.get("y"))
+    [key] = [t for t in svg.iter(f"{SVG}text") if "dashed" in (t.text or "")]
+    assert key.text == "solid: training · dashed: validation" and 0 < float(key.get("x")) <= width
+    titles = [t.text for t in svg.iter(f"{SVG}text") if t.get("font-weight") == "bold"]
+    assert titles == ["Loss per epoch"]
+    assert all(not (element.tail or "").strip() for element in svg.iter())  # no stray text outside an element
+    log = parse(overlay({"a": ({"epoch": 1, "train_loss": 100.0}, {"epoch": 2, "train_loss": 1.0})}, "loss"))
+    assert [t.text for t in log.iter(f"{SVG}text") if t.get("font-weight") == "bold"] == ["Loss per epoch (log scale)"]
+
+
+def test_on_a_log_scale_a_tenfold_fall_moves_the_same_height_and_zero_is_not_drawn():
+    history = tuple({"epoch": e, "train_loss": v} for e, v in ((1, 100.0), (2, 10.0), (3, 1.0), (4, 0.0)))
+    svg = parse(overlay({"a": history}, "loss"))
+    x0, y0, w, h = frame_box(svg)
+    [curve] = [p for p in svg.iter(f"{SVG}polyline") if p.get("class") == "curve"]
+    ys = [float(p.split(",")[1]) for p in curve.get("points").split()]
+    assert ys == pytest.approx([y0, y0 + h / 2, y0 + h], abs=0.06)  # the epoch with a loss of 0 has no point
+
+
+def test_a_single_epoch_an_empty_chart_and_a_validation_only_run():
+    one = parse(overlay({"a": ({"epoch": 4, "train_loss": 1.0},)}, "loss"))
+    assert [t.text for t in one.iter(f"{SVG}text") if t.get("text-anchor") == "middle"] == ["4", "5"]
+    empty = parse(compare.overlay_svg(compare.curves({}, "loss", 0.0), {}, {}, "loss"))
+    assert axis_labels(empty) == ["0", "0.25", "0.5", "0.75", "1"]
+    assert [t.text for t in empty.iter(f"{SVG}text") if t.get("text-anchor") == "middle"] == ["1", "2"]
+    val_only = parse(overlay({"a": ({"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": 0.5})}, "loss",
+                             colours={}))
+    [curve] = [p for p in val_only.iter(f"{SVG}polyline") if p.get("class") == "curve"]
+    assert curve.get("data-split") == "val" and curve.get("stroke") == compare.PALETTE[0]  # no colour given
+
+
+def test_the_raw_curve_is_drawn_faint_behind_the_smoothed_one_and_only_when_they_differ():
+    history = ({"epoch": 1, "train_loss": 1.0}, {"epoch": 2, "train_loss": None}, {"epoch": 3, "train_loss": 0.2})
+    plain = parse(overlay({"a": history}, "loss", 0.0))
+    assert [p.get("class") for p in plain.iter(f"{SVG}polyline")] == ["curve"]  # a gap is not a difference
+    smooth = parse(overlay({"a": history}, "loss", 0.9))
+    raw, curve = list(smooth.iter(f"{SVG}polyline"))  # the raw one first: behind
+    assert (raw.get("class"), curve.get("class")) == ("raw", "curve")
+    assert float(raw.get("opacity")) < float(curve.get("opacity")) == 1.0
+    assert float(raw.get("stroke-width")) < float(curve.get("stroke-width"))
