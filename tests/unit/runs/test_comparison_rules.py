@@ -271,3 +271,23 @@ def test_the_raw_curve_is_drawn_faint_behind_the_smoothed_one_and_only_when_they
     assert (raw.get("class"), curve.get("class")) == ("raw", "curve")
     assert float(raw.get("opacity")) < float(curve.get("opacity")) == 1.0
     assert float(raw.get("stroke-width")) < float(curve.get("stroke-width"))
+
+
+def test_each_legend_entry_is_a_swatch_then_its_name_in_two_columns_and_curves_take_the_runs_colour():
+    histories = {run: ({"epoch": 1, "train_loss": 1.0}, {"epoch": 2, "train_loss": 0.5}) for run in "ab"}
+    svg = parse(overlay(histories, "loss", colours={"a": "#123456", "b": "#654321"}))
+    x0, y0, w, h = frame_box(svg)
+    entries = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "legend"]
+    for column, entry in enumerate(entries):
+        line, text = entry.find(f"{SVG}line"), entry.find(f"{SVG}text")
+        x1, x2, tx = float(line.get("x1")), float(line.get("x2")), float(text.get("x"))
+        assert x1 == pytest.approx(x0 + column * w / 2, abs=0.06) and x1 < x2 < tx  # swatch, then the name
+    curves = {p.get("data-run"): p.get("stroke") for p in svg.iter(f"{SVG}polyline") if p.get("class") == "curve"}
+    assert curves == {"a": "#123456", "b": "#654321"}
+
+
+def test_a_range_of_1e_12_is_drawn_as_it_is_and_a_narrower_one_is_widened():
+    kept = parse(overlay({"a": ({"epoch": 1, "train_loss": 0.0}, {"epoch": 2, "train_loss": 1e-12})}, "loss"))
+    assert axis_labels(kept) == ["0", "2.5e-13", "5e-13", "7.5e-13", "1e-12"]
+    widened = parse(overlay({"a": ({"epoch": 1, "train_loss": 0.0}, {"epoch": 2, "train_loss": 1e-13})}, "loss"))
+    assert axis_labels(widened) == ["-0.5", "-0.25", "5e-14", "0.25", "0.5"]  # half a unit either side
