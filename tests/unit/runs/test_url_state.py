@@ -182,3 +182,27 @@ def test_values_between_a_widgets_choices_move_to_the_nearest():
     assert state.config.train.lr == 0.1 and state.config.train.reg_rate == 0.001 and state.config.train.seed == 3
     assert any("learning rate 0.07 is not one of the choices; the nearest, 0.1, was used" in n for n in state.notes)
     assert decode({"lr": "0.03"}, choices=choices).notes == ()
+
+
+def test_a_link_writes_switches_as_1_or_0_and_leaves_out_an_uploaded_tables_dataset_and_features():
+    from dataclasses import replace
+
+    from playground.builder.config import RunConfig
+
+    base = RunConfig()
+    link = url_state.encode(base)
+    assert (link["shuffle"], link["deterministic"], link["keep_best"], link["benchmark"]) == ("1", "1", "0", "0")
+    assert link["dataset"] == "circle" and "features" in link
+    csv = replace(base, data=replace(base.data, dataset="csv", csv_name="h.csv", csv_target="y"))
+    csv_link = url_state.encode(csv)
+    assert "dataset" not in csv_link and "features" not in csv_link  # a CSV cannot travel in a link
+    assert {key: value for key, value in link.items() if key not in ("dataset", "features", "noise", "samples")} == (
+        {key: value for key, value in csv_link.items()})  # every other setting still does
+    assert url_state.decode(csv_link).config.data.dataset == base.data.dataset
+
+
+def test_a_setting_the_playground_does_not_know_is_named_if_its_name_is_safe():
+    assert url_state.decode({"a b": "1"}).notes == (
+        "The link's setting with an unreadable name is not one the playground knows; it was ignored.",)
+    assert url_state.decode({"colour": "1"}).notes == (
+        "The link's setting 'colour' is not one the playground knows; it was ignored.",)
