@@ -206,3 +206,14 @@ def test_a_setting_the_playground_does_not_know_is_named_if_its_name_is_safe():
         "The link's setting with an unreadable name is not one the playground knows; it was ignored.",)
     assert url_state.decode({"colour": "1"}).notes == (
         "The link's setting 'colour' is not one the playground knows; it was ignored.",)
+
+
+def test_a_value_between_choices_moves_to_the_nearest_on_a_log_scale_and_a_width_past_the_limit_is_noted():
+    state = url_state.decode({"lr": "0.019", "samples": "150", "layers": "8,100000"})
+    assert state.config.train.lr == 0.03  # nearer 0.01 by difference, nearer 0.03 by ratio: rates go by ratio
+    assert state.config.data.n_samples == 200 and type(state.config.data.n_samples) is int
+    high = url_state.SETTINGS_BY_NAME["layers"].high
+    assert state.notes == (
+        "The link's learning rate 0.019 is not one of the choices; the nearest, 0.03, was used.",
+        "The link's number of samples 150 is not one of the choices; the nearest, 200, was used.",
+        f"The link's width of a hidden layer 100000 is above the largest, {high}; it was set to {high}.")
