@@ -217,3 +217,14 @@ def test_a_value_between_choices_moves_to_the_nearest_on_a_log_scale_and_a_width
         "The link's learning rate 0.019 is not one of the choices; the nearest, 0.03, was used.",
         "The link's number of samples 150 is not one of the choices; the nearest, 200, was used.",
         f"The link's width of a hidden layer 100000 is above the largest, {high}; it was set to {high}.")
+
+
+def test_a_bare_links_setup_is_the_defaults_with_outputs_matching_the_dataset():
+    from playground.builder.config import DataConfig, RunConfig
+
+    setup = url_state.defaults()
+    assert setup == RunConfig() and setup.data == DataConfig()
+    assert setup.model.in_features == len(setup.data.features) == 2
+    assert setup.model.out_features == registry.DATASETS[setup.data.dataset].classes and setup.model.task == (
+        "classification")
+    assert (url_state.class_count("spiral3"), url_state.class_count("plane")) == (3, 1)
