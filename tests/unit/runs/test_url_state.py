@@ -228,3 +228,46 @@ def test_a_bare_links_setup_is_the_defaults_with_outputs_matching_the_dataset():
     assert setup.model.out_features == registry.DATASETS[setup.data.dataset].classes and setup.model.task == (
         "classification")
     assert (url_state.class_count("spiral3"), url_state.class_count("plane")) == (3, 1)
+
+
+def test_a_links_limits_hold_at_the_limit_and_one_past():
+    keys = limits.MAX_QUERY_KEYS
+    at = url_state.decode({f"k{i}": "1" for i in range(keys)})
+    assert len(at.notes) == keys and not any("only the first" in note for note in at.notes)
+    past = url_state.decode({f"k{i}": "1" for i in range(keys + 1)})
+    assert past.notes[0] == f"The link has {keys + 1} settings; only the first {keys} were read."
+    chars = limits.MAX_QUERY_VALUE_CHARS
+    assert url_state.decode({"lesson": "x" * chars}).notes[0].startswith("The link's lesson is not one of")
+    assert url_state.decode({"lesson": "x" * (chars + 1)}).notes == (
+        f"The link's lesson is longer than {chars:,} characters; it was ignored.",)
+    digits = limits.MAX_QUERY_NUMBER_CHARS
+    assert url_state.decode({"epochs": "0" * (digits - 2) + "20"}).config.train.epochs == 20  # 40 characters: read
+    assert url_state.decode({"epochs": "0" * (digits - 1) + "20"}).notes == (
+        "The link's epochs is not a whole number; it was ignored.",)
+
+
+def test_each_kind_of_bad_value_is_noted_and_the_link_goes_on_reading():
+    state = url_state.decode({"seed": [], "lesson": "x" * 3000, "run": "ABCDEF012345", "shuffle": "off",
+                              "keep_best": "TRUE", "optimizer": "nope", "layers": "8,x,4", "lr": ["0.3", "0.1"],
+                              "epochs": ["12"], "activations": "relu,relu,relu,relu,relu,relu,relu,relu,relu",
+                              "features": "x1,x1,bogus"})
+    assert state.run_id == "abcdef012345"  # upper case hex is a run id too
+    config = state.config
+    assert (config.train.shuffle, config.train.keep_best, config.train.lr, config.train.epochs) == (False, True, 0.1, 12)
+    assert config.model.hidden == (8, 4) and config.data.features == ("x1",)
+    options = ", ".join(url_state.SETTINGS_BY_NAME["optimizer"].options)
+    features = ", ".join(url_state.SETTINGS_BY_NAME["features"].options)
+    most = url_state.SETTINGS_BY_NAME["activations"].max_items
+    for note in (
+        "The link's lesson is longer than 2,000 characters; it was ignored.",
+        f"The link's optimizer is not one of {options}; it was ignored.",
+        "The link's hidden layers must be whole numbers of neurons; one that was not was dropped.",
+        "The link gives 'lr' 2 times; the last one was used.",
+        f"The link lists 9 activations; only the first {most} were kept.",
+        "The link's input features name one twice; it was kept once.",
+        f"The link's input features include one that is not one of {features}; it was dropped.",
+    ):
+        assert note in state.notes
+    assert not any("'epochs'" in note for note in state.notes)  # one value in a list is no repeat
+    bad_run = url_state.decode({"run": "xyz"})
+    assert bad_run.notes == ("The link's run is not a run id (12 letters and digits, 0-9 and a-f); it was ignored.",)
