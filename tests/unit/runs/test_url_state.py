@@ -271,3 +271,21 @@ def test_each_kind_of_bad_value_is_noted_and_the_link_goes_on_reading():
     assert not any("'epochs'" in note for note in state.notes)  # one value in a list is no repeat
     bad_run = url_state.decode({"run": "xyz"})
     assert bad_run.notes == ("The link's run is not a run id (12 letters and digits, 0-9 and a-f); it was ignored.",)
+
+
+def test_a_lesson_link_opens_its_lesson_and_reads_the_keys_after_it():
+    from playground.builder import lessons
+
+    name = next(iter(lessons.LESSONS))
+    state = url_state.decode({"lesson": name, "lr": "0.1"})
+    assert state.lesson == name and state.config.train.lr == 0.1 and state.notes == ()
+    assert url_state.decode({"lesson": "nope"}).notes == (
+        f"The link's lesson is not one of the playground's ({', '.join(lessons.LESSONS)}); it was ignored.",)
+
+
+def test_a_run_id_in_lower_case_is_read_and_a_fractional_width_is_dropped():
+    assert url_state.decode({"run": "abcdef012345"}) == url_state.decode({"run": "ABCDEF012345"})
+    assert url_state.decode({"run": "abcdef012345"}).run_id == "abcdef012345"
+    state = url_state.decode({"layers": "8,8.5,4"})
+    assert state.config.model.hidden == (8, 4) and state.notes == (
+        "The link's hidden layers must be whole numbers of neurons; one that was not was dropped.",)
