@@ -71,6 +71,28 @@ def unit_tests_for(targets: list[str]) -> list[str]:
     return selected or ["tests/unit/"]
 
 
+# torch's OpenMP thread team does not survive a fork: mutmut forks each mutant's test run from a process whose
+# tests already ran a matmul, and the child's first parallel matmul then waits forever (counted as a timeout).
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# mutmut's wall-clock limit per mutant is (its tests' time + this) x 15 s: at mutmut's 1 s, a surviving mutant whose
+# tests take 0.1 s was cut at 17 s on a loaded machine and counted as a timeout (killed); 6 s gives it 105 s.
+TIMEOUT_CONSTANT_S = 6.0
+
+
+def single_threaded(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` with torch's CPU thread pools set to one thread, whatever it asked for."""
+    return {**environ, **SINGLE_THREADED}
+
+
+def stop_test_children() -> None:
+    """Stop the processes the tests run in mutmut's own process left behind (the .pt loader, which stops by itself
+    when idle): mutmut waits for any child to learn that a mutant's run ended, and one it did not start ends it
+    with a KeyError."""
+    loader = sys.modules.get("playground.runs.pt_loader")
+    if loader is not None:
+        loader.stop_loader()
+
+
 def run_arguments(max_children: int | None, mutants: list[str] | tuple[str, ...] = ()) -> list[str]:
     """mutmut's command line: `run`, its parallelism, and the mutants to run (none named: all of them)."""
     return ["run"] + ([f"--max-children={max_children}"] if max_children else []) + list(mutants)
@@ -106,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.chdir(ROOT)
+    os.environ.update(single_threaded(dict(os.environ)))  # before torch is imported by the first test run
     if not args.keep and (ROOT / "mutants").exists():
         shutil.rmtree(ROOT / "mutants")  # stale stats from another selection would judge with the wrong tests
 
@@ -114,8 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     config = configuration.config()  # reads [tool.mutmut] in pyproject.toml
     config.only_mutate = patterns
     config.pytest_add_cli_args_test_selection = tests
+    config.timeout_constant = max(config.timeout_constant, TIMEOUT_CONSTANT_S)
 
+    import mutmut.__main__ as mutmut_main
     from mutmut.__main__ import cli
+
+    forced_fail = mutmut_main.run_forced_fail_test  # the last test run in this process before the mutants'
+
+    def forced_fail_then_stop_children(runner):  # noqa: ANN001, ANN202 - mutmut's runner
+        forced_fail(runner)
+        stop_test_children()
+
+    mutmut_main.run_forced_fail_test = forced_fail_then_stop_children
 
     cli_args = run_arguments(args.max_children, args.mutants)
     try:

@@ -290,6 +290,7 @@ def hyperparameters(configs: dict[str, RunConfig], extra: dict[str, dict[str, ob
         values = config.values()
         for setting in registry.SETTINGS:
             column[setting.label] = setting.format(values[setting.name]) if setting.shown(values) else "—"
+        column["task"] = config.model.task  # the CSV's task choice is labelled "task" too: the task it trained for
         for key, value in (extra or {}).get(label, {}).items():
             column[key] = str(value)
         columns[label] = column

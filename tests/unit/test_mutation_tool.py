@@ -53,3 +53,40 @@ def test_the_pinned_tool_and_its_config():
     assert config["source_paths"] == ["playground/"]
     assert config["pytest_add_cli_args_test_selection"] == ["tests/unit/"]
     assert "not slow and not browser" in config["pytest_add_cli_args"]
+    # mutmut's wall limit, (the tests' time + the constant) x 15: a survivor of 0.1 s tests gets at least 90 s
+    assert (0.1 + tool.TIMEOUT_CONSTANT_S) * 15 >= 90
+
+
+FORKED_MATMUL = """
+import os, torch
+a = torch.randn(512, 512)
+(a @ a).sum()  # the tests that collected mutmut's stats ran matmuls in this process
+pid = os.fork()
+if pid == 0:  # mutmut's worker: one mutant's tests
+    (a @ a).sum()
+    os._exit(0)
+print(os.waitpid(pid, 0)[1])
+"""
+
+
+def test_a_forked_test_run_can_use_torch_after_its_parent_did():
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k not in tool.SINGLE_THREADED}
+    environ = tool.single_threaded({**environ, "OMP_NUM_THREADS": "4"})
+    assert environ["OMP_NUM_THREADS"] == environ["MKL_NUM_THREADS"] == "1" and environ["PATH"] == os.environ["PATH"]
+    done = subprocess.run([sys.executable, "-c", FORKED_MATMUL], env=environ, capture_output=True, text=True,
+                          timeout=60)  # without one thread the child waits forever on OpenMP's dead team
+    assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
+
+
+def test_the_loader_a_test_started_in_mutmuts_process_is_stopped_and_reaped():
+    from playground.runs import pt_loader
+
+    pt_loader._LOADER._ensure_started()
+    process = pt_loader._LOADER.process
+    assert process is not None and process.poll() is None
+    tool.stop_test_children()
+    assert pt_loader._LOADER.process is None and process.returncode is not None  # reaped: os.wait cannot see it

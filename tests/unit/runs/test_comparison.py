@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 
 from playground.builder.config import ModelSpec
@@ -161,3 +162,51 @@ def test_history_as_a_table_and_as_json():
     parsed = json.loads(compare.history_json(history))  # strict JSON: a diverged loss is null
     assert parsed[:3] == [dict(e) for e in run.history]
     assert parsed[3]["train_loss"] is None and parsed[3]["val_loss"] is None and parsed[3]["lr"] == 0.01
+
+
+def test_each_tasks_columns_have_a_width_and_fit_beside_the_sidebar():
+    for task in ("classification", "regression"):
+        widths = compare.column_widths(task)
+        assert list(widths) == list(compare.TASK_COLUMNS[task])
+        assert sum(widths.values()) <= 886  # what a 1280 px window leaves beside the sidebar
+    assert compare.column_widths("regression")["name"] < compare.column_widths("classification")["name"]
+    assert compare.column_widths("other") == compare.column_widths("classification")  # an unknown task: the default
+
+
+def test_no_match_names_each_filter_in_force_and_how_many_runs_are_kept():
+    from playground.runs.store import RunQuery
+
+    query = RunQuery(task="regression", datasets=("plane", "my*data"), optimizers=("adam", "sgd"), text="  my [run] ")
+    assert compare.no_match_sentence(query, 3) == (
+        "No kept run matches these filters (name or run id contains \u201cmy \\[run\\]\u201d; dataset plane or "
+        "my\\*data; optimizer adam or sgd; regression). Your 3 kept runs are still there: change or clear the filters "
+        "above to see them.")
+    assert compare.no_match_sentence(RunQuery(task="classification", text="   "), 1) == (
+        "No kept run matches these filters (classifiers). Your 1 kept run is still there: change or clear the "
+        "filters above to see them.")
+    assert compare.no_match_sentence(RunQuery(task="other", optimizers=("sgd",)), 2).startswith(
+        "No kept run matches these filters (optimizer sgd). Your 2 kept runs are")
+
+
+def test_a_rows_date_pinned_and_missing_numbers_are_what_the_store_kept(summaries, monkeypatch):
+    import time
+
+    pinned = summaries[1].__class__(**{**summaries[1].__dict__, "pinned": 1, "test_metrics": {"accuracy": math.nan},
+                                       "best_val_loss": math.inf})
+    monkeypatch.setenv("TZ", "America/New_York")  # a server in another zone still shows UTC
+    time.tzset()
+    try:
+        table = compare.runs_table([summaries[0], pinned], "classification")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    first = table.loc[summaries[0].run_id]
+    utc = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(summaries[0].created_at))  # shown in UTC, whatever the zone
+    assert first["date"].strftime("%Y-%m-%d %H:%M:%S") == utc and first["date"].tzinfo is None
+    assert table["pinned"].dtype == bool and table["pinned"].tolist() == [False, True]
+    assert first["epochs"] == summaries[0].epochs_run and first["status"] == summaries[0].status
+    row = table.loc[pinned.run_id]
+    assert pd.isna(row["test accuracy"]) and pd.isna(row["best val loss"])  # a dash
+    assert table.index.name == "run" and compare.runs_table([], "regression").columns.tolist() == list(
+        compare.TASK_COLUMNS["regression"])
+    assert list(compare.runs_table(summaries[:1], "other").columns) == list(compare.TASK_COLUMNS["classification"])

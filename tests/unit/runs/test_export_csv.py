@@ -37,3 +37,16 @@ def test_the_index_is_neutralised_when_written():
 def test_the_neutraliser_leaves_other_values_alone():
     assert export.neutralise_cell(-1.5) == -1.5 and export.neutralise_cell(None) is None
     assert export.neutralise_cell("a=b") == "a=b" and export.neutralise_cell("") == ""
+
+
+def test_numbers_and_dates_are_written_as_pandas_writes_them():
+    import numpy as np
+
+    table = pd.DataFrame({
+        "prediction": np.array([0.1, -0.2, 0.3], dtype=np.float32),  # a model's output: float32 prints as 0.1
+        "loss": [1.5, float("nan"), -2.0], "epoch": [1, 2, 3], "kept": [True, False, True],
+        "when": pd.to_datetime(["2026-01-01 00:00:00", "2026-01-02 03:04:05", None]),
+    })
+    written = export.to_csv_bytes(table).decode()
+    assert written == table.to_csv(index=False, lineterminator="\r\n")  # no cell here needs neutralising
+    assert written.split("\r\n")[1] == "0.1,1.5,1,True,2026-01-01 00:00:00"

@@ -123,3 +123,42 @@ def test_a_kept_runs_record_in_the_store(tmp_path):
     assert row["epochs_run"] == 3 and row["best_val_loss"] == min(e["val_loss"] for e in trained.history)
     assert row["status"] == "finished" and row["optimizer"] == "adam" and row["dataset"] == "spiral3"
     assert len(row["weights_sha256"]) == 64
+
+
+def test_the_spec_file_is_indented_with_sorted_keys_and_names_model_pt_by_default():
+    trained = sample_runs.make_trained()
+    text = export.spec_json(trained)  # the page's default stem
+    spec = json.loads(text)
+    assert "model.pt" in spec["how_to_load"] and "model.safetensors" in spec["how_to_load"]
+    lines = text.splitlines()
+    top = [line for line in lines if line.startswith('  "')]  # a key a line, two spaces in: readable and diffable
+    assert [line.split('"')[1] for line in top] == sorted(spec) and len(top) == len(spec)
+    config = [line.strip().split('"')[1] for line in lines if line.startswith('    "') and line.endswith("{")]
+    assert config == sorted(spec["config"])  # nested keys sorted too: two downloads of one setup are the same text
+    assert text == export.spec_json(sample_runs.make_trained())
+
+
+def test_the_safetensors_config_is_written_with_its_keys_sorted():
+    data = export.to_safetensors_bytes(sample_runs.make_trained())
+    header_length = int.from_bytes(data[:8], "little")
+    text = json.loads(data[8:8 + header_length])["__metadata__"]["playground_config"]
+    assert text == json.dumps(json.loads(text), sort_keys=True)  # one text per setup, whatever order it was built in
+    assert list(json.loads(text)) == ["data", "model", "train"] and text.index('"activations"') < text.index('"dropout"')
+
+
+def test_test_metrics_of_any_kind_are_written_as_plain_json_in_both_files():
+    import dataclasses
+
+    import numpy as np
+
+    trained = dataclasses.replace(sample_runs.make_trained(), test_metrics={
+        "accuracy": np.float32(0.75), "n": np.int64(8), "confusion": torch.tensor([[3, 1], [1, 3]]),
+        "per_class": {0: (np.float64(0.5), None), "b": [True, "x"]}, "device": torch.device("cpu")})
+    plain = {"accuracy": 0.75, "n": 8, "confusion": [[3, 1], [1, 3]], "per_class": {"0": [0.5, None], "b": [True, "x"]},
+             "device": "cpu"}
+    assert json.loads(export.spec_json(trained))["test_metrics"] == plain
+    data = export.to_safetensors_bytes(trained)
+    metadata = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+    assert json.loads(metadata["playground_test_metrics"]) == plain
+    assert json.loads(metadata["playground_standardization"]) == json.loads(json.dumps(trained.standardization))
+    assert json.loads(metadata["playground_feature_names"]) == list(trained.feature_names)

@@ -124,3 +124,18 @@ def test_files_downloaded_before_this_change_still_load(tmp_path):
     old_spec = {"format": "pytorch-playground-spec", "version": 1, "config": trained.config.to_dict(),
                 "how_to_load": "model = build the nn.Sequential these shapes describe; model.load_state_dict(...)"}
     assert weights_import.read_spec_json(json.dumps(old_spec).encode()) == trained.config
+
+
+def test_the_specs_instructions_read_as_written_and_name_what_load_code_holds():
+    trained = sample_runs.make_trained()
+    spec = export.spec_dict(trained, "run-7")
+    assert spec["how_to_load"] == (
+        "Save the lines of load_code as load.py beside the downloaded weights and run it with python: it defines the "
+        "page's model class Net (its layers in self.layers, so the keys are layers.0.weight, ...) and loads run-7.pt "
+        "with torch.load(weights_only=True) and a strict load_state_dict; to load run-7.safetensors instead, put its "
+        "commented line, uncommented, in place of the torch.load line.")
+    code = "\n".join(spec["load_code"])  # each name the sentence gives is in the code it describes
+    assert "class Net" in code and "self.layers" in code and "'run-7.pt'" in code and "weights_only=True" in code
+    assert "load_state_dict(state_dict)" in code and "'run-7.safetensors'" in code
+    assert any(line.startswith(SAFETENSORS_LINE) for line in spec["load_code"])  # the commented line
+    assert "layers.0.weight" in spec["state_dict_shapes"]

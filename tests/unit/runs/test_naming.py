@@ -68,3 +68,10 @@ def test_a_name_in_markdown_shows_the_characters_typed():
         "\\!\\[x\\]\\(http\\://e\\.com\\) \\:red\\[hi\\]")
     assert naming.as_markdown_text("  a \n b  ") == "a b"
     assert naming.as_markdown_text("plain") == "plain"
+
+
+@pytest.mark.parametrize("typed", [None, 5, b"bytes", ["a"]])
+def test_a_name_that_is_not_text_is_refused_with_a_sentence(typed):
+    with pytest.raises(PlaygroundError) as refused:
+        naming.clean_name(typed)
+    assert refused.value.sentence == "A run's name is text."

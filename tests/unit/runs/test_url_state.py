@@ -182,3 +182,110 @@ def test_values_between_a_widgets_choices_move_to_the_nearest():
     assert state.config.train.lr == 0.1 and state.config.train.reg_rate == 0.001 and state.config.train.seed == 3
     assert any("learning rate 0.07 is not one of the choices; the nearest, 0.1, was used" in n for n in state.notes)
     assert decode({"lr": "0.03"}, choices=choices).notes == ()
+
+
+def test_a_link_writes_switches_as_1_or_0_and_leaves_out_an_uploaded_tables_dataset_and_features():
+    from dataclasses import replace
+
+    from playground.builder.config import RunConfig
+
+    base = RunConfig()
+    link = url_state.encode(base)
+    assert (link["shuffle"], link["deterministic"], link["keep_best"], link["benchmark"]) == ("1", "1", "0", "0")
+    assert link["dataset"] == "circle" and "features" in link
+    csv = replace(base, data=replace(base.data, dataset="csv", csv_name="h.csv", csv_target="y"))
+    csv_link = url_state.encode(csv)
+    assert "dataset" not in csv_link and "features" not in csv_link  # a CSV cannot travel in a link
+    assert {key: value for key, value in link.items() if key not in ("dataset", "features", "noise", "samples")} == (
+        {key: value for key, value in csv_link.items()})  # every other setting still does
+    assert url_state.decode(csv_link).config.data.dataset == base.data.dataset
+
+
+def test_a_setting_the_playground_does_not_know_is_named_if_its_name_is_safe():
+    assert url_state.decode({"a b": "1"}).notes == (
+        "The link's setting with an unreadable name is not one the playground knows; it was ignored.",)
+    assert url_state.decode({"colour": "1"}).notes == (
+        "The link's setting 'colour' is not one the playground knows; it was ignored.",)
+
+
+def test_a_value_between_choices_moves_to_the_nearest_on_a_log_scale_and_a_width_past_the_limit_is_noted():
+    state = url_state.decode({"lr": "0.019", "samples": "150", "layers": "8,100000"})
+    assert state.config.train.lr == 0.03  # nearer 0.01 by difference, nearer 0.03 by ratio: rates go by ratio
+    assert state.config.data.n_samples == 200 and type(state.config.data.n_samples) is int
+    high = url_state.SETTINGS_BY_NAME["layers"].high
+    assert state.notes == (
+        "The link's learning rate 0.019 is not one of the choices; the nearest, 0.03, was used.",
+        "The link's number of samples 150 is not one of the choices; the nearest, 200, was used.",
+        f"The link's width of a hidden layer 100000 is above the largest, {high}; it was set to {high}.")
+
+
+def test_a_bare_links_setup_is_the_defaults_with_outputs_matching_the_dataset():
+    from playground.builder.config import DataConfig, RunConfig
+
+    setup = url_state.defaults()
+    assert setup == RunConfig() and setup.data == DataConfig()
+    assert setup.model.in_features == len(setup.data.features) == 2
+    assert setup.model.out_features == registry.DATASETS[setup.data.dataset].classes and setup.model.task == (
+        "classification")
+    assert (url_state.class_count("spiral3"), url_state.class_count("plane")) == (3, 1)
+
+
+def test_a_links_limits_hold_at_the_limit_and_one_past():
+    keys = limits.MAX_QUERY_KEYS
+    at = url_state.decode({f"k{i}": "1" for i in range(keys)})
+    assert len(at.notes) == keys and not any("only the first" in note for note in at.notes)
+    past = url_state.decode({f"k{i}": "1" for i in range(keys + 1)})
+    assert past.notes[0] == f"The link has {keys + 1} settings; only the first {keys} were read."
+    chars = limits.MAX_QUERY_VALUE_CHARS
+    assert url_state.decode({"lesson": "x" * chars}).notes[0].startswith("The link's lesson is not one of")
+    assert url_state.decode({"lesson": "x" * (chars + 1)}).notes == (
+        f"The link's lesson is longer than {chars:,} characters; it was ignored.",)
+    digits = limits.MAX_QUERY_NUMBER_CHARS
+    assert url_state.decode({"epochs": "0" * (digits - 2) + "20"}).config.train.epochs == 20  # 40 characters: read
+    assert url_state.decode({"epochs": "0" * (digits - 1) + "20"}).notes == (
+        "The link's epochs is not a whole number; it was ignored.",)
+
+
+def test_each_kind_of_bad_value_is_noted_and_the_link_goes_on_reading():
+    state = url_state.decode({"seed": [], "lesson": "x" * 3000, "run": "ABCDEF012345", "shuffle": "off",
+                              "keep_best": "TRUE", "optimizer": "nope", "layers": "8,x,4", "lr": ["0.3", "0.1"],
+                              "epochs": ["12"], "activations": "relu,relu,relu,relu,relu,relu,relu,relu,relu",
+                              "features": "x1,x1,bogus"})
+    assert state.run_id == "abcdef012345"  # upper case hex is a run id too
+    config = state.config
+    assert (config.train.shuffle, config.train.keep_best, config.train.lr, config.train.epochs) == (False, True, 0.1, 12)
+    assert config.model.hidden == (8, 4) and config.data.features == ("x1",)
+    options = ", ".join(url_state.SETTINGS_BY_NAME["optimizer"].options)
+    features = ", ".join(url_state.SETTINGS_BY_NAME["features"].options)
+    most = url_state.SETTINGS_BY_NAME["activations"].max_items
+    for note in (
+        "The link's lesson is longer than 2,000 characters; it was ignored.",
+        f"The link's optimizer is not one of {options}; it was ignored.",
+        "The link's hidden layers must be whole numbers of neurons; one that was not was dropped.",
+        "The link gives 'lr' 2 times; the last one was used.",
+        f"The link lists 9 activations; only the first {most} were kept.",
+        "The link's input features name one twice; it was kept once.",
+        f"The link's input features include one that is not one of {features}; it was dropped.",
+    ):
+        assert note in state.notes
+    assert not any("'epochs'" in note for note in state.notes)  # one value in a list is no repeat
+    bad_run = url_state.decode({"run": "xyz"})
+    assert bad_run.notes == ("The link's run is not a run id (12 letters and digits, 0-9 and a-f); it was ignored.",)
+
+
+def test_a_lesson_link_opens_its_lesson_and_reads_the_keys_after_it():
+    from playground.builder import lessons
+
+    name = next(iter(lessons.LESSONS))
+    state = url_state.decode({"lesson": name, "lr": "0.1"})
+    assert state.lesson == name and state.config.train.lr == 0.1 and state.notes == ()
+    assert url_state.decode({"lesson": "nope"}).notes == (
+        f"The link's lesson is not one of the playground's ({', '.join(lessons.LESSONS)}); it was ignored.",)
+
+
+def test_a_run_id_in_lower_case_is_read_and_a_fractional_width_is_dropped():
+    assert url_state.decode({"run": "abcdef012345"}) == url_state.decode({"run": "ABCDEF012345"})
+    assert url_state.decode({"run": "abcdef012345"}).run_id == "abcdef012345"
+    state = url_state.decode({"layers": "8,8.5,4"})
+    assert state.config.model.hidden == (8, 4) and state.notes == (
+        "The link's hidden layers must be whole numbers of neurons; one that was not was dropped.",)
