@@ -57,7 +57,7 @@ class Ending(Enum):
 
 PLAYING = ("queued", "starting", "running", "pausing")  # statuses in which the bar offers Pause
 # How long the page run that started a job waits for its first epoch, so that run draws it: the epoch line's next
-# redraw comes only after the browser has drawn the whole page (about a second here, bench/first_visit.py).
+# redraw comes only after the browser has drawn the whole page (bench/RESULTS.md, "First visit").
 FIRST_EPOCH_WAIT_S = 0.5
 STATUS_LABELS = {"queued": "waiting for a free trainer", "starting": "starting", "running": "training",
                  "pausing": "pausing", "paused": "paused", "finished": "finished", "stopped": "stopped",

@@ -40,10 +40,9 @@ def live_phase(status: str | None, queue_position: int | None = None) -> str | N
     """"training" (the epoch line moves), "waiting" (queued or paused: only its place changes) or None (ended).
 
     A queued run first in line (``queue_position`` 0: being handed to a worker, or 1: the next one) is drawn as
-    training: on a server with a free trainer it starts within moments of Play. Drawn as waiting, its page was
-    redrawn only every ``REFRESH_WAITING_S`` and then once more whole when it started, and its first epoch came
-    2.15-2.46 s after the press on an idle server (bench/first_visit.py). Only one run a server is next in line,
-    so the redraws stay bounded."""
+    training: on a server with a free trainer it starts within moments of Play. Drawn as waiting, its page would be
+    redrawn only every ``REFRESH_WAITING_S``, and once more whole when it started (bench/RESULTS.md, "First visit").
+    Only one run a server is next in line, so the redraws stay bounded."""
     if status in ("starting", "running", "pausing"):
         return "training"
     if status == "queued" and queue_position is not None and queue_position <= 1:
